@@ -1,0 +1,1 @@
+"""The engine: runs the charter diagrams, stores tickets, keeps time and history."""

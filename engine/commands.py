@@ -1,0 +1,188 @@
+"""Commands: every change of state goes through one of these functions.
+
+Each runs in one transaction: load the ticket's instance (pinned to its
+diagram version), run SpiffWorkflow at the clock's now, save the state, the
+ready tasks, the waiting timers and the history, commit. All or nothing.
+A command against a stale ticket raises ``ConflictError`` and writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import forms
+from .clock import clock
+from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
+from .desk import Desk
+from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
+from .instances import UnitOfWork, advance, find_ticket
+from .models import HistoryEvent, Job, Ticket, WorkTask
+
+CHANNELS = ("phone", "email")
+
+
+@dataclass(frozen=True)
+class CallDetails:
+    """What the first-line advisor (or an inbound email) tells us (C01, C02)."""
+
+    contact_name: str
+    contact_email: str
+    account: str
+    summary: str
+    channel: str = "phone"
+
+    def validated(self) -> CallDetails:
+        errors: dict[str, str] = {}
+        for name in ("contact_name", "account", "summary"):
+            if not getattr(self, name).strip():
+                errors[name] = f"{name.replace('_', ' ').capitalize()} is required"
+        try:
+            email = validate_email(self.contact_email.strip(), check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            errors["contact_email"], email = str(exc), self.contact_email
+        if self.channel not in CHANNELS:
+            errors["channel"] = f"channel must be one of {', '.join(CHANNELS)}"
+        if errors:
+            raise InvalidInput("the call cannot be logged", errors)
+        return CallDetails(self.contact_name.strip(), email, self.account.strip(), self.summary.strip(),
+                           self.channel)
+
+
+@contextlib.contextmanager
+def _command(desk: Desk) -> Iterator[Session]:
+    """One transaction; a lost optimistic-concurrency race becomes a ConflictError."""
+    try:
+        with desk.db.transaction() as session:
+            yield session
+    except StaleDataError as exc:
+        raise ConflictError("someone else changed this ticket at the same moment; nothing was saved, "
+                            "reload and try again") from exc
+
+
+def _after_commit(desk: Desk, uow: UnitOfWork) -> None:
+    if uow.jobs_written:
+        desk.jobs_changed.set()
+
+
+def deploy(desk: Desk, directory=None, actor: str = "cli") -> DeployResult:
+    files = read_diagram_files(directory or desk.settings.workflows_dir)
+    with desk.db.transaction() as session:
+        return deploy_files(session, files, desk.handler_topics, actor)
+
+
+def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
+    """Start a ticket on the active diagram version; returns its Call Reference."""
+    details = details.validated()
+    with _command(desk) as session:
+        now = clock.now()
+        version = active_version(session)
+        spec, subprocess_specs = desk.specs_for(version)
+        workflow = desk.process_engine.start(spec, subprocess_specs)
+        workflow.get_tasks(state=TaskState.READY)[0].data.update({"channel": details.channel})
+        ticket = Ticket(version_id=version.id, process_id=spec.name, status="open", channel=details.channel,
+                        contact_name=details.contact_name, contact_email=details.contact_email,
+                        account=details.account, summary=details.summary, state="", created_at=now,
+                        updated_at=now)
+        session.add(ticket)
+        session.flush()
+        uow = UnitOfWork(session, ticket, now, actor, desk.process_engine)
+        uow.record("call_logged", {"channel": details.channel, "contact_name": details.contact_name,
+                                   "contact_email": details.contact_email, "account": details.account,
+                                   "summary": details.summary, "diagram_version": version.number})
+        advance(uow, workflow)
+        reference = ticket.reference
+    _after_commit(desk, uow)
+    return reference
+
+
+def complete_task(desk: Desk, task_id: str, data: dict, actor: str,
+                  expected_revision: int | None = None) -> str:
+    """Complete a ready user task with its form data; returns the Call Reference."""
+    with _command(desk) as session:
+        row = session.get(WorkTask, task_id)
+        if row is None:
+            raise _gone_task_error(session, task_id)
+        ticket = row.ticket
+        if expected_revision is not None and ticket.revision != expected_revision:
+            raise ConflictError(f"ticket {ticket.reference} changed since you opened it; reload and try again")
+        workflow = desk.process_engine.loads(ticket.state)
+        task = workflow.get_task_from_id(UUID(task_id))
+        if task is None or task.state != TaskState.READY:
+            raise ConflictError(f"task {row.title} on {ticket.reference} is no longer open")
+        values = forms.clean(forms.fields_of(task.task_spec), data)
+        uow = UnitOfWork(session, ticket, clock.now(), actor, desk.process_engine)
+        task.data.update(values)
+        task.run()
+        uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id,
+                                      "data": values})
+        advance(uow, workflow)
+        reference = ticket.reference
+    _after_commit(desk, uow)
+    return reference
+
+
+def _gone_task_error(session: Session, task_id: str) -> Exception:
+    """A task that is not open: completed already (a conflict) or never existed."""
+    completion = session.scalars(
+        select(HistoryEvent).where(HistoryEvent.kind == "task_completed",
+                                   HistoryEvent.payload.contains(f'"task_id":"{task_id}"')).limit(1)
+    ).first()
+    if completion is not None:
+        return ConflictError(f"this task was already completed by {completion.actor} "
+                             f"at {completion.at:%Y-%m-%d %H:%M} UTC; nothing was changed")
+    return NotFound(f"no open task {task_id}")
+
+
+def deliver_message(desk: Desk, reference: str, message: str, payload: dict | None, actor: str) -> None:
+    """Deliver a BPMN message (e.g. information received) to the ticket's instance."""
+    with _command(desk) as session:
+        ticket = find_ticket(session, reference)
+        workflow = desk.process_engine.loads(ticket.state)
+        uow = UnitOfWork(session, ticket, clock.now(), actor, desk.process_engine)
+        event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {},
+                                                                    "result_var": message})
+        try:
+            workflow.send_event(event)
+        except WorkflowException as exc:
+            raise NotAllowed(f"ticket {reference} is not waiting for the message {message!r}") from exc
+        uow.record("message_received", {"message": message, "payload": payload or {}})
+        advance(uow, workflow)
+    _after_commit(desk, uow)
+
+
+def fire_due_timers(desk: Desk, limit: int = 100) -> int:
+    """Fire the timers that are due by the clock's now; returns how many jobs ran."""
+    now = clock.now()
+    with desk.db.reading() as session:
+        due = list(session.scalars(select(Job.id).where(Job.due_at < now).order_by(Job.due_at).limit(limit)))
+    return sum(1 for job_id in due if _fire_timer_job(desk, job_id))
+
+
+def _fire_timer_job(desk: Desk, job_id: int) -> bool:
+    with _command(desk) as session:
+        job = session.get(Job, job_id)
+        if job is None:  # fired meanwhile by a command on the same ticket
+            return False
+        ticket = session.get(Ticket, job.ticket_id)
+        workflow = desk.process_engine.loads(ticket.state)
+        uow = UnitOfWork(session, ticket, clock.now(), "timer", desk.process_engine)
+        task = workflow.get_task_from_id(UUID(job.task_id))
+        uow.record("timer_fired", {"element": task.task_spec.bpmn_id if task else None,
+                                   "task": (task.task_spec.bpmn_name if task else None),
+                                   "due_at": job.due_at.isoformat()}, actor="desk")
+        advance(uow, workflow)
+    _after_commit(desk, uow)
+    return True
+

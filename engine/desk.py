@@ -1,0 +1,47 @@
+"""The desk: one object that ties settings, store and process engine together.
+
+Entry points (CLI, web, worker) make one ``Desk`` and pass it to the command
+and query functions; nothing else holds state at module level.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+
+from supportdesk.handlers import HANDLERS
+
+from . import schema
+from .db import Database
+from .models import DiagramVersion
+from .process import ProcessEngine
+from .settings import Settings
+from .validation import MAIN_PROCESS, parse_specs
+
+
+class Desk:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self.db = Database(self.settings.database_url)
+        self.process_engine = ProcessEngine(HANDLERS)
+        self.handler_topics = frozenset(HANDLERS)
+        # Set after a commit that wrote jobs, so an in-process worker wakes up.
+        self.jobs_changed = threading.Event()
+        self._specs: dict[int, tuple[BpmnProcessSpec, dict]] = {}
+        self._specs_lock = threading.Lock()
+
+    def upgrade_schema(self) -> None:
+        schema.upgrade(self.db)
+
+    def specs_for(self, version: DiagramVersion, process_id: str = MAIN_PROCESS):
+        """The parsed process of a deployed version; versions are immutable, so cache them."""
+        key = (version.id, process_id)
+        with self._specs_lock:
+            if key not in self._specs:
+                parser = parse_specs({f.name: f.content for f in version.files})
+                self._specs[key] = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
+            return self._specs[key]
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,65 @@
+"""The ticket history: append-only, ordered per ticket, hash-chained (C32).
+
+Each event's ``hash`` is SHA-256 over the previous event's hash and the
+event's own content, so an edited or deleted event breaks the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import HistoryEvent, Ticket
+
+GENESIS_HASH = "0" * 64
+
+
+def canonical_json(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(prev_hash: str, ticket_id: int, seq: int, at: datetime, kind: str, actor: str,
+               payload: str) -> str:
+    content = "\n".join([prev_hash, str(ticket_id), str(seq), at.isoformat(), kind, actor, payload])
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def append(session: Session, ticket: Ticket, *, at: datetime, kind: str, actor: str,
+           payload: dict[str, Any] | None = None) -> HistoryEvent:
+    last = session.scalars(
+        select(HistoryEvent).where(HistoryEvent.ticket_id == ticket.id)
+        .order_by(HistoryEvent.seq.desc()).limit(1)
+    ).first()
+    seq = last.seq + 1 if last else 1
+    prev_hash = last.hash if last else GENESIS_HASH
+    text = canonical_json(payload or {})
+    event = HistoryEvent(
+        ticket_id=ticket.id, seq=seq, at=at, kind=kind, actor=actor, payload=text, prev_hash=prev_hash,
+        hash=event_hash(prev_hash, ticket.id, seq, at, kind, actor, text),
+    )
+    session.add(event)
+    session.flush()  # the next append in this transaction must see this one
+    return event
+
+
+def events_of(session: Session, ticket_id: int) -> list[HistoryEvent]:
+    return list(session.scalars(
+        select(HistoryEvent).where(HistoryEvent.ticket_id == ticket_id).order_by(HistoryEvent.seq)
+    ))
+
+
+def first_broken_link(events: list[HistoryEvent]) -> HistoryEvent | None:
+    """The first event whose hash does not follow from the chain, or None."""
+    prev_hash = GENESIS_HASH
+    for expected_seq, event in enumerate(events, start=1):
+        recomputed = event_hash(prev_hash, event.ticket_id, event.seq, event.at, event.kind, event.actor,
+                                event.payload)
+        if event.seq != expected_seq or event.prev_hash != prev_hash or event.hash != recomputed:
+            return event
+        prev_hash = event.hash
+    return None

@@ -1,0 +1,124 @@
+"""Running one ticket's instance inside one command's transaction.
+
+``UnitOfWork`` is what a command and the handlers it triggers write
+through; ``advance`` runs the engine at the clock's now and saves the
+instance, its ready tasks, its waiting timers and its history, all in the
+command's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from . import history
+from .errors import NotFound
+from .models import Job, Ticket, WorkTask
+from .process import ProcessEngine, running
+from .roles import role_for_lane
+
+
+@dataclass
+class UnitOfWork:
+    session: Session
+    ticket: Ticket
+    now: datetime
+    actor: str
+    process: ProcessEngine
+    jobs_written: bool = field(default=False)
+
+    def record(self, kind: str, payload: dict[str, Any] | None = None, *, actor: str | None = None) -> None:
+        history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor,
+                       payload=payload)
+
+
+def find_ticket(session: Session, reference: str) -> Ticket:
+    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
+    if ticket is None:
+        raise NotFound(f"no ticket with Call Reference {reference!r}")
+    return ticket
+
+
+def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
+    """Run engine steps (service tasks call handlers through ``uow``), then save."""
+    with running(uow):
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    save(uow, workflow)
+
+
+def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
+    ticket = uow.ticket
+    ticket.state = uow.process.dumps(workflow)
+    ticket.updated_at = uow.now
+    _project_tasks(uow, workflow)
+    _schedule_timers(uow, workflow)
+    if workflow.is_completed() and ticket.status != "closed":
+        ticket.status, ticket.closed_at = "closed", uow.now
+        uow.record("call_closed", {}, actor="desk")
+
+
+def ready_user_tasks(workflow: BpmnWorkflow):
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def _project_tasks(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
+    """Keep the work_task rows equal to the instance's ready user tasks."""
+    ready = {str(task.id): task for task in ready_user_tasks(workflow)}
+    stored = {row.id: row for row in uow.session.scalars(
+        select(WorkTask).where(WorkTask.ticket_id == uow.ticket.id))}
+    for task_id, row in stored.items():
+        if task_id not in ready:
+            uow.session.delete(row)
+    for task_id, task in ready.items():
+        if task_id not in stored:
+            spec = task.task_spec
+            uow.session.add(WorkTask(
+                id=task_id, ticket_id=uow.ticket.id, element_id=spec.bpmn_id,
+                title=spec.bpmn_name or spec.bpmn_id, role=role_for_lane(spec.lane) or "unassigned",
+                created_at=uow.now))
+            uow.record("task_opened", {"task": spec.bpmn_name or spec.bpmn_id, "element": spec.bpmn_id,
+                                       "task_id": task_id, "role": role_for_lane(spec.lane)}, actor="desk")
+
+
+def _schedule_timers(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
+    """One job per waiting timer, due when the timer is, for the worker to fire."""
+    wanted = {str(task.id): due for task, due in waiting_timers(workflow)}
+    jobs = {job.task_id: job for job in uow.session.scalars(
+        select(Job).where(Job.ticket_id == uow.ticket.id, Job.kind == "timer"))}
+    for task_id, job in jobs.items():
+        if task_id not in wanted:
+            uow.session.delete(job)
+    for task_id, due in wanted.items():
+        job = jobs.get(task_id)
+        if job is None:
+            uow.session.add(Job(kind="timer", ticket_id=uow.ticket.id, task_id=task_id, due_at=due, attempts=0))
+            uow.jobs_written = True
+        elif job.due_at != due:
+            job.due_at, uow.jobs_written = due, True
+
+
+def waiting_timers(workflow: BpmnWorkflow):
+    """(task, due moment) for each timer event the instance waits on."""
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = task.task_spec.event_definition
+        if isinstance(definition, TimerEventDefinition):
+            due = timer_due(task)
+            if due is not None:
+                yield task, due
+
+
+def timer_due(task) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    if isinstance(value, dict):  # a cycle: its next occurrence
+        value = value.get("next")
+    return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None

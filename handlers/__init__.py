@@ -1,0 +1,32 @@
+"""Service-task handlers: the named Python functions the diagrams call.
+
+A diagram's service task names a handler by topic
+(``camunda:type="external" camunda:topic="assign_call_reference"``). Each
+handler is a small function ``handler(uow, task)``: it records what must
+happen through the command's unit of work (history, reference, later SLA
+clocks and mail), never opens a transaction or sends anything itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+Handler = Callable[..., None]
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register ``function`` as the handler of ``topic``."""
+
+    def register(function: Handler) -> Handler:
+        if topic in HANDLERS:
+            raise ValueError(f"two handlers for topic {topic!r}")
+        HANDLERS[topic] = function
+        return function
+
+    return register
+
+
+# Importing the modules registers their handlers.
+from . import call_reference  # noqa: E402,F401

@@ -1,0 +1,13 @@
+"""C03: every call gets a unique Call Reference."""
+
+from supportdesk.engine.references import next_reference
+
+from . import handler
+
+
+@handler("assign_call_reference")
+def assign_call_reference(uow, task) -> None:
+    if uow.ticket.reference is None:
+        uow.ticket.reference = next_reference(uow.session, uow.now)
+        uow.record("reference_assigned", {"reference": uow.ticket.reference}, actor="desk")
+    task.data["call_reference"] = uow.ticket.reference
