@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import forms
 from .clock import clock
@@ -116,7 +116,8 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str,
             raise _gone_task_error(session, task_id)
         ticket = row.ticket
         if expected_revision is not None and ticket.revision != expected_revision:
-            raise ConflictError(f"ticket {ticket.reference} changed since you opened it; reload and try again")
+            raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
+                                "reload and try again")
         workflow = desk.process_engine.loads(ticket.state)
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import history
 from .errors import NotFound
@@ -99,7 +99,8 @@ def _schedule_timers(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     for task_id, due in wanted.items():
         job = jobs.get(task_id)
         if job is None:
-            uow.session.add(Job(kind="timer", ticket_id=uow.ticket.id, task_id=task_id, due_at=due, attempts=0))
+            uow.session.add(Job(kind="timer", ticket_id=uow.ticket.id, task_id=task_id, due_at=due,
+                                attempts=0))
             uow.jobs_written = True
         elif job.due_at != due:
             job.due_at, uow.jobs_written = due, True

@@ -131,7 +131,8 @@ def _check_task(spec, topics: set[str], process_id: str, trees) -> None:
     file = _file_of(trees, spec.bpmn_id)
     line = _line_of(trees, file, spec.bpmn_id)
     if isinstance(spec, HandlerTask) and spec.topic not in topics:
-        raise DiagramError(f"service task calls unknown handler {spec.topic!r}; known: {', '.join(sorted(topics))}",
+        known = ", ".join(sorted(topics))
+        raise DiagramError(f"service task calls unknown handler {spec.topic!r}; known: {known}",
                            file=file, line=line, element_id=spec.bpmn_id)
     if spec.manual and role_for_lane(spec.lane) is None:
         raise DiagramError(f"user task is in lane {spec.lane!r}, which is not a role of the charter",

@@ -1,0 +1,122 @@
+"""Read models: what pages, the CLI and reports show. Plain indexed queries;
+none of them loads a workflow instance except the one task form being shown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select
+
+from . import forms
+from .desk import Desk
+from .errors import NotFound
+from .history import events_of
+from .instances import find_ticket
+from .models import DiagramVersion, Ticket, WorkTask
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    task_id: str
+    reference: str
+    title: str
+    role: str
+    created_at: datetime
+    claimed_by: str | None
+    summary: str
+    account: str
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TicketView:
+    reference: str
+    status: str
+    channel: str
+    contact_name: str
+    contact_email: str
+    account: str
+    summary: str
+    created_at: datetime
+    closed_at: datetime | None
+    diagram_version: int
+    revision: int
+    open_tasks: list[TaskRow]
+    history: list[HistoryRow]
+
+
+@dataclass(frozen=True)
+class TaskForm:
+    task: TaskRow
+    fields: list[forms.FormField]
+    revision: int
+
+
+def _task_row(task: WorkTask, ticket: Ticket) -> TaskRow:
+    return TaskRow(task.id, ticket.reference or "", task.title, task.role, task.created_at, task.claimed_by,
+                   ticket.summary, ticket.account)
+
+
+def open_tasks(desk: Desk, roles: list[str] | None = None, *, limit: int = 50, offset: int = 0) -> list[TaskRow]:
+    """The task inbox: ready tasks, oldest first, for the given roles (all when None)."""
+    query = select(WorkTask, Ticket).join(Ticket, WorkTask.ticket_id == Ticket.id)
+    if roles is not None:
+        query = query.where(WorkTask.role.in_(roles))
+    query = query.order_by(WorkTask.created_at, WorkTask.id).limit(limit).offset(offset)
+    with desk.db.reading() as session:
+        return [_task_row(task, ticket) for task, ticket in session.execute(query)]
+
+
+def count_open_tasks(desk: Desk, roles: list[str] | None = None) -> int:
+    query = select(func.count()).select_from(WorkTask)
+    if roles is not None:
+        query = query.where(WorkTask.role.in_(roles))
+    with desk.db.reading() as session:
+        return session.scalar(query) or 0
+
+
+def ticket_view(desk: Desk, reference: str) -> TicketView:
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        tasks = session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id)
+                                .order_by(WorkTask.created_at))
+        version = session.get(DiagramVersion, ticket.version_id)
+        return TicketView(
+            reference=ticket.reference or "", status=ticket.status, channel=ticket.channel,
+            contact_name=ticket.contact_name, contact_email=ticket.contact_email, account=ticket.account,
+            summary=ticket.summary, created_at=ticket.created_at, closed_at=ticket.closed_at,
+            diagram_version=version.number, revision=ticket.revision,
+            open_tasks=[_task_row(task, ticket) for task in tasks],
+            history=[HistoryRow(e.seq, e.at, e.kind, e.actor, json.loads(e.payload))
+                     for e in events_of(session, ticket.id)],
+        )
+
+
+def task_form(desk: Desk, task_id: str) -> TaskForm:
+    """The fields of an open task's form, as its diagram version declares them."""
+    with desk.db.reading() as session:
+        task = session.get(WorkTask, task_id)
+        if task is None:
+            raise NotFound("this task is no longer open")
+        ticket = task.ticket
+        workflow = desk.process_engine.loads(ticket.state)
+        spiff_task = workflow.get_task_from_id(UUID(task_id))
+        return TaskForm(_task_row(task, ticket), forms.fields_of(spiff_task.task_spec), ticket.revision)
+
+
+def recent_tickets(desk: Desk, *, limit: int = 50) -> list[Ticket]:
+    with desk.db.reading() as session:
+        return list(session.scalars(select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc())
+                                    .limit(limit)))
