@@ -1,4 +1,5 @@
-"""Command line: supportdesk serve | deploy | log-call | tasks | complete | show."""
+"""The ``supportdesk`` command line: an entry point like the web, calling engine functions."""
 
-def main():
-    pass
+from .main import main
+
+__all__ = ["main"]

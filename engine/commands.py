@@ -9,8 +9,10 @@ A command against a stale ticket raises ``ConflictError`` and writes nothing.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 from email_validator import EmailNotValidError, validate_email
@@ -27,10 +29,13 @@ from .clock import clock
 from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
 from .desk import Desk
 from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
-from .instances import UnitOfWork, advance, find_ticket
+from .instances import UnitOfWork, advance, find_ticket, timer_due
 from .models import HistoryEvent, Job, Ticket, WorkTask
 
 CHANNELS = ("phone", "email")
+JOB_RETRY_BASE = timedelta(seconds=10)
+JOB_RETRY_MAX = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -164,26 +169,51 @@ def deliver_message(desk: Desk, reference: str, message: str, payload: dict | No
 
 
 def fire_due_timers(desk: Desk, limit: int = 100) -> int:
-    """Fire the timers that are due by the clock's now; returns how many jobs ran."""
+    """Fire the timers that are due by the clock's now; returns how many jobs ran.
+
+    A job that fails is kept, with its error, and retried later with backoff;
+    the transaction of the failed attempt wrote nothing else.
+    """
     now = clock.now()
     with desk.db.reading() as session:
         due = list(session.scalars(select(Job.id).where(Job.due_at < now).order_by(Job.due_at).limit(limit)))
-    return sum(1 for job_id in due if _fire_timer_job(desk, job_id))
+    fired = 0
+    for job_id in due:
+        try:
+            fired += _fire_timer_job(desk, job_id)
+        except Exception as exc:  # noqa: BLE001  (any failure must be kept on the job, not lost)
+            _record_job_failure(desk, job_id, exc)
+    return fired
+
+
+def _record_job_failure(desk: Desk, job_id: int, exc: Exception) -> None:
+    log.warning("job %s failed: %s", job_id, exc)
+    with desk.db.transaction() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            return
+        job.attempts += 1
+        job.last_error = f"{exc.__class__.__name__}: {exc}"
+        delay = min(JOB_RETRY_BASE * 2 ** (job.attempts - 1), JOB_RETRY_MAX)
+        job.due_at = clock.now() + delay
 
 
 def _fire_timer_job(desk: Desk, job_id: int) -> bool:
+    """True when the job's timer fired (a job fired meanwhile by another command is skipped)."""
     with _command(desk) as session:
         job = session.get(Job, job_id)
-        if job is None:  # fired meanwhile by a command on the same ticket
+        if job is None:
             return False
         ticket = session.get(Ticket, job.ticket_id)
         workflow = desk.process_engine.loads(ticket.state)
         uow = UnitOfWork(session, ticket, clock.now(), "timer", desk.process_engine)
         task = workflow.get_task_from_id(UUID(job.task_id))
-        uow.record("timer_fired", {"element": task.task_spec.bpmn_id if task else None,
-                                   "task": (task.task_spec.bpmn_name if task else None),
-                                   "due_at": job.due_at.isoformat()}, actor="desk")
+        due = timer_due(task) if task is not None else None
+        if due is not None and due >= uow.now:  # SpiffWorkflow fires strictly after the due moment
+            return False
+        if task is not None:
+            uow.record("timer_fired", {"element": task.task_spec.bpmn_id, "task": task.task_spec.bpmn_name,
+                                       "due_at": job.due_at.isoformat()}, actor="desk")
         advance(uow, workflow)
     _after_commit(desk, uow)
     return True
-

@@ -1,0 +1,76 @@
+"""Logging calls, listing and completing tasks, showing a ticket."""
+
+from __future__ import annotations
+
+import click
+from supportdesk.engine import commands, queries
+from supportdesk.engine.clock import local
+from supportdesk.engine.roles import TASK_ROLES
+
+from .main import default_actor, main, open_desk, reports_desk_errors
+
+
+@main.command("log-call")
+@click.option("--name", "contact_name", required=True, help="The contact at the customer.")
+@click.option("--email", "contact_email", required=True, help="Where the confirmation goes.")
+@click.option("--account", required=True, help="The customer's account.")
+@click.option("--summary", required=True, help="What the customer reports.")
+@click.option("--channel", type=click.Choice(commands.CHANNELS), default="phone", show_default=True)
+@click.option("--as", "actor", default=None, help="The advisor logging the call.")
+@reports_desk_errors
+def log_call(contact_name, contact_email, account, summary, channel, actor) -> None:
+    """Log a call (C01) and print its Call Reference."""
+    details = commands.CallDetails(contact_name, contact_email, account, summary, channel)
+    click.echo(commands.log_call(open_desk(), details, actor or default_actor()))
+
+
+@main.command()
+@click.option("--role", type=click.Choice(TASK_ROLES), default=None, help="Only this role's tasks.")
+@click.option("--limit", default=50, show_default=True)
+@reports_desk_errors
+def tasks(role: str | None, limit: int) -> None:
+    """List open tasks, oldest first: TASK-ID, reference, role, task."""
+    rows = queries.open_tasks(open_desk(), [role] if role else None, limit=limit)
+    for row in rows:
+        click.echo(f"{row.task_id}  {row.reference}  {row.role:<12} {row.title}  ({row.summary})")
+    if not rows:
+        click.echo("no open tasks")
+
+
+@main.command()
+@click.argument("task_id")
+@click.option("--field", "-f", "fields", multiple=True, metavar="NAME=VALUE", help="A form field; repeat.")
+@click.option("--as", "actor", default=None, help="Who completes the task.")
+@reports_desk_errors
+def complete(task_id: str, fields: tuple[str, ...], actor: str | None) -> None:
+    """Complete an open task with its form fields."""
+    data = dict(_split_field(item) for item in fields)
+    reference = commands.complete_task(open_desk(), task_id, data, actor or default_actor())
+    click.echo(f"completed; {reference}")
+
+
+def _split_field(item: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep:
+        raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--field")
+    return name.strip(), value
+
+
+@main.command()
+@click.argument("reference")
+@reports_desk_errors
+def show(reference: str) -> None:
+    """Print a ticket, its open tasks and its history."""
+    view = queries.ticket_view(open_desk(), reference)
+    click.echo(f"{view.reference}  [{view.status}]  {view.summary}")
+    click.echo(f"  contact: {view.contact_name} <{view.contact_email}>, account {view.account}, "
+               f"by {view.channel}")
+    click.echo(f"  logged {local(view.created_at):%Y-%m-%d %H:%M %Z}, diagram version {view.diagram_version}")
+    click.echo("open tasks:" if view.open_tasks else "open tasks: none")
+    for task in view.open_tasks:
+        click.echo(f"  {task.task_id}  {task.role:<12} {task.title}")
+    click.echo("history:")
+    for event in view.history:
+        detail = ", ".join(f"{k}={v}" for k, v in event.payload.items() if k != "task_id")
+        moment = local(event.at)
+        click.echo(f"  {event.seq:>3}  {moment:%Y-%m-%d %H:%M %Z}  {event.kind:<18} {event.actor:<14} {detail}")
