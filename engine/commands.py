@@ -29,7 +29,7 @@ from .clock import clock
 from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
 from .desk import Desk
 from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
-from .instances import UnitOfWork, advance, find_ticket, timer_due
+from .instances import UnitOfWork, advance, find_ticket, lock_ticket, timer_due
 from .models import HistoryEvent, Job, Ticket, WorkTask
 
 CHANNELS = ("phone", "email")
@@ -119,14 +119,14 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str,
         row = session.get(WorkTask, task_id)
         if row is None:
             raise _gone_task_error(session, task_id)
-        ticket = row.ticket
+        ticket = lock_ticket(session, row.ticket_id)
         if expected_revision is not None and ticket.revision != expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
                                 "reload and try again")
         workflow = desk.process_engine.loads(ticket.state)
         task = workflow.get_task_from_id(UUID(task_id))
-        if task is None or task.state != TaskState.READY:
-            raise ConflictError(f"task {row.title} on {ticket.reference} is no longer open")
+        if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
+            raise _gone_task_error(session, task_id)
         values = forms.clean(forms.fields_of(task.task_spec), data)
         uow = UnitOfWork(session, ticket, clock.now(), actor, desk.process_engine)
         task.data.update(values)
@@ -154,7 +154,7 @@ def _gone_task_error(session: Session, task_id: str) -> Exception:
 def deliver_message(desk: Desk, reference: str, message: str, payload: dict | None, actor: str) -> None:
     """Deliver a BPMN message (e.g. information received) to the ticket's instance."""
     with _command(desk) as session:
-        ticket = find_ticket(session, reference)
+        ticket = find_ticket(session, reference, lock=True)
         workflow = desk.process_engine.loads(ticket.state)
         uow = UnitOfWork(session, ticket, clock.now(), actor, desk.process_engine)
         event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {},
@@ -204,7 +204,11 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         job = session.get(Job, job_id)
         if job is None:
             return False
-        ticket = session.get(Ticket, job.ticket_id)
+        ticket = lock_ticket(session, job.ticket_id)
+        # Another command on this ticket may have fired or replaced the timer while we waited.
+        job = session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
+        if job is None:
+            return False
         workflow = desk.process_engine.loads(ticket.state)
         uow = UnitOfWork(session, ticket, clock.now(), "timer", desk.process_engine)
         task = workflow.get_task_from_id(UUID(job.task_id))

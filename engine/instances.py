@@ -39,11 +39,25 @@ class UnitOfWork:
                        payload=payload)
 
 
-def find_ticket(session: Session, reference: str) -> Ticket:
-    ticket = session.scalar(select(Ticket).where(Ticket.reference == reference))
+def find_ticket(session: Session, reference: str, *, lock: bool = False) -> Ticket:
+    query = select(Ticket).where(Ticket.reference == reference)
+    if lock:
+        query = _locking(query)
+    ticket = session.scalar(query)
     if ticket is None:
         raise NotFound(f"no ticket with Call Reference {reference!r}")
     return ticket
+
+
+def lock_ticket(session: Session, ticket_id: int) -> Ticket:
+    """The ticket, locked for this transaction: one command advances an instance at
+    a time, and it sees the state the previous one committed."""
+    return session.scalar(_locking(select(Ticket).where(Ticket.id == ticket_id)))
+
+
+def _locking(query):
+    # FOR UPDATE on PostgreSQL; SQLite ignores it (BEGIN IMMEDIATE already locks).
+    return query.with_for_update().execution_options(populate_existing=True)
 
 
 def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:

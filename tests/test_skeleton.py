@@ -1,0 +1,158 @@
+"""The walking skeleton through the Python API: log (C01), reference (C03),
+first level response (C12), resolve (C15), closed; all on the store."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from supportdesk.engine import commands, queries
+from supportdesk.engine.errors import ConflictError, InvalidInput, NoActiveVersion, NotFound
+from supportdesk.engine.history import events_of, first_broken_link
+from supportdesk.engine.instances import find_ticket
+
+from helpers import ANN, FIRST_RESPONSE, RESOLUTION, history_kinds, log_call, open_task
+
+
+def test_C01_C03_C12_C15_a_phone_call_runs_from_logged_to_closed(desk, frozen_clock):
+    reference = log_call(desk)
+    assert reference == "SUP-2026-000001"
+    first = open_task(desk, reference, "First level response")
+    assert first.role == "first_line"
+
+    frozen_clock.advance(timedelta(minutes=20))
+    commands.complete_task(desk, first.task_id, FIRST_RESPONSE, "alice")
+    resolve = open_task(desk, reference, "Resolve call")
+    commands.complete_task(desk, resolve.task_id, RESOLUTION, "alice")
+
+    view = queries.ticket_view(desk, reference)
+    assert view.status == "closed" and view.open_tasks == []
+    assert view.closed_at == frozen_clock.now()
+    assert [e.kind for e in view.history] == [
+        "call_logged", "reference_assigned", "task_opened", "task_completed", "task_opened",
+        "task_completed", "call_closed"]
+    completed = [e for e in view.history if e.kind == "task_completed"]
+    assert completed[0].actor == "alice" and completed[0].payload["data"] == FIRST_RESPONSE
+    assert completed[0].at == view.created_at + timedelta(minutes=20)
+    assert view.history[0].payload["diagram_version"] == 1
+
+
+def test_C03_references_count_up_per_year(desk, frozen_clock):
+    assert [log_call(desk) for _ in range(3)] == ["SUP-2026-000001", "SUP-2026-000002", "SUP-2026-000003"]
+    frozen_clock.advance(timedelta(days=40))  # into 2027
+    assert log_call(desk) == "SUP-2027-000001"
+
+
+def test_C03_references_are_unique_when_calls_are_logged_concurrently(any_store_url, frozen_clock):
+    from conftest import open_test_desk
+
+    desk = open_test_desk(any_store_url)
+    commands.deploy(desk)
+    references: list[str] = []
+    errors: list[Exception] = []
+    start = threading.Barrier(6)
+
+    def advisor():
+        start.wait()
+        for _ in range(5):
+            try:
+                references.append(log_call(desk))
+            except Exception as exc:  # collected: the assertion below names it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=advisor) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    desk.close()
+    assert errors == []
+    assert sorted(references) == [f"SUP-2026-{n:06d}" for n in range(1, 31)]
+
+
+def test_two_concurrent_completions_of_one_task_one_wins_one_conflicts(any_store_url, frozen_clock):
+    from conftest import open_test_desk
+
+    desk = open_test_desk(any_store_url)
+    commands.deploy(desk)
+    reference = log_call(desk)
+    task = open_task(desk, reference, "First level response")
+    outcomes: list[object] = []
+    start = threading.Barrier(2)
+
+    def advisor(name):
+        start.wait()
+        try:
+            outcomes.append(commands.complete_task(desk, task.task_id, FIRST_RESPONSE, name))
+        except ConflictError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=advisor, args=(name,)) for name in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    conflicts = [o for o in outcomes if isinstance(o, ConflictError)]
+    assert len(conflicts) == 1 and outcomes.count(reference) == 1
+    assert "already completed by" in str(conflicts[0])
+    assert history_kinds(desk, reference).count("task_completed") == 1
+    desk.close()
+
+
+def test_a_stale_revision_is_refused_and_writes_nothing(desk):
+    reference = log_call(desk)
+    task = open_task(desk, reference, "First level response")
+    seen = queries.ticket_view(desk, reference)
+    other = log_call(desk)  # an unrelated ticket changes nothing on ours
+    assert other != reference
+    with pytest.raises(ConflictError, match="changed since you opened it"):
+        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice", expected_revision=seen.revision - 1)
+    assert queries.ticket_view(desk, reference).history == seen.history
+
+
+def test_invalid_form_data_names_the_field_and_writes_nothing(desk):
+    reference = log_call(desk)
+    task = open_task(desk, reference, "First level response")
+    before = queries.ticket_view(desk, reference)
+    with pytest.raises(InvalidInput) as raised:
+        commands.complete_task(desk, task.task_id, {"response_method": "pigeon", "response": ""}, "alice")
+    assert set(raised.value.fields) == {"response_method", "response"}
+    assert "must be one of: email, phone" in raised.value.fields["response_method"]
+    after = queries.ticket_view(desk, reference)
+    assert after.history == before.history and after.revision == before.revision
+
+
+def test_C02_a_call_without_contact_details_is_refused(desk):
+    bad = commands.CallDetails(contact_name=" ", contact_email="not-an-email", account="Acme", summary="x")
+    with pytest.raises(InvalidInput) as raised:
+        commands.log_call(desk, bad, "alice")
+    assert set(raised.value.fields) == {"contact_name", "contact_email"}
+    assert queries.recent_tickets(desk) == []
+
+
+def test_unknown_task_and_unknown_reference_are_not_found(desk):
+    with pytest.raises(NotFound):
+        commands.complete_task(desk, "00000000-0000-0000-0000-000000000000", {}, "alice")
+    with pytest.raises(NotFound, match="SUP-2026-999999"):
+        queries.ticket_view(desk, "SUP-2026-999999")
+
+
+def test_logging_a_call_before_any_deploy_says_what_to_do(sqlite_url, frozen_clock):
+    from conftest import open_test_desk
+
+    desk = open_test_desk(sqlite_url)
+    with pytest.raises(NoActiveVersion, match="supportdesk deploy"):
+        commands.log_call(desk, ANN, "alice")
+
+
+def test_C32_history_is_a_hash_chain_that_shows_an_edit(desk):
+    reference = log_call(desk)
+    with desk.db.transaction() as session:
+        events = events_of(session, find_ticket(session, reference).id)
+        assert first_broken_link(events) is None
+        events[1].payload = '{"reference":"SUP-2026-000099"}'
+        session.flush()
+        assert first_broken_link(events_of(session, events[0].ticket_id)).seq == 2
