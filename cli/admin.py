@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from supportdesk.engine import commands, users
 from supportdesk.engine.roles import ROLES
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from supportdesk.engine import commands, queries
 from supportdesk.engine.clock import local
 from supportdesk.engine.roles import TASK_ROLES

@@ -8,6 +8,7 @@ import logging
 import sys
 
 import click
+
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, InvalidInput
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 import click
+
 from supportdesk.engine import commands, users
 from supportdesk.engine.worker import Worker
 
@@ -17,8 +18,9 @@ from .main import main, open_desk, reports_desk_errors
 @reports_desk_errors
 def serve(host: str, port: int) -> None:
     """Start the web desk and, in the same process, the worker (SQLite and small sites)."""
-    from supportdesk.web import create_app
     from werkzeug.serving import run_simple
+
+    from supportdesk.web import create_app
 
     desk = open_desk()
     click.echo(commands.deploy(desk, actor="serve").describe())

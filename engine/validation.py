@@ -1,6 +1,7 @@
 """Checks a set of diagrams before it may be deployed.
 
-In order: well-formed XML, the BPMN 2.0 XSD, SpiffWorkflow's parse, a
+In order: well-formed XML, the BPMN 2.0 XSD, references between elements,
+SpiffWorkflow's parse, a
 compile of every script, condition and timer expression, and the desk's own
 rules (known handler topics, user tasks in a role's lane). The first problem
 is raised as a ``DiagramError`` with the file, the line and the element id.
@@ -57,6 +58,36 @@ def check_schema(name: str, tree: etree._ElementTree) -> None:
         error = schema.error_log.last_error
         raise DiagramError(f"not valid BPMN 2.0: {error.message}", file=name, line=error.line,
                            element_id=_element_on_line(tree, error.line))
+
+
+# Attributes that must name an element of the same file. The XSD types them
+# as IDREF/QName but lxml does not resolve them, and a dangling one gives a
+# confusing error (or a blank shape in the modeller) later.
+REFERENCE_ATTRIBUTES = ("sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement")
+
+
+# SpiffWorkflow names its own task specs so; an element with such an id breaks
+# the instance at start with "No output task connected".
+RESERVED_IDS = ("Start", "End", "Root")
+
+
+def check_references(name: str, tree: etree._ElementTree) -> None:
+    ids = {element.get("id") for element in tree.iter() if element.get("id")}
+    for reserved in sorted(ids & set(RESERVED_IDS)):
+        element = tree.xpath("//*[@id=$id]", id=reserved)[0]
+        raise DiagramError(f"the id {reserved!r} is reserved by the engine; rename the element",
+                           file=name, line=element.sourceline, element_id=reserved)
+    for element in tree.iter():
+        for attribute in REFERENCE_ATTRIBUTES:
+            target = element.get(attribute)
+            if target and target not in ids:
+                raise DiagramError(f"{attribute}={target!r} names no element in this file", file=name,
+                                   line=element.sourceline, element_id=_nearest_id(element))
+        if etree.QName(element).localname in ("incoming", "outgoing", "flowNodeRef"):
+            target = (element.text or "").strip()
+            if target not in ids:
+                raise DiagramError(f"<{etree.QName(element).localname}> names no element: {target!r}",
+                                   file=name, line=element.sourceline, element_id=_nearest_id(element))
 
 
 def _nearest_id(element) -> str:
@@ -154,6 +185,7 @@ def validate(files: Mapping[str, str], handler_topics: Iterable[str]) -> DeskPar
     for name, tree in sorted(trees.items()):
         if name.endswith(".bpmn"):
             check_schema(name, tree)
+            check_references(name, tree)
             check_expressions(name, tree)
     parser = parse_specs(files, trees)
     check_desk_rules(parser, handler_topics, trees)

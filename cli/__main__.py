@@ -1,0 +1,5 @@
+"""``python -m supportdesk.cli`` runs the same command line as ``supportdesk``."""
+
+from . import main
+
+main()

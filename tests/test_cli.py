@@ -1,0 +1,102 @@
+"""The walking skeleton through the command line, in real subprocesses,
+and a second process continuing a ticket the first left half-way."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import WORKFLOWS
+
+pytestmark = pytest.mark.slow
+
+SUPPORTDESK = [sys.executable, "-m", "supportdesk.cli"]
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+           "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
+
+    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess:
+        done = subprocess.run([*SUPPORTDESK, *args], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == expect, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+        return done
+
+    return run
+
+
+def only_task_id(run, role: str = "first_line") -> str:
+    lines = run("tasks", "--role", role).stdout.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0].split()[0]
+
+
+def log_call(run) -> str:
+    return run("log-call", "--name", "Ann Example", "--email", "ann@example.com", "--account", "Acme Ltd",
+               "--summary", "Campaign won't send", "--as", "alice").stdout.strip()
+
+
+def test_C01_C03_the_skeleton_path_through_the_cli(run):
+    assert run("deploy").stdout.strip() == "deployed diagrams as version 1"
+    assert run("deploy").stdout.strip() == "diagrams unchanged: version 1 stays active"
+    reference = log_call(run)
+    assert reference == "SUP-2026-000001" or reference.startswith("SUP-")
+
+    first = only_task_id(run)
+    run("complete", first, "-f", "response_method=email", "-f", "response=Replied with a workaround",
+        "--as", "alice")
+    resolve = only_task_id(run)
+    assert resolve != first
+    run("complete", resolve, "-f", "resolution=Sender domain re-verified", "--as", "bob")
+
+    shown = run("show", reference).stdout
+    assert f"{reference}  [closed]  Campaign won't send" in shown
+    assert "open tasks: none" in shown
+    for kind in ("call_logged", "reference_assigned", "task_completed", "call_closed"):
+        assert kind in shown
+    assert "bob" in shown and "Sender domain re-verified" in shown
+    assert run("tasks").stdout.strip() == "no open tasks"
+
+
+def test_cli_errors_are_one_clear_line_with_an_exit_status(run):
+    run("deploy")
+    reference = log_call(run)
+    task = only_task_id(run)
+    invalid = run("complete", task, "-f", "response_method=fax", expect=1)
+    assert "response_method: How the customer was answered must be one of: email, phone" in invalid.stderr
+    assert "Traceback" not in invalid.stderr
+    run("complete", task, "-f", "response_method=phone", "-f", "response=Called")
+    conflict = run("complete", task, "-f", "response_method=phone", "-f", "response=Again", expect=3)
+    assert conflict.stderr.startswith("conflict: this task was already completed")
+    missing = run("show", "SUP-2026-424242", expect=1)
+    assert missing.stderr.strip() == "error: no ticket with Call Reference 'SUP-2026-424242'"
+    assert reference in run("show", reference).stdout
+
+
+def test_a_broken_diagram_is_refused_by_the_cli_and_the_old_version_keeps_serving(run, tmp_path: Path):
+    run("deploy")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    text = (WORKFLOWS / "support_call.bpmn").read_text().replace('targetRef="Task_resolve" />',
+                                                                  'targetRef="Task_gone" />')
+    (bad / "support_call.bpmn").write_text(text)
+    refused = run("deploy", "--dir", str(bad), expect=1)
+    assert "support_call.bpmn:" in refused.stderr and "Flow_response_to_resolve" in refused.stderr
+    assert log_call(run).startswith("SUP-")
+
+
+def test_restart_safety_a_second_process_continues_a_ticket_left_half_way(run):
+    """Each CLI call is a new process on the same store: the first logs the call
+    and answers it, a later one (after the first has exited) resolves it."""
+    run("deploy")
+    reference = log_call(run)
+    run("complete", only_task_id(run), "-f", "response_method=phone", "-f", "response=On it")
+    # A new process, with nothing in memory from the ones before.
+    run("complete", only_task_id(run), "-f", "resolution=Fixed after restart")
+    assert f"{reference}  [closed]" in run("show", reference).stdout

@@ -1,0 +1,148 @@
+"""Deploying diagrams: immutable numbered versions, validation with file,
+line and element id, tickets pinned to the version they started on."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from supportdesk.engine import commands, queries
+from supportdesk.engine.errors import DiagramError
+
+from conftest import WORKFLOWS, open_test_desk
+from helpers import FIRST_RESPONSE, log_call, open_task
+
+SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
+
+
+def write_diagram(folder, text: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / "support_call.bpmn").write_text(text)
+
+
+def changed(old: str, new: str) -> str:
+    assert old in SHIPPED, f"the shipped diagram no longer contains {old!r}"
+    return SHIPPED.replace(old, new, 1)
+
+
+def line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def test_redeploying_unchanged_files_is_a_no_op(desk):
+    result = commands.deploy(desk)
+    assert (result.number, result.outcome) == (1, "unchanged")
+
+
+def test_a_changed_diagram_is_a_new_version_and_open_tickets_stay_pinned(desk, tmp_path):
+    old_ticket = log_call(desk)
+    folder = tmp_path / "v2"
+    write_diagram(folder, changed('name="Resolve call"', 'name="Resolve the call"'))
+    assert commands.deploy(desk, folder).describe() == "deployed diagrams as version 2"
+
+    new_ticket = log_call(desk)
+    for reference in (old_ticket, new_ticket):
+        task = open_task(desk, reference, "First level response")
+        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice")
+    assert open_task(desk, old_ticket, "Resolve call").role == "first_line"
+    assert open_task(desk, new_ticket, "Resolve the call").role == "first_line"
+    assert queries.ticket_view(desk, old_ticket).diagram_version == 1
+    assert queries.ticket_view(desk, new_ticket).diagram_version == 2
+
+
+def test_deploying_older_files_again_reactivates_their_version(desk, tmp_path):
+    write_diagram(tmp_path / "v2", changed('name="Resolve call"', 'name="Resolve the call"'))
+    commands.deploy(desk, tmp_path / "v2")
+    result = commands.deploy(desk, WORKFLOWS)
+    assert (result.number, result.outcome) == (1, "reactivated")
+    assert queries.ticket_view(desk, log_call(desk)).diagram_version == 1
+
+
+BROKEN = {
+    "broken flow": (
+        'targetRef="Task_resolve" />', 'targetRef="Task_nowhere" />', "Flow_response_to_resolve",
+        "Task_nowhere"),
+    "unknown element": (
+        '<bpmn:endEvent id="EndEvent_call_closed"',
+        '<bpmn:frobnicate id="Frob_1" />\n    <bpmn:endEvent id="EndEvent_call_closed"', "Frob_1", "frobnicate"),
+    "unknown handler": (
+        'camunda:topic="assign_call_reference"', 'camunda:topic="assign_cal_reference"',
+        "Task_assign_call_reference", "unknown handler 'assign_cal_reference'"),
+    "user task outside the roles": (
+        '<bpmn:lane id="Lane_first_line" name="First line">', '<bpmn:lane id="Lane_first_line" name="Sales">',
+        "Task_first_level_response", "not a role of the charter"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_a_broken_diagram_is_refused_with_element_id_and_the_old_version_keeps_serving(desk, tmp_path, case):
+    old, new, element_id, words = BROKEN[case]
+    write_diagram(tmp_path / "bad", changed(old, new))
+    with pytest.raises(DiagramError) as refused:
+        commands.deploy(desk, tmp_path / "bad")
+    error = refused.value
+    assert error.element_id == element_id
+    assert error.file == "support_call.bpmn" and error.line
+    assert words in str(error)
+    assert queries.ticket_view(desk, log_call(desk)).diagram_version == 1
+
+
+def script_task(script: str) -> str:
+    return changed(
+        '<bpmn:endEvent id="EndEvent_call_closed"',
+        '<bpmn:scriptTask id="Task_broken_script" name="Broken">\n'
+        f'      <bpmn:script>{script}</bpmn:script>\n'
+        '    </bpmn:scriptTask>\n    <bpmn:endEvent id="EndEvent_call_closed"')
+
+
+def test_a_script_syntax_error_is_refused_with_its_line_and_element(desk, tmp_path):
+    text = script_task("x = 1\nif x\n  y = 2")
+    write_diagram(tmp_path / "bad", text)
+    with pytest.raises(DiagramError) as refused:
+        commands.deploy(desk, tmp_path / "bad")
+    assert refused.value.element_id == "Task_broken_script"
+    assert refused.value.line == line_of(text, "if x")
+    assert "syntax" in str(refused.value)
+
+
+def test_a_condition_syntax_error_is_refused(desk, tmp_path):
+    text = changed(
+        '<bpmn:sequenceFlow id="Flow_response_to_resolve" sourceRef="Task_first_level_response" '
+        'targetRef="Task_resolve" />',
+        '<bpmn:sequenceFlow id="Flow_response_to_resolve" sourceRef="Task_first_level_response" '
+        'targetRef="Task_resolve"><bpmn:conditionExpression>resolved ==</bpmn:conditionExpression>'
+        '</bpmn:sequenceFlow>')
+    write_diagram(tmp_path / "bad", text)
+    with pytest.raises(DiagramError, match="Flow_response_to_resolve"):
+        commands.deploy(desk, tmp_path / "bad")
+
+
+def test_xml_that_is_not_well_formed_is_refused_with_its_line(desk, tmp_path):
+    text = changed("</bpmn:process>", "</bpmn:proces>")
+    write_diagram(tmp_path / "bad", text)
+    with pytest.raises(DiagramError) as refused:
+        commands.deploy(desk, tmp_path / "bad")
+    assert refused.value.line == line_of(text, "</bpmn:proces>")
+    assert "not well-formed" in str(refused.value)
+
+
+def test_the_first_deploy_of_a_broken_diagram_leaves_no_version(sqlite_url, frozen_clock, tmp_path):
+    desk = open_test_desk(sqlite_url)
+    shutil.copytree(WORKFLOWS, tmp_path / "wf")
+    (tmp_path / "wf" / "support_call.bpmn").write_text(changed('isExecutable="true"', 'isExecutable="maybe"'))
+    with pytest.raises(DiagramError):
+        commands.deploy(desk, tmp_path / "wf")
+    with desk.db.reading() as session:
+        from supportdesk.engine.deployment import active_version
+        from supportdesk.engine.errors import NoActiveVersion
+
+        with pytest.raises(NoActiveVersion):
+            active_version(session)
+
+
+def test_an_element_id_the_engine_reserves_is_refused(desk, tmp_path):
+    write_diagram(tmp_path / "bad", SHIPPED.replace("EndEvent_call_closed", "End"))
+    with pytest.raises(DiagramError, match="reserved by the engine") as refused:
+        commands.deploy(desk, tmp_path / "bad")
+    assert refused.value.element_id == "End"
