@@ -24,7 +24,8 @@ def serve(host: str, port: int) -> None:
 
     desk = open_desk()
     click.echo(commands.deploy(desk, actor="serve").describe())
-    _print_demo_users(users.ensure_demo_users(desk))
+    users.ensure_demo_users(desk)
+    _print_demo_users(users.demo_users_present(desk))
     worker = Worker(desk)
     worker.start_in_thread()
     click.echo(f"supportdesk on http://{host}:{port}/ (store: {desk.settings.database_url})")
@@ -37,7 +38,7 @@ def serve(host: str, port: int) -> None:
 def _print_demo_users(created) -> None:
     if not created:
         return
-    click.echo(f"demo users (password {users.DEMO_PASSWORD!r}):")
+    click.echo(f"demo users (password {users.DEMO_PASSWORD!r} unless changed):")
     for username, name, roles in created:
         click.echo(f"  {username:<8} {name:<16} {', '.join(roles)}")
 

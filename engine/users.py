@@ -81,3 +81,10 @@ def ensure_demo_users(desk: Desk) -> list[tuple[str, str, list[str]]]:
     for username, name, roles in DEMO_USERS:
         add_user(desk, username, DEMO_PASSWORD, roles, display_name=name, email=f"{username}@supportdesk.local")
     return DEMO_USERS
+
+
+def demo_users_present(desk: Desk) -> list[tuple[str, str, list[str]]]:
+    """The demo users that still exist, to remind whoever starts the desk."""
+    with desk.db.reading() as session:
+        present = set(session.scalars(select(User.username).where(User.username.in_([u for u, _, _ in DEMO_USERS]))))
+    return [demo for demo in DEMO_USERS if demo[0] in present]
