@@ -57,6 +57,7 @@ Conventions (the property tests in ``tests/test_calendar_properties.py`` pin the
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -144,8 +145,8 @@ def _load_zone(name: object) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CalendarConfigError(f"unknown time zone {name!r} (expected an IANA name such as 'Europe/London')",
-                                  key="timezone") from None
+        raise CalendarConfigError(f"unknown time zone {name!r} (expected an IANA name such as "
+                                  "'Europe/London')", key="timezone") from None
 
 
 def _load_holidays(country: object, subdivision: object) -> tuple[tuple[str | None, str | None], Any]:
@@ -199,7 +200,8 @@ def _format_hours(hours: _Hours) -> str:
 
 def _parse_periods(texts: object, key: str) -> _Hours:
     if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise CalendarConfigError(f"expected a list of periods such as ['08:30-18:00'], got {texts!r}", key=key)
+        raise CalendarConfigError(f"expected a list of periods such as ['08:30-18:00'], got {texts!r}",
+                                  key=key)
     hours = tuple(sorted(_parse_period(text, f"{key}[{i}]") for i, text in enumerate(texts)))
     for first, second in pairwise(hours):
         if second[0] < first[1]:  # touching periods (12:00-13:00, 13:00-...) are fine
@@ -268,7 +270,8 @@ def _config_to_kwargs(config: object) -> dict[str, Any]:
         raise CalendarConfigError("expected a table of settings")
     for name in config:
         if name not in _TOP_LEVEL_KEYS:
-            raise CalendarConfigError(f"unknown setting (expected: {', '.join(_TOP_LEVEL_KEYS)})", key=str(name))
+            raise CalendarConfigError(f"unknown setting (expected: {', '.join(_TOP_LEVEL_KEYS)})",
+                                      key=str(name))
     for name in _REQUIRED_KEYS:
         if name not in config:
             raise CalendarConfigError("missing setting", key=name)
@@ -323,6 +326,9 @@ class WorkingCalendar:
         # Each date's periods are computed once: add() over ten working days walks
         # a fortnight of dates, and the same dates come back call after call.
         self._cache: dict[date, tuple[Period, ...]] = {}
+        # The web app asks from several threads, and the holidays package fills in
+        # a year's holidays lazily on first lookup; compute one date at a time.
+        self._cache_lock = threading.Lock()
 
     # --- construction ---
 
@@ -417,7 +423,8 @@ class WorkingCalendar:
         """The day's open periods, in UTC, cached."""
         periods = self._cache.get(day)
         if periods is None:
-            periods = self._cache[day] = self._compute_periods(day)
+            with self._cache_lock:
+                periods = self._cache[day] = self._compute_periods(day)
         return periods
 
     def _periods_from(self, moment: datetime) -> Iterator[Period]:
