@@ -102,7 +102,7 @@ def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
                         updated_at=now)
         session.add(ticket)
         session.flush()
-        uow = UnitOfWork(session, ticket, now, actor, desk.process_engine)
+        uow = UnitOfWork(session, ticket, now, actor, desk)
         uow.record("call_logged", {"channel": details.channel, "contact_name": details.contact_name,
                                    "contact_email": details.contact_email, "account": details.account,
                                    "summary": details.summary, "diagram_version": version.number})
@@ -128,7 +128,7 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str,
         if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
             raise _gone_task_error(session, task_id)
         values = forms.clean(forms.fields_of(task.task_spec), data)
-        uow = UnitOfWork(session, ticket, clock.now(), actor, desk.process_engine)
+        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
         task.data.update(values)
         task.run()
         uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id,
@@ -156,7 +156,7 @@ def deliver_message(desk: Desk, reference: str, message: str, payload: dict | No
     with _command(desk) as session:
         ticket = find_ticket(session, reference, lock=True)
         workflow = desk.process_engine.loads(ticket.state)
-        uow = UnitOfWork(session, ticket, clock.now(), actor, desk.process_engine)
+        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
         event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {},
                                                                     "result_var": message})
         try:
@@ -210,7 +210,7 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         if job is None:
             return False
         workflow = desk.process_engine.loads(ticket.state)
-        uow = UnitOfWork(session, ticket, clock.now(), "timer", desk.process_engine)
+        uow = UnitOfWork(session, ticket, clock.now(), "timer", desk)
         task = workflow.get_task_from_id(UUID(job.task_id))
         due = timer_due(task) if task is not None else None
         if due is not None and due >= uow.now:  # SpiffWorkflow fires strictly after the due moment

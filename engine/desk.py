@@ -10,13 +10,15 @@ import threading
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
-from supportdesk.handlers import HANDLERS
+from supportdesk.handlers import EXPRESSION_FUNCTIONS, HANDLERS
 
 from . import schema
+from .calendar import WorkingCalendar
 from .db import Database
 from .models import DiagramVersion
 from .process import ProcessEngine
 from .settings import Settings
+from .sla_policy import SlaPolicy
 from .validation import MAIN_PROCESS, parse_specs
 
 
@@ -24,7 +26,9 @@ class Desk:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
         self.db = Database(self.settings.database_url)
-        self.process_engine = ProcessEngine(HANDLERS)
+        self.process_engine = ProcessEngine(HANDLERS, EXPRESSION_FUNCTIONS)
+        self.calendar = _load(self.settings.workflows_dir / "calendar.toml", WorkingCalendar)
+        self.sla_policy = _load(self.settings.workflows_dir / "sla_policy.toml", SlaPolicy)
         self.handler_topics = frozenset(HANDLERS)
         # Set after a commit that wrote jobs, so an in-process worker wakes up.
         self.jobs_changed = threading.Event()
@@ -45,3 +49,9 @@ class Desk:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def _load(path, kind):
+    """A process owner's configuration file, or the charter's default when there is none.
+    A file that makes no sense stops the desk with a message naming the file and key."""
+    return kind.from_toml(path) if path.exists() else kind.default()

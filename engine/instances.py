@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -21,8 +21,12 @@ from sqlalchemy.orm import Session
 from . import history
 from .errors import NotFound
 from .models import Job, Ticket, WorkTask
-from .process import ProcessEngine, running
+from .process import running
 from .roles import role_for_lane
+from .sla import SlaClocks
+
+if TYPE_CHECKING:
+    from .desk import Desk
 
 
 @dataclass
@@ -31,8 +35,12 @@ class UnitOfWork:
     ticket: Ticket
     now: datetime
     actor: str
-    process: ProcessEngine
+    desk: Desk
     jobs_written: bool = field(default=False)
+
+    @property
+    def sla(self) -> SlaClocks:
+        return SlaClocks(self.session, self.ticket, self.desk.calendar, self.desk.sla_policy)
 
     def record(self, kind: str, payload: dict[str, Any] | None = None, *, actor: str | None = None) -> None:
         history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor,
@@ -70,7 +78,7 @@ def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
 
 def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     ticket = uow.ticket
-    ticket.state = uow.process.dumps(workflow)
+    ticket.state = uow.desk.process_engine.dumps(workflow)
     ticket.updated_at = uow.now
     _project_tasks(uow, workflow)
     _schedule_timers(uow, workflow)

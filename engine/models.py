@@ -176,6 +176,41 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class SlaClock(Base):
+    """One SLA clock of a ticket (first response or resolution), its figures
+    cached from its segments so boards and reports are plain queries."""
+
+    __tablename__ = "sla_clock"
+    __table_args__ = (UniqueConstraint("ticket_id", "metric"), Index("ix_sla_clock_state_due", "state", "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    metric: Mapped[str] = mapped_column(String(30))
+    priority: Mapped[str | None] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(50))  # as people read it: "8 working hours"
+    state: Mapped[str] = mapped_column(String(10))  # running | paused | stopped
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SlaSegment(Base):
+    """A dated change of an SLA clock: start, pause, resume, regrade, stop, breach."""
+
+    __tablename__ = "sla_segment"
+    __table_args__ = (UniqueConstraint("clock_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clock_id: Mapped[int] = mapped_column(ForeignKey("sla_clock.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    priority: Mapped[str | None] = mapped_column(String(20))
+    budget_seconds: Mapped[int | None] = mapped_column(Integer)  # working time allowed (start, regrade)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+
+
 class User(Base):
     __tablename__ = "app_user"
 

@@ -97,6 +97,11 @@ class DeskScriptEngine(PythonScriptEngine):
             raise HandlerError(f"{where}: handler {topic!r} failed: {exc.__class__.__name__}: {exc}") from exc
 
 
+def current_unit_of_work():
+    """The unit of work of the command running in this thread, or None."""
+    return _current_run.get()
+
+
 @contextlib.contextmanager
 def running(unit_of_work):
     """Lets the handlers called in this block record through ``unit_of_work``."""

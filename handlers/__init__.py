@@ -14,6 +14,9 @@ from collections.abc import Callable
 Handler = Callable[..., None]
 
 HANDLERS: dict[str, Handler] = {}
+# Functions a diagram's expressions may call, e.g. a timer's
+# ``<bpmn:timeDate>sla_due("first_response")</bpmn:timeDate>``.
+EXPRESSION_FUNCTIONS: dict[str, Callable] = {}
 
 
 def handler(topic: str) -> Callable[[Handler], Handler]:
@@ -28,5 +31,11 @@ def handler(topic: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def expression(function: Callable) -> Callable:
+    """Make ``function`` callable by name from the diagrams' expressions."""
+    EXPRESSION_FUNCTIONS[function.__name__] = function
+    return function
+
+
 # Importing the modules registers their handlers.
-from . import call_reference  # noqa: E402,F401
+from . import call_reference, sla  # noqa: E402,F401

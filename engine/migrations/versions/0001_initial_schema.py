@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 03:05:29.362005
+Create Date: 2026-11-26 03:13:36.270830
 """
 from alembic import op
 import sqlalchemy as sa
@@ -111,6 +111,24 @@ def upgrade() -> None:
         batch_op.create_index('ix_job_due', ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_ticket_id'), ['ticket_id'], unique=False)
 
+    op.create_table('sla_clock',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('metric', sa.String(length=30), nullable=False),
+    sa.Column('priority', sa.String(length=20), nullable=True),
+    sa.Column('target', sa.String(length=50), nullable=False),
+    sa.Column('state', sa.String(length=10), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('stopped_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('breached_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_sla_clock_ticket_id_ticket')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_clock')),
+    sa.UniqueConstraint('ticket_id', 'metric', name=op.f('uq_sla_clock_ticket_id_metric'))
+    )
+    with op.batch_alter_table('sla_clock', schema=None) as batch_op:
+        batch_op.create_index('ix_sla_clock_state_due', ['state', 'due_at'], unique=False)
+
     op.create_table('work_task',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
@@ -126,16 +144,34 @@ def upgrade() -> None:
         batch_op.create_index('ix_work_task_role_created', ['role', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_work_task_ticket_id'), ['ticket_id'], unique=False)
 
+    op.create_table('sla_segment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('clock_id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('priority', sa.String(length=20), nullable=True),
+    sa.Column('budget_seconds', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['clock_id'], ['sla_clock.id'], name=op.f('fk_sla_segment_clock_id_sla_clock')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sla_segment')),
+    sa.UniqueConstraint('clock_id', 'seq', name=op.f('uq_sla_segment_clock_id_seq'))
+    )
 
 
 
 def downgrade() -> None:
 
+    op.drop_table('sla_segment')
     with op.batch_alter_table('work_task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_work_task_ticket_id'))
         batch_op.drop_index('ix_work_task_role_created')
 
     op.drop_table('work_task')
+    with op.batch_alter_table('sla_clock', schema=None) as batch_op:
+        batch_op.drop_index('ix_sla_clock_state_due')
+
+    op.drop_table('sla_clock')
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_ticket_id'))
         batch_op.drop_index('ix_job_due')

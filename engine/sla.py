@@ -1,0 +1,192 @@
+"""SLA clocks (C12-C14, C21-C24): one per ticket and metric, kept as dated segments.
+
+A clock starts when the call is logged, counts working time only (a call
+logged out of hours starts counting at the next opening), pauses while the
+call is Delayed, takes the target of the call's current priority, and stops
+at the first level response or the resolution. Every start, pause, resume,
+re-grade, stop and breach is a row in ``sla_segment``: any figure at any
+moment is computed from those rows and the calendar (``compute``), so it can
+be explained and recomputed. ``sla_clock`` caches the figures for queries.
+
+The deadline is a moment, not a duration: the clock is breached when it is
+still running after its due moment (C14: recorded, never hidden; the call
+goes on).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .calendar import WorkingCalendar
+from .models import SlaClock, SlaSegment, Ticket
+from .sla_policy import RESOLUTION, SlaPolicy, Target
+
+START, PAUSE, RESUME, REGRADE, STOP, BREACH = "start", "pause", "resume", "regrade", "stop", "breach"
+
+
+@dataclass(frozen=True)
+class Segment:
+    kind: str
+    at: datetime
+    priority: str | None = None
+    budget: timedelta | None = None  # the working time allowed, on START and REGRADE
+
+
+@dataclass(frozen=True)
+class ClockFigures:
+    state: str  # running | paused | stopped
+    priority: str | None
+    budget: timedelta
+    elapsed: timedelta
+    remaining: timedelta  # negative when overdue
+    due_at: datetime | None  # None while paused with time left
+    breached: bool
+    stopped_at: datetime | None
+
+
+def budget_for(target: Target, started_at: datetime, calendar: WorkingCalendar) -> timedelta:
+    """The working time a target allows a clock started at ``started_at``.
+
+    Working days are "the same working moment n working days later" (C13), so
+    their length depends on the calendar from the clock's start.
+    """
+    if target.days:
+        return calendar.between(started_at, calendar.add_days(started_at, target.days))
+    return target.working
+
+
+def compute(segments: list[Segment], calendar: WorkingCalendar, now: datetime) -> ClockFigures:
+    """The clock's figures at ``now``, from its segments alone."""
+    closed: list[tuple[datetime, datetime]] = []  # running intervals that ended
+    running_since: datetime | None = None
+    budget, priority, state, stopped_at = timedelta(0), None, "running", None
+    for segment in (s for s in segments if s.at <= now):
+        if segment.kind in (START, RESUME) and running_since is None and state != "stopped":
+            running_since, state = segment.at, "running"
+        elif segment.kind in (PAUSE, STOP) and running_since is not None:
+            closed.append((running_since, segment.at))
+            running_since = None
+        if segment.budget is not None:
+            budget, priority = segment.budget, segment.priority
+        if segment.kind == PAUSE:
+            state = "paused"
+        elif segment.kind == STOP:
+            state, stopped_at = "stopped", segment.at
+    elapsed = sum((calendar.between(a, b) for a, b in closed), timedelta(0))
+    if running_since is not None:
+        elapsed += calendar.between(running_since, now)
+    due_at = _moment_budget_runs_out(closed, running_since, budget, calendar)
+    end = stopped_at if state == "stopped" else (closed[-1][1] if state == "paused" else now)
+    return ClockFigures(state, priority, budget, elapsed, budget - elapsed, due_at,
+                        breached=due_at is not None and end > due_at, stopped_at=stopped_at)
+
+
+def _moment_budget_runs_out(closed, running_since, budget, calendar) -> datetime | None:
+    counted = timedelta(0)
+    for start, end in closed:
+        span = calendar.between(start, end)
+        if counted + span >= budget:
+            return calendar.add(start, budget - counted)
+        counted += span
+    if running_since is None:
+        return None
+    return calendar.add(running_since, budget - counted)
+
+
+class SlaClocks:
+    """Starts, pauses, resumes, re-grades, stops and breaches the clocks of one ticket."""
+
+    def __init__(self, session: Session, ticket: Ticket, calendar: WorkingCalendar, policy: SlaPolicy):
+        self.session, self.ticket, self.calendar, self.policy = session, ticket, calendar, policy
+
+    def clock(self, metric: str) -> SlaClock | None:
+        return self.session.scalar(select(SlaClock).where(SlaClock.ticket_id == self.ticket.id,
+                                                          SlaClock.metric == metric))
+
+    def clocks(self) -> list[SlaClock]:
+        return list(self.session.scalars(select(SlaClock).where(SlaClock.ticket_id == self.ticket.id)
+                                         .order_by(SlaClock.metric)))
+
+    def start(self, metric: str, priority: str | None, at: datetime) -> SlaClock | None:
+        """Start ``metric``'s clock, unless it exists or the priority has no target (C09, C10)."""
+        target = self.policy.target(metric, priority)
+        if target is None or self.clock(metric) is not None:
+            return None
+        clock = SlaClock(ticket_id=self.ticket.id, metric=metric, started_at=at, state="running",
+                         priority=priority, target=str(target))
+        self.session.add(clock)
+        self.session.flush()
+        self._append(clock, Segment(START, at, priority, budget_for(target, at, self.calendar)))
+        return clock
+
+    def pause(self, at: datetime, reason: str = "") -> list[SlaClock]:
+        return [self._append(c, Segment(PAUSE, at), reason) for c in self.clocks() if c.state == "running"]
+
+    def resume(self, at: datetime, reason: str = "") -> list[SlaClock]:
+        return [self._append(c, Segment(RESUME, at), reason) for c in self.clocks() if c.state == "paused"]
+
+    def regrade(self, priority: str, at: datetime, reason: str = "") -> SlaClock | None:
+        """The resolution clock takes the new priority's target, counted from its start (C21, C22, C24)."""
+        clock = self.clock(RESOLUTION)
+        target = self.policy.target(RESOLUTION, priority)
+        if clock is None:
+            return self.start(RESOLUTION, priority, at)
+        if clock.state == "stopped" or target is None:
+            return None
+        clock.target = str(target)
+        return self._append(clock, Segment(REGRADE, at, priority, budget_for(target, clock.started_at,
+                                                                               self.calendar)), reason)
+
+    def stop(self, metric: str, at: datetime) -> SlaClock | None:
+        clock = self.clock(metric)
+        if clock is None or clock.state == "stopped":
+            return None
+        return self._append(clock, Segment(STOP, at))
+
+    def record_breach(self, metric: str, at: datetime) -> bool:
+        """Record a breach once, and only when the figures say so (the timer may race a stop)."""
+        clock = self.clock(metric)
+        if clock is None or clock.breached_at is not None:
+            return False
+        if not compute(self.segments(clock), self.calendar, at).breached:
+            return False
+        self._append(clock, Segment(BREACH, at))
+        return True
+
+    def segments(self, clock: SlaClock) -> list[Segment]:
+        rows = self.session.scalars(select(SlaSegment).where(SlaSegment.clock_id == clock.id)
+                                    .order_by(SlaSegment.seq))
+        return [_segment(row) for row in rows]
+
+    def figures(self, metric: str, now: datetime) -> ClockFigures | None:
+        clock = self.clock(metric)
+        return compute(self.segments(clock), self.calendar, now) if clock else None
+
+    def _append(self, clock: SlaClock, segment: Segment, reason: str = "") -> SlaClock:
+        seq = len(self.segments(clock)) + 1
+        self.session.add(SlaSegment(
+            clock_id=clock.id, seq=seq, kind=segment.kind, at=segment.at, priority=segment.priority,
+            budget_seconds=int(segment.budget.total_seconds()) if segment.budget is not None else None,
+            reason=reason))
+        self.session.flush()
+        self._cache_figures(clock, segment.at)
+        return clock
+
+    def _cache_figures(self, clock: SlaClock, at: datetime) -> None:
+        figures = compute(self.segments(clock), self.calendar, at)
+        clock.state, clock.priority, clock.due_at = figures.state, figures.priority, figures.due_at
+        clock.stopped_at = figures.stopped_at
+        if figures.breached and clock.breached_at is None and self._has_breach_segment(clock):
+            clock.breached_at = at
+
+    def _has_breach_segment(self, clock: SlaClock) -> bool:
+        return any(s.kind == BREACH for s in self.segments(clock))
+
+
+def _segment(row: SlaSegment) -> Segment:
+    budget = timedelta(seconds=row.budget_seconds) if row.budget_seconds is not None else None
+    return Segment(row.kind, row.at, row.priority, budget)
