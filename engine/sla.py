@@ -70,11 +70,10 @@ def compute(segments: list[Segment], calendar: WorkingCalendar, now: datetime) -
         elif segment.kind in (PAUSE, STOP) and running_since is not None:
             closed.append((running_since, segment.at))
             running_since = None
+            state = "paused" if segment.kind == PAUSE else "stopped"
         if segment.budget is not None:
             budget, priority = segment.budget, segment.priority
-        if segment.kind == PAUSE:
-            state = "paused"
-        elif segment.kind == STOP:
+        if segment.kind == STOP:
             state, stopped_at = "stopped", segment.at
     elapsed = sum((calendar.between(a, b) for a, b in closed), timedelta(0))
     if running_since is not None:
@@ -167,7 +166,11 @@ class SlaClocks:
         return compute(self.segments(clock), self.calendar, now) if clock else None
 
     def _append(self, clock: SlaClock, segment: Segment, reason: str = "") -> SlaClock:
-        seq = len(self.segments(clock)) + 1
+        earlier = self.segments(clock)
+        if earlier and segment.at < earlier[-1].at:
+            raise ValueError(f"SLA clock {clock.metric}: a {segment.kind} at {segment.at.isoformat()} would come "
+                             f"before the clock's last change at {earlier[-1].at.isoformat()}")
+        seq = len(earlier) + 1
         self.session.add(SlaSegment(
             clock_id=clock.id, seq=seq, kind=segment.kind, at=segment.at, priority=segment.priority,
             budget_seconds=int(segment.budget.total_seconds()) if segment.budget is not None else None,

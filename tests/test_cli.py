@@ -87,7 +87,7 @@ def test_a_broken_diagram_is_refused_by_the_cli_and_the_old_version_keeps_servin
                                                                   'targetRef="Task_gone" />')
     (bad / "support_call.bpmn").write_text(text)
     refused = run("deploy", "--dir", str(bad), expect=1)
-    assert "support_call.bpmn:" in refused.stderr and "Flow_response_to_resolve" in refused.stderr
+    assert "support_call.bpmn:" in refused.stderr and "Flow_stop_clock_to_resolve" in refused.stderr
     assert log_call(run).startswith("SUP-")
 
 

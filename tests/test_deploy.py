@@ -61,7 +61,7 @@ def test_deploying_older_files_again_reactivates_their_version(desk, tmp_path):
 
 BROKEN = {
     "broken flow": (
-        'targetRef="Task_resolve" />', 'targetRef="Task_nowhere" />', "Flow_response_to_resolve",
+        'targetRef="Task_resolve" />', 'targetRef="Task_nowhere" />', "Flow_stop_clock_to_resolve",
         "Task_nowhere"),
     "unknown element": (
         '<bpmn:endEvent id="EndEvent_call_closed"',
@@ -108,13 +108,13 @@ def test_a_script_syntax_error_is_refused_with_its_line_and_element(desk, tmp_pa
 
 def test_a_condition_syntax_error_is_refused(desk, tmp_path):
     text = changed(
-        '<bpmn:sequenceFlow id="Flow_response_to_resolve" sourceRef="Task_first_level_response" '
+        '<bpmn:sequenceFlow id="Flow_stop_clock_to_resolve" sourceRef="Task_stop_first_response_clock" '
         'targetRef="Task_resolve" />',
-        '<bpmn:sequenceFlow id="Flow_response_to_resolve" sourceRef="Task_first_level_response" '
+        '<bpmn:sequenceFlow id="Flow_stop_clock_to_resolve" sourceRef="Task_stop_first_response_clock" '
         'targetRef="Task_resolve"><bpmn:conditionExpression>resolved ==</bpmn:conditionExpression>'
         '</bpmn:sequenceFlow>')
     write_diagram(tmp_path / "bad", text)
-    with pytest.raises(DiagramError, match="Flow_response_to_resolve"):
+    with pytest.raises(DiagramError, match="Flow_stop_clock_to_resolve"):
         commands.deploy(desk, tmp_path / "bad")
 
 

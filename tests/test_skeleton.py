@@ -31,8 +31,8 @@ def test_C01_C03_C12_C15_a_phone_call_runs_from_logged_to_closed(desk, frozen_cl
     assert view.status == "closed" and view.open_tasks == []
     assert view.closed_at == frozen_clock.now()
     assert [e.kind for e in view.history] == [
-        "call_logged", "reference_assigned", "task_opened", "task_completed", "task_opened",
-        "task_completed", "call_closed"]
+        "call_logged", "reference_assigned", "sla_started", "task_opened", "task_completed", "sla_stopped",
+        "task_opened", "task_completed", "call_closed"]
     completed = [e for e in view.history if e.kind == "task_completed"]
     assert completed[0].actor == "alice" and completed[0].payload["data"] == FIRST_RESPONSE
     assert completed[0].at == view.created_at + timedelta(minutes=20)

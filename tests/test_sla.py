@@ -7,12 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from supportdesk.engine import commands
 from supportdesk.engine.calendar import WorkingCalendar
 from supportdesk.engine.clock import local
 from supportdesk.engine.instances import find_ticket
 from supportdesk.engine.sla import Segment, SlaClocks, compute
 from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION, PolicyError, SlaPolicy, Target
 
+from conftest import TEST_DIAGRAMS, open_test_desk
 from helpers import log_call
 
 CALENDAR = WorkingCalendar.default()
@@ -24,8 +26,11 @@ def london(*args) -> datetime:
 
 
 @pytest.fixture
-def clocks_of(desk):
-    """Run a block on the SLA clocks of a freshly logged ticket, in one transaction."""
+def clocks_of(sqlite_url, frozen_clock):
+    """Run a block on the SLA clocks of a freshly logged ticket, in one transaction.
+    The ticket runs a test diagram that starts no clocks, so each test starts its own."""
+    desk = open_test_desk(sqlite_url, TEST_DIAGRAMS / "timer")
+    commands.deploy(desk)
     reference = log_call(desk)
 
     def on_ticket(block):
@@ -33,7 +38,9 @@ def clocks_of(desk):
             clocks = SlaClocks(session, find_ticket(session, reference), CALENDAR, SlaPolicy.default())
             return block(clocks)
 
-    return on_ticket
+    on_ticket.desk = desk
+    yield on_ticket
+    desk.close()
 
 
 def test_C12_C13_first_response_clock_of_a_call_logged_on_saturday_is_due_monday_0930(clocks_of):
@@ -137,7 +144,7 @@ def test_C21_regrading_to_a_shorter_target_can_breach_in_the_past(clocks_of):
     assert figures.remaining == -timedelta(hours=4, minutes=30)
 
 
-def test_C32_figures_recomputed_from_the_stored_segments_equal_the_cached_ones(desk, clocks_of):
+def test_C32_figures_recomputed_from_the_stored_segments_equal_the_cached_ones(clocks_of):
     def scenario(c):
         c.start(RESOLUTION, "High", london(2026, 11, 20, 16, 0))
         c.pause(london(2026, 11, 20, 17, 0))
@@ -147,7 +154,7 @@ def test_C32_figures_recomputed_from_the_stored_segments_equal_the_cached_ones(d
         return clock.id, clock.due_at, clock.state, clock.priority
 
     clock_id, cached_due, cached_state, cached_priority = clocks_of(scenario)
-    with desk.db.reading() as session:  # a new session: only what was stored
+    with clocks_of.desk.db.reading() as session:  # a new session: only what was stored
         from supportdesk.engine.models import SlaSegment
 
         rows = session.query(SlaSegment).filter_by(clock_id=clock_id).order_by(SlaSegment.seq).all()
