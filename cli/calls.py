@@ -67,6 +67,8 @@ def show(reference: str) -> None:
     click.echo(f"  contact: {view.contact_name} <{view.contact_email}>, account {view.account}, "
                f"by {view.channel}")
     click.echo(f"  logged {local(view.created_at):%Y-%m-%d %H:%M %Z}, diagram version {view.diagram_version}")
+    for sla in view.clocks:
+        click.echo(f"  SLA {sla.metric.replace('_', ' ')}: {_describe_clock(sla)}")
     click.echo("open tasks:" if view.open_tasks else "open tasks: none")
     for task in view.open_tasks:
         click.echo(f"  {task.task_id}  {task.role:<12} {task.title}")
@@ -75,3 +77,17 @@ def show(reference: str) -> None:
         detail = ", ".join(f"{k}={v}" for k, v in event.payload.items() if k != "task_id")
         moment = local(event.at)
         click.echo(f"  {event.seq:>3}  {moment:%Y-%m-%d %H:%M %Z}  {event.kind:<18} {event.actor:<14} {detail}")
+
+
+def _describe_clock(sla) -> str:
+    due = f"due {local(sla.due_at):%a %d %b %H:%M %Z}" if sla.due_at else "no due moment while paused"
+    left = _hours(sla.remaining)
+    verdict = "BREACHED" if sla.breached else ("met" if sla.state == "stopped" else f"{left} working time left")
+    priority = f"{sla.priority}, " if sla.priority else ""
+    return f"{priority}{sla.target}, {sla.state}, {due}, {_hours(sla.elapsed)} counted: {verdict}"
+
+
+def _hours(amount) -> str:
+    minutes = int(amount.total_seconds() // 60)
+    sign, minutes = ("-" if minutes < 0 else ""), abs(minutes)
+    return f"{sign}{minutes // 60}h{minutes % 60:02d}m"

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select
 
 from . import forms
+from .clock import clock
 from .desk import Desk
 from .errors import NotFound
 from .history import events_of
 from .instances import find_ticket
 from .models import DiagramVersion, Ticket, WorkTask
+from .sla import SlaClocks
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,20 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
+class ClockView:
+    """An SLA clock as people read it, computed at the moment asked."""
+
+    metric: str
+    priority: str | None
+    target: str
+    state: str
+    due_at: datetime | None
+    elapsed: timedelta
+    remaining: timedelta
+    breached: bool
+
+
+@dataclass(frozen=True)
 class TicketView:
     reference: str
     status: str
@@ -55,6 +71,7 @@ class TicketView:
     revision: int
     open_tasks: list[TaskRow]
     history: list[HistoryRow]
+    clocks: list[ClockView]
 
 
 @dataclass(frozen=True)
@@ -101,7 +118,19 @@ def ticket_view(desk: Desk, reference: str) -> TicketView:
             open_tasks=[_task_row(task, ticket) for task in tasks],
             history=[HistoryRow(e.seq, e.at, e.kind, e.actor, json.loads(e.payload))
                      for e in events_of(session, ticket.id)],
+            clocks=_clock_views(desk, session, ticket),
         )
+
+
+def _clock_views(desk: Desk, session, ticket: Ticket) -> list[ClockView]:
+    clocks = SlaClocks(session, ticket, desk.calendar, desk.sla_policy)
+    now = clock.now()
+    views = []
+    for row in clocks.clocks():
+        figures = clocks.figures(row.metric, now)
+        views.append(ClockView(row.metric, figures.priority, row.target, figures.state, figures.due_at,
+                               figures.elapsed, figures.remaining, figures.breached))
+    return views
 
 
 def task_form(desk: Desk, task_id: str) -> TaskForm:

@@ -58,6 +58,7 @@ def test_C01_C03_the_skeleton_path_through_the_cli(run):
     shown = run("show", reference).stdout
     assert f"{reference}  [closed]  Campaign won't send" in shown
     assert "open tasks: none" in shown
+    assert "SLA first response: 1 working hour, stopped" in shown and shown.count(": met") == 1
     for kind in ("call_logged", "reference_assigned", "task_completed", "call_closed"):
         assert kind in shown
     assert "bob" in shown and "Sender domain re-verified" in shown
