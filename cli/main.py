@@ -9,8 +9,10 @@ import sys
 
 import click
 
+from supportdesk.engine.calendar import CalendarConfigError
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, InvalidInput
+from supportdesk.engine.sla_policy import PolicyError
 
 EXIT_ERROR = 1
 EXIT_CONFLICT = 3
@@ -45,7 +47,7 @@ def reports_desk_errors(command):
         except ConflictError as exc:
             click.echo(f"conflict: {exc}", err=True)
             sys.exit(EXIT_CONFLICT)
-        except DeskError as exc:
+        except (DeskError, CalendarConfigError, PolicyError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
 

@@ -4,6 +4,7 @@ and a second process continuing a ticket the first left half-way."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,9 @@ def run(tmp_path):
     env = {**os.environ, "SUPPORTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
            "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
 
-    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess:
-        done = subprocess.run([*SUPPORTDESK, *args], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60)
+    def run(*args: str, expect: int = 0, workflows: Path = WORKFLOWS) -> subprocess.CompletedProcess:
+        done = subprocess.run([*SUPPORTDESK, *args], env={**env, "SUPPORTDESK_WORKFLOWS_DIR": str(workflows)},
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert done.returncode == expect, f"{args}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
 
@@ -101,3 +102,13 @@ def test_restart_safety_a_second_process_continues_a_ticket_left_half_way(run):
     # A new process, with nothing in memory from the ones before.
     run("complete", only_task_id(run), "-f", "resolution=Fixed after restart")
     assert f"{reference}  [closed]" in run("show", reference).stdout
+
+
+def test_nonsense_in_the_calendar_file_stops_the_desk_with_a_clear_message(run, tmp_path: Path):
+    folder = tmp_path / "wf"
+    shutil.copytree(WORKFLOWS, folder)
+    calendar = folder / "calendar.toml"
+    calendar.write_text(calendar.read_text().replace('monday = ["08:30-18:00"]', 'monday = ["18:00-08:30"]'))
+    refused = run("deploy", "--dir", str(folder), expect=1, workflows=folder)
+    assert refused.stderr.startswith("error: ") and "calendar.toml" in refused.stderr
+    assert "opening_hours.monday" in refused.stderr and "Traceback" not in refused.stderr
