@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -25,14 +25,18 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import forms
-from .clock import clock
+from .clock import clock, local
 from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
 from .desk import Desk
 from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
+from .history import completion_of
 from .instances import UnitOfWork, advance, find_ticket, lock_ticket, timer_due
-from .models import HistoryEvent, Job, Ticket, WorkTask
+from .models import Job, Ticket, WorkTask
+from .roles import ROLES
 
 CHANNELS = ("phone", "email")
+# The lengths the ticket table's columns allow.
+FIELD_LIMITS = {"contact_name": 200, "contact_email": 320, "account": 200, "summary": 500}
 JOB_RETRY_BASE = timedelta(seconds=10)
 JOB_RETRY_MAX = timedelta(hours=1)
 log = logging.getLogger(__name__)
@@ -50,9 +54,12 @@ class CallDetails:
 
     def validated(self) -> CallDetails:
         errors: dict[str, str] = {}
-        for name in ("contact_name", "account", "summary"):
+        for name, limit in FIELD_LIMITS.items():
+            label = name.replace("_", " ").capitalize()
             if not getattr(self, name).strip():
-                errors[name] = f"{name.replace('_', ' ').capitalize()} is required"
+                errors[name] = f"{label} is required"
+            elif len(getattr(self, name).strip()) > limit:
+                errors[name] = f"{label} allows at most {limit} characters"
         try:
             email = validate_email(self.contact_email.strip(), check_deliverability=False).normalized
         except EmailNotValidError as exc:
@@ -112,13 +119,20 @@ def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
     return reference
 
 
-def complete_task(desk: Desk, task_id: str, data: dict, actor: str,
-                  expected_revision: int | None = None) -> str:
-    """Complete a ready user task with its form data; returns the Call Reference."""
+def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_revision: int | None = None,
+                  roles: Collection[str] | None = None) -> str:
+    """Complete a ready user task with its form data; returns the Call Reference.
+
+    ``roles``: the roles of the person completing it (None: any role, e.g. an
+    admin or a trusted script); the task's lane must be one of them.
+    """
     with _command(desk) as session:
         row = session.get(WorkTask, task_id)
         if row is None:
             raise _gone_task_error(session, task_id)
+        if roles is not None and row.role not in roles:
+            raise NotAllowed(f"{row.title} is a task for {ROLES.get(row.role, row.role)}; "
+                             f"{actor} does not have that role")
         ticket = lock_ticket(session, row.ticket_id)
         if expected_revision is not None and ticket.revision != expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
@@ -141,13 +155,10 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str,
 
 def _gone_task_error(session: Session, task_id: str) -> Exception:
     """A task that is not open: completed already (a conflict) or never existed."""
-    completion = session.scalars(
-        select(HistoryEvent).where(HistoryEvent.kind == "task_completed",
-                                   HistoryEvent.payload.contains(f'"task_id":"{task_id}"')).limit(1)
-    ).first()
+    completion = completion_of(session, task_id)
     if completion is not None:
         return ConflictError(f"this task was already completed by {completion.actor} "
-                             f"at {completion.at:%Y-%m-%d %H:%M} UTC; nothing was changed")
+                             f"at {local(completion.at):%d %b %Y %H:%M %Z}; nothing was changed")
     return NotFound(f"no open task {task_id}")
 
 

@@ -63,3 +63,11 @@ def first_broken_link(events: list[HistoryEvent]) -> HistoryEvent | None:
             return event
         prev_hash = event.hash
     return None
+
+
+def completion_of(session: Session, task_id: str) -> HistoryEvent | None:
+    """The event that completed the task ``task_id``, if it was completed."""
+    return session.scalars(
+        select(HistoryEvent).where(HistoryEvent.kind == "task_completed",
+                                   HistoryEvent.payload.contains(f'"task_id":"{task_id}"')).limit(1)
+    ).first()

@@ -15,7 +15,7 @@ from . import forms
 from .clock import clock
 from .desk import Desk
 from .errors import NotFound
-from .history import events_of
+from .history import completion_of, events_of
 from .instances import find_ticket
 from .models import DiagramVersion, Ticket, WorkTask
 from .sla import SlaClocks
@@ -145,7 +145,25 @@ def task_form(desk: Desk, task_id: str) -> TaskForm:
         return TaskForm(_task_row(task, ticket), forms.fields_of(spiff_task.task_spec), ticket.revision)
 
 
-def recent_tickets(desk: Desk, *, limit: int = 50) -> list[Ticket]:
+@dataclass(frozen=True)
+class TicketSummary:
+    reference: str
+    status: str
+    summary: str
+    account: str
+    contact_name: str
+    created_at: datetime
+
+
+def recent_tickets(desk: Desk, *, limit: int = 50) -> list[TicketSummary]:
+    query = select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
     with desk.db.reading() as session:
-        return list(session.scalars(select(Ticket).order_by(Ticket.created_at.desc(), Ticket.id.desc())
-                                    .limit(limit)))
+        return [TicketSummary(t.reference or "", t.status, t.summary, t.account, t.contact_name, t.created_at)
+                for t in session.scalars(query)]
+
+
+def completion_of_task(desk: Desk, task_id: str) -> HistoryRow | None:
+    """Who completed a task that is no longer open, and when; None if it never was."""
+    with desk.db.reading() as session:
+        event = completion_of(session, task_id)
+        return HistoryRow(event.seq, event.at, event.kind, event.actor, json.loads(event.payload)) if event else None

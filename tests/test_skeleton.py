@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from supportdesk.engine import commands, queries
-from supportdesk.engine.errors import ConflictError, InvalidInput, NoActiveVersion, NotFound
+from supportdesk.engine.errors import ConflictError, InvalidInput, NoActiveVersion, NotAllowed, NotFound
 from supportdesk.engine.history import events_of, first_broken_link
 from supportdesk.engine.instances import find_ticket
 
@@ -156,3 +156,20 @@ def test_C32_history_is_a_hash_chain_that_shows_an_edit(desk):
         events[1].payload = '{"reference":"SUP-2026-000099"}'
         session.flush()
         assert first_broken_link(events_of(session, events[0].ticket_id)).seq == 2
+
+
+def test_C15_a_task_is_done_only_by_the_role_of_its_lane(desk):
+    reference = log_call(desk)
+    task = open_task(desk, reference, "First level response")
+    with pytest.raises(NotAllowed, match="First level response is a task for First line"):
+        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "sam", roles=["second_line"])
+    assert "task_completed" not in history_kinds(desk, reference)
+    commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice", roles=["first_line"])
+
+
+def test_C02_call_details_longer_than_the_store_allows_are_refused_by_field(desk):
+    long = commands.CallDetails(contact_name="Ann", contact_email="ann@example.com", account="Acme",
+                                summary="x" * 501)
+    with pytest.raises(InvalidInput) as raised:
+        commands.log_call(desk, long, "alice")
+    assert raised.value.fields == {"summary": "Summary allows at most 500 characters"}

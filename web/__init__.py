@@ -1,1 +1,99 @@
-"""The web desk (Flask)."""
+"""The web desk (Flask): pages that call engine functions and render what comes back.
+
+``create_app`` is the only way in; the desk lives in ``app.extensions`` so
+nothing holds state at module level and tests can run many apps side by side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, current_app, redirect, render_template, url_for
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from supportdesk.engine.desk import Desk
+from supportdesk.engine.errors import NotAllowed, NotFound
+from supportdesk.engine.users import get_person
+
+EXTENSION_KEY = "supportdesk"
+
+
+def current_desk() -> Desk:
+    """The desk of the app handling this request."""
+    return current_app.extensions[EXTENSION_KEY]
+
+
+# Flask cannot guess an instance folder for a package inside the editable install's
+# ``supportdesk`` namespace (its finder path is not a directory), so we name one.
+# The desk keeps nothing there; settings come from ``Settings``.
+INSTANCE_PATH = Path(__file__).resolve().parent / "instance"
+
+
+def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_PATH))
+    desk = desk or Desk()
+    app.extensions[EXTENSION_KEY] = desk
+    app.config.update(
+        TESTING=testing,
+        SECRET_KEY=desk.settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    CSRFProtect(app)
+    _set_up_login(app)
+    _register_blueprints(app)
+    _register_error_pages(app)
+    _register_filters(app)
+    return app
+
+
+def _set_up_login(app: Flask) -> None:
+    from .access import DeskUser
+
+    manager = LoginManager(app)
+    manager.login_view = "auth.login"
+    manager.login_message = "Please sign in to see that page."
+    manager.login_message_category = "info"
+
+    @manager.user_loader
+    def load_user(user_id: str) -> DeskUser | None:
+        # The id comes from the signed session cookie, but a deleted user or an
+        # old cookie format must sign the browser out, not raise.
+        if not user_id.isdigit():
+            return None
+        person = get_person(current_desk(), int(user_id))
+        return DeskUser(person) if person else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from . import auth, tasks, tickets
+
+    for blueprint in (auth.blueprint, tasks.blueprint, tickets.blueprint):
+        app.register_blueprint(blueprint)
+    app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
+
+
+def _register_error_pages(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        return render_template("error.html", title=title, message=message), status
+
+    app.register_error_handler(403, lambda _e: page(403, "Not allowed",
+                                                     "Your role does not allow this page."))
+    app.register_error_handler(404, lambda _e: page(404, "Not found", "There is nothing at this address."))
+    # The engine's NotFound carries a message a person can act on; show it.
+    app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
+    app.register_error_handler(NotAllowed, lambda e: page(403, "Not allowed", str(e)))
+    app.register_error_handler(CSRFError, lambda _e: page(
+        400, "Form not accepted",
+        "The form had no valid security token (it may have expired). Go back, reload the page and try again."))
+
+
+def _register_filters(app: Flask) -> None:
+    from . import formatting
+
+    app.add_template_filter(formatting.local_time, "local_time")
+    app.add_template_filter(formatting.age, "age")
+    app.add_template_filter(formatting.role_name, "role_name")
+    app.add_template_filter(formatting.event_kind, "event_kind")
+    app.add_template_filter(formatting.event_summary, "event_summary")

@@ -1,0 +1,50 @@
+"""`supportdesk serve` starts the web desk and its worker in one process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import WORKFLOWS
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, deadline: float) -> str:
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_serve_deploys_prints_demo_users_and_answers_on_its_port(tmp_path):
+    port = free_port()
+    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}",
+           "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
+    server = subprocess.Popen([sys.executable, "-m", "supportdesk.cli", "serve", "--port", str(port)], env=env,
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        page = wait_for(f"http://127.0.0.1:{port}/login", time.monotonic() + 60)
+        assert "Sign in" in page
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert "deployed diagrams as version 1" in output
+    assert "alice" in output and "first_line" in output and "password 'demo'" in output
+    assert f"http://127.0.0.1:{port}/" in output
