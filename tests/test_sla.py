@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from supportdesk.engine import commands
+from supportdesk.engine import commands, queries
 from supportdesk.engine.calendar import WorkingCalendar
 from supportdesk.engine.clock import local
 from supportdesk.engine.instances import find_ticket
@@ -15,7 +15,7 @@ from supportdesk.engine.sla import Segment, SlaClocks, compute
 from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION, PolicyError, SlaPolicy, Target
 
 from conftest import TEST_DIAGRAMS, open_test_desk
-from helpers import log_call
+from helpers import history_kinds, log_call, open_task
 
 CALENDAR = WorkingCalendar.default()
 H = timedelta(hours=1)
@@ -192,3 +192,35 @@ def test_a_policy_with_an_unknown_priority_names_it(tmp_path):
                     '[resolution.targets]\nUrgent="4h"\n')
     with pytest.raises(PolicyError, match=r"sla_policy.toml: resolution.targets: unknown priority Urgent"):
         SlaPolicy.from_toml(path)
+
+
+def test_C21_to_C24_the_sla_handlers_driven_by_a_diagram(sqlite_url, frozen_clock):
+    """Triage High, set Delayed over the weekend, re-graded Medium and re-opened, resolved:
+    every handler through real service tasks, every change in the ticket history."""
+    desk = open_test_desk(sqlite_url, TEST_DIAGRAMS / "delayed")
+    commands.deploy(desk)
+    frozen_clock.set(london(2026, 11, 20, 15, 0))  # Friday
+    reference = log_call(desk)
+
+    def do(title, **data):
+        commands.complete_task(desk, open_task(desk, reference, title).task_id, data, "alice")
+
+    do("Triage", priority="High")
+    frozen_clock.set(london(2026, 11, 20, 16, 0))
+    do("Set delayed", delay_reason="C22: waiting for the data file")
+    frozen_clock.set(london(2026, 11, 23, 10, 0))  # Monday
+    do("Re-open", priority="Medium", regrade_reason="C22: information arrived late")
+    frozen_clock.set(london(2026, 11, 23, 12, 0))
+    do("Resolve")
+
+    kinds = [k for k in history_kinds(desk, reference) if k.startswith("sla_")]
+    assert kinds == ["sla_started", "sla_started", "sla_paused", "sla_paused", "sla_regraded", "sla_resumed",
+                     "sla_resumed", "sla_stopped"]
+    view = queries.ticket_view(desk, reference)
+    resolution = next(c for c in view.clocks if c.metric == RESOLUTION)
+    # 1h Friday (15:00-16:00) + 2h Monday (10:00-12:00) of Medium's 16h
+    assert (resolution.state, resolution.priority, resolution.elapsed) == ("stopped", "Medium", 3 * H)
+    assert not resolution.breached
+    first = next(c for c in view.clocks if c.metric == FIRST_RESPONSE)
+    assert first.state == "running" and first.breached  # nobody answered within the hour on Friday
+    desk.close()
