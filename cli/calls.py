@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.clock import local
+from supportdesk.engine import calls, commands, queries
+from supportdesk.engine.clock import DISPLAY_ZONE, local
 from supportdesk.engine.roles import TASK_ROLES
 
 from .main import default_actor, main, open_desk, reports_desk_errors
@@ -16,12 +18,23 @@ from .main import default_actor, main, open_desk, reports_desk_errors
 @click.option("--email", "contact_email", required=True, help="Where the confirmation goes.")
 @click.option("--account", required=True, help="The customer's account.")
 @click.option("--summary", required=True, help="What the customer reports.")
-@click.option("--channel", type=click.Choice(commands.CHANNELS), default="phone", show_default=True)
+@click.option("--channel", type=click.Choice(list(calls.CHANNELS)), default="phone", show_default=True)
+@click.option("--licence", "licence_type", type=click.Choice(list(calls.LICENCE_TYPES)), default="saas",
+              show_default=True)
+@click.option("--kind", "request_kind", type=click.Choice(list(calls.REQUEST_KINDS)), default="problem",
+              show_default=True)
+@click.option("--symptom", type=click.Choice(list(calls.SYMPTOMS)), default="other", show_default=True,
+              help="What blocks the customer (C06).")
+@click.option("--campaign", "campaign_at", default=None, metavar="YYYY-MM-DDTHH:MM",
+              help="When the next campaign goes out (London time unless an offset is given).")
+@click.option("--preparing-campaign", is_flag=True, help="A future campaign is being prepared (C06).")
 @click.option("--as", "actor", default=None, help="The advisor logging the call.")
 @reports_desk_errors
-def log_call(contact_name, contact_email, account, summary, channel, actor) -> None:
-    """Log a call (C01) and print its Call Reference."""
-    details = commands.CallDetails(contact_name, contact_email, account, summary, channel)
+def log_call(contact_name, contact_email, account, summary, channel, licence_type, request_kind, symptom,
+             campaign_at, preparing_campaign, actor) -> None:
+    """Log a call (C01, C02) and print its Call Reference."""
+    details = commands.CallDetails(contact_name, contact_email, account, summary, channel, licence_type,
+                                   request_kind, symptom, _london_moment(campaign_at), preparing_campaign)
     click.echo(commands.log_call(open_desk(), details, actor or default_actor()))
 
 
@@ -48,6 +61,16 @@ def complete(task_id: str, fields: tuple[str, ...], actor: str | None) -> None:
     data = dict(_split_field(item) for item in fields)
     reference = commands.complete_task(open_desk(), task_id, data, actor or default_actor())
     click.echo(f"completed; {reference}")
+
+
+def _london_moment(text: str | None):
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a moment like 2026-12-01T09:00", param_hint="--campaign") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_ZONE)
 
 
 def _split_field(item: str) -> tuple[str, str]:
@@ -91,3 +114,48 @@ def _hours(amount) -> str:
     minutes = int(amount.total_seconds() // 60)
     sign, minutes = ("-" if minutes < 0 else ""), abs(minutes)
     return f"{sign}{minutes // 60}h{minutes % 60:02d}m"
+
+
+@main.command()
+@click.argument("reference")
+@click.argument("message", type=click.Choice(["call_delayed", "access_granted", "information_received",
+                                              "customer_back", "feedback"]))
+@click.option("--field", "-f", "fields", multiple=True, metavar="NAME=VALUE",
+              help="Message content, e.g. -f reason=information_awaited, -f rating=5.")
+@click.option("--as", "actor", default=None)
+@reports_desk_errors
+def message(reference: str, message: str, fields: tuple[str, ...], actor: str | None) -> None:
+    """Deliver a message to a call: Delayed (C21, C22), work can progress (C24), feedback (C27)."""
+    payload = {name: _number_or_text(value) for name, value in (_split_field(item) for item in fields)}
+    commands.deliver_message(open_desk(), reference, message, payload, actor or default_actor())
+    click.echo(f"delivered {message} to {reference}")
+
+
+def _number_or_text(value: str):
+    return int(value) if value.strip().lstrip("-").isdigit() else value
+
+
+@main.command()
+@click.option("--call", "call_reference", default=None, help="The call the customer is unhappy about.")
+@click.option("--concern", required=True, help="What the customer is unhappy about.")
+@click.option("--name", "contact_name", default="", help="Contact, when there is no call.")
+@click.option("--email", "contact_email", default="")
+@click.option("--account", default="")
+@click.option("--as", "actor", default=None)
+@reports_desk_errors
+def escalate(call_reference, concern, contact_name, contact_email, account, actor) -> None:
+    """Start an escalation (C28-C30) and print its reference."""
+    click.echo(commands.start_escalation(open_desk(), concern, actor or default_actor(),
+                                         call_reference=call_reference, contact_name=contact_name,
+                                         contact_email=contact_email, account=account))
+
+
+@main.command()
+@click.argument("reference")
+@click.option("--need", type=click.Choice(list(commands.TRAINING_NEEDS)), required=True)
+@click.option("--notes", default="")
+@click.option("--as", "actor", default=None)
+@reports_desk_errors
+def training(reference: str, need: str, notes: str, actor: str | None) -> None:
+    """Record that the customer needs training (C19, C20); the Account Manager gets a task."""
+    click.echo(commands.record_training_need(open_desk(), reference, need, notes, actor or default_actor()))

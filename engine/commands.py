@@ -11,11 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
 
-from email_validator import EmailNotValidError, validate_email
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
@@ -24,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import forms
+from . import forms, history
+from .calls import CHANNELS, CallDetails  # noqa: F401  (CallDetails is part of this module's API)
 from .clock import clock, local
 from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
 from .desk import Desk
@@ -34,42 +33,9 @@ from .instances import UnitOfWork, advance, find_ticket, lock_ticket, timer_due
 from .models import Job, Ticket, WorkTask
 from .roles import ROLES
 
-CHANNELS = ("phone", "email")
-# The lengths the ticket table's columns allow.
-FIELD_LIMITS = {"contact_name": 200, "contact_email": 320, "account": 200, "summary": 500}
 JOB_RETRY_BASE = timedelta(seconds=10)
 JOB_RETRY_MAX = timedelta(hours=1)
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CallDetails:
-    """What the first-line advisor (or an inbound email) tells us (C01, C02)."""
-
-    contact_name: str
-    contact_email: str
-    account: str
-    summary: str
-    channel: str = "phone"
-
-    def validated(self) -> CallDetails:
-        errors: dict[str, str] = {}
-        for name, limit in FIELD_LIMITS.items():
-            label = name.replace("_", " ").capitalize()
-            if not getattr(self, name).strip():
-                errors[name] = f"{label} is required"
-            elif len(getattr(self, name).strip()) > limit:
-                errors[name] = f"{label} allows at most {limit} characters"
-        try:
-            email = validate_email(self.contact_email.strip(), check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            errors["contact_email"], email = str(exc), self.contact_email
-        if self.channel not in CHANNELS:
-            errors["channel"] = f"channel must be one of {', '.join(CHANNELS)}"
-        if errors:
-            raise InvalidInput("the call cannot be logged", errors)
-        return CallDetails(self.contact_name.strip(), email, self.account.strip(), self.summary.strip(),
-                           self.channel)
 
 
 @contextlib.contextmanager
@@ -98,25 +64,86 @@ def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
     """Start a ticket on the active diagram version; returns its Call Reference."""
     details = details.validated()
     with _command(desk) as session:
-        now = clock.now()
-        version = active_version(session)
-        spec, subprocess_specs = desk.specs_for(version)
-        workflow = desk.process_engine.start(spec, subprocess_specs)
-        workflow.get_tasks(state=TaskState.READY)[0].data.update({"channel": details.channel})
-        ticket = Ticket(version_id=version.id, process_id=spec.name, status="open", channel=details.channel,
-                        contact_name=details.contact_name, contact_email=details.contact_email,
-                        account=details.account, summary=details.summary, state="", created_at=now,
-                        updated_at=now)
-        session.add(ticket)
-        session.flush()
-        uow = UnitOfWork(session, ticket, now, actor, desk)
-        uow.record("call_logged", {"channel": details.channel, "contact_name": details.contact_name,
-                                   "contact_email": details.contact_email, "account": details.account,
-                                   "summary": details.summary, "diagram_version": version.number})
-        advance(uow, workflow)
-        reference = ticket.reference
+        ticket = Ticket(kind="call", channel=details.channel, contact_name=details.contact_name,
+                        contact_email=details.contact_email, account=details.account, summary=details.summary,
+                        licence_type=details.licence_type)
+        uow = _start(desk, session, ticket, "support_call", details.decision_inputs(clock.now()), actor,
+                     "call_logged", details.as_record())
     _after_commit(desk, uow)
-    return reference
+    return uow.ticket.reference
+
+
+def start_escalation(desk: Desk, concern: str, actor: str, *, call_reference: str | None = None,
+                     contact_name: str = "", contact_email: str = "", account: str = "") -> str:
+    """C28: a dissatisfied customer's concern becomes an escalation, linked to their call if
+    there is one (its contact and account are the call's); returns the ESC- reference."""
+    if not concern.strip():
+        raise InvalidInput("say what the customer is unhappy about", {"concern": "The concern is required"})
+    with _command(desk) as session:
+        parent = find_ticket(session, call_reference, lock=True) if call_reference else None
+        contact = _contact_of(parent, contact_name, contact_email, account)
+        ticket = Ticket(kind="escalation", parent_id=parent.id if parent else None, channel="phone",
+                        summary=concern.strip()[:500], **contact)
+        uow = _start(desk, session, ticket, "escalation", {"call_reference": call_reference}, actor,
+                     "escalation_raised", {"concern": concern.strip(), "call": call_reference})
+        if parent is not None:
+            _note_on_parent(uow, parent, "escalation_started", {"escalation": ticket.reference})
+    _after_commit(desk, uow)
+    return uow.ticket.reference
+
+
+TRAINING_NEEDS = {"more_training": "the customer needs more training (C19)",
+                  "new_user": "a new or replacement user should attend the training course (C20)"}
+
+
+def record_training_need(desk: Desk, call_reference: str, need: str, notes: str, actor: str) -> str:
+    """C19, C20: any advisor records a training need; the Account Manager gets a task."""
+    if need not in TRAINING_NEEDS:
+        raise InvalidInput("unknown training need", {"need": f"Need must be one of: {', '.join(TRAINING_NEEDS)}"})
+    with _command(desk) as session:
+        parent = find_ticket(session, call_reference, lock=True)
+        ticket = Ticket(kind="training", parent_id=parent.id, channel=parent.channel,
+                        summary=f"Training: {TRAINING_NEEDS[need]}"[:500], **_contact_of(parent, "", "", ""))
+        uow = _start(desk, session, ticket, "training", {"need": need}, actor, "training_need_recorded",
+                     {"need": need, "why": TRAINING_NEEDS[need], "notes": notes, "call": call_reference})
+        _note_on_parent(uow, parent, "training_need_recorded", {"training": ticket.reference, "need": need})
+    _after_commit(desk, uow)
+    return uow.ticket.reference
+
+
+def _contact_of(parent: Ticket | None, name: str, email: str, account: str) -> dict:
+    if parent is not None:
+        return {"contact_name": parent.contact_name, "contact_email": parent.contact_email,
+                "account": parent.account, "licence_type": parent.licence_type}
+    details = CallDetails(name, email, account, "escalation").validated()
+    return {"contact_name": details.contact_name, "contact_email": details.contact_email,
+            "account": details.account}
+
+
+def _start(desk: Desk, session: Session, ticket: Ticket, process_id: str, data: dict, actor: str,
+           first_event: str, first_payload: dict) -> UnitOfWork:
+    """Start ``ticket``'s instance of ``process_id`` on the active version, in this transaction."""
+    now = clock.now()
+    version = active_version(session)
+    try:
+        spec, subprocess_specs = desk.specs_for(version, process_id)
+    except KeyError:
+        raise NotAllowed(f"diagram version {version.number} has no process {process_id!r}") from None
+    workflow = desk.process_engine.start(spec, subprocess_specs)
+    workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
+    ticket.version_id, ticket.process_id, ticket.status = version.id, process_id, "open"
+    ticket.state, ticket.created_at, ticket.updated_at = "", now, now
+    session.add(ticket)
+    session.flush()
+    uow = UnitOfWork(session, ticket, now, actor, desk)
+    uow.record(first_event, {**first_payload, "diagram_version": version.number})
+    advance(uow, workflow)
+    return uow
+
+
+def _note_on_parent(uow: UnitOfWork, parent: Ticket, kind: str, payload: dict) -> None:
+    """Linked work shows in the call's own history too (C32)."""
+    history.append(uow.session, parent, at=uow.now, kind=kind, actor=uow.actor, payload=payload)
 
 
 def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_revision: int | None = None,

@@ -32,7 +32,7 @@ class Desk:
         self.handler_topics = frozenset(HANDLERS)
         # Set after a commit that wrote jobs, so an in-process worker wakes up.
         self.jobs_changed = threading.Event()
-        self._specs: dict[int, tuple[BpmnProcessSpec, dict]] = {}
+        self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict]] = {}
         self._specs_lock = threading.Lock()
 
     def upgrade_schema(self) -> None:
@@ -44,6 +44,8 @@ class Desk:
         with self._specs_lock:
             if key not in self._specs:
                 parser = parse_specs({f.name: f.content for f in version.files})
+                if process_id not in parser.get_process_ids():
+                    raise KeyError(process_id)
                 self._specs[key] = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
             return self._specs[key]
 

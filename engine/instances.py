@@ -18,7 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import history
+from . import history, outbox
 from .errors import NotFound
 from .models import Job, Ticket, WorkTask
 from .process import running
@@ -46,6 +46,21 @@ class UnitOfWork:
         history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor,
                        payload=payload)
 
+    def queue_mail(self, template: str, to: str, **context) -> None:
+        """Write a mail to the outbox in this transaction, and say so in the history."""
+        settings = self.desk.settings
+        mail = outbox.queue_mail(self.session, self.ticket, template, to,
+                                 {"portal_url": settings.portal_url, **context}, now=self.now,
+                                 mail_domain=settings.mail_domain)
+        self.record("mail_queued", {"template": template, "to": to, "subject": mail.subject,
+                                    "message_id": mail.message_id}, actor="desk")
+
+    def close_for_customer(self, outcome: str) -> None:
+        """The call is over for the customer (resolved, passed to development, advised)."""
+        if self.ticket.status != "closed":
+            self.ticket.status, self.ticket.outcome, self.ticket.closed_at = "closed", outcome, self.now
+            self.record("call_closed", {"outcome": outcome}, actor="desk")
+
 
 def find_ticket(session: Session, reference: str, *, lock: bool = False) -> Ticket:
     query = select(Ticket).where(Ticket.reference == reference)
@@ -71,9 +86,25 @@ def _locking(query):
 def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """Run engine steps (service tasks call handlers through ``uow``), then save."""
     with running(uow):
+        rearm_live_deadlines(workflow)
         workflow.refresh_timers()
         workflow.do_engine_steps()
+        rearm_live_deadlines(workflow)  # the steps may have paused, resumed or re-graded a clock
     save(uow, workflow)
+
+
+# A timer whose timeDate calls this follows its SLA clock: SpiffWorkflow
+# evaluates a timer expression once, when the event is reached, but a clock
+# that is paused, resumed or re-graded moves its deadline.
+LIVE_DEADLINE = "sla_due("
+
+
+def rearm_live_deadlines(workflow: BpmnWorkflow) -> None:
+    """Re-evaluate the timers that follow an SLA clock, so each waits for the clock's current due moment."""
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = task.task_spec.event_definition
+        if isinstance(definition, TimerEventDefinition) and LIVE_DEADLINE in (definition.expression or ""):
+            task._set_internal_data(event_value=workflow.script_engine.evaluate(task, definition.expression))
 
 
 def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
@@ -82,9 +113,8 @@ def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     ticket.updated_at = uow.now
     _project_tasks(uow, workflow)
     _schedule_timers(uow, workflow)
-    if workflow.is_completed() and ticket.status != "closed":
-        ticket.status, ticket.closed_at = "closed", uow.now
-        uow.record("call_closed", {}, actor="desk")
+    if workflow.is_completed():
+        uow.close_for_customer(ticket.outcome or "completed")
 
 
 def ready_user_tasks(workflow: BpmnWorkflow):

@@ -89,12 +89,15 @@ class DiagramFile(Base):
 
 
 class Ticket(Base):
-    """One logged call and its running process instance."""
+    """One process instance: a logged call, or an escalation or training request
+    linked to one (``parent_id``), each with its own reference and history."""
 
     __tablename__ = "ticket"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="call")  # call | escalation | training
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("diagram_version.id"), index=True)
     process_id: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), index=True)
@@ -103,6 +106,9 @@ class Ticket(Base):
     contact_email: Mapped[str] = mapped_column(String(320), index=True)
     account: Mapped[str] = mapped_column(String(200), index=True)
     summary: Mapped[str] = mapped_column(String(500))
+    licence_type: Mapped[str | None] = mapped_column(String(20))  # saas | on_premise (C21)
+    priority: Mapped[str | None] = mapped_column(String(20), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(30))  # resolved | enhancement | advice | ...
     state: Mapped[str] = mapped_column(Text)
     # Optimistic concurrency: SQLAlchemy adds "AND revision = :old" to every
     # UPDATE, so a command run against a stale instance writes nothing.
@@ -117,10 +123,11 @@ class Ticket(Base):
 
 
 class ReferenceCounter(Base):
-    """The last Call Reference number handed out in each year (C03)."""
+    """The last reference number handed out per prefix (SUP, ESC, TRN) and year (C03)."""
 
     __tablename__ = "reference_counter"
 
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_number: Mapped[int] = mapped_column(Integer)
 
@@ -209,6 +216,40 @@ class SlaSegment(Base):
     priority: Mapped[str | None] = mapped_column(String(20))
     budget_seconds: Mapped[int | None] = mapped_column(Integer)  # working time allowed (start, regrade)
     reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class OutboxMail(Base):
+    """A mail to send, written in the same transaction as the change that caused it:
+    a rolled-back step sends nothing, a committed one is never forgotten."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_status_created", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    template: Mapped[str] = mapped_column(String(50))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Feedback(Base):
+    """What the customer said of a resolved call (C27), kept with it."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class User(Base):

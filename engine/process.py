@@ -25,7 +25,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from . import clock as _clock  # noqa: F401  (installs the clock into SpiffWorkflow's timers)
-from .errors import HandlerError
+from .errors import DeskError, HandlerError
 
 
 class HandlerTask(ServiceTask, BpmnSpecMixin):
@@ -91,7 +91,7 @@ class DeskScriptEngine(PythonScriptEngine):
             raise HandlerError(f"{where}: handler {topic!r} ran outside a command")
         try:
             handler(run, task)
-        except HandlerError:
+        except DeskError:  # a refusal meant for the person (bad input, not allowed): pass it on
             raise
         except Exception as exc:
             raise HandlerError(f"{where}: handler {topic!r} failed: {exc.__class__.__name__}: {exc}") from exc

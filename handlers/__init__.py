@@ -38,4 +38,4 @@ def expression(function: Callable) -> Callable:
 
 
 # Importing the modules registers their handlers.
-from . import call_reference, sla  # noqa: E402,F401
+from . import call_reference, delay, notifications, priority, resolution, sla  # noqa: E402,F401

@@ -8,6 +8,6 @@ from . import handler
 @handler("assign_call_reference")
 def assign_call_reference(uow, task) -> None:
     if uow.ticket.reference is None:
-        uow.ticket.reference = next_reference(uow.session, uow.now)
+        uow.ticket.reference = next_reference(uow.session, uow.now, uow.ticket.kind)
         uow.record("reference_assigned", {"reference": uow.ticket.reference}, actor="desk")
     task.data["call_reference"] = uow.ticket.reference

@@ -92,3 +92,17 @@ def sla_due(metric: str) -> str:
     if clock is None or clock.due_at is None:
         return NO_DEADLINE
     return clock.due_at.isoformat()
+
+
+@expression
+def next_working_day() -> str:
+    """The same working moment on the next working day (C26: daily progress updates)."""
+    uow = current_unit_of_work()
+    return uow.desk.calendar.add_days(uow.now, 1).isoformat()
+
+
+@expression
+def working_days_from_now(days: int) -> str:
+    """The same working moment ``days`` working days on (e.g. how long feedback is awaited)."""
+    uow = current_unit_of_work()
+    return uow.desk.calendar.add_days(uow.now, int(days)).isoformat()

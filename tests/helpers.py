@@ -7,9 +7,22 @@ from supportdesk.engine import commands, queries
 ANN = commands.CallDetails(contact_name="Ann Example", contact_email="ann@example.com", account="Acme Ltd",
                            summary="Unable to load data for tomorrow's campaign")
 
+FIRST_RESPONSE = {"response_method": "phone", "response": "Called back; looking into the data load",
+                  "next_step": "second_line", "handover_reason": "Needs the import logs"}
+RESOLVED_STRAIGHT_AWAY = {"response_method": "phone", "response": "Walked the customer through it",
+                          "next_step": "resolved", "resolution": "Re-sent the invitation; the user can sign in"}
+RESOLUTION = {"next_step": "resolved", "resolution": "Import file had a stray BOM; fixed and reloaded"}
 
-def log_call(desk, actor: str = "alice") -> str:
-    return commands.log_call(desk, ANN, actor)
+
+def log_call(desk, actor: str = "alice", details: commands.CallDetails = ANN) -> str:
+    return commands.log_call(desk, details, actor)
+
+
+def log_and_triage(desk, actor: str = "alice", details: commands.CallDetails = ANN, **triage) -> str:
+    """Log a call and confirm its priority (the suggestion, unless ``triage`` overrides it)."""
+    reference = log_call(desk, actor, details)
+    do(desk, reference, "Confirm priority", triage, actor)
+    return reference
 
 
 def open_task(desk, reference: str, title: str):
@@ -19,9 +32,18 @@ def open_task(desk, reference: str, title: str):
     return matching[0]
 
 
+def open_titles(desk, reference: str) -> list[str]:
+    return sorted(t.title for t in queries.ticket_view(desk, reference).open_tasks)
+
+
+def do(desk, reference: str, title: str, data: dict | None = None, actor: str = "alice") -> None:
+    """Complete the open task ``title`` with ``data``."""
+    commands.complete_task(desk, open_task(desk, reference, title).task_id, data or {}, actor)
+
+
 def history_kinds(desk, reference: str) -> list[str]:
     return [event.kind for event in queries.ticket_view(desk, reference).history]
 
 
-FIRST_RESPONSE = {"response_method": "phone", "response": "Called back; looking into the data load"}
-RESOLUTION = {"resolution": "Import file had a stray BOM; fixed and reloaded"}
+def events(desk, reference: str, kind: str) -> list:
+    return [event for event in queries.ticket_view(desk, reference).history if event.kind == kind]

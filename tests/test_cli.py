@@ -47,20 +47,22 @@ def test_C01_C03_the_skeleton_path_through_the_cli(run):
     assert run("deploy").stdout.strip() == "deployed diagrams as version 1"
     assert run("deploy").stdout.strip() == "diagrams unchanged: version 1 stays active"
     reference = log_call(run)
-    assert reference == "SUP-2026-000001" or reference.startswith("SUP-")
+    assert reference.startswith("SUP-")
 
+    triage = only_task_id(run)
+    run("complete", triage, "--as", "alice")  # take the suggested priority
     first = only_task_id(run)
+    assert first != triage
     run("complete", first, "-f", "response_method=email", "-f", "response=Replied with a workaround",
-        "--as", "alice")
-    resolve = only_task_id(run)
-    assert resolve != first
-    run("complete", resolve, "-f", "resolution=Sender domain re-verified", "--as", "bob")
+        "-f", "next_step=resolved", "-f", "resolution=Sender domain re-verified", "--as", "bob")
+    run("message", reference, "feedback", "-f", "rating=4", "-f", "comment=Fine")
 
     shown = run("show", reference).stdout
     assert f"{reference}  [closed]  Campaign won't send" in shown
     assert "open tasks: none" in shown
-    assert "SLA first response: 1 working hour, stopped" in shown and shown.count(": met") == 1
-    for kind in ("call_logged", "reference_assigned", "task_completed", "call_closed"):
+    assert "SLA first response: 1 working hour, stopped" in shown
+    for kind in ("call_logged", "reference_assigned", "priority_set", "task_completed", "call_resolved",
+                 "feedback_received", "call_closed"):
         assert kind in shown
     assert "bob" in shown and "Sender domain re-verified" in shown
     assert run("tasks").stdout.strip() == "no open tasks"
@@ -69,12 +71,15 @@ def test_C01_C03_the_skeleton_path_through_the_cli(run):
 def test_cli_errors_are_one_clear_line_with_an_exit_status(run):
     run("deploy")
     reference = log_call(run)
+    run("complete", only_task_id(run))
     task = only_task_id(run)
     invalid = run("complete", task, "-f", "response_method=fax", expect=1)
     assert "response_method: How the customer was answered must be one of: email, phone" in invalid.stderr
     assert "Traceback" not in invalid.stderr
-    run("complete", task, "-f", "response_method=phone", "-f", "response=Called")
-    conflict = run("complete", task, "-f", "response_method=phone", "-f", "response=Again", expect=3)
+    answer = ("-f", "response_method=phone", "-f", "response=Called", "-f", "next_step=second_line",
+              "-f", "handover_reason=Needs logs")
+    run("complete", task, *answer)
+    conflict = run("complete", task, *answer, expect=3)
     assert conflict.stderr.startswith("conflict: this task was already completed")
     missing = run("show", "SUP-2026-424242", expect=1)
     assert missing.stderr.strip() == "error: no ticket with Call Reference 'SUP-2026-424242'"
@@ -84,12 +89,12 @@ def test_cli_errors_are_one_clear_line_with_an_exit_status(run):
 def test_a_broken_diagram_is_refused_by_the_cli_and_the_old_version_keeps_serving(run, tmp_path: Path):
     run("deploy")
     bad = tmp_path / "bad"
-    bad.mkdir()
-    text = (WORKFLOWS / "support_call.bpmn").read_text().replace('targetRef="Task_resolve" />',
+    shutil.copytree(WORKFLOWS, bad)
+    text = (WORKFLOWS / "support_call.bpmn").read_text().replace('targetRef="Task_set_priority" />',
                                                                   'targetRef="Task_gone" />')
     (bad / "support_call.bpmn").write_text(text)
     refused = run("deploy", "--dir", str(bad), expect=1)
-    assert "support_call.bpmn:" in refused.stderr and "Flow_stop_clock_to_resolve" in refused.stderr
+    assert "support_call.bpmn:" in refused.stderr and "Flow_triage_to_set_priority" in refused.stderr
     assert log_call(run).startswith("SUP-")
 
 
@@ -98,10 +103,12 @@ def test_restart_safety_a_second_process_continues_a_ticket_left_half_way(run):
     and answers it, a later one (after the first has exited) resolves it."""
     run("deploy")
     reference = log_call(run)
-    run("complete", only_task_id(run), "-f", "response_method=phone", "-f", "response=On it")
+    run("complete", only_task_id(run))
+    run("complete", only_task_id(run), "-f", "response_method=phone", "-f", "response=On it",
+        "-f", "next_step=second_line", "-f", "handover_reason=Needs the server logs")
     # A new process, with nothing in memory from the ones before.
-    run("complete", only_task_id(run), "-f", "resolution=Fixed after restart")
-    assert f"{reference}  [closed]" in run("show", reference).stdout
+    run("complete", only_task_id(run, "second_line"), "-f", "next_step=resolved", "-f", "resolution=Fixed")
+    assert f"{reference}  [resolved]" in run("show", reference).stdout
 
 
 def test_nonsense_in_the_calendar_file_stops_the_desk_with_a_clear_message(run, tmp_path: Path):

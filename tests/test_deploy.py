@@ -11,13 +11,15 @@ from supportdesk.engine import commands, queries
 from supportdesk.engine.errors import DiagramError
 
 from conftest import WORKFLOWS, open_test_desk
-from helpers import FIRST_RESPONSE, log_call, open_task
+from helpers import do, log_call, open_task
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
 
 
 def write_diagram(folder, text: str) -> None:
-    folder.mkdir(exist_ok=True)
+    """The shipped workflows folder, with support_call.bpmn replaced by ``text``."""
+    if not folder.exists():
+        shutil.copytree(WORKFLOWS, folder)
     (folder / "support_call.bpmn").write_text(text)
 
 
@@ -38,21 +40,20 @@ def test_redeploying_unchanged_files_is_a_no_op(desk):
 def test_a_changed_diagram_is_a_new_version_and_open_tickets_stay_pinned(desk, tmp_path):
     old_ticket = log_call(desk)
     folder = tmp_path / "v2"
-    write_diagram(folder, changed('name="Resolve call"', 'name="Resolve the call"'))
+    write_diagram(folder, changed('name="First level response"', 'name="Answer the customer"'))
     assert commands.deploy(desk, folder).describe() == "deployed diagrams as version 2"
 
     new_ticket = log_call(desk)
     for reference in (old_ticket, new_ticket):
-        task = open_task(desk, reference, "First level response")
-        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice")
-    assert open_task(desk, old_ticket, "Resolve call").role == "first_line"
-    assert open_task(desk, new_ticket, "Resolve the call").role == "first_line"
+        do(desk, reference, "Confirm priority")
+    assert open_task(desk, old_ticket, "First level response").role == "first_line"
+    assert open_task(desk, new_ticket, "Answer the customer").role == "first_line"
     assert queries.ticket_view(desk, old_ticket).diagram_version == 1
     assert queries.ticket_view(desk, new_ticket).diagram_version == 2
 
 
 def test_deploying_older_files_again_reactivates_their_version(desk, tmp_path):
-    write_diagram(tmp_path / "v2", changed('name="Resolve call"', 'name="Resolve the call"'))
+    write_diagram(tmp_path / "v2", changed('name="First level response"', 'name="Answer the customer"'))
     commands.deploy(desk, tmp_path / "v2")
     result = commands.deploy(desk, WORKFLOWS)
     assert (result.number, result.outcome) == (1, "reactivated")
@@ -61,17 +62,17 @@ def test_deploying_older_files_again_reactivates_their_version(desk, tmp_path):
 
 BROKEN = {
     "broken flow": (
-        'targetRef="Task_resolve" />', 'targetRef="Task_nowhere" />', "Flow_stop_clock_to_resolve",
+        'targetRef="Task_set_priority" />', 'targetRef="Task_nowhere" />', "Flow_triage_to_set_priority",
         "Task_nowhere"),
     "unknown element": (
-        '<bpmn:endEvent id="EndEvent_call_closed"',
-        '<bpmn:frobnicate id="Frob_1" />\n    <bpmn:endEvent id="EndEvent_call_closed"', "Frob_1", "frobnicate"),
+        '<bpmn:endEvent id="EndEvent_call_closed" ',
+        '<bpmn:frobnicate id="Frob_1" />\n    <bpmn:endEvent id="EndEvent_call_closed" ', "Frob_1", "frobnicate"),
     "unknown handler": (
         'camunda:topic="assign_call_reference"', 'camunda:topic="assign_cal_reference"',
         "Task_assign_call_reference", "unknown handler 'assign_cal_reference'"),
     "user task outside the roles": (
         '<bpmn:lane id="Lane_first_line" name="First line">', '<bpmn:lane id="Lane_first_line" name="Sales">',
-        "Task_first_level_response", "not a role of the charter"),
+        "Task_triage", "not a role of the charter"),
 }
 
 
@@ -90,10 +91,10 @@ def test_a_broken_diagram_is_refused_with_element_id_and_the_old_version_keeps_s
 
 def script_task(script: str) -> str:
     return changed(
-        '<bpmn:endEvent id="EndEvent_call_closed"',
+        '<bpmn:endEvent id="EndEvent_call_closed" ',
         '<bpmn:scriptTask id="Task_broken_script" name="Broken">\n'
         f'      <bpmn:script>{script}</bpmn:script>\n'
-        '    </bpmn:scriptTask>\n    <bpmn:endEvent id="EndEvent_call_closed"')
+        '    </bpmn:scriptTask>\n    <bpmn:endEvent id="EndEvent_call_closed" ')
 
 
 def test_a_script_syntax_error_is_refused_with_its_line_and_element(desk, tmp_path):
@@ -107,14 +108,10 @@ def test_a_script_syntax_error_is_refused_with_its_line_and_element(desk, tmp_pa
 
 
 def test_a_condition_syntax_error_is_refused(desk, tmp_path):
-    text = changed(
-        '<bpmn:sequenceFlow id="Flow_stop_clock_to_resolve" sourceRef="Task_stop_first_response_clock" '
-        'targetRef="Task_resolve" />',
-        '<bpmn:sequenceFlow id="Flow_stop_clock_to_resolve" sourceRef="Task_stop_first_response_clock" '
-        'targetRef="Task_resolve"><bpmn:conditionExpression>resolved ==</bpmn:conditionExpression>'
-        '</bpmn:sequenceFlow>')
+    text = changed('next_step == "resolved"</bpmn:conditionExpression>',
+                   'next_step == = "resolved"</bpmn:conditionExpression>')
     write_diagram(tmp_path / "bad", text)
-    with pytest.raises(DiagramError, match="Flow_stop_clock_to_resolve"):
+    with pytest.raises(DiagramError, match="Flow_resolved_by_first_line"):
         commands.deploy(desk, tmp_path / "bad")
 
 
@@ -142,7 +139,8 @@ def test_the_first_deploy_of_a_broken_diagram_leaves_no_version(sqlite_url, froz
 
 
 def test_an_element_id_the_engine_reserves_is_refused(desk, tmp_path):
-    write_diagram(tmp_path / "bad", SHIPPED.replace("EndEvent_call_closed", "End"))
+    write_diagram(tmp_path / "bad", SHIPPED.replace('"EndEvent_first_line_alerted"', '"End"').replace(
+        ">EndEvent_first_line_alerted<", ">End<"))
     with pytest.raises(DiagramError, match="reserved by the engine") as refused:
         commands.deploy(desk, tmp_path / "bad")
     assert refused.value.element_id == "End"

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from supportdesk.engine import commands
+from supportdesk.engine import commands, queries
 from supportdesk.engine.clock import local
 from supportdesk.engine.instances import find_ticket
 from supportdesk.engine.models import Job, SlaClock
 from supportdesk.engine.sla_policy import FIRST_RESPONSE as FIRST_RESPONSE_CLOCK
 from supportdesk.engine.worker import Worker
 
-from helpers import FIRST_RESPONSE, history_kinds, log_call, open_task
+from helpers import FIRST_RESPONSE, history_kinds, log_and_triage, open_task
 
 
 def first_response_clock(desk, reference) -> SlaClock:
@@ -22,13 +22,19 @@ def first_response_clock(desk, reference) -> SlaClock:
         return session.query(SlaClock).filter_by(ticket_id=ticket.id, metric=FIRST_RESPONSE_CLOCK).one()
 
 
+def resolution_due(desk, reference):
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        return session.query(SlaClock).filter_by(ticket_id=ticket.id, metric="resolution").one().due_at
+
+
 def timer_jobs(desk) -> list[Job]:
     with desk.db.reading() as session:
         return session.query(Job).filter_by(kind="timer").all()
 
 
 def test_C12_an_answer_within_the_hour_stops_the_clock_and_its_timer(desk, frozen_clock):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     [job] = timer_jobs(desk)
     assert job.due_at == frozen_clock.now() + timedelta(hours=1)
     frozen_clock.advance(timedelta(minutes=45))
@@ -36,20 +42,21 @@ def test_C12_an_answer_within_the_hour_stops_the_clock_and_its_timer(desk, froze
                            "alice")
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped" and clock.breached_at is None
-    assert timer_jobs(desk) == []
+    assert [job.due_at for job in timer_jobs(desk)] == [resolution_due(desk, reference)]
 
 
 def test_C12_C13_a_call_logged_on_saturday_is_due_for_first_response_monday_0930(desk, frozen_clock):
     frozen_clock.set(datetime(2026, 11, 21, 11, 0, tzinfo=UTC))
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     assert local(first_response_clock(desk, reference).due_at).strftime("%a %d %b %H:%M") == "Mon 23 Nov 09:30"
     [job] = timer_jobs(desk)
     assert local(job.due_at).strftime("%a %H:%M") == "Mon 09:30"
+    assert queries.ticket_view(desk, reference).status == "open"
 
 
 def test_C12_C14_a_missed_first_response_is_recorded_once_and_the_call_goes_on(desk, frozen_clock):
     frozen_clock.set(datetime(2026, 11, 20, 17, 30, tzinfo=UTC))  # Friday, 30 minutes before closing
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     worker = Worker(desk)
     frozen_clock.set(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))  # Monday: exactly due
     assert worker.run_once() == 0
@@ -63,6 +70,6 @@ def test_C12_C14_a_missed_first_response_is_recorded_once_and_the_call_goes_on(d
     frozen_clock.advance(timedelta(minutes=10))
     commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE,
                            "alice")
-    open_task(desk, reference, "Resolve call")  # the call goes on (C14)
+    open_task(desk, reference, "Resolve call (second line)")  # the call goes on (C14)
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped" and clock.breached_at is not None

@@ -13,29 +13,43 @@ from supportdesk.engine.errors import ConflictError, InvalidInput, NoActiveVersi
 from supportdesk.engine.history import events_of, first_broken_link
 from supportdesk.engine.instances import find_ticket
 
-from helpers import ANN, FIRST_RESPONSE, RESOLUTION, history_kinds, log_call, open_task
+from helpers import (
+    ANN,
+    FIRST_RESPONSE,
+    RESOLVED_STRAIGHT_AWAY,
+    do,
+    events,
+    history_kinds,
+    log_and_triage,
+    log_call,
+    open_task,
+    open_titles,
+)
 
 
-def test_C01_C03_C12_C15_a_phone_call_runs_from_logged_to_closed(desk, frozen_clock):
+def test_C01_C03_C12_C15_a_phone_call_resolved_straight_away_runs_from_logged_to_closed(desk, frozen_clock):
     reference = log_call(desk)
     assert reference == "SUP-2026-000001"
+    assert open_titles(desk, reference) == ["Confirm priority"]
+    do(desk, reference, "Confirm priority")
     first = open_task(desk, reference, "First level response")
     assert first.role == "first_line"
 
     frozen_clock.advance(timedelta(minutes=20))
-    commands.complete_task(desk, first.task_id, FIRST_RESPONSE, "alice")
-    resolve = open_task(desk, reference, "Resolve call")
-    commands.complete_task(desk, resolve.task_id, RESOLUTION, "alice")
-
+    commands.complete_task(desk, first.task_id, RESOLVED_STRAIGHT_AWAY, "alice")
     view = queries.ticket_view(desk, reference)
-    assert view.status == "closed" and view.open_tasks == []
-    assert view.closed_at == frozen_clock.now()
-    assert [e.kind for e in view.history] == [
-        "call_logged", "reference_assigned", "sla_started", "task_opened", "task_completed", "sla_stopped",
-        "task_opened", "task_completed", "call_closed"]
+    assert view.status == "resolved" and view.open_tasks == []
+
+    frozen_clock.advance(timedelta(hours=2))
+    commands.deliver_message(desk, reference, "feedback", {"rating": 5, "comment": "Quick and kind"}, "portal")
+    view = queries.ticket_view(desk, reference)
+    assert view.status == "closed" and view.closed_at == frozen_clock.now()
+    kinds = [e.kind for e in view.history]
+    assert kinds[:3] == ["call_logged", "reference_assigned", "sla_started"]
+    assert kinds[-3:] == ["message_received", "feedback_received", "call_closed"]
     completed = [e for e in view.history if e.kind == "task_completed"]
-    assert completed[0].actor == "alice" and completed[0].payload["data"] == FIRST_RESPONSE
-    assert completed[0].at == view.created_at + timedelta(minutes=20)
+    assert completed[1].actor == "alice" and completed[1].payload["data"]["next_step"] == "resolved"
+    assert completed[1].at == view.created_at + timedelta(minutes=20)
     assert view.history[0].payload["diagram_version"] == 1
 
 
@@ -77,7 +91,7 @@ def test_two_concurrent_completions_of_one_task_one_wins_one_conflicts(any_store
 
     desk = open_test_desk(any_store_url)
     commands.deploy(desk)
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     outcomes: list[object] = []
     start = threading.Barrier(2)
@@ -98,12 +112,13 @@ def test_two_concurrent_completions_of_one_task_one_wins_one_conflicts(any_store
     conflicts = [o for o in outcomes if isinstance(o, ConflictError)]
     assert len(conflicts) == 1 and outcomes.count(reference) == 1
     assert "already completed by" in str(conflicts[0])
-    assert history_kinds(desk, reference).count("task_completed") == 1
+    completions = [e for e in events(desk, reference, "task_completed") if e.payload["task_id"] == task.task_id]
+    assert len(completions) == 1
     desk.close()
 
 
 def test_a_stale_revision_is_refused_and_writes_nothing(desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     seen = queries.ticket_view(desk, reference)
     other = log_call(desk)  # an unrelated ticket changes nothing on ours
@@ -114,12 +129,12 @@ def test_a_stale_revision_is_refused_and_writes_nothing(desk):
 
 
 def test_invalid_form_data_names_the_field_and_writes_nothing(desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     before = queries.ticket_view(desk, reference)
     with pytest.raises(InvalidInput) as raised:
         commands.complete_task(desk, task.task_id, {"response_method": "pigeon", "response": ""}, "alice")
-    assert set(raised.value.fields) == {"response_method", "response"}
+    assert set(raised.value.fields) == {"response_method", "response", "next_step"}
     assert "must be one of: email, phone" in raised.value.fields["response_method"]
     after = queries.ticket_view(desk, reference)
     assert after.history == before.history and after.revision == before.revision
@@ -159,11 +174,11 @@ def test_C32_history_is_a_hash_chain_that_shows_an_edit(desk):
 
 
 def test_C15_a_task_is_done_only_by_the_role_of_its_lane(desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     with pytest.raises(NotAllowed, match="First level response is a task for First line"):
         commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "sam", roles=["second_line"])
-    assert "task_completed" not in history_kinds(desk, reference)
+    assert history_kinds(desk, reference).count("task_completed") == 1  # only the triage
     commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice", roles=["first_line"])
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 03:13:36.270830
+Create Date: 2026-11-26 03:24:31.100728
 """
 from alembic import op
 import sqlalchemy as sa
@@ -41,9 +41,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('number', name=op.f('uq_diagram_version_number'))
     )
     op.create_table('reference_counter',
+    sa.Column('prefix', sa.String(length=8), nullable=False),
     sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_number', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('year', name=op.f('pk_reference_counter'))
+    sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_reference_counter'))
     )
     op.create_table('diagram_file',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -57,6 +58,8 @@ def upgrade() -> None:
     op.create_table('ticket',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reference', sa.String(length=32), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('parent_id', sa.Integer(), nullable=True),
     sa.Column('version_id', sa.Integer(), nullable=False),
     sa.Column('process_id', sa.String(length=100), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -65,11 +68,15 @@ def upgrade() -> None:
     sa.Column('contact_email', sa.String(length=320), nullable=False),
     sa.Column('account', sa.String(length=200), nullable=False),
     sa.Column('summary', sa.String(length=500), nullable=False),
+    sa.Column('licence_type', sa.String(length=20), nullable=True),
+    sa.Column('priority', sa.String(length=20), nullable=True),
+    sa.Column('outcome', sa.String(length=30), nullable=True),
     sa.Column('state', sa.Text(), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['parent_id'], ['ticket.id'], name=op.f('fk_ticket_parent_id_ticket')),
     sa.ForeignKeyConstraint(['version_id'], ['diagram_version.id'], name=op.f('fk_ticket_version_id_diagram_version')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket')),
     sa.UniqueConstraint('reference', name=op.f('uq_ticket_reference'))
@@ -77,8 +84,22 @@ def upgrade() -> None:
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ticket_account'), ['account'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_contact_email'), ['contact_email'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ticket_parent_id'), ['parent_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ticket_priority'), ['priority'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_version_id'), ['version_id'], unique=False)
+
+    op.create_table('feedback',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('rating', sa.Integer(), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_feedback_ticket_id_ticket')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback'))
+    )
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_feedback_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('history_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -110,6 +131,28 @@ def upgrade() -> None:
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.create_index('ix_job_due', ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_job_ticket_id'), ['ticket_id'], unique=False)
+
+    op.create_table('outbox_mail',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('template', sa.String(length=50), nullable=False),
+    sa.Column('message_id', sa.String(length=200), nullable=False),
+    sa.Column('to_address', sa.String(length=320), nullable=False),
+    sa.Column('subject', sa.String(length=300), nullable=False),
+    sa.Column('body_text', sa.Text(), nullable=False),
+    sa.Column('body_html', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], name=op.f('fk_outbox_mail_ticket_id_ticket')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_mail')),
+    sa.UniqueConstraint('message_id', name=op.f('uq_outbox_mail_message_id'))
+    )
+    with op.batch_alter_table('outbox_mail', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_mail_status_created', ['status', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_mail_ticket_id'), ['ticket_id'], unique=False)
 
     op.create_table('sla_clock',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -172,15 +215,26 @@ def downgrade() -> None:
         batch_op.drop_index('ix_sla_clock_state_due')
 
     op.drop_table('sla_clock')
+    with op.batch_alter_table('outbox_mail', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_mail_ticket_id'))
+        batch_op.drop_index('ix_outbox_mail_status_created')
+
+    op.drop_table('outbox_mail')
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_ticket_id'))
         batch_op.drop_index('ix_job_due')
 
     op.drop_table('job')
     op.drop_table('history_event')
+    with op.batch_alter_table('feedback', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_feedback_ticket_id'))
+
+    op.drop_table('feedback')
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ticket_version_id'))
         batch_op.drop_index(batch_op.f('ix_ticket_status'))
+        batch_op.drop_index(batch_op.f('ix_ticket_priority'))
+        batch_op.drop_index(batch_op.f('ix_ticket_parent_id'))
         batch_op.drop_index(batch_op.f('ix_ticket_contact_email'))
         batch_op.drop_index(batch_op.f('ix_ticket_account'))
 

@@ -1,0 +1,44 @@
+"""C21-C24: Delayed, re-graded, re-opened.
+
+A call is set Delayed when the team cannot get access to an on-premise
+customer's environment (C21), or crucial information has not arrived or the
+customer is absent (C22). A High call is re-graded to Medium; the clocks
+pause (C23). A message that work can progress re-opens it (C24).
+"""
+
+from supportdesk.engine.errors import NotAllowed
+
+from . import handler
+
+DELAY_REASONS = {
+    "access_refused": "no access to the customer's environment (C21)",
+    "information_awaited": "crucial information requested from the customer has not arrived (C22)",
+    "customer_absent": "the customer is absent (C22)",
+}
+
+
+@handler("set_delayed")
+def set_delayed(uow, task) -> None:
+    request = task.data.get("call_delayed") or {}
+    reason, note = request.get("reason"), str(request.get("note") or "")
+    if reason not in DELAY_REASONS:
+        raise NotAllowed(f"a call is Delayed for one of: {', '.join(DELAY_REASONS)}; not {reason!r}")
+    if reason == "access_refused" and uow.ticket.licence_type != "on_premise":
+        raise NotAllowed("C21: only an on-premise call waits for access to the customer's environment")
+    if uow.ticket.priority == "High":
+        uow.ticket.priority = task.data["priority"] = "Medium"
+        if uow.sla.regrade("Medium", uow.now, DELAY_REASONS[reason]) is not None:
+            uow.record("priority_regraded", {"from": "High", "to": "Medium", "reason": DELAY_REASONS[reason]})
+    for clock in uow.sla.pause(uow.now, DELAY_REASONS[reason]):
+        uow.record("sla_paused", {"clock": clock.metric, "reason": DELAY_REASONS[reason]}, actor="desk")
+    uow.ticket.status = "delayed"
+    uow.record("call_delayed", {"reason": reason, "why": DELAY_REASONS[reason], **({"note": note} if note else {})})
+
+
+@handler("reopen_call")
+def reopen_call(uow, task) -> None:
+    for clock in uow.sla.resume(uow.now, "re-opened"):
+        due = clock.due_at.isoformat() if clock.due_at else None
+        uow.record("sla_resumed", {"clock": clock.metric, "due": due}, actor="desk")
+    uow.ticket.status = "open"
+    uow.record("call_reopened", {"priority": uow.ticket.priority}, actor="desk")
