@@ -74,11 +74,18 @@ class TicketView:
     clocks: list[ClockView]
 
 
+# Workflow data a task form shows beside its fields, e.g. the priority the
+# table suggests on triage (C05) and the rule that chose it.
+FORM_CONTEXT = ("suggested_priority", "priority_reason", "priority", "handover_reason", "advice", "concern",
+                "findings", "information_found")
+
+
 @dataclass(frozen=True)
 class TaskForm:
     task: TaskRow
     fields: list[forms.FormField]
     revision: int
+    context: dict[str, Any]
 
 
 def _task_row(task: WorkTask, ticket: Ticket) -> TaskRow:
@@ -142,7 +149,8 @@ def task_form(desk: Desk, task_id: str) -> TaskForm:
         ticket = task.ticket
         workflow = desk.process_engine.loads(ticket.state)
         spiff_task = workflow.get_task_from_id(UUID(task_id))
-        return TaskForm(_task_row(task, ticket), forms.fields_of(spiff_task.task_spec), ticket.revision)
+        context = {key: spiff_task.data[key] for key in FORM_CONTEXT if spiff_task.data.get(key) not in (None, "")}
+        return TaskForm(_task_row(task, ticket), forms.fields_of(spiff_task.task_spec), ticket.revision, context)
 
 
 @dataclass(frozen=True)
