@@ -57,7 +57,7 @@ class CallDetails:
         if "contact_email" not in errors:
             try:
                 cleaned["contact_email"] = validate_email(cleaned["contact_email"],
-                                                          check_deliverability=False).normalized
+                                                          check_deliverability=False).normalized.lower()
             except EmailNotValidError as exc:
                 errors["contact_email"] = str(exc)
         for name, allowed in (("channel", CHANNELS), ("licence_type", LICENCE_TYPES),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -102,9 +103,20 @@ LIVE_DEADLINE = "sla_due("
 def rearm_live_deadlines(workflow: BpmnWorkflow) -> None:
     """Re-evaluate the timers that follow an SLA clock, so each waits for the clock's current due moment."""
     for task in list(workflow.event_manager.tasks.values()):
-        definition = task.task_spec.event_definition
-        if isinstance(definition, TimerEventDefinition) and LIVE_DEADLINE in (definition.expression or ""):
+        definition = timer_of(task)
+        if definition is not None and LIVE_DEADLINE in (definition.expression or ""):
             task._set_internal_data(event_value=workflow.script_engine.evaluate(task, definition.expression))
+
+
+def timer_of(task) -> TimerEventDefinition | None:
+    """The timer a waiting task waits for: its own, or the one among an event-based
+    gateway's events (SpiffWorkflow keeps a gateway's events on the gateway)."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, TimerEventDefinition):
+        return definition
+    if isinstance(definition, MultipleEventDefinition):
+        return next((d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)), None)
+    return None
 
 
 def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
@@ -161,8 +173,7 @@ def _schedule_timers(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
 def waiting_timers(workflow: BpmnWorkflow):
     """(task, due moment) for each timer event the instance waits on."""
     for task in list(workflow.event_manager.tasks.values()):
-        definition = task.task_spec.event_definition
-        if isinstance(definition, TimerEventDefinition):
+        if timer_of(task) is not None:
             due = timer_due(task)
             if due is not None:
                 yield task, due

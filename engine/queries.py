@@ -170,6 +170,15 @@ def recent_tickets(desk: Desk, *, limit: int = 50) -> list[TicketSummary]:
                 for t in session.scalars(query)]
 
 
+def customer_calls(desk: Desk, contact_email: str, *, limit: int = 100) -> list[TicketSummary]:
+    """C25: the calls of one customer contact, newest first, and nobody else's."""
+    query = (select(Ticket).where(Ticket.contact_email == contact_email.strip().lower(), Ticket.kind == "call")
+             .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit))
+    with desk.db.reading() as session:
+        return [TicketSummary(t.reference or "", t.status, t.summary, t.account, t.contact_name, t.created_at)
+                for t in session.scalars(query)]
+
+
 def completion_of_task(desk: Desk, task_id: str) -> HistoryRow | None:
     """Who completed a task that is no longer open, and when; None if it never was."""
     with desk.db.reading() as session:

@@ -21,6 +21,8 @@ DELAY_REASONS = {
 def set_delayed(uow, task) -> None:
     request = task.data.get("call_delayed") or {}
     reason, note = request.get("reason"), str(request.get("note") or "")
+    if uow.ticket.status not in ("open", "delayed"):
+        raise NotAllowed(f"the call is {uow.ticket.status}: only a call being worked on can be Delayed")
     if reason not in DELAY_REASONS:
         raise NotAllowed(f"a call is Delayed for one of: {', '.join(DELAY_REASONS)}; not {reason!r}")
     if reason == "access_refused" and uow.ticket.licence_type != "on_premise":

@@ -56,4 +56,7 @@ def keep_feedback(uow, task) -> None:
 
 @handler("close_call")
 def close_call(uow, task) -> None:
-    uow.close_for_customer(uow.ticket.outcome or "resolved")
+    """The call is over for the customer: advised (C10), or however it was resolved."""
+    outcome = "advised" if uow.ticket.priority == "Advice" else (uow.ticket.outcome or "resolved")
+    uow.ticket.outcome = outcome
+    uow.close_for_customer(outcome)

@@ -106,3 +106,9 @@ def working_days_from_now(days: int) -> str:
     """The same working moment ``days`` working days on (e.g. how long feedback is awaited)."""
     uow = current_unit_of_work()
     return uow.desk.calendar.add_days(uow.now, int(days)).isoformat()
+
+
+@expression
+def call_is_open() -> bool:
+    """Whether the call is still being worked on (not yet resolved), for gateways."""
+    return current_unit_of_work().ticket.status in ("open", "delayed")
