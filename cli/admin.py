@@ -21,6 +21,8 @@ def deploy(directory: Path | None, actor: str | None) -> None:
     """Validate and deploy the diagrams as a new numbered version."""
     result = commands.deploy(open_desk(), directory, actor or default_actor())
     click.echo(result.describe())
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.group("users")

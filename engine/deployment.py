@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from .clock import clock
 from .errors import NoActiveVersion
+from .lint import DiagramWarning, lint
 from .models import DiagramFile, DiagramVersion
 from .validation import validate
 
@@ -27,6 +28,7 @@ class DeployResult:
     number: int
     content_hash: str
     outcome: str  # "deployed" | "unchanged" | "reactivated"
+    warnings: tuple[DiagramWarning, ...] = ()
 
     def describe(self) -> str:
         return {
@@ -63,15 +65,16 @@ def active_version(session: Session) -> DiagramVersion:
 def deploy_files(session: Session, files: dict[str, str], handler_topics, actor: str) -> DeployResult:
     """Validate (raising DiagramError, writing nothing) and store the files."""
     validate(files, handler_topics)
+    warnings = tuple(lint(files))
     digest = content_hash(files)
     existing = session.scalar(select(DiagramVersion).where(DiagramVersion.content_hash == digest))
     current = _active_or_none(session)
     if existing is not None:
         if current is not None and current.id == existing.id:
-            return DeployResult(existing.number, digest, "unchanged")
+            return DeployResult(existing.number, digest, "unchanged", warnings)
         existing.activation = _next_activation(session)
         existing.activated_at = clock.now()
-        return DeployResult(existing.number, digest, "reactivated")
+        return DeployResult(existing.number, digest, "reactivated", warnings)
     number = (session.scalar(select(func.max(DiagramVersion.number))) or 0) + 1
     now = clock.now()
     version = DiagramVersion(number=number, content_hash=digest, deployed_at=now, deployed_by=actor,
@@ -79,7 +82,7 @@ def deploy_files(session: Session, files: dict[str, str], handler_topics, actor:
                              files=[DiagramFile(name=n, content=c) for n, c in sorted(files.items())])
     session.add(version)
     session.flush()
-    return DeployResult(number, digest, "deployed")
+    return DeployResult(number, digest, "deployed", warnings)
 
 
 def _active_or_none(session: Session) -> DiagramVersion | None:

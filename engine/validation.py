@@ -119,6 +119,23 @@ def check_expressions(name: str, tree: etree._ElementTree) -> None:
                                element_id=element_id) from exc
 
 
+DMN_NS = {"dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
+
+
+def check_decision_expressions(name: str, tree: etree._ElementTree) -> None:
+    """Decision tables are Python too: inputs, rule entries (with ``?`` for the input) and outputs."""
+    for text_node in tree.xpath("//dmn:inputExpression/dmn:text | //dmn:inputEntry/dmn:text | "
+                                "//dmn:outputEntry/dmn:text", namespaces=DMN_NS):
+        text = (text_node.text or "").strip()
+        if not text or text == "-":
+            continue  # an empty entry matches anything
+        try:
+            compile(text.replace("?", "(_input)"), f"{name}:{_nearest_id(text_node)}", "eval")
+        except SyntaxError as exc:
+            raise DiagramError(f"Python syntax error: {exc.msg}", file=name, line=text_node.sourceline,
+                               element_id=_nearest_id(text_node)) from exc
+
+
 def _line_of(trees: Mapping[str, etree._ElementTree], file: str, element_id: str) -> int | None:
     tree = trees.get(os.path.basename(file or ""))
     if tree is None or not element_id:
@@ -187,6 +204,8 @@ def validate(files: Mapping[str, str], handler_topics: Iterable[str]) -> DeskPar
             check_schema(name, tree)
             check_references(name, tree)
             check_expressions(name, tree)
+        else:
+            check_decision_expressions(name, tree)
     parser = parse_specs(files, trees)
     check_desk_rules(parser, handler_topics, trees)
     return parser

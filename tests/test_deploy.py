@@ -144,3 +144,29 @@ def test_an_element_id_the_engine_reserves_is_refused(desk, tmp_path):
     with pytest.raises(DiagramError, match="reserved by the engine") as refused:
         commands.deploy(desk, tmp_path / "bad")
     assert refused.value.element_id == "End"
+
+
+def test_the_diagrams_in_the_repository_deploy_without_a_single_warning(sqlite_url, frozen_clock):
+    result = commands.deploy(open_test_desk(sqlite_url), WORKFLOWS)
+    assert result.outcome == "deployed" and result.warnings == ()
+
+
+def test_warnings_name_what_a_process_owner_would_trip_over_but_do_not_block(desk, tmp_path):
+    text = changed('<bpmndi:BPMNShape id="Task_alert_first_line_di" bpmnElement="Task_alert_first_line">',
+                   '<bpmndi:BPMNShape id="Task_alert_first_line_di" bpmnElement="Task_record_first_response_breach">')
+    text = text.replace(' camunda:formKey="give_advice"', "")
+    write_diagram(tmp_path / "v2", text)
+    result = commands.deploy(desk, tmp_path / "v2")
+    assert result.outcome == "deployed"
+    assert sorted((w.element_id, w.message.split(":")[0]) for w in result.warnings) == [
+        ("Task_alert_first_line", "not drawn"), ("Task_give_advice", "has form fields but no form key")]
+    assert all(w.file == "support_call.bpmn" and w.line for w in result.warnings)
+
+
+def test_a_decision_table_with_a_python_syntax_error_is_refused(desk, tmp_path):
+    shutil.copytree(WORKFLOWS, tmp_path / "bad")
+    table = tmp_path / "bad" / "priority.dmn"
+    table.write_text(table.read_text().replace('<text>"Advice"</text>', '<text>"Advice</text>'))
+    with pytest.raises(DiagramError) as refused:
+        commands.deploy(desk, tmp_path / "bad")
+    assert refused.value.file == "priority.dmn" and refused.value.element_id == "Rule_C10_advice_priority"
