@@ -43,10 +43,8 @@ def test_every_clause_C01_to_C30_is_proven_by_a_test_named_after_it(clause):
 
 def _in_range(clause: str, name: str) -> bool:
     """``test_C21_to_C24_...`` names every clause from C21 to C24."""
-    for low, high in re.findall(r"C(\d\d)_to_C(\d\d)", name):
-        if int(low) <= int(clause[1:]) <= int(high):
-            return True
-    return False
+    ranges = re.findall(r"C(\d\d)_to_C(\d\d)", name)
+    return any(int(low) <= int(clause[1:]) <= int(high) for low, high in ranges)
 
 
 @pytest.mark.parametrize("clause", sorted(sections()))
