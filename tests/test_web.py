@@ -1,9 +1,11 @@
 """The web desk through Flask's test client, CSRF tokens and all: sign-in, roles,
-logging a call, the task forms the diagram declares, conflicts, and London time."""
+logging a call, the task forms the diagram declares, conflicts, London time, SLA
+clocks and the actions on a call (Delayed, work can progress, training, escalation)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
@@ -11,16 +13,29 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from supportdesk.engine import commands, queries, users
+from supportdesk.engine.calls import REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.clock import clock
 from supportdesk.engine.instances import find_ticket
 from supportdesk.engine.users import ensure_demo_users
 from supportdesk.web import create_app
 
-from helpers import ANN, history_kinds, log_call, open_task
+from helpers import (
+    ANN,
+    FIRST_RESPONSE,
+    RESOLVED_STRAIGHT_AWAY,
+    do,
+    events,
+    history_kinds,
+    log_and_triage,
+    log_call,
+    open_task,
+)
 
 PASSWORD = "demo"
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
         "summary": "Unable to load data for tomorrow's campaign", "channel": "phone"}
+# C06: the software crashes three hours before a campaign (the frozen clock is Monday 10:00 GMT).
+HIGH = replace(ANN, symptom="software_crashes", campaign_at=datetime(2026, 11, 23, 13, 0, tzinfo=UTC))
 
 
 class _Inputs(HTMLParser):
@@ -98,6 +113,20 @@ def log_call_via_form(browser, **changes):
     return browser.post("/calls/new", data={"csrf_token": token(page), **CALL, **changes})
 
 
+def act(browser, reference: str, action: str, **fields):
+    """Post one of the actions on the ticket page (delayed, progress, training, escalation)."""
+    page = browser.get(f"/calls/{reference}")
+    data = {f"{action}-{name}": value for name, value in fields.items()}
+    return browser.post(f"/calls/{reference}/{action}", data={"csrf_token": token(page), **data})
+
+
+def answered_high_call(desk) -> str:
+    """A High call whose first level response passed it to second line."""
+    reference = log_and_triage(desk, details=HIGH)
+    do(desk, reference, "First level response", FIRST_RESPONSE)
+    return reference
+
+
 def submit_task(browser, task_id: str, answers: dict, *, page=None):
     """Open the task form (or reuse an opened one) and submit it with its hidden fields."""
     page = page or browser.get(f"/tasks/{task_id}")
@@ -173,7 +202,7 @@ def test_an_auditor_may_read_calls_but_not_log_one(browser, desk):
 
 
 def test_second_line_may_not_open_or_complete_a_first_line_task(browser, desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     sign_in(browser, "sam")
     assert browser.get(f"/tasks/{task.task_id}").status_code == 403
@@ -182,7 +211,8 @@ def test_second_line_may_not_open_or_complete_a_first_line_task(browser, desk):
     before = history_kinds(desk, reference)
     response = browser.post(f"/tasks/{task.task_id}", data={
         "csrf_token": token(inbox), "revision": "1", "reference": reference,
-        "field_response_method": "phone", "field_response": "sneaky"})
+        "field_response_method": "phone", "field_response": "sneaky", "field_next_step": "resolved",
+        "field_resolution": "sneaky"})
     assert response.status_code == 403
     assert history_kinds(desk, reference) == before
     # The ticket page shows the task, without a link to its form.
@@ -200,7 +230,7 @@ def test_admin_sees_every_role_in_the_inbox_and_may_log_calls(browser, desk):
 
 # Logging a call -------------------------------------------------------------------------------------------
 
-def test_C01_logging_a_call_through_the_form_puts_its_first_level_response_in_the_inbox(browser, desk):
+def test_C01_C05_logging_a_call_through_the_form_puts_confirm_priority_in_the_inbox(browser, desk):
     sign_in(browser, "alice")
     response = log_call_via_form(browser)
     assert response.status_code == 302
@@ -211,7 +241,7 @@ def test_C01_logging_a_call_through_the_form_puts_its_first_level_response_in_th
 
     inbox = text(browser.get("/tasks"))
     assert "SUP-2026-000001" in inbox
-    assert "First level response" in inbox
+    assert "Confirm priority" in inbox
     assert "Acme Ltd" in inbox and "Unable to load data for tomorrow&#39;s campaign" in inbox
     assert "23 Nov 2026 10:00 GMT" in inbox
     assert "1 open task." in inbox
@@ -256,7 +286,7 @@ def test_what_people_typed_is_escaped(browser, desk):
 # Task forms -----------------------------------------------------------------------------------------------
 
 def test_the_task_form_is_generated_from_the_diagram_fields(browser, desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     sign_in(browser, "alice")
     page = browser.get(f"/tasks/{task.task_id}")
@@ -268,34 +298,46 @@ def test_the_task_form_is_generated_from_the_diagram_fields(browser, desk):
     assert shape.inputs["field_response"]["maxlength"] == "4000"
     assert "required" in shape.inputs["field_response"]
     assert shape.inputs["revision"]["type"] == "hidden"
+    assert shape.options["field_next_step"] == ["", "resolved", "second_line"]
     assert "How the customer was answered" in text(page) and "Reply by email" in text(page)
 
 
-def test_C12_C15_first_level_response_and_resolve_through_the_forms_close_the_call(browser, desk, frozen_clock):
-    reference = log_call(desk)
+def test_C05_C12_C16_C27_the_whole_path_through_the_forms_from_triage_to_closed(browser, desk, frozen_clock):
     sign_in(browser, "alice")
+    log_call_via_form(browser)
+    reference = "SUP-2026-000001"
+    triage = open_task(desk, reference, "Confirm priority")
+    assert submit_task(browser, triage.task_id, {"priority": "", "override_reason": ""}).status_code == 302
     first = open_task(desk, reference, "First level response")
     frozen_clock.advance(timedelta(minutes=20))
-    response = submit_task(browser, first.task_id, {"response_method": "email", "response": "Replied by email"})
+    response = submit_task(browser, first.task_id, {
+        "response_method": "email", "response": "Replied by email", "next_step": "second_line",
+        "handover_reason": "Needs the import logs"})
     assert response.status_code == 302
     assert response.headers["Location"] == f"/calls/{reference}"
     assert "First level response completed on" in text(browser.get(response.headers["Location"]))
 
-    resolve = open_task(desk, reference, "Resolve call")
-    response = submit_task(browser, resolve.task_id, {"resolution": "Import file had a stray BOM"})
+    browser.post("/logout", data={"csrf_token": token(browser.get("/tasks"))})
+    sign_in(browser, "sam")
+    resolve = open_task(desk, reference, "Resolve call (second line)")
+    assert resolve.title in text(browser.get("/tasks"))
+    response = submit_task(browser, resolve.task_id, {"next_step": "resolved",
+                                                      "resolution": "Import file had a stray BOM"})
     assert response.status_code == 302
-
     view = queries.ticket_view(desk, reference)
-    assert view.status == "closed" and view.open_tasks == []
+    assert view.status == "resolved" and view.open_tasks == []
     completed = [row for row in view.history if row.kind == "task_completed"]
-    assert completed[0].payload["data"] == {"response_method": "email", "response": "Replied by email"}
-    assert {row.actor for row in completed} == {"alice"}
+    assert [row.actor for row in completed] == ["alice", "alice", "sam"]
+    assert completed[1].payload["data"]["next_step"] == "second_line"
+
+    commands.deliver_message(desk, reference, "feedback", {"rating": 5, "comment": "Thanks"}, "portal")
     page = text(browser.get(f"/calls/{reference}"))
-    assert "Call closed" in page and "No open tasks." in page
+    assert queries.ticket_view(desk, reference).status == "closed"
+    assert "Call closed" in page and "No open tasks." in page and 'status-closed">closed<' in page
 
 
 def test_an_invalid_task_form_shows_the_field_message_and_changes_nothing(browser, desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     sign_in(browser, "alice")
     before = queries.ticket_view(desk, reference)
@@ -310,14 +352,14 @@ def test_an_invalid_task_form_shows_the_field_message_and_changes_nothing(browse
 
 
 def test_a_stale_submission_is_refused_with_409_and_changes_nothing(browser, desk, frozen_clock):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     sign_in(browser, "alice")
     opened = browser.get(f"/tasks/{task.task_id}")
     _someone_else_changes(desk, reference)
     before = queries.ticket_view(desk, reference)
 
-    answers = {"response_method": "phone", "response": "Called back"}
+    answers = {**RESOLVED_STRAIGHT_AWAY, "response": "Called back"}
     response = submit_task(browser, task.task_id, answers, page=opened)
     assert response.status_code == 409
     assert f"ticket {reference} changed since you opened it" in text(response)
@@ -337,11 +379,11 @@ def _someone_else_changes(desk, reference: str) -> None:
 
 
 def test_submitting_a_completed_task_again_is_a_409_and_changes_nothing(browser, desk):
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     sign_in(browser, "alice")
     opened = browser.get(f"/tasks/{task.task_id}")
-    answers = {"response_method": "phone", "response": "Called back"}
+    answers = {**RESOLVED_STRAIGHT_AWAY, "response": "Called back"}
     assert submit_task(browser, task.task_id, answers, page=opened).status_code == 302
     before = queries.ticket_view(desk, reference)
 
@@ -372,7 +414,7 @@ def test_a_post_without_a_csrf_token_is_refused(browser, desk):
     assert "no valid security token" in text(response)
     assert queries.recent_tickets(desk) == []
 
-    reference = log_call(desk)
+    reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     before = history_kinds(desk, reference)
     response = browser.post(f"/tasks/{task.task_id}", data={
@@ -426,3 +468,296 @@ def test_recent_calls_list_links_to_each_ticket(browser, desk):
     page = text(browser.get("/calls"))
     for reference in references:
         assert f'href="/calls/{reference}"' in page
+
+
+# Logging a call: what the priority table needs (C05-C11) ------------------------------------------------
+
+def test_the_log_call_form_offers_the_engine_vocabularies(browser):
+    sign_in(browser, "alice")
+    page = browser.get("/calls/new")
+    shape = parse(page)
+    assert shape.options["symptom"] == list(SYMPTOMS)
+    assert shape.options["request_kind"] == list(REQUEST_KINDS)
+    assert shape.inputs["licence_type"]["type"] == "radio"
+    assert shape.inputs["campaign_at"]["type"] == "datetime-local"
+    assert shape.inputs["preparing_campaign"]["type"] == "checkbox"
+    for words in ("The software crashes", "A request for a product enhancement", "On-premise", "Telephone"):
+        assert words in text(page)
+
+
+def test_C05_C06_a_crash_three_hours_before_a_campaign_is_suggested_high_on_confirm_priority(browser, desk):
+    sign_in(browser, "alice")
+    response = log_call_via_form(browser, symptom="software_crashes", campaign_at="2026-11-23T13:00",
+                                 licence_type="on_premise", request_kind="problem")
+    assert response.status_code == 302
+    reference = "SUP-2026-000001"
+    logged = events(desk, reference, "call_logged")[0].payload
+    assert logged["campaign_at"] == "2026-11-23T13:00:00+00:00"  # London time; GMT in November
+    assert (logged["symptom"], logged["licence_type"], logged["preparing_campaign"]) == (
+        "software_crashes", "on_premise", False)
+    assert "Confirm priority" in text(browser.get("/tasks"))
+
+    triage = open_task(desk, reference, "Confirm priority")
+    page = text(browser.get(f"/tasks/{triage.task_id}"))
+    assert "Suggested priority: High — C06: a campaign within 24 hours is blocked" in page
+    assert submit_task(browser, triage.task_id, {"priority": "", "override_reason": ""}).status_code == 302
+    ticket = text(browser.get(f"/calls/{reference}"))
+    assert "<dt>Priority</dt><dd>High</dd>" in ticket
+    assert "The software crashes" in ticket and "On-premise" in ticket and "23 Nov 2026 13:00 GMT" in ticket
+
+
+def test_C06_a_blocked_preparation_of_a_future_campaign_is_suggested_high(browser, desk):
+    sign_in(browser, "alice")
+    log_call_via_form(browser, symptom="cannot_load_data", preparing_campaign="y")
+    triage = open_task(desk, "SUP-2026-000001", "Confirm priority")
+    page = text(browser.get(f"/tasks/{triage.task_id}"))
+    assert "Suggested priority: High — C06: the preparation of a future campaign is blocked" in page
+
+
+def test_the_campaign_moment_is_read_as_london_time_in_summer(browser, desk, frozen_clock):
+    clock.set(datetime(2026, 7, 1, 9, 0, tzinfo=UTC))  # 10:00 BST
+    sign_in(browser, "alice")
+    log_call_via_form(browser, campaign_at="2026-07-01T13:00", symptom="campaign_wont_send")
+    logged = events(desk, "SUP-2026-000001", "call_logged")[0].payload
+    assert datetime.fromisoformat(logged["campaign_at"]) == datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert "01 Jul 2026 13:00 BST" in text(browser.get("/calls/SUP-2026-000001"))
+    triage = open_task(desk, "SUP-2026-000001", "Confirm priority")
+    assert "Suggested priority: High" in text(browser.get(f"/tasks/{triage.task_id}"))
+
+
+def test_without_a_campaign_the_call_is_suggested_low(browser, desk):
+    sign_in(browser, "alice")
+    log_call_via_form(browser, campaign_at="")
+    assert events(desk, "SUP-2026-000001", "call_logged")[0].payload["campaign_at"] is None
+    triage = open_task(desk, "SUP-2026-000001", "Confirm priority")
+    assert "Suggested priority: Low — C08, C11" in text(browser.get(f"/tasks/{triage.task_id}"))
+    assert "None scheduled" in text(browser.get("/calls/SUP-2026-000001"))
+
+
+def test_an_unreadable_campaign_moment_is_refused_beside_the_other_errors(browser, desk):
+    sign_in(browser, "alice")
+    response = log_call_via_form(browser, campaign_at="next tuesday", contact_name="", symptom="gremlins")
+    assert response.status_code == 400
+    page = text(response)
+    assert 'id="campaign_at-error">Enter the campaign&#39;s date and time' in page
+    assert 'id="contact_name-error">Contact name is required<' in page
+    assert 'id="symptom-error">Symptom must be one of:' in page
+    assert 'value="next tuesday"' in page
+    assert queries.recent_tickets(desk) == []
+
+
+def test_C05_a_priority_other_than_the_suggestion_needs_a_reason(browser, desk):
+    reference = log_call(desk)  # suggested Low
+    triage = open_task(desk, reference, "Confirm priority")
+    sign_in(browser, "alice")
+    before = queries.ticket_view(desk, reference)
+    refused = submit_task(browser, triage.task_id, {"priority": "High", "override_reason": ""})
+    assert refused.status_code == 400
+    assert "Say why you chose High rather than the suggested Low" in text(refused)
+    assert queries.ticket_view(desk, reference).history == before.history
+    accepted = submit_task(browser, triage.task_id, {"priority": "High", "override_reason": "Board demo today"})
+    assert accepted.status_code == 302
+    assert "<dt>Priority</dt><dd>High</dd>" in text(browser.get(f"/calls/{reference}"))
+
+
+# Task forms show what the task needs to know ---------------------------------------------------------------
+
+def test_C16_C17_each_line_sees_why_the_call_came_to_it(browser, desk):
+    reference = log_and_triage(desk)
+    do(desk, reference, "First level response", FIRST_RESPONSE)
+    sign_in(browser, "sam")
+    second = open_task(desk, reference, "Resolve call (second line)")
+    page = text(browser.get(f"/tasks/{second.task_id}"))
+    assert "Hand-over reason or question: Needs the import logs" in page and "Priority: Low" in page
+    submit_task(browser, second.task_id, {"next_step": "ask_third_line", "handover_reason": "Is the BOM check on?"})
+
+    sign_in(browser, "tara")
+    advise = open_task(desk, reference, "Advise second line")
+    assert "Hand-over reason or question: Is the BOM check on?" in text(browser.get(f"/tasks/{advise.task_id}"))
+    assert submit_task(browser, advise.task_id, {"advice": "Turn on strict BOM checks"}).status_code == 302
+
+    sign_in(browser, "sam")
+    again = open_task(desk, reference, "Resolve call (second line)")
+    assert "Advice from third line: Turn on strict BOM checks" in text(browser.get(f"/tasks/{again.task_id}"))
+
+
+# SLA clocks on the ticket page (C12-C14) -----------------------------------------------------------------
+
+def test_C12_C13_the_ticket_page_shows_the_sla_clocks_in_london_time(browser, desk):
+    reference = log_and_triage(desk, details=HIGH)
+    sign_in(browser, "alice")
+    page = text(browser.get(f"/calls/{reference}"))
+    assert "<dt>Priority</dt><dd>High</dd>" in page and "<dt>Status</dt><dd>Open</dd>" in page
+    assert "1 working hour" in page and "23 Nov 2026 11:00 GMT" in page
+    assert "8 working hours" in page and "23 Nov 2026 18:00 GMT" in page
+    assert "<td>8 h 00 min</td>" in page and "BREACHED" not in page
+
+
+def test_C14_a_breached_clock_is_highlighted_and_the_call_goes_on(browser, desk, frozen_clock):
+    reference = log_and_triage(desk, details=HIGH)
+    frozen_clock.advance(timedelta(hours=2))  # the first response was due at 11:00
+    sign_in(browser, "alice")
+    page = text(browser.get(f"/calls/{reference}"))
+    assert page.count('class="breached"') == 1 and "BREACHED" in page
+    assert "overdue by 1 h 00 min" in page and "<td>2 h 00 min</td>" in page
+    assert "First level response" in page
+
+
+# Actions on a call -----------------------------------------------------------------------------------------
+
+def test_C22_C23_C24_an_advisor_sets_a_call_delayed_then_says_work_can_progress(browser, desk):
+    reference = answered_high_call(desk)
+    sign_in(browser, "sam")
+    page = browser.get(f"/calls/{reference}")
+    assert "delayed-csrf_token" in parse(page).inputs  # each action form carries its own token
+    assert "Set Delayed" in text(page) and "Work can progress" not in text(page)
+
+    response = act(browser, reference, "delayed", reason="information_awaited", note="Asked for the CSV")
+    assert response.status_code == 302 and response.headers["Location"] == f"/calls/{reference}"
+    page = browser.get(f"/calls/{reference}")
+    body = text(page)
+    assert f"{reference} is Delayed" in body
+    assert queries.ticket_view(desk, reference).status == "delayed"
+    assert "<dt>Priority</dt><dd>Medium</dd>" in body  # C23: High is re-graded
+    assert "none while paused" in body and "Call set Delayed" in body and "Asked for the CSV" in body
+    assert "Work can progress" in body and "Set Delayed</button>" not in body
+    # The message that answers the delay is offered first.
+    assert re.search(r'checked[^>]*value="information_received"|value="information_received"[^>]*checked', body)
+
+    response = act(browser, reference, "progress", message="information_received", note="CSV attached")
+    assert response.status_code == 302
+    assert "The information has arrived" in text(browser.get(f"/calls/{reference}"))
+    assert queries.ticket_view(desk, reference).status == "open"
+    assert events(desk, reference, "message_received")[-1].payload == {
+        "message": "information_received", "payload": {"note": "CSV attached"}}
+    assert events(desk, reference, "call_delayed")[0].actor == "sam"
+
+
+def test_C21_access_refused_on_a_saas_call_is_refused_clearly_and_changes_nothing(browser, desk):
+    reference = answered_high_call(desk)
+    before = queries.ticket_view(desk, reference)
+    sign_in(browser, "sam")
+    response = act(browser, reference, "delayed", reason="access_refused", note="No VPN")
+    assert response.status_code == 409
+    page = text(response)
+    assert "Nothing was changed." in page
+    assert "C21: only an on-premise call waits for access to the customer&#39;s environment" in page
+    assert 'value="No VPN"' in page  # the answers are kept
+    after = queries.ticket_view(desk, reference)
+    assert after.history == before.history and after.revision == before.revision and after.status == "open"
+
+
+def test_C21_access_refused_on_an_on_premise_call_delays_it(browser, desk):
+    reference = log_and_triage(desk, details=replace(HIGH, licence_type="on_premise"))
+    do(desk, reference, "First level response", FIRST_RESPONSE)
+    sign_in(browser, "tara")
+    assert act(browser, reference, "delayed", reason="access_refused").status_code == 302
+    page = text(browser.get(f"/calls/{reference}"))
+    assert re.search(r'checked[^>]*value="access_granted"|value="access_granted"[^>]*checked', page)
+    assert act(browser, reference, "progress", message="access_granted").status_code == 302
+    assert queries.ticket_view(desk, reference).status == "open"
+
+
+def test_a_call_cannot_be_set_delayed_before_its_first_level_response(browser, desk):
+    reference = log_and_triage(desk)
+    before = queries.ticket_view(desk, reference)
+    sign_in(browser, "alice")
+    response = act(browser, reference, "delayed", reason="information_awaited")
+    assert response.status_code == 409
+    assert "Nothing was changed." in text(response)
+    assert f"Ticket {reference} is not waiting for the message &#39;call_delayed&#39;" in text(response)
+    assert queries.ticket_view(desk, reference) == before
+
+
+def test_work_cannot_progress_on_a_call_that_is_not_delayed(browser, desk):
+    reference = answered_high_call(desk)
+    before = queries.ticket_view(desk, reference)
+    sign_in(browser, "sam")
+    response = act(browser, reference, "progress", message="customer_back")
+    assert response.status_code == 409 and "is not waiting for the message" in text(response)
+    bogus = act(browser, reference, "progress", message="feedback")  # only the C24 messages re-open
+    assert bogus.status_code == 400 and "Choose what happened" in text(bogus)
+    assert queries.ticket_view(desk, reference) == before
+
+
+def test_C19_C20_recording_a_training_need_links_the_training_ticket_both_ways(browser, desk):
+    reference = log_and_triage(desk)
+    sign_in(browser, "alice")
+    response = act(browser, reference, "training", need="new_user", notes="Two new marketers")
+    assert response.status_code == 302
+    page = text(browser.get(f"/calls/{reference}"))
+    assert "Training need recorded: TRN-2026-000001." in page
+    assert 'href="/calls/TRN-2026-000001"' in page
+    assert "A new or replacement user should attend the training course (C20)" in page
+    training = text(browser.get("/calls/TRN-2026-000001"))
+    assert f'href="/calls/{reference}"' in training and "Two new marketers" in training
+    assert "Record training need" not in training  # actions belong to calls
+    assert open_task(desk, "TRN-2026-000001", "Arrange training").role == "account_manager"
+
+
+def test_an_unknown_training_need_is_refused_beside_its_field(browser, desk):
+    reference = log_and_triage(desk)
+    before = queries.ticket_view(desk, reference)
+    sign_in(browser, "alice")
+    response = act(browser, reference, "training", need="juggling")
+    assert response.status_code == 400
+    assert 'id="training-need-error">Need must be one of: more_training, new_user<' in text(response)
+    assert queries.ticket_view(desk, reference) == before
+    assert [t.reference for t in queries.recent_tickets(desk)] == [reference]
+
+
+def test_C28_an_account_manager_starts_an_escalation_from_the_call(browser, desk):
+    reference = log_and_triage(desk)
+    sign_in(browser, "amy")
+    page = text(browser.get(f"/calls/{reference}"))
+    assert "Start escalation" in page and "Set Delayed" not in page and "Record training need" not in page
+    refused = act(browser, reference, "escalation", concern="  ")
+    assert refused.status_code == 400 and 'id="escalation-concern-error">The concern is required<' in text(refused)
+    assert [t.reference for t in queries.recent_tickets(desk)] == [reference]
+
+    response = act(browser, reference, "escalation", concern="Nobody called me <b>back</b>")
+    assert response.status_code == 302
+    page = text(browser.get(f"/calls/{reference}"))
+    assert "Escalation started: ESC-2026-000001." in page and 'href="/calls/ESC-2026-000001"' in page
+    escalation = text(browser.get("/calls/ESC-2026-000001"))
+    assert f'href="/calls/{reference}"' in escalation
+    assert "Nobody called me &lt;b&gt;back&lt;/b&gt;" in escalation and "<b>back</b>" not in escalation
+    assert events(desk, reference, "escalation_started")[0].actor == "amy"
+
+
+@pytest.mark.parametrize("username, action, fields", [
+    ("audrey", "delayed", {"reason": "information_awaited"}),
+    ("audrey", "escalation", {"concern": "Unhappy"}),
+    ("dev", "training", {"need": "new_user"}),
+    ("amy", "delayed", {"reason": "customer_absent"}),
+    ("carl", "progress", {"message": "customer_back"}),
+])
+def test_only_advisors_act_on_a_call_and_others_get_403(browser, desk, username, action, fields):
+    reference = answered_high_call(desk)
+    before = queries.ticket_view(desk, reference)
+    sign_in(browser, username)
+    assert act(browser, reference, action, **fields).status_code == 403
+    assert queries.ticket_view(desk, reference) == before
+    assert len(queries.recent_tickets(desk)) == 1
+
+
+def test_an_auditor_sees_the_call_without_actions(browser, desk):
+    reference = answered_high_call(desk)
+    sign_in(browser, "audrey")
+    page = text(browser.get(f"/calls/{reference}"))
+    assert "Service levels" in page and "<h2>Actions</h2>" not in page
+
+
+def test_an_action_without_a_csrf_token_is_refused(browser, desk):
+    reference = answered_high_call(desk)
+    before = queries.ticket_view(desk, reference)
+    sign_in(browser, "sam")
+    response = browser.post(f"/calls/{reference}/delayed", data={"delayed-reason": "information_awaited"})
+    assert response.status_code == 400 and "no valid security token" in text(response)
+    assert queries.ticket_view(desk, reference) == before
+
+
+def test_an_action_on_an_unknown_call_is_a_404(browser):
+    sign_in(browser, "admin")
+    response = act(browser, "SUP-2026-999999", "training", need="new_user")
+    assert response.status_code == 404 and "no ticket with Call Reference" in text(response)

@@ -67,9 +67,9 @@ def _set_up_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import auth, tasks, tickets
+    from . import actions, auth, tasks, tickets
 
-    for blueprint in (auth.blueprint, tasks.blueprint, tickets.blueprint):
+    for blueprint in (auth.blueprint, tasks.blueprint, tickets.blueprint, actions.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
 
@@ -89,11 +89,12 @@ def _register_error_pages(app: Flask) -> None:
         "The form had no valid security token (it may have expired). Go back, reload the page and try again."))
 
 
+FILTERS = ("local_time", "age", "role_name", "event_kind", "event_summary", "sentence", "label", "working_time",
+           "clock_name", "moment", "linked_ticket", "task_context")
+
+
 def _register_filters(app: Flask) -> None:
     from . import formatting
 
-    app.add_template_filter(formatting.local_time, "local_time")
-    app.add_template_filter(formatting.age, "age")
-    app.add_template_filter(formatting.role_name, "role_name")
-    app.add_template_filter(formatting.event_kind, "event_kind")
-    app.add_template_filter(formatting.event_summary, "event_summary")
+    for name in FILTERS:
+        app.add_template_filter(getattr(formatting, name), name)

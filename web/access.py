@@ -15,6 +15,10 @@ ADMIN = "admin"
 # Every staff role may read tickets; customers (a later issue) will have none of these.
 STAFF_ROLES = tuple(ROLES)
 CALL_LOGGERS = ("first_line", ADMIN)
+# Who acts on a call from its page (C18-C24: any advisor; admin passes every check).
+ADVISORS = ("first_line", "second_line", "third_line")
+# C28: an account manager also hears a customer's dissatisfaction and escalates it.
+ESCALATORS = (*ADVISORS, "account_manager")
 
 
 class DeskUser(UserMixin):
