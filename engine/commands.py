@@ -27,7 +27,7 @@ from .calls import CHANNELS, CallDetails  # noqa: F401  (CallDetails is part of 
 from .clock import clock, local
 from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
 from .desk import Desk
-from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
+from .errors import ConflictError, Forbidden, InvalidInput, NotAllowed, NotFound
 from .history import completion_of
 from .instances import UnitOfWork, advance, find_ticket, lock_ticket, timer_due
 from .models import Job, Ticket, WorkTask
@@ -158,7 +158,7 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
         if row is None:
             raise _gone_task_error(session, task_id)
         if roles is not None and row.role not in roles:
-            raise NotAllowed(f"{row.title} is a task for {ROLES.get(row.role, row.role)}; "
+            raise Forbidden(f"{row.title} is a task for {ROLES.get(row.role, row.role)}; "
                              f"{actor} does not have that role")
         ticket = lock_ticket(session, row.ticket_id)
         if expected_revision is not None and ticket.revision != expected_revision:

@@ -41,3 +41,7 @@ class NoActiveVersion(DeskError):
 
 class NotAllowed(DeskError):
     """The ticket's state does not allow this action (e.g. a message it is not waiting for)."""
+
+
+class Forbidden(DeskError):
+    """The person's role does not allow this action."""

@@ -6,7 +6,7 @@ customer is absent (C22). A High call is re-graded to Medium; the clocks
 pause (C23). A message that work can progress re-opens it (C24).
 """
 
-from supportdesk.engine.errors import NotAllowed
+from supportdesk.engine.errors import InvalidInput, NotAllowed
 
 from . import handler
 
@@ -24,7 +24,8 @@ def set_delayed(uow, task) -> None:
     if uow.ticket.status not in ("open", "delayed"):
         raise NotAllowed(f"the call is {uow.ticket.status}: only a call being worked on can be Delayed")
     if reason not in DELAY_REASONS:
-        raise NotAllowed(f"a call is Delayed for one of: {', '.join(DELAY_REASONS)}; not {reason!r}")
+        raise InvalidInput("say why the call is Delayed",
+                           {"reason": f"Reason must be one of: {', '.join(DELAY_REASONS)}"})
     if reason == "access_refused" and uow.ticket.licence_type != "on_premise":
         raise NotAllowed("C21: only an on-premise call waits for access to the customer's environment")
     if uow.ticket.priority == "High":

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from supportdesk.engine import commands, queries
-from supportdesk.engine.errors import ConflictError, InvalidInput, NoActiveVersion, NotAllowed, NotFound
+from supportdesk.engine.errors import ConflictError, Forbidden, InvalidInput, NoActiveVersion, NotFound
 from supportdesk.engine.history import events_of, first_broken_link
 from supportdesk.engine.instances import find_ticket
 
@@ -176,7 +176,7 @@ def test_C32_history_is_a_hash_chain_that_shows_an_edit(desk):
 def test_C15_a_task_is_done_only_by_the_role_of_its_lane(desk):
     reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
-    with pytest.raises(NotAllowed, match="First level response is a task for First line"):
+    with pytest.raises(Forbidden, match="First level response is a task for First line"):
         commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "sam", roles=["second_line"])
     assert history_kinds(desk, reference).count("task_completed") == 1  # only the triage
     commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice", roles=["first_line"])

@@ -13,7 +13,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.errors import NotAllowed, NotFound
+from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
 from supportdesk.engine.users import get_person
 
 EXTENSION_KEY = "supportdesk"
@@ -83,7 +83,8 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(404, lambda _e: page(404, "Not found", "There is nothing at this address."))
     # The engine's NotFound carries a message a person can act on; show it.
     app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
-    app.register_error_handler(NotAllowed, lambda e: page(403, "Not allowed", str(e)))
+    app.register_error_handler(Forbidden, lambda e: page(403, "Not allowed", str(e)))
+    app.register_error_handler(NotAllowed, lambda e: page(409, "Not possible now", str(e)))
     app.register_error_handler(CSRFError, lambda _e: page(
         400, "Form not accepted",
         "The form had no valid security token (it may have expired). Go back, reload the page and try again."))
