@@ -59,6 +59,10 @@ class ClockView:
 @dataclass(frozen=True)
 class TicketView:
     reference: str
+    kind: str  # call | escalation | training
+    parent_reference: str | None  # the call an escalation or training request belongs to
+    priority: str | None
+    outcome: str | None
     status: str
     channel: str
     contact_name: str
@@ -117,8 +121,10 @@ def ticket_view(desk: Desk, reference: str) -> TicketView:
         tasks = session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id)
                                 .order_by(WorkTask.created_at))
         version = session.get(DiagramVersion, ticket.version_id)
+        parent = session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
         return TicketView(
-            reference=ticket.reference or "", status=ticket.status, channel=ticket.channel,
+            reference=ticket.reference or "", kind=ticket.kind, parent_reference=parent.reference if parent else None,
+            priority=ticket.priority, outcome=ticket.outcome, status=ticket.status, channel=ticket.channel,
             contact_name=ticket.contact_name, contact_email=ticket.contact_email, account=ticket.account,
             summary=ticket.summary, created_at=ticket.created_at, closed_at=ticket.closed_at,
             diagram_version=version.number, revision=ticket.revision,

@@ -72,9 +72,8 @@ FORMS = {"delayed": DelayForm, "progress": ProgressForm, "training": TrainingFor
 
 @dataclass(frozen=True)
 class CallFacts:
-    """What the page needs that ``TicketView`` does not carry yet, read from the call's own history:
-    the details it was logged with, its current priority (set on triage, re-graded when Delayed)
-    and why it last waited."""
+    """What the page shows beyond ``TicketView``, read from the call's own history: the
+    details it was logged with and why it last waited."""
 
     is_call: bool
     priority: str | None
@@ -83,17 +82,9 @@ class CallFacts:
 
 
 def call_facts(view: queries.TicketView) -> CallFacts:
-    first = view.history[0] if view.history else None
-    logged = first.payload if first is not None and first.kind == "call_logged" else None
-    priority = delay_reason = None
-    for event in view.history:
-        if event.kind == "priority_set":
-            priority = event.payload.get("priority")
-        elif event.kind == "priority_regraded":
-            priority = event.payload.get("to")
-        elif event.kind == "call_delayed":
-            delay_reason = event.payload.get("reason")
-    return CallFacts(logged is not None, priority, delay_reason, logged or {})
+    logged = next((e.payload for e in view.history if e.kind == "call_logged"), {})
+    delays = [e.payload.get("reason") for e in view.history if e.kind == "call_delayed"]
+    return CallFacts(view.kind == "call", view.priority, delays[-1] if delays else None, logged)
 
 
 def blank_forms(facts: CallFacts) -> dict[str, FlaskForm]:
