@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
 from . import forms
@@ -54,6 +55,8 @@ class ClockView:
     elapsed: timedelta
     remaining: timedelta
     breached: bool
+    started_at: datetime
+    segments: list[tuple[str, datetime]]  # (start|pause|resume|regrade|stop|breach, moment), in order
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,9 @@ def _clock_views(desk: Desk, session, ticket: Ticket) -> list[ClockView]:
     views = []
     for row in clocks.clocks():
         figures = clocks.figures(row.metric, now)
+        segments = [(segment.kind, segment.at) for segment in clocks.segments(row)]
         views.append(ClockView(row.metric, figures.priority, row.target, figures.state, figures.due_at,
-                               figures.elapsed, figures.remaining, figures.breached))
+                               figures.elapsed, figures.remaining, figures.breached, row.started_at, segments))
     return views
 
 
@@ -190,3 +194,25 @@ def completion_of_task(desk: Desk, task_id: str) -> HistoryRow | None:
     with desk.db.reading() as session:
         event = completion_of(session, task_id)
         return HistoryRow(event.seq, event.at, event.kind, event.actor, json.loads(event.payload)) if event else None
+
+
+@dataclass(frozen=True)
+class TicketDiagram:
+    """Where a ticket stands, for drawing: its diagram file and the elements it is at."""
+
+    file_name: str
+    bpmn_xml: str
+    active: frozenset[str]  # tasks ready and events waiting
+    done: frozenset[str]  # elements already passed
+
+
+def ticket_diagram(desk: Desk, reference: str) -> TicketDiagram:
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        version = session.get(DiagramVersion, ticket.version_id)
+        workflow = desk.process_engine.loads(ticket.state)
+        name, xml = next((f.name, f.content) for f in version.files if f'id="{ticket.process_id}"' in f.content)
+    tasks = [task for task in workflow.get_tasks() if getattr(task.task_spec, "bpmn_id", None)]
+    active = {t.task_spec.bpmn_id for t in tasks if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)}
+    done = {t.task_spec.bpmn_id for t in tasks if t.state == TaskState.COMPLETED} - active
+    return TicketDiagram(name, xml, frozenset(active), frozenset(done))

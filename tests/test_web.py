@@ -17,6 +17,7 @@ from supportdesk.engine.calls import REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.clock import clock
 from supportdesk.engine.instances import find_ticket
 from supportdesk.engine.users import ensure_demo_users
+from supportdesk.engine.worker import Worker
 from supportdesk.web import create_app
 
 from helpers import (
@@ -761,3 +762,17 @@ def test_an_action_on_an_unknown_call_is_a_404(browser):
     sign_in(browser, "admin")
     response = act(browser, "SUP-2026-999999", "training", need="new_user")
     assert response.status_code == 404 and "no ticket with Call Reference" in text(response)
+
+
+def test_the_ticket_page_draws_where_the_call_is_and_its_clocks(browser, desk, frozen_clock):
+    reference = log_and_triage(desk)
+    frozen_clock.advance(timedelta(hours=2))  # past the first response deadline
+    Worker(desk).run_once()
+    sign_in(browser, "alice")
+    page = browser.get(f"/calls/{reference}").get_data(as_text=True)
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="diagram"' in page
+    assert re.search(r'<g class="shape userTask active" data-element="Task_first_level_response">', page)
+    assert re.search(r'<g class="shape userTask done" data-element="Task_triage">', page)
+    assert 'class="timeline"' in page and 'class="span running"' in page
+    assert 'class="mark breach"' in page  # the first response breach, drawn on its clock
+    assert "<script" not in page

@@ -17,10 +17,11 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from supportdesk.engine import queries
+from supportdesk.engine.clock import clock
 from supportdesk.engine.commands import TRAINING_NEEDS
 from supportdesk.handlers.delay import DELAY_REASONS
 
-from . import current_desk
+from . import current_desk, diagram_svg, timeline_svg
 from .access import ADVISORS, ESCALATORS
 from .formatting import sentence
 
@@ -105,4 +106,13 @@ def render_ticket(reference: str, *, posted: dict[str, FlaskForm] | None = None,
     facts = call_facts(view)
     forms = {**blank_forms(facts), **(posted or {})}
     may = {"act": current_user.has_any(*ADVISORS), "escalate": current_user.has_any(*ESCALATORS)}
-    return render_template("ticket.html", ticket=view, facts=facts, forms=forms, may=may, refusal=refusal), status
+    pictures = _pictures(reference, view)
+    return render_template("ticket.html", ticket=view, facts=facts, forms=forms, may=may, refusal=refusal,
+                           **pictures), status
+
+
+def _pictures(reference: str, view: queries.TicketView) -> dict:
+    """Where the ticket stands on its diagram, and its SLA clocks over time."""
+    position = queries.ticket_diagram(current_desk(), reference)
+    return {"diagram": diagram_svg.render(position.bpmn_xml, active=position.active, done=position.done),
+            "diagram_file": position.file_name, "timeline": timeline_svg.render(view.clocks, clock.now())}
