@@ -1,0 +1,98 @@
+"""What people click, in a real browser (Chromium, driven by Playwright).
+
+Screenshots of the pages land in tests/artifacts/ (not committed).
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser import chromium_page, require_chromium, screenshot, serving
+
+from supportdesk.engine import queries
+from supportdesk.engine.users import ensure_demo_users
+from supportdesk.web import create_app
+
+from helpers import open_task
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def site(desk):
+    require_chromium()
+    ensure_demo_users(desk)
+    with serving(create_app(desk)) as url, chromium_page() as page:
+        yield url, page
+
+
+def sign_in(page, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}/tasks")
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="Sign out").click()
+
+
+def test_C01_C05_C16_a_call_from_logging_to_resolution_through_the_browser(site, desk):
+    url, page = site
+    sign_in(page, url, "alice")
+    page.get_by_role("link", name="Log a call").click()
+    page.get_by_label("Contact name").fill("Ann Example")
+    page.get_by_label("Contact email").fill("ann@example.com")
+    page.get_by_label("Account").fill("Acme Ltd")
+    page.get_by_label("Summary").fill("The campaign won't send")
+    page.get_by_label("What blocks the customer").select_option("campaign_wont_send")
+    page.get_by_role("button", name="Log the call").click()
+    page.wait_for_url(f"{url}/calls/SUP-2026-000001")
+    reference = "SUP-2026-000001"
+
+    page.get_by_role("link", name="Inbox").click()
+    row = page.get_by_role("row").filter(has_text=reference)
+    assert "Confirm priority" in row.inner_text()
+    screenshot(page, "inbox")
+    row.get_by_role("link", name="Confirm priority").click()
+
+    # Triage: a different priority without a reason is refused, next to the field.
+    page.get_by_label("Priority (leave blank").select_option("High")
+    page.get_by_role("button", name="Complete").click()
+    assert "Say why you chose High rather than the suggested Low" in page.content()
+    page.get_by_label("Why a different priority").fill("Their board demo is at noon")
+    page.get_by_role("button", name="Complete").click()
+    page.wait_for_url(f"{url}/calls/{reference}")
+
+    page.get_by_role("link", name="First level response").click()
+    page.get_by_label("How the customer was answered").select_option("phone")
+    page.get_by_label("What the customer was told").fill("Called back: we are on it")
+    page.get_by_label("Next", exact=True).select_option("second_line")
+    page.get_by_label("Why second line is needed").fill("Sending is blocked server-side")
+    page.get_by_role("button", name="Complete").click()
+    page.wait_for_url(f"{url}/calls/{reference}")
+    sign_out(page)
+
+    sign_in(page, url, "sam")
+    page.get_by_role("row").filter(has_text=reference).get_by_role("link", name="Resolve call (second line)").click()
+    page.get_by_label("Next", exact=True).select_option("resolved")
+    page.get_by_label("Resolution (when resolved)").fill("Unblocked the sending queue")
+    page.get_by_role("button", name="Complete").click()
+    page.wait_for_url(f"{url}/calls/{reference}")
+    assert "Resolved" in page.locator("dl.facts").inner_text()
+    screenshot(page, "ticket")
+
+    view = queries.ticket_view(desk, reference)
+    assert view.status == "resolved" and view.priority == "High"
+    assert [e.actor for e in view.history if e.kind == "task_completed"] == ["alice", "alice", "sam"]
+
+
+def test_a_second_line_advisor_cannot_open_a_first_line_task_in_the_browser(site, desk):
+    from helpers import log_and_triage
+
+    url, page = site
+    reference = log_and_triage(desk)
+    task = open_task(desk, reference, "First level response")
+    sign_in(page, url, "sam")
+    response = page.goto(f"{url}/tasks/{task.task_id}")
+    assert response.status == 403 and "Your role does not allow this page." in page.content()
