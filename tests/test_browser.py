@@ -19,10 +19,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def site(desk):
+    """The desk in a browser; any Content-Security-Policy violation fails the test."""
     require_chromium()
     ensure_demo_users(desk)
     with serving(create_app(desk)) as url, chromium_page() as page:
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
         yield url, page
+        assert [text for text in console if "Content Security Policy" in text] == []
 
 
 def sign_in(page, url: str, username: str) -> None:
