@@ -63,13 +63,12 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import admin, calls, serve  # noqa: F401  (each module adds its commands to main)
+    from . import admin, calls, serve, simulate  # noqa: F401  (each module adds its commands to main)
+    from .calendar_cli import calendar
+    from .report import report
 
-    try:
-        from .calendar_cli import calendar
-    except ImportError:  # pragma: no cover  (the calendar arrives with the SLA issue)
-        return
     main.add_command(calendar)
+    main.add_command(report)
 
 
 _register()

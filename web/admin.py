@@ -1,0 +1,105 @@
+"""Administration: the deployed diagram versions (and deploying changed files), and the users."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from supportdesk.engine import admin
+from supportdesk.engine.errors import DiagramError, InvalidInput
+from supportdesk.engine.roles import ROLES
+
+from . import current_desk
+from .access import ADMIN, requires_roles
+
+blueprint = Blueprint("admin", __name__)
+
+
+class UploadForm(FlaskForm):
+    # No WTForms validators beyond the CSRF token: the engine decides what can be deployed.
+    files = MultipleFileField("Diagram files (.bpmn, .dmn)", render_kw={"accept": ".bpmn,.dmn", "required": True})
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", render_kw={"required": True, "maxlength": 100, "autocomplete": "off"})
+    display_name = StringField("Full name", render_kw={"maxlength": 200})
+    email = EmailField("Email", render_kw={"maxlength": 320})
+    password = PasswordField("Password", render_kw={"required": True, "autocomplete": "new-password"})
+    roles = SelectMultipleField("Roles", choices=[SelectChoice(role, name) for role, name in ROLES.items()],
+                                validate_choice=False, widget=ListWidget(prefix_label=False),
+                                option_widget=CheckboxInput())
+
+
+@blueprint.route("/admin")
+@requires_roles(ADMIN)
+def overview():
+    return render_template("admin.html", overview=admin.overview(current_desk()))
+
+
+@blueprint.route("/admin/versions", methods=["GET"])
+@requires_roles(ADMIN)
+def versions():
+    return _versions_page(UploadForm())
+
+
+@blueprint.route("/admin/versions", methods=["POST"])
+@requires_roles(ADMIN)
+def upload():
+    form = UploadForm()
+    if not form.validate_on_submit():  # CSRFProtect refuses a missing token before this; kept for clarity
+        return _versions_page(form), 400
+    # Read one byte past the engine's limit: enough for it to refuse an oversized file by name.
+    uploads = [(storage.filename or "", storage.read(admin.MAX_DIAGRAM_BYTES + 1))
+               for storage in form.files.data or [] if storage]
+    try:
+        result = admin.deploy_uploaded(current_desk(), uploads, current_user.username)
+    except InvalidInput as exc:
+        form.files.errors = list(exc.fields.values()) or [str(exc)]
+        return _versions_page(form), 400
+    except DiagramError as exc:
+        return _versions_page(form, refused=exc), 400
+    flash(_describe(result), "info" if result.outcome == "unchanged" else "success")
+    return redirect(url_for("admin.versions"))
+
+
+def _describe(result) -> str:
+    text = result.describe()
+    text = text[:1].upper() + text[1:]
+    if result.warnings:
+        text += f" ({len(result.warnings)} warning{'s' if len(result.warnings) != 1 else ''}, listed below)"
+    return text + "."
+
+
+def _versions_page(form: UploadForm, refused: DiagramError | None = None) -> str:
+    return render_template("admin_versions.html", versions=admin.list_versions(current_desk()), form=form,
+                           refused=refused)
+
+
+@blueprint.route("/admin/users", methods=["GET", "POST"])
+@requires_roles(ADMIN)
+def users():
+    form = UserForm()
+    if not form.validate_on_submit():
+        return _users_page(form), 400 if form.errors else 200
+    try:
+        person = admin.add_user(current_desk(), username=form.username.data or "", password=form.password.data or "",
+                                roles=list(form.roles.data or []), display_name=form.display_name.data or "",
+                                email=form.email.data or "")
+    except InvalidInput as exc:
+        general = [message for name, message in exc.fields.items() if name not in form] or (
+            [] if exc.fields else [str(exc)])
+        for name, message in exc.fields.items():
+            if name in form:
+                form[name].errors = [message]
+        return _users_page(form, general), 400
+    flash(f"Added {person.username} ({', '.join(ROLES[r] for r in person.roles)}).", "success")
+    return redirect(url_for("admin.users"))
+
+
+def _users_page(form: UserForm, errors: list[str] | None = None) -> str:
+    return render_template("admin_users.html", users=admin.list_users(current_desk()), form=form, errors=errors)
