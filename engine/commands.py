@@ -154,13 +154,10 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
     admin or a trusted script); the task's lane must be one of them.
     """
     with _command(desk) as session:
-        row = session.get(WorkTask, task_id)
-        if row is None:
-            raise _gone_task_error(session, task_id)
-        if roles is not None and row.role not in roles:
-            raise Forbidden(f"{row.title} is a task for {ROLES.get(row.role, row.role)}; "
-                             f"{actor} does not have that role")
-        ticket = lock_ticket(session, row.ticket_id)
+        row = _open_task_for(session, task_id, actor, roles)
+        if roles is not None and row.claimed_by not in (None, actor):
+            raise ConflictError(f"{row.title} is claimed by {row.claimed_by}; ask them, or have it released")
+        ticket = row.ticket
         if expected_revision is not None and ticket.revision != expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
                                 "reload and try again")
@@ -178,6 +175,42 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
         reference = ticket.reference
     _after_commit(desk, uow)
     return reference
+
+
+def claim_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] | None = None) -> None:
+    """Take an open task, so others see who is on it (it can still be released)."""
+    with _command(desk) as session:
+        row = _open_task_for(session, task_id, actor, roles)
+        if row.claimed_by not in (None, actor):
+            raise ConflictError(f"{row.title} on {row.ticket.reference} is already claimed by {row.claimed_by}")
+        if row.claimed_by == actor:
+            return
+        row.claimed_by = actor
+        history.append(session, row.ticket, at=clock.now(), kind="task_claimed", actor=actor,
+                       payload={"task": row.title, "task_id": task_id})
+
+
+def release_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] | None = None) -> None:
+    """Give a claimed task back to the queue (the claimant, or anyone with ``roles=None``: an admin)."""
+    with _command(desk) as session:
+        row = _open_task_for(session, task_id, actor, roles)
+        if row.claimed_by is None:
+            return
+        if roles is not None and row.claimed_by != actor:
+            raise Forbidden(f"{row.title} is claimed by {row.claimed_by}; only they or an admin can release it")
+        history.append(session, row.ticket, at=clock.now(), kind="task_released", actor=actor,
+                       payload={"task": row.title, "task_id": task_id, "was_claimed_by": row.claimed_by})
+        row.claimed_by = None
+
+
+def _open_task_for(session: Session, task_id: str, actor: str, roles: Collection[str] | None) -> WorkTask:
+    row = session.get(WorkTask, task_id)
+    if row is None:
+        raise _gone_task_error(session, task_id)
+    lock_ticket(session, row.ticket_id)
+    if roles is not None and row.role not in roles:
+        raise Forbidden(f"{row.title} is a task for {ROLES.get(row.role, row.role)}; {actor} does not have that role")
+    return row
 
 
 def _gone_task_error(session: Session, task_id: str) -> Exception:

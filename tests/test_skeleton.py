@@ -188,3 +188,21 @@ def test_C02_call_details_longer_than_the_store_allows_are_refused_by_field(desk
     with pytest.raises(InvalidInput) as raised:
         commands.log_call(desk, long, "alice")
     assert raised.value.fields == {"summary": "Summary allows at most 500 characters"}
+
+
+def test_a_claimed_task_is_done_by_its_claimant_until_released(desk):
+    reference = log_and_triage(desk)
+    task = open_task(desk, reference, "First level response")
+    commands.claim_task(desk, task.task_id, "alice", roles=["first_line"])
+    assert open_task(desk, reference, "First level response").claimed_by == "alice"
+    with pytest.raises(ConflictError, match="already claimed by alice"):
+        commands.claim_task(desk, task.task_id, "bob", roles=["first_line"])
+    with pytest.raises(ConflictError, match="claimed by alice"):
+        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "bob", roles=["first_line"])
+    with pytest.raises(Forbidden, match="only they or an admin"):
+        commands.release_task(desk, task.task_id, "bob", roles=["first_line"])
+    commands.release_task(desk, task.task_id, "alice", roles=["first_line"])
+    commands.claim_task(desk, task.task_id, "bob", roles=["first_line"])
+    commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "bob", roles=["first_line"])
+    kinds = history_kinds(desk, reference)
+    assert kinds.count("task_claimed") == 2 and kinds.count("task_released") == 1

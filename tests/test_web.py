@@ -776,3 +776,19 @@ def test_the_ticket_page_draws_where_the_call_is_and_its_clocks(browser, desk, f
     assert 'class="timeline"' in page and 'class="span running"' in page
     assert 'class="mark breach"' in page  # the first response breach, drawn on its clock
     assert "<script" not in page
+
+
+def test_claim_and_release_from_the_inbox_show_who_is_on_a_task(browser, desk):
+    reference = log_and_triage(desk)
+    task = open_task(desk, reference, "First level response")
+    sign_in(browser, "alice")
+    inbox = browser.get("/tasks")
+    response = browser.post(f"/tasks/{task.task_id}/claim", data={"csrf_token": token(inbox)})
+    assert response.status_code == 302
+    page = text(browser.get("/tasks"))
+    assert "You have claimed First level response." in page and "Release" in page
+    assert open_task(desk, reference, "First level response").claimed_by == "alice"
+    assert browser.post(f"/tasks/{task.task_id}/claim").status_code == 400  # no token, no change
+    response = browser.post(f"/tasks/{task.task_id}/release", data={"csrf_token": token(inbox)})
+    assert "First level response is back in the queue." in text(browser.get(response.headers["Location"]))
+    assert open_task(desk, reference, "First level response").claimed_by is None

@@ -105,3 +105,27 @@ def _task_gone(task_id: str):
     message = (f"{completion.payload.get('task')} on {form.reference.data} was already completed by "
                f"{completion.actor} at {local_time(completion.at)}; nothing was changed.")
     return render_template("conflict.html", message=message, reference=form.reference.data), 409
+
+
+@blueprint.route("/tasks/<task_id>/claim", methods=["POST"])
+@requires_roles(*TASK_ROLES, ADMIN)
+def claim(task_id: str):
+    return _claiming(task_id, commands.claim_task, "You have claimed {title}.")
+
+
+@blueprint.route("/tasks/<task_id>/release", methods=["POST"])
+@requires_roles(*TASK_ROLES, ADMIN)
+def release(task_id: str):
+    return _claiming(task_id, commands.release_task, "{title} is back in the queue.")
+
+
+def _claiming(task_id: str, command, done: str):
+    """Claim or release, then back to the inbox with what happened (the CSRF token is checked app-wide)."""
+    shown = _task_for_current_user(task_id)
+    try:
+        command(current_desk(), task_id, current_user.username, roles=current_user.task_roles())
+    except ConflictError as exc:
+        flash(f"{exc}.", "error")
+    else:
+        flash(done.format(title=shown.task.title), "success")
+    return redirect(url_for("tasks.inbox"))
