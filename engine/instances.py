@@ -55,6 +55,7 @@ class UnitOfWork:
                                  mail_domain=settings.mail_domain)
         self.record("mail_queued", {"template": template, "to": to, "subject": mail.subject,
                                     "message_id": mail.message_id}, actor="desk")
+        self.jobs_written = True  # wake an in-process worker: the mail goes out now, not at its next pass
 
     def close_for_customer(self, outcome: str) -> None:
         """The call is over for the customer (resolved, passed to development, advised)."""

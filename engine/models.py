@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -238,6 +239,10 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the worker next picks the mail up: a queued mail when it is due, a mail being sent
+    # ("sending") when the lease of the worker that claimed it runs out. None once sent or failed.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Feedback(Base):
@@ -262,3 +267,65 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     roles: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MailAttempt(Base):
+    """One try at handing an outbox mail to the SMTP server, and what came of it."""
+
+    __tablename__ = "mail_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[int] = mapped_column(ForeignKey("outbox_mail.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(10))  # sent | retry | failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class InboundMail(Base):
+    """A mail received (SMTP or a file), kept whole; it opened a call, was added to one,
+    or was an auto-reply. Its Message-ID and hash make receiving it twice a no-op."""
+
+    __tablename__ = "inbound_mail"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(String(500))  # "smtp from 10.0.0.5", or the file it came from
+    envelope_from: Mapped[str] = mapped_column(String(320), default="")
+    from_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(20))  # new_call | added | auto_reply
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MailAttachment(Base):
+    """A file that came with an inbound mail; its bytes are kept up to the size limit."""
+
+    __tablename__ = "mail_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_mail.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)  # None: larger than the limit (the raw mail has it)
+
+
+class QuarantinedMail(Base):
+    """A received mail the desk could not file (unparseable, no sender, refused by the
+    process), kept whole with the reason, for a person to look at: never lost."""
+
+    __tablename__ = "mail_quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    source: Mapped[str] = mapped_column(String(500))
+    envelope_from: Mapped[str] = mapped_column(String(320), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)

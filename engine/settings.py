@@ -23,6 +23,20 @@ class Settings:
     mail_from: str = "Support desk <support@supportdesk.local>"
     mail_domain: str = "supportdesk.local"  # for Message-IDs
     first_line_address: str = "first-line@supportdesk.local"  # where breach alerts go (C12)
+    # Outbound mail. Without an SMTP host, mail stays queued in the outbox (the desk shows it).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_timeout: float = 20.0  # seconds; the worker waits this long at most for a silent server
+    smtp_max_attempts: int = 12  # with the backoff (30 s doubling, at most 1 h) about 6 hours of tries
+    # Inbound mail: what the desk accepts as a call, where `mail-server` listens, how much it keeps.
+    support_address: str = "support@supportdesk.local"
+    mail_server_host: str = "127.0.0.1"
+    mail_server_port: int = 8025
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -42,4 +56,38 @@ class Settings:
             mail_from=env.get("SUPPORTDESK_MAIL_FROM", defaults.mail_from),
             mail_domain=env.get("SUPPORTDESK_MAIL_DOMAIN", defaults.mail_domain),
             first_line_address=env.get("SUPPORTDESK_FIRST_LINE_ADDRESS", defaults.first_line_address),
+            smtp_host=env.get("SUPPORTDESK_SMTP_HOST", defaults.smtp_host).strip(),
+            smtp_port=_integer(env, "SUPPORTDESK_SMTP_PORT", defaults.smtp_port),
+            smtp_starttls=_flag(env, "SUPPORTDESK_SMTP_STARTTLS", defaults.smtp_starttls),
+            smtp_username=env.get("SUPPORTDESK_SMTP_USERNAME", defaults.smtp_username),
+            smtp_password=env.get("SUPPORTDESK_SMTP_PASSWORD", defaults.smtp_password),
+            smtp_timeout=float(_integer(env, "SUPPORTDESK_SMTP_TIMEOUT", int(defaults.smtp_timeout))),
+            smtp_max_attempts=_integer(env, "SUPPORTDESK_SMTP_MAX_ATTEMPTS", defaults.smtp_max_attempts),
+            support_address=env.get("SUPPORTDESK_SUPPORT_ADDRESS", defaults.support_address).strip(),
+            mail_server_host=env.get("SUPPORTDESK_MAIL_SERVER_HOST", defaults.mail_server_host),
+            mail_server_port=_integer(env, "SUPPORTDESK_MAIL_SERVER_PORT", defaults.mail_server_port),
+            max_message_bytes=_integer(env, "SUPPORTDESK_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
+            max_attachment_bytes=_integer(env, "SUPPORTDESK_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes),
         )
+
+
+def _integer(env, name: str, default: int) -> int:
+    """A whole, non-negative number, or a ValueError that names the variable."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a whole number, not {text!r}")
+    return int(text)
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _flag(env, name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in _TRUE | _FALSE:
+        raise ValueError(f"{name} must be true or false, not {text!r}")
+    return text in _TRUE

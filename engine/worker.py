@@ -1,8 +1,9 @@
-"""The worker: fires BPMN timers when they fall due.
+"""The worker: fires BPMN timers when they fall due, then delivers the outbox.
 
-It sleeps until the next due job, or until a command in this process writes
-a nearer one (``desk.jobs_changed``), so a timer fires about when it is due
-without a fixed long poll.
+It sleeps until the next due job or mail attempt, or until a command in this
+process writes a nearer job (``desk.jobs_changed``), so a timer fires about
+when it is due without a fixed long poll. Mail a command queues is picked up
+at the next pass, within ``MAX_IDLE``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from . import commands
 from .clock import clock
 from .desk import Desk
+from .mail import delivery
 from .models import Job
 
 log = logging.getLogger(__name__)
@@ -31,14 +33,24 @@ class Worker:
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
-        """Run every job that is due now; returns how many ran."""
+        """Run every job that is due now, then send the mail that is due; returns how many jobs ran."""
         total = 0
         while ran := commands.fire_due_timers(self.desk):
             total += ran
+        self.deliver_mail()
         return total
+
+    def deliver_mail(self) -> delivery.Delivered:
+        """The outbox's due mail (timers fired first: a handler may just have queued some)."""
+        done = delivery.deliver_due_mail(self.desk)
+        if done.handled:
+            log.info("mail: %s sent, %s to retry, %s failed", done.sent, done.retrying, done.failed)
+        return done
 
     def run_forever(self) -> None:
         log.info("worker started")
+        if not delivery.delivery_enabled(self.desk.settings):
+            log.warning("no SMTP host (SUPPORTDESK_SMTP_HOST): mail stays queued in the outbox")
         while not self.stopping.is_set():
             try:
                 self.run_once()
@@ -58,6 +70,8 @@ class Worker:
     def _seconds_until_next_job(self) -> float:
         with self.desk.db.reading() as session:
             next_due = session.scalar(select(func.min(Job.due_at)))
+        if delivery.delivery_enabled(self.desk.settings):
+            next_due = min(filter(None, (next_due, delivery.next_attempt(self.desk))), default=None)
         if next_due is None:
             return MAX_IDLE.total_seconds()
         wait = (next_due - clock.now()).total_seconds()
