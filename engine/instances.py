@@ -16,12 +16,12 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import history, outbox
 from .errors import NotFound
-from .models import Job, Ticket, WorkTask
+from .models import Job, SlaClock, Ticket, WorkTask
 from .process import running
 from .roles import role_for_lane
 from .sla import SlaClocks
@@ -124,10 +124,17 @@ def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     ticket = uow.ticket
     ticket.state = uow.desk.process_engine.dumps(workflow)
     ticket.updated_at = uow.now
+    ticket.next_due_at = _nearest_due(uow)
     _project_tasks(uow, workflow)
     _schedule_timers(uow, workflow)
     if workflow.is_completed():
         uow.close_for_customer(ticket.outcome or "completed")
+
+
+def _nearest_due(uow: UnitOfWork) -> datetime | None:
+    """The earliest due moment among the ticket's running SLA clocks (the inbox's urgency)."""
+    return uow.session.scalar(select(func.min(SlaClock.due_at)).where(
+        SlaClock.ticket_id == uow.ticket.id, SlaClock.state == "running"))
 
 
 def ready_user_tasks(workflow: BpmnWorkflow):
@@ -142,13 +149,15 @@ def _project_tasks(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     for task_id, row in stored.items():
         if task_id not in ready:
             uow.session.delete(row)
+        else:
+            row.due_at = uow.ticket.next_due_at
     for task_id, task in ready.items():
         if task_id not in stored:
             spec = task.task_spec
             uow.session.add(WorkTask(
                 id=task_id, ticket_id=uow.ticket.id, element_id=spec.bpmn_id,
                 title=spec.bpmn_name or spec.bpmn_id, role=role_for_lane(spec.lane) or "unassigned",
-                created_at=uow.now))
+                created_at=uow.now, due_at=uow.ticket.next_due_at))
             uow.record("task_opened", {"task": spec.bpmn_name or spec.bpmn_id, "element": spec.bpmn_id,
                                        "task_id": task_id, "role": role_for_lane(spec.lane)}, actor="desk")
 

@@ -94,6 +94,7 @@ class Ticket(Base):
     linked to one (``parent_id``), each with its own reference and history."""
 
     __tablename__ = "ticket"
+    __table_args__ = (Index("ix_ticket_kind_created", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str | None] = mapped_column(String(32), unique=True)
@@ -110,6 +111,8 @@ class Ticket(Base):
     licence_type: Mapped[str | None] = mapped_column(String(20))  # saas | on_premise (C21)
     priority: Mapped[str | None] = mapped_column(String(20), index=True)
     outcome: Mapped[str | None] = mapped_column(String(30))  # resolved | enhancement | advice | ...
+    # The nearest due moment of the ticket's running SLA clocks: the inbox's urgency.
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     state: Mapped[str] = mapped_column(Text)
     # Optimistic concurrency: SQLAlchemy adds "AND revision = :old" to every
     # UPDATE, so a command run against a stale instance writes nothing.
@@ -137,7 +140,8 @@ class WorkTask(Base):
     """A ready user task, projected from the instance for the task inboxes."""
 
     __tablename__ = "work_task"
-    __table_args__ = (Index("ix_work_task_role_created", "role", "created_at"),)
+    __table_args__ = (Index("ix_work_task_role_created", "role", "created_at"),
+                      Index("ix_work_task_role_due", "role", "due_at"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
@@ -146,6 +150,8 @@ class WorkTask(Base):
     role: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
+    # The ticket's nearest SLA due moment, copied here so the inbox sorts by urgency on an index.
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     ticket: Mapped[Ticket] = relationship()
 
@@ -329,3 +335,16 @@ class QuarantinedMail(Base):
     reason: Mapped[str] = mapped_column(Text)
     size: Mapped[int] = mapped_column(Integer)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class PortalAccess(Base):
+    """A customer's way into the portal (C25): the link in a confirmation mail carries a
+    random token; only its hash is kept, so a stolen database opens no portal."""
+
+    __tablename__ = "portal_access"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_email: Mapped[str] = mapped_column(String(320), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

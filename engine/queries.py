@@ -32,6 +32,8 @@ class TaskRow:
     claimed_by: str | None
     summary: str
     account: str
+    priority: str | None = None
+    due_at: datetime | None = None  # the ticket's nearest SLA deadline
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,17 @@ class TaskForm:
 
 def _task_row(task: WorkTask, ticket: Ticket) -> TaskRow:
     return TaskRow(task.id, ticket.reference or "", task.title, task.role, task.created_at, task.claimed_by,
-                   ticket.summary, ticket.account)
+                   ticket.summary, ticket.account, ticket.priority, task.due_at)
 
 
 def open_tasks(desk: Desk, roles: list[str] | None = None, *, limit: int = 50, offset: int = 0) -> list[TaskRow]:
-    """The task inbox: ready tasks, oldest first, for the given roles (all when None)."""
+    """The task inbox for the given roles (all when None): the most urgent SLA deadline first,
+    tasks without one after, oldest first among equals. Sorted on an index (role, due_at)."""
     query = select(WorkTask, Ticket).join(Ticket, WorkTask.ticket_id == Ticket.id)
     if roles is not None:
         query = query.where(WorkTask.role.in_(roles))
-    query = query.order_by(WorkTask.created_at, WorkTask.id).limit(limit).offset(offset)
+    query = (query.order_by(WorkTask.due_at.asc().nulls_last(), WorkTask.created_at, WorkTask.id)
+             .limit(limit).offset(offset))
     with desk.db.reading() as session:
         return [_task_row(task, ticket) for task, ticket in session.execute(query)]
 

@@ -792,3 +792,17 @@ def test_claim_and_release_from_the_inbox_show_who_is_on_a_task(browser, desk):
     response = browser.post(f"/tasks/{task.task_id}/release", data={"csrf_token": token(inbox)})
     assert "First level response is back in the queue." in text(browser.get(response.headers["Location"]))
     assert open_task(desk, reference, "First level response").claimed_by is None
+
+
+def test_the_inbox_puts_the_most_urgent_deadline_first_and_flags_breaches(browser, desk, frozen_clock):
+    low = log_and_triage(desk)  # no campaign: Low, first response due in 1 h
+    frozen_clock.advance(timedelta(minutes=30))
+    high = log_and_triage(desk, details=replace(ANN, symptom="software_crashes",
+                                                campaign_at=frozen_clock.now() + timedelta(hours=3)))
+    sign_in(browser, "alice")
+    page = browser.get("/tasks").get_data(as_text=True)
+    assert page.index(low) < page.index(high)  # both first responses: the older deadline first
+    assert "30 min" in text(browser.get("/tasks")) and "at risk" in text(browser.get("/tasks"))
+    frozen_clock.advance(timedelta(minutes=45))  # the first call's first response is now 15 min late
+    rows = text(browser.get("/tasks"))
+    assert "overdue by 15 min" in rows and '<tr class="breached">' in rows and "BREACHED" in rows
