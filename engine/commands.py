@@ -226,17 +226,24 @@ def deliver_message(desk: Desk, reference: str, message: str, payload: dict | No
     """Deliver a BPMN message (e.g. information received) to the ticket's instance."""
     with _command(desk) as session:
         ticket = find_ticket(session, reference, lock=True)
-        workflow = desk.process_engine.loads(ticket.state)
         uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
-        event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {},
-                                                                    "result_var": message})
-        try:
-            workflow.send_event(event)
-        except WorkflowException as exc:
-            raise NotAllowed(f"ticket {reference} is not waiting for the message {message!r}") from exc
-        uow.record("message_received", {"message": message, "payload": payload or {}})
-        advance(uow, workflow)
+        if not deliver(uow, message, payload):
+            raise NotAllowed(f"ticket {reference} is not waiting for the message {message!r}")
     _after_commit(desk, uow)
+
+
+def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
+    """Within a command: hand ``message`` to the ticket's instance and run it on; False
+    (and nothing done) when the instance is not waiting for that message."""
+    workflow = uow.desk.process_engine.loads(uow.ticket.state)
+    event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {}, "result_var": message})
+    try:
+        workflow.send_event(event)
+    except WorkflowException:
+        return False
+    uow.record("message_received", {"message": message, "payload": payload or {}})
+    advance(uow, workflow)
+    return True
 
 
 def fire_due_timers(desk: Desk, limit: int = 100) -> int:

@@ -1,6 +1,7 @@
 """Mail the process sends (C04, C09, C12, C26, C30), queued in the outbox."""
 
 from supportdesk.engine.clock import local
+from supportdesk.engine.portal_access import issue_token
 
 from . import handler
 
@@ -8,7 +9,8 @@ from . import handler
 @handler("send_confirmation")
 def send_confirmation(uow, task) -> None:
     """C04: the Call Reference and how to track the call on the portal."""
-    uow.queue_mail("confirmation", uow.ticket.contact_email,
+    token = issue_token(uow.session, uow.ticket.contact_email, uow.now)
+    uow.queue_mail("confirmation", uow.ticket.contact_email, portal_url=f"{uow.desk.settings.portal_url}/{token}",
                    first_response_target=str(uow.desk.sla_policy.first_response))
 
 

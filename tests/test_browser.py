@@ -100,3 +100,25 @@ def test_a_second_line_advisor_cannot_open_a_first_line_task_in_the_browser(site
     sign_in(page, url, "sam")
     response = page.goto(f"{url}/tasks/{task.task_id}")
     assert response.status == 403 and "Your role does not allow this page." in page.content()
+
+
+def test_C25_the_customer_opens_the_link_from_the_confirmation_and_sees_only_their_own_call(site, desk):
+    from dataclasses import replace
+
+    from test_portal import portal_link
+
+    from helpers import ANN, log_call
+
+    url, page = site
+    ann = log_call(desk)
+    zed = log_call(desk, details=replace(ANN, contact_email="zed@other.example", summary="Zed's own trouble"))
+    page.goto(url + portal_link(desk, ann)[0])
+    rows = page.get_by_role("row").all_inner_texts()
+    assert len(rows) == 2 and ann in rows[1] and zed not in " ".join(rows)
+    page.get_by_role("link", name=ann).click()
+    assert "Our support team is working on your call." in page.content()
+    screenshot(page, "portal")
+
+    page.goto(url + portal_link(desk, zed)[0])  # the second customer's link, in the same browser
+    assert ann not in page.content() and zed in page.content()
+    assert page.goto(f"{url}/portal/calls/{ann}").status == 404

@@ -1,0 +1,129 @@
+"""The customer portal (C25, C27, C28): the link in the confirmation mail opens the
+customer's own calls and nothing else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from supportdesk.engine import commands, queries
+from supportdesk.engine.models import OutboxMail, PortalAccess
+from supportdesk.web import create_app
+
+from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, log_and_triage, log_call
+
+LINK = re.compile(r"(http://\S+/portal/)(\S+)")
+
+
+def portal_link(desk, reference) -> tuple[str, str]:
+    """The portal path and token from the confirmation mail of ``reference``."""
+    with desk.db.reading() as session:
+        mail = session.query(OutboxMail).filter(OutboxMail.template == "confirmation",
+                                                OutboxMail.subject.startswith(f"[{reference}]")).one()
+    match = LINK.search(mail.body_text)
+    return f"/portal/{match.group(2)}", match.group(2)
+
+
+@pytest.fixture
+def customer(desk):
+    return create_app(desk, testing=True).test_client()
+
+
+def token_of(response) -> str:
+    found = re.search(r'name="(?:\w+-)?csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True))
+    return found.group(1)
+
+
+def test_C25_the_token_is_long_random_and_stored_only_as_a_hash(desk):
+    reference = log_call(desk)
+    _, token = portal_link(desk, reference)
+    assert len(token) >= 43  # 32 random bytes, base64url: 256 bits
+    with desk.db.reading() as session:
+        [access] = session.query(PortalAccess).all()
+    assert access.token_hash != token and len(access.token_hash) == 64 and token not in access.token_hash
+
+
+def test_C25_the_confirmation_link_shows_exactly_the_customers_own_calls(desk, customer):
+    mine = log_call(desk)
+    also_mine = log_call(desk, details=replace(ANN, summary="Second problem"))
+    theirs = log_call(desk, details=replace(ANN, contact_email="zed@other.example", summary="Zed's secret"))
+    path, _ = portal_link(desk, mine)
+    assert customer.get(path).status_code == 302
+    page = customer.get("/portal/").get_data(as_text=True)
+    assert mine in page and also_mine in page and theirs not in page and "Zed's secret" not in page
+    assert customer.get(f"/portal/calls/{mine}").status_code == 200
+    assert customer.get(f"/portal/calls/{theirs}").status_code == 404
+
+
+def test_C25_a_second_customers_token_cannot_see_the_first_customers_call(desk, customer):
+    first = log_call(desk)
+    second = log_call(desk, details=replace(ANN, contact_email="zed@other.example"))
+    path, _ = portal_link(desk, second)
+    customer.get(path)
+    assert customer.get(f"/portal/calls/{first}").status_code == 404
+    assert first not in customer.get("/portal/").get_data(as_text=True)
+
+
+def test_C25_a_wrong_token_opens_nothing_and_no_token_means_no_access(desk, customer):
+    log_call(desk)
+    assert customer.get("/portal/not-a-real-token").status_code == 404
+    assert customer.get("/portal/").status_code == 403
+
+
+def test_C25_advisors_notes_are_not_shown_to_the_customer(desk, customer):
+    reference = log_and_triage(desk)
+    do(desk, reference, "First level response", {"response_method": "phone", "response": "Called",
+                                                  "next_step": "second_line",
+                                                  "handover_reason": "INTERNAL: customer is difficult"})
+    customer.get(portal_link(desk, reference)[0])
+    page = customer.get(f"/portal/calls/{reference}").get_data(as_text=True)
+    assert "INTERNAL" not in page and "Called" not in page
+    assert "Our support team is working on your call." in page
+
+
+def test_C24_C25_information_added_on_the_portal_reopens_a_delayed_call(desk, customer):
+    reference = log_and_triage(desk)
+    do(desk, reference, "First level response", {"response_method": "phone", "response": "Called",
+                                                  "next_step": "second_line", "handover_reason": "logs"})
+    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    customer.get(portal_link(desk, reference)[0])
+    page = customer.get(f"/portal/calls/{reference}")
+    assert "We are waiting for information or access from you" in page.get_data(as_text=True)
+    response = customer.post(f"/portal/calls/{reference}/information",
+                              data={"information-csrf_token": token_of(page), "information-text": "CSV attached"})
+    assert response.status_code == 302
+    assert queries.ticket_view(desk, reference).status == "open"
+    assert events(desk, reference, "customer_information")[0].payload == {"text": "CSV attached"}
+
+
+def test_C27_feedback_on_a_resolved_call_from_the_portal(desk, customer):
+    reference = log_and_triage(desk)
+    do(desk, reference, "First level response", RESOLVED_STRAIGHT_AWAY)
+    customer.get(portal_link(desk, reference)[0])
+    page = customer.get(f"/portal/calls/{reference}")
+    response = customer.post(f"/portal/calls/{reference}/feedback", data={
+        "feedback-csrf_token": token_of(page), "feedback-rating": "5", "feedback-comment": "Lovely"})
+    assert response.status_code == 302
+    assert events(desk, reference, "feedback_received")[0].payload == {"rating": 5, "comment": "Lovely"}
+    assert queries.ticket_view(desk, reference).status == "closed"
+
+
+def test_C28_the_customer_asks_to_escalate(desk, customer):
+    reference = log_and_triage(desk)
+    customer.get(portal_link(desk, reference)[0])
+    page = customer.get(f"/portal/calls/{reference}")
+    response = customer.post(f"/portal/calls/{reference}/escalation", data={
+        "escalation-csrf_token": token_of(page), "escalation-concern": "Nobody has called me"})
+    assert response.status_code == 302
+    [started] = events(desk, reference, "escalation_started")
+    assert started.actor == "customer:ann@example.com"
+
+
+def test_a_portal_form_without_its_token_is_refused(desk, customer):
+    reference = log_and_triage(desk)
+    customer.get(portal_link(desk, reference)[0])
+    response = customer.post(f"/portal/calls/{reference}/information", data={"information-text": "x"})
+    assert response.status_code == 400
+    assert events(desk, reference, "customer_information") == []
