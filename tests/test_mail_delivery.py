@@ -111,7 +111,7 @@ def test_C04_a_logged_call_sends_exactly_one_confirmation_with_reference_and_por
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert reference in text and mail_desk.settings.portal_url in text
-    assert f'<a href="{mail_desk.settings.portal_url}">' in html and f"<strong>{reference}</strong>" in html
+    assert f'<a href="{mail_desk.settings.portal_url}/' in html and f"<strong>{reference}</strong>" in html
     assert (queued.status, queued.attempts, queued.sent_at, queued.next_attempt_at) == ("sent", 1, frozen_clock.now(),
                                                                                         None)
     assert [(a.outcome, a.detail) for a in mail_queries.attempts_of(mail_desk, queued.id)] == [
