@@ -242,3 +242,24 @@ def test_the_overview_links_to_versions_and_users(browser, desk):
     assert "Version <strong>1</strong> is active, of 1 deployed." in page
     assert "1 ticket not yet closed." in page and "8 users can sign in." in page
     assert 'href="/admin/versions"' in page and 'href="/admin/users"' in page
+
+
+def test_failed_and_quarantined_mail_are_shown_to_the_admin_and_can_be_retried(browser, desk):
+    from supportdesk.engine.mail import inbound
+    from supportdesk.engine.models import OutboxMail
+
+    log_call(desk)
+    with desk.db.transaction() as session:
+        mail = session.query(OutboxMail).one()
+        mail.status, mail.attempts, mail.last_error = "failed", 12, "550 mailbox unavailable"
+    inbound.quarantine(desk, b"\\x00not a mail", "test", "robot@example.com", "cannot be parsed")
+    sign_in(browser, "admin")
+    page = browser.get("/admin/mail")
+    assert "550 mailbox unavailable" in text(page) and "cannot be parsed" in text(page)
+    assert "robot@example.com" in text(page)
+    response = browser.post(f"/admin/mail/{mail.id}/retry", data={"csrf_token": token(page)})
+    assert response.status_code == 302
+    with desk.db.reading() as session:
+        assert session.get(OutboxMail, mail.id).status == "queued"
+    sign_in(browser, "alice")
+    assert browser.get("/admin/mail").status_code == 403

@@ -86,6 +86,15 @@ def test_C01_C05_C16_a_call_from_logging_to_resolution_through_the_browser(site,
     assert "Resolved" in page.locator("dl.facts").inner_text()
     screenshot(page, "ticket")
 
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    screenshot(page, "ticket-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_out(page)
+    sign_in(page, url, "carl")
+    page.get_by_role("link", name="Reports").click()
+    assert page.locator("img[src*='/reports/chart/']").count() >= 1
+    screenshot(page, "report")
+
     view = queries.ticket_view(desk, reference)
     assert view.status == "resolved" and view.priority == "High"
     assert [e.actor for e in view.history if e.kind == "task_completed"] == ["alice", "alice", "sam"]

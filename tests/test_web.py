@@ -806,3 +806,11 @@ def test_the_inbox_puts_the_most_urgent_deadline_first_and_flags_breaches(browse
     frozen_clock.advance(timedelta(minutes=45))  # the first call's first response is now 15 min late
     rows = text(browser.get("/tasks"))
     assert "overdue by 15 min" in rows and '<tr class="breached">' in rows and "BREACHED" in rows
+
+
+def test_the_ticket_page_lists_the_mail_sent_and_says_it_waits_without_smtp(browser, desk):
+    reference = log_call(desk)
+    sign_in(browser, "alice")
+    page = text(browser.get(f"/calls/{reference}"))
+    assert f"[{reference}] We have logged your call" in page
+    assert "kept in the outbox: no SMTP server is configured" in page

@@ -12,6 +12,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from supportdesk.engine import admin
 from supportdesk.engine.errors import DiagramError, InvalidInput
+from supportdesk.engine.mail import delivery, inbound
+from supportdesk.engine.mail import queries as mail_queries
 from supportdesk.engine.roles import ROLES
 
 from . import current_desk
@@ -103,3 +105,29 @@ def users():
 
 def _users_page(form: UserForm, errors: list[str] | None = None) -> str:
     return render_template("admin_users.html", users=admin.list_users(current_desk()), form=form, errors=errors)
+
+
+@blueprint.route("/admin/mail", methods=["GET"])
+@requires_roles(ADMIN)
+def mail():
+    """Mail that failed (kept, never dropped) and mail that could not be read (quarantined)."""
+    desk = current_desk()
+    return render_template("admin_mail.html", counts=mail_queries.outbox_counts(desk),
+                           failed=mail_queries.failed_mail(desk), quarantined=mail_queries.quarantined_mail(desk),
+                           enabled=mail_queries.mail_delivery_enabled(desk), form=FlaskForm())
+
+
+@blueprint.route("/admin/mail/<int:mail_id>/retry", methods=["POST"])
+@requires_roles(ADMIN)
+def retry_mail(mail_id: int):
+    delivery.retry_failed(current_desk(), mail_id, current_user.username)
+    flash(f"Mail {mail_id} is queued again.", "success")
+    return redirect(url_for("admin.mail"))
+
+
+@blueprint.route("/admin/mail/quarantine/<int:quarantined_id>/release", methods=["POST"])
+@requires_roles(ADMIN)
+def release_mail(quarantined_id: int):
+    receipt = inbound.release(current_desk(), quarantined_id)
+    flash(f"Quarantined mail {quarantined_id}: {receipt.describe()}", "success")
+    return redirect(url_for("admin.mail"))

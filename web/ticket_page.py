@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from supportdesk.engine import queries
 from supportdesk.engine.clock import clock
 from supportdesk.engine.commands import TRAINING_NEEDS
+from supportdesk.engine.mail import queries as mail_queries
 from supportdesk.handlers.delay import DELAY_REASONS
 
 from . import current_desk, diagram_svg, timeline_svg
@@ -107,8 +108,11 @@ def render_ticket(reference: str, *, posted: dict[str, FlaskForm] | None = None,
     forms = {**blank_forms(facts), **(posted or {})}
     may = {"act": current_user.has_any(*ADVISORS), "escalate": current_user.has_any(*ESCALATORS)}
     pictures = _pictures(reference, view)
+    desk = current_desk()
+    mail = {"outbox": mail_queries.outbox_of(desk, reference), "inbound": mail_queries.inbound_of(desk, reference),
+            "delivery_enabled": mail_queries.mail_delivery_enabled(desk)}
     return render_template("ticket.html", ticket=view, facts=facts, forms=forms, may=may, refusal=refusal,
-                           **pictures), status
+                           mail=mail, **pictures), status
 
 
 def _pictures(reference: str, view: queries.TicketView) -> dict:
