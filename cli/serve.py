@@ -6,17 +6,23 @@ import signal
 
 import click
 
-from supportdesk.engine import commands, users
+from supportdesk.engine import commands, queries, simulation, users
 from supportdesk.engine.worker import Worker
 
 from .main import main, open_desk, reports_desk_errors
+from .simulate import summary_lines
+
+# serve --demo: a few weeks of simulated calls, ending now, on a store with no tickets.
+DEMO_TICKETS, DEMO_DAYS, DEMO_SEED = 60, 20, 1
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", is_flag=True,
+              help=f"On a store with no tickets, first simulate {DEMO_TICKETS} calls over the last {DEMO_DAYS} days.")
 @reports_desk_errors
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, demo: bool) -> None:
     """Start the web desk and, in the same process, the worker (SQLite and small sites)."""
     from werkzeug.serving import run_simple
 
@@ -26,6 +32,8 @@ def serve(host: str, port: int) -> None:
     click.echo(commands.deploy(desk, actor="serve").describe())
     users.ensure_demo_users(desk)
     _print_demo_users(users.demo_users_present(desk))
+    if demo:
+        fill_demo_store(desk)
     worker = Worker(desk)
     worker.start_in_thread()
     click.echo(f"supportdesk on http://{host}:{port}/ (store: {desk.settings.database_url})")
@@ -33,6 +41,19 @@ def serve(host: str, port: int) -> None:
         run_simple(host, port, create_app(desk), threaded=True, use_reloader=False)
     finally:
         worker.stop()
+
+
+def fill_demo_store(desk, tickets: int = DEMO_TICKETS, days: int = DEMO_DAYS):
+    """Simulate calls into a store that has no tickets (before the worker and web start: the simulation
+    drives the clock); a store with tickets is left alone. Returns the summary, or None."""
+    if queries.recent_tickets(desk, limit=1):
+        click.echo("demo: the store has tickets already; nothing simulated")
+        return None
+    click.echo(f"demo: simulating {tickets} calls over the last {days} days (seed {DEMO_SEED}) ...")
+    summary = simulation.simulate(desk, tickets=tickets, days=days, seed=DEMO_SEED)
+    for line in summary_lines(summary):
+        click.echo(f"  {line}")
+    return summary
 
 
 def _print_demo_users(created) -> None:

@@ -11,7 +11,8 @@ It is a discrete-event simulation: a queue of (moment, action). Before each
 action the one clock is moved to the action's moment, and the timers that
 fall due on the way fire at their own moments, as the worker would fire them.
 Every change goes through the engine's commands, so the tickets, histories,
-SLA clocks and mails are real; the summary is read back through the queries.
+SLA clocks and queued mails are real; the summary is read back through the
+queries. The simulation does not deliver mail: it fires timers only.
 
 Randomness: the arrival moments come from ``Random(seed)``; each call then
 has a ``Random`` of its own, derived from the seed and the call's number, for
@@ -34,21 +35,21 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 
 from sqlalchemy import func, select
 
 from . import commands, queries
+from .calendar import WorkingCalendar
 from .calls import SYMPTOMS, CallDetails
 from .clock import clock, local
 from .desk import Desk
 from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
 from .forms import FormField
 from .models import Job
-from .sla_policy import FIRST_RESPONSE, RESOLUTION
-from .worker import Worker
+from .sla_policy import FIRST_RESPONSE, PRIORITIES, RESOLUTION
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class Story:
     gathered: bool = False  # the escalation's extra information was gathered
     concern: str = ""
     delayed_until: datetime | None = None
+    feedback_planned: bool = False
 
 
 def draw_story(seed: int, number: int, arrives: datetime, closed: bool, behaviour: Behaviour) -> Story:
@@ -341,7 +343,7 @@ class Attainment:
 
     def counted(self, view: queries.ClockView) -> Attainment:
         outcome = "missed" if view.breached else ("met" if view.state == "stopped" else "pending")
-        return Attainment(**{**self.__dict__, outcome: getattr(self, outcome) + 1})
+        return replace(self, **{outcome: getattr(self, outcome) + 1})
 
     def __add__(self, other: Attainment) -> Attainment:
         return Attainment(self.met + other.met, self.missed + other.missed, self.pending + other.pending,
@@ -390,7 +392,8 @@ def summarise(desk: Desk, references: list[str], *, seed: int, start: datetime, 
     goals = desk.sla_policy.goals
     rows: dict[str, PriorityFigures] = {}
     for view in views:
-        rows[_triaged(view)] = _add_call(rows.get(_triaged(view)), _triaged(view), view, goals)
+        priority = _triaged(view)
+        rows[priority] = _add_call(rows.get(priority), priority, view, goals)
     kinds = Counter(event.kind for view in views for event in view.history)
     priorities = tuple(sorted(rows.values(), key=_priority_order))
     return SimulationSummary(
@@ -423,8 +426,8 @@ def _add_call(row: PriorityFigures | None, priority: str, view: queries.TicketVi
 
 
 def _priority_order(row: PriorityFigures):
-    order = ("High", "Medium", "Low", "Enhancement", "Advice")
-    return (order.index(row.priority) if row.priority in order else len(order), row.priority)
+    known = row.priority in PRIORITIES
+    return (PRIORITIES.index(row.priority) if known else len(PRIORITIES), row.priority)
 
 
 # --- the run -------------------------------------------------------------------------------------------
@@ -440,11 +443,10 @@ def simulate(desk: Desk, *, tickets: int, days: int, seed: int, start: datetime 
     start = (start or clock.now() - timedelta(days=days)).astimezone(UTC).replace(microsecond=0)
     end = start + timedelta(days=days)
     behaviour = behaviour or Behaviour()
+    calls = arrivals(Random(seed), tickets, start, end, desk.calendar, behaviour)
+    stories = [draw_story(seed, number, moment, closed, behaviour) for number, (moment, closed) in enumerate(calls)]
     with _driving_the_clock():
         run = _Run(desk, behaviour, end, progress)
-        stories = [draw_story(seed, number, moment, closed, behaviour)
-                   for number, (moment, closed) in enumerate(arrivals(Random(seed), tickets, start, end, desk,
-                                                                      behaviour))]
         run.play(start, stories)
         return summarise(desk, [s.reference for s in stories if s.reference], seed=seed, start=start, end=end,
                          refused=tuple(run.refused))
@@ -463,27 +465,27 @@ def _driving_the_clock() -> Iterator[None]:
             clock.set(frozen_at)
 
 
-def arrivals(rng: Random, count: int, start: datetime, end: datetime, desk: Desk,
+def arrivals(rng: Random, count: int, start: datetime, end: datetime, calendar: WorkingCalendar,
              behaviour: Behaviour) -> list[tuple[datetime, bool]]:
-    """When the calls come, in order, each with whether the line was closed then."""
-    calendar = desk.calendar
+    """When the calls come, in order, each with whether the line was closed then: most of them
+    spread evenly over the working time between ``start`` and ``end``, the others out of hours."""
     open_time = calendar.between(start, end)
     moments = []
     for _ in range(count):
         if open_time > timedelta(0) and rng.random() >= behaviour.out_of_hours:
             moment = calendar.add(start, open_time * rng.random())
         else:
-            moment = _closed_moment(rng, start, end, desk)
+            moment = _closed_moment(rng, start, end, calendar)
         moment = moment.astimezone(UTC).replace(microsecond=0)
         moments.append((moment, not calendar.is_open(moment)))
     return sorted(moments)
 
 
-def _closed_moment(rng: Random, start: datetime, end: datetime, desk: Desk) -> datetime:
+def _closed_moment(rng: Random, start: datetime, end: datetime, calendar: WorkingCalendar) -> datetime:
     moment = start
     for _ in range(50):  # the line is closed most of the week: this ends at once
         moment = start + (end - start) * rng.random()
-        if not desk.calendar.is_open(moment):
+        if not calendar.is_open(moment):
             break
     return moment
 
@@ -495,7 +497,6 @@ class _Run:
                  progress: Callable[[int, int], None] | None):
         self.desk, self.behaviour, self.end, self.progress = desk, behaviour, end, progress
         self.calendar = desk.calendar
-        self.worker = Worker(desk)
         self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
         self.order = itertools.count()
         self.stories: dict[str, Story] = {}  # by reference: calls and their escalations and training
@@ -526,14 +527,23 @@ class _Run:
     # -- the clock and the timers
 
     def _fire_timers_until(self, moment: datetime) -> None:
-        """Fire each timer due before ``moment`` just after its own due moment, then stop at ``moment``."""
+        """Fire each timer due before ``moment`` just after its own due moment (never moving the
+        clock back: a job that was due earlier fires now), then stop at ``moment``."""
         while (due := self._next_timer_due()) is not None and due < moment:
-            clock.set(min(due + TIMER_LAG, moment))
-            if not self.worker.run_once():
+            clock.set(max(clock.now(), min(due + TIMER_LAG, moment)))
+            if not self._fire_due_timers():
                 break  # a job that cannot fire yet (it is kept, and retried, by the worker)
             self._notice_new_tasks()
         clock.set(moment)
-        self.worker.run_once()
+        self._fire_due_timers()
+
+    def _fire_due_timers(self) -> int:
+        """The timer half of ``Worker.run_once``: the other half delivers the outbox over SMTP, and
+        simulated customers get no mail (it stays queued in the outbox)."""
+        fired = 0
+        while ran := commands.fire_due_timers(self.desk):
+            fired += ran
+        return fired
 
     def _next_timer_due(self) -> datetime | None:
         with self.desk.db.reading() as session:
@@ -589,8 +599,8 @@ class _Run:
             story.gathered = True
         elif row.title == "First level response":
             self._after_first_response(story, data)
-        if row.reference == story.reference and story.feedback and self._status(story.reference) == "resolved":
-            story.feedback = False  # once
+        if self._feedback_now_due(row, story):
+            story.feedback_planned = True
             self.after(self.behaviour.feedback_after, story, self._send_feedback, story)
 
     def _after_first_response(self, story: Story, data: dict) -> None:
@@ -599,11 +609,14 @@ class _Run:
         if story.delay and data.get("next_step") == "second_line":
             self.after(self.behaviour.delay_starts, story, self._delay, story)
 
+    def _feedback_now_due(self, row: queries.TaskRow, story: Story) -> bool:
+        """Whether this customer, who will comment, now has a resolved call to comment on (C27)."""
+        if not story.feedback or story.feedback_planned or row.reference != story.reference:
+            return False
+        return queries.ticket_view(self.desk, story.reference).status == "resolved"
+
     def _advisor(self, role: str, story: Story) -> str:
         return story.rng.choice(ADVISORS.get(role, ("desk",)))
-
-    def _status(self, reference: str) -> str:
-        return queries.ticket_view(self.desk, reference).status
 
     def _refuse(self, what: str) -> None:
         log.warning("simulation: the desk refused %s", what)
@@ -655,5 +668,3 @@ class _Run:
                                                   self._advisor("first_line", story))
         self.stories[reference] = story
 
-
-__all__ = ["Behaviour", "Delay", "SimulationSummary", "Attainment", "PriorityFigures", "simulate", "summarise"]
