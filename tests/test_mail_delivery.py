@@ -277,3 +277,18 @@ def test_replies_are_directed_to_the_support_address(mail_desk, sink):
     Worker(mail_desk).run_once()
     [(envelope_from, _, message)] = sink.received
     assert message["Reply-To"] == "help@example.com" and envelope_from == "noreply@example.com"
+
+
+def test_mail_to_a_reserved_test_domain_is_never_sent(mail_desk, sink):
+    """Simulated customers (supportdesk simulate, serve --demo) live in .example: a demo store
+    on a real SMTP server must mail nobody."""
+    from dataclasses import replace as replace_details
+
+    from helpers import ANN
+
+    commands.log_call(mail_desk, replace_details(ANN, contact_email="sim@acme.example"), "alice")
+    Worker(mail_desk).deliver_mail()
+    assert sink.received == []
+    with mail_desk.db.reading() as session:
+        [mail] = session.query(OutboxMail).all()
+    assert mail.status == "failed" and "reserved test domain" in mail.last_error

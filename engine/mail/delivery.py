@@ -106,10 +106,21 @@ def next_attempt(desk: Desk) -> datetime | None:
         return session.scalar(query.order_by(OutboxMail.next_attempt_at).limit(1))
 
 
+# RFC 2606/6761 names that can never be a real mailbox; simulated customers live there,
+# so a demo store on a real SMTP server mails nobody.
+RESERVED_DOMAINS = (".example", ".test", ".invalid", ".localhost")
+
+
+class ReservedAddress(ValueError):
+    """An address in a reserved test domain: never delivered (a permanent failure, kept on the mail)."""
+
+
 def _attempt(desk: Desk, smtp: SmtpConnection, claim: Claim) -> str:
     try:
         if claim.problem is not None:
             raise claim.problem
+        if claim.to_address.lower().rstrip(">").endswith(RESERVED_DOMAINS):
+            raise ReservedAddress(f"{claim.to_address} is in a reserved test domain: not sent")
         reply = smtp.send(claim.message, claim.to_address)
     except Exception as exc:  # noqa: BLE001  (every failure is kept on the mail, never lost)
         return _record_failure(desk, claim, exc)
@@ -153,6 +164,7 @@ def _record_sent(desk: Desk, claim: Claim, reply: str) -> None:
         mail = _held(session, claim)
         if mail is not None:
             mail.status, mail.sent_at, mail.next_attempt_at, mail.last_error = "sent", now, None, None
+            _note_on_ticket(session, mail, now, "mail_sent", {})
 
 
 def _record_failure(desk: Desk, claim: Claim, exc: Exception) -> str:
