@@ -63,7 +63,7 @@ def main(verbose: bool) -> None:
 
 
 def _register() -> None:
-    from . import admin, calls, mail, serve, simulate  # noqa: F401  (each module adds its commands to main)
+    from . import admin, audit, calls, mail, serve, simulate  # noqa: F401  (each module adds its commands to main)
     from .calendar_cli import calendar
     from .report import report
 

@@ -1,7 +1,8 @@
-"""``supportdesk report``: the C31 SLA report (the same figures as the web page), as text or CSV."""
+"""``supportdesk report sla``: the C31 SLA report (the same figures as the web page) as a table, CSV or JSON."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import click
@@ -12,21 +13,50 @@ from supportdesk.engine.clock import local
 from .main import open_desk, reports_desk_errors
 
 
-@click.command("report")
-@click.option("--period", type=click.Choice(reports.PERIODS), default=reports.WEEK, show_default=True,
+@click.group("report")
+def report() -> None:
+    """Reports on the charter's service levels (C31)."""
+
+
+@report.command("sla")
+@click.option("--by", "period", type=click.Choice(reports.PERIODS), default=reports.WEEK, show_default=True,
               help="Group the calls by the week (from Monday) or month they were logged in, London time.")
 @click.option("--from", "start", metavar="YYYY-MM-DD",
               help=f"First day (default: {reports.DEFAULT_PERIODS[reports.WEEK]} weeks or "
                    f"{reports.DEFAULT_PERIODS[reports.MONTH]} months back).")
 @click.option("--to", "end", metavar="YYYY-MM-DD", help="Last day, included (default: today).")
-@click.option("--csv", "as_csv", is_flag=True, help="Write CSV (the web page's download) instead of text.")
+@click.option("--format", "shape", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="csv is the web page's download; json is for scripts.")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="File to write to.")
 @reports_desk_errors
-def report(period: str, start: str | None, end: str | None, as_csv: bool, output) -> None:
-    """SLA attainment per period and priority against the goals, and the breaches (C31)."""
+def sla(period: str, start: str | None, end: str | None, shape: str, output) -> None:
+    """SLA attainment per period and priority (and overall) against the goals, and the breaches (C31)."""
     period, first, last = reports.requested_range(period, start, end)
     result = reports.sla_report(open_desk(), period=period, start=first, end=last)
-    output.write(reports.sla_report_csv(result) if as_csv else "\n".join(text_lines(result)) + "\n")
+    if shape == "csv":
+        output.write(reports.sla_report_csv(result))
+    elif shape == "json":
+        output.write(json.dumps(as_json(result), indent=2) + "\n")
+    else:
+        output.write("\n".join(text_lines(result)) + "\n")
+
+
+def as_json(report: reports.SlaReport) -> dict:
+    """The report for scripts: every figure with its counts and share, and the breaches."""
+    def figures(f: reports.Figures) -> dict:
+        return {"with_outcome": f.with_outcome, "met": f.met, "breached": f.breached, "attainment": f.attainment}
+
+    return {
+        "period": report.period, "from": report.start.isoformat(), "to": report.end.isoformat(),
+        "generated_at": report.generated_at.isoformat(), "goals": report.goals,
+        "lines": [{"metric": line.metric, "priority": line.priority, "goal": line.goal, "total": figures(line.total),
+                   "periods": [{"first_day": p.first_day.isoformat(), **figures(f)}
+                               for p, f in zip(report.periods, line.figures, strict=True)]}
+                  for line in report.lines],
+        "breaches": [{"reference": b.reference, "metric": b.metric, "priority": b.priority,
+                      "due": b.due_at.isoformat(), "stopped": b.stopped_at.isoformat() if b.stopped_at else None,
+                      "late_working_minutes": int(b.late.total_seconds() // 60)} for b in report.breaches],
+    }
 
 
 def text_lines(report: reports.SlaReport) -> list[str]:

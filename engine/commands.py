@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Collection, Iterator
 from datetime import timedelta
 from uuid import UUID
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import forms, history
+from . import forms, history, jobs
 from .calls import CHANNELS, CallDetails  # noqa: F401  (CallDetails is part of this module's API)
 from .clock import clock, local
 from .deployment import DeployResult, active_version, deploy_files, read_diagram_files
@@ -35,6 +36,8 @@ from .roles import ROLES
 
 JOB_RETRY_BASE = timedelta(seconds=10)
 JOB_RETRY_MAX = timedelta(hours=1)
+# Tries before a failing job becomes an incident (10 s doubling: about 21 minutes of tries).
+JOB_RETRY_ATTEMPTS = 8
 log = logging.getLogger(__name__)
 
 
@@ -50,8 +53,9 @@ def _command(desk: Desk) -> Iterator[Session]:
 
 
 def _after_commit(desk: Desk, uow: UnitOfWork) -> None:
+    # After the commit, not in it: a worker woken earlier would not see the new job yet.
     if uow.jobs_written:
-        desk.jobs_changed.set()
+        jobs.wake_workers(desk)
 
 
 def deploy(desk: Desk, directory=None, actor: str = "cli") -> DeployResult:
@@ -106,7 +110,7 @@ def record_training_need(desk: Desk, call_reference: str, need: str, notes: str,
                         summary=f"Training: {TRAINING_NEEDS[need]}"[:500], **_contact_of(parent, "", "", ""))
         uow = _start(desk, session, ticket, "training", {"need": need}, actor, "training_need_recorded",
                      {"need": need, "why": TRAINING_NEEDS[need], "notes": notes, "call": call_reference})
-        _note_on_parent(uow, parent, "training_need_recorded", {"training": ticket.reference, "need": need})
+        _note_on_parent(uow, parent, "training_requested", {"training": ticket.reference, "need": need})
     _after_commit(desk, uow)
     return uow.ticket.reference
 
@@ -246,38 +250,52 @@ def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
     return True
 
 
-def fire_due_timers(desk: Desk, limit: int = 100) -> int:
-    """Fire the timers that are due by the clock's now; returns how many jobs ran.
+def fire_due_timers(desk: Desk, limit: int = 100, *, owner: str | None = None, job_ids: list[int] | None = None,
+                    stop: threading.Event | None = None) -> int:
+    """Fire the timers that are due by the clock's now; returns how many fired.
 
-    A job that fails is kept, with its error, and retried later with backoff;
-    the transaction of the failed attempt wrote nothing else.
+    The jobs are leased to ``owner`` (this process by default), or ``job_ids`` were leased
+    already (the worker's batch); each fires in a transaction of its own. A job that fails
+    is kept with its error and tried again with backoff, then becomes an incident; the
+    failed try wrote nothing else. Once ``stop`` is set, the jobs not started are released.
     """
-    now = clock.now()
-    with desk.db.reading() as session:
-        due = list(session.scalars(select(Job.id).where(Job.due_at < now).order_by(Job.due_at).limit(limit)))
+    owner = owner or jobs.worker_name()
+    if job_ids is None:
+        job_ids = jobs.acquire(desk, owner, limit=limit)
     fired = 0
-    for job_id in due:
+    for index, job_id in enumerate(job_ids):
+        if stop is not None and stop.is_set():
+            jobs.release(desk, owner, job_ids[index:])
+            break
         try:
             fired += _fire_timer_job(desk, job_id)
         except Exception as exc:  # noqa: BLE001  (any failure must be kept on the job, not lost)
-            _record_job_failure(desk, job_id, exc)
+            _record_job_failure(desk, job_id, exc, owner)
     return fired
 
 
-def _record_job_failure(desk: Desk, job_id: int, exc: Exception) -> None:
+def _record_job_failure(desk: Desk, job_id: int, exc: Exception, owner: str | None = None) -> None:
+    """Try again later with backoff or, after the last try, flag the ticket's job as an incident."""
     log.warning("job %s failed: %s", job_id, exc)
     with desk.db.transaction() as session:
-        job = session.get(Job, job_id)
-        if job is None:
+        held = jobs.held_for_failure(session, job_id, owner)
+        if held is None:
             return
+        job, ticket = held
         job.attempts += 1
-        job.last_error = f"{exc.__class__.__name__}: {exc}"
-        delay = min(JOB_RETRY_BASE * 2 ** (job.attempts - 1), JOB_RETRY_MAX)
-        job.due_at = clock.now() + delay
+        job.last_error, job.failed_at = f"{exc.__class__.__name__}: {exc}"[:4000], clock.now()
+        job.lease_owner = job.lease_expires_at = None
+        if job.attempts >= JOB_RETRY_ATTEMPTS:
+            jobs.flag_incident(session, ticket, job)
+        else:
+            job.due_at = job.failed_at + min(JOB_RETRY_BASE * 2 ** (job.attempts - 1), JOB_RETRY_MAX)
 
 
 def _fire_timer_job(desk: Desk, job_id: int) -> bool:
-    """True when the job's timer fired (a job fired meanwhile by another command is skipped)."""
+    """True when the job's timer fired (a job fired meanwhile by another command is skipped).
+
+    Exactly once even if two workers hold the job (a lease ran out): the job is read
+    again under the ticket's row lock, and a fired timer's job is gone by then."""
     with _command(desk) as session:
         job = session.get(Job, job_id)
         if job is None:
@@ -285,17 +303,20 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         ticket = lock_ticket(session, job.ticket_id)
         # Another command on this ticket may have fired or replaced the timer while we waited.
         job = session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
-        if job is None:
+        if job is None or job.status != jobs.PENDING:
             return False
         workflow = desk.process_engine.loads(ticket.state)
         uow = UnitOfWork(session, ticket, clock.now(), "timer", desk)
         task = workflow.get_task_from_id(UUID(job.task_id))
         due = timer_due(task) if task is not None else None
         if due is not None and due >= uow.now:  # SpiffWorkflow fires strictly after the due moment
+            job.due_at, job.lease_owner, job.lease_expires_at = due, None, None
             return False
         if task is not None:
+            # The timer's own moment (the job's due_at moves on a retry): what the delay is measured from.
             uow.record("timer_fired", {"element": task.task_spec.bpmn_id, "task": task.task_spec.bpmn_name,
-                                       "due_at": job.due_at.isoformat()}, actor="desk")
+                                       "due_at": (due or job.due_at).isoformat()}, actor="desk")
         advance(uow, workflow)
+        jobs.unlease(session, job_id)  # a job that stays (a cycle's next time) is free for any worker
     _after_commit(desk, uow)
     return True

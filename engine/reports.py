@@ -259,9 +259,17 @@ def _lines(counts: Iterable, period_count: int, goals: dict[str, float], targets
     wanted += sorted(key for key in found if key not in wanted)
     order = {metric: i for i, metric in enumerate(METRICS)}
     wanted.sort(key=lambda key: order.get(key[0], len(order)))
-    return tuple(Line(metric, priority, goals.get(metric, 0.0),
-                      tuple(found.get((metric, priority), [Figures()] * period_count)))
-                 for metric, priority in wanted)
+    lines = [Line(metric, priority, goals.get(metric, 0.0),
+                  tuple(found.get((metric, priority), [Figures()] * period_count)))
+             for metric, priority in wanted]
+    return tuple(lines + [_overall(RESOLUTION, lines, goals, period_count)])
+
+
+def _overall(metric: str, lines: list[Line], goals: dict[str, float], period_count: int) -> Line:
+    """All priorities of ``metric`` together: the charter's 95 % is over all calls."""
+    per_period = [sum((line.figures[i] for line in lines if line.metric == metric), Figures())
+                  for i in range(period_count)]
+    return Line(metric, ALL, goals.get(metric, 0.0), tuple(per_period))
 
 
 def _breaches_query(breached, in_range):

@@ -402,7 +402,7 @@ def summarise(desk: Desk, references: list[str], *, seed: int, start: datetime, 
         first_response=sum((row.first_response for row in priorities), Attainment(goal=goals[FIRST_RESPONSE])),
         resolution=sum((row.resolution for row in priorities), Attainment(goal=goals[RESOLUTION])),
         breaches=sum(row.breaches for row in priorities), escalations=kinds["escalation_started"],
-        training_requests=kinds["training_need_recorded"], delayed=kinds["call_delayed"],
+        training_requests=kinds["training_requested"], delayed=kinds["call_delayed"],
         feedback=kinds["feedback_received"], still_open=sum(view.status in ("open", "delayed") for view in views),
         refused=refused)
 

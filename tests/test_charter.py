@@ -222,7 +222,7 @@ def test_C19_C20_a_training_need_gives_the_account_manager_a_task(desk, frozen_c
     assert training.startswith("TRN-2026-")
     arrange = open_task(desk, training, "Arrange training")
     assert arrange.role == "account_manager"
-    assert events(desk, reference, "training_need_recorded")[0].payload["training"] == training
+    assert events(desk, reference, "training_requested")[0].payload["training"] == training
     do(desk, training, "Arrange training", {"arrangement": "Course on 3 Dec", "training_date": "2026-12-03"}, "amy")
     assert queries.ticket_view(desk, training).status == "closed"
     assert open_titles(desk, reference) == ["First level response"]  # the call goes on

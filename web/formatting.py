@@ -22,6 +22,7 @@ EVENT_KINDS = {
     "escalation_started": "Escalation started",
     "escalation_raised": "Escalation raised",
     "training_need_recorded": "Training need recorded",
+    "training_requested": "Training requested",
     "call_delayed": "Call set Delayed",
     "call_reopened": "Call re-opened",
     "priority_regraded": "Priority re-graded",
@@ -178,5 +179,6 @@ _DESCRIBERS = {
     "escalation_started": lambda p: "",  # the linked reference says it all
     "escalation_raised": lambda p: str(p.get("concern", "")),
     "training_need_recorded": _training_need,
+    "training_requested": _training_need,
     "call_delayed": _call_delayed,
 }

@@ -1,0 +1,391 @@
+"""Audit (C32): verify the hash chains, replay a ticket from its recorded inputs and
+compare, ask "what if" of another calendar or policy, export a ticket's history.
+
+A replay runs on a scratch store, never the real one: the ticket's diagram version
+is deployed there, the clock is set to each recorded moment (for this thread only),
+and the recorded inputs are given again through the same engine commands: the call
+logged, each task completed with its data, each message, each timer firing, each
+claim. What the engine derives (references, SLA segments, tasks opened, mail
+queued, priorities, closures) must come out the same; any difference is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+from sqlalchemy import select
+
+from . import commands
+from .calendar import WorkingCalendar
+from .calls import CallDetails
+from .clock import clock
+from .desk import Desk
+from .history import events_of, first_broken_link
+from .instances import find_ticket
+from .models import DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
+from .sla import Segment, SlaClocks, compute
+from .sla_policy import SlaPolicy
+
+# What a replay gives again; everything else in a history is derived by the engine.
+INPUTS = ("call_logged", "escalation_raised", "training_need_recorded", "task_completed", "message_received",
+          "timer_fired", "task_claimed", "task_released")
+# Derived from the world outside the engine (the mail server, the portal), not from
+# the process: a replay cannot and need not reproduce them.
+OUTSIDE = ("mail_sent", "mail_failed", "mail_requeued", "mail_received", "auto_reply_received",
+           "customer_information", "escalation_started", "training_requested")
+VOLATILE_KEYS = ("task_id", "message_id")  # random on every run
+
+
+@dataclass(frozen=True)
+class BrokenChain:
+    reference: str
+    seq: int
+    kind: str
+
+
+def verify(desk: Desk) -> list[BrokenChain]:
+    """The first broken link of every ticket whose chain does not hold."""
+    broken = []
+    with desk.db.reading() as session:
+        for ticket in session.scalars(select(Ticket).order_by(Ticket.id)):
+            event = first_broken_link(events_of(session, ticket.id))
+            if event is not None:
+                broken.append(BrokenChain(ticket.reference or f"#{ticket.id}", event.seq, event.kind))
+    return broken
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    at: datetime
+    kind: str
+    actor: str
+    summary: str
+    clocks: dict[str, timedelta]  # working time counted on each SLA clock at that moment
+
+
+@dataclass
+class Replay:
+    reference: str
+    differences: list[str] = field(default_factory=list)
+    timeline: list[TimelineRow] = field(default_factory=list)
+    outcome_changes: list[str] = field(default_factory=list)  # what-if: clocks whose outcome moved
+
+    @property
+    def same(self) -> bool:
+        return not self.differences
+
+
+def replay(desk: Desk, reference: str, *, calendar: WorkingCalendar | None = None,
+           policy: SlaPolicy | None = None) -> Replay:
+    """Re-run ``reference`` from its recorded inputs and compare with what is stored.
+
+    With ``calendar`` or ``policy`` it is a what-if: the stored data is untouched, and
+    the result lists the SLA clocks whose due moment or outcome would change.
+    """
+    stored = _stored(desk, reference)
+    what_if = calendar is not None or policy is not None
+    result = Replay(reference, timeline=_timeline(desk, stored))
+    with _scratch_desk(desk, stored, calendar, policy) as scratch:
+        try:
+            _give_inputs_again(scratch, stored, catch_up=what_if)
+        except Exception as exc:  # a replay that cannot proceed is itself the finding
+            result.differences.append(f"the replay stopped: {exc.__class__.__name__}: {exc}")
+            return result
+        replayed = _stored(scratch, reference)
+    if what_if:
+        result.outcome_changes = _clock_changes(stored, replayed)
+    else:
+        result.differences = _compare(stored, replayed)
+    return result
+
+
+# --- what is stored -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stored:
+    ticket: dict
+    version_files: dict[str, str]
+    events: list[dict]
+    clocks: dict[str, dict]
+    open_tasks: list[str]
+    instance: dict
+
+
+def _stored(desk: Desk, reference: str) -> _Stored:
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        version = session.get(DiagramVersion, ticket.version_id)
+        clocks = SlaClocks(session, ticket, desk.calendar, desk.sla_policy)
+        return _Stored(
+            ticket={c: getattr(ticket, c) for c in ("reference", "kind", "process_id", "status", "priority",
+                                                     "outcome", "contact_name", "contact_email", "account",
+                                                     "summary", "licence_type", "channel", "closed_at")},
+            version_files={f.name: f.content for f in version.files},
+            events=[{"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "payload": json.loads(e.payload)}
+                    for e in events_of(session, ticket.id)],
+            clocks={c.metric: {"priority": c.priority, "state": c.state, "due_at": c.due_at,
+                               "breached_at": c.breached_at, "stopped_at": c.stopped_at,
+                               "segments": [(s.kind, s.at, s.priority) for s in clocks.segments(c)]}
+                    for c in clocks.clocks()},
+            open_tasks=sorted(session.scalars(select(WorkTask.element_id).where(WorkTask.ticket_id == ticket.id))),
+            instance=_instance_summary(desk, ticket.state),
+        )
+
+
+def _instance_summary(desk: Desk, state: str) -> dict:
+    """The instance without its random task ids: which elements are in which state, and its data."""
+    workflow = desk.process_engine.loads(state)
+    tasks = sorted((t.task_spec.name, t.state) for t in workflow.get_tasks())
+    return {"completed": workflow.is_completed(), "tasks": tasks, "data": workflow.data}
+
+
+# --- the scratch store ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _scratch_desk(desk: Desk, stored: _Stored, calendar, policy) -> Iterator[Desk]:
+    with tempfile.TemporaryDirectory(prefix="supportdesk-replay-") as folder:
+        workflows = Path(folder) / "workflows"
+        workflows.mkdir()
+        for name, content in stored.version_files.items():
+            (workflows / name).write_text(content, encoding="utf-8")
+        settings = replace(desk.settings, database_url=f"sqlite:///{Path(folder) / 'replay.sqlite'}",
+                           workflows_dir=workflows, smtp_host="")
+        scratch = Desk(settings)
+        scratch.calendar, scratch.sla_policy = calendar or desk.calendar, policy or desk.sla_policy
+        try:
+            scratch.upgrade_schema()
+            with clock.at(stored.events[0]["at"]):
+                commands.deploy(scratch, workflows, actor="replay")
+            _same_reference_next(scratch, stored.ticket["reference"])
+            yield scratch
+        finally:
+            scratch.close()
+
+
+def _same_reference_next(scratch: Desk, reference: str) -> None:
+    """Make the scratch store hand out the ticket's own reference (SUP-2026-000123 -> 122 before it)."""
+    prefix, year, number = reference.split("-")
+    with scratch.db.transaction() as session:
+        session.add(ReferenceCounter(prefix=prefix, year=int(year), last_number=int(number) - 1))
+
+
+# --- giving the inputs again ---------------------------------------------------------------------------
+
+
+def _give_inputs_again(scratch: Desk, stored: _Stored, *, catch_up: bool) -> None:
+    """The recorded inputs, each at its recorded moment. A replay fires exactly the timers
+    the history says fired, when it says; a what-if (``catch_up``) fires whatever falls due
+    under the other configuration, as a worker keeping up would have."""
+    reference = stored.ticket["reference"]
+    for event in stored.events:
+        if event["kind"] not in INPUTS:
+            continue
+        with clock.at(event["at"]):
+            if catch_up:
+                commands.fire_due_timers(scratch)
+            _give(scratch, stored, reference, event, catch_up)
+    if catch_up:
+        with clock.at(stored.events[-1]["at"]):
+            commands.fire_due_timers(scratch)
+
+
+def _give(scratch: Desk, stored: _Stored, reference: str, event: dict, catch_up: bool) -> None:
+    kind, payload, actor = event["kind"], event["payload"], event["actor"]
+    if kind == "call_logged":
+        commands.log_call(scratch, _call_details(payload), actor)
+    elif kind in ("escalation_raised", "training_need_recorded") and event["seq"] == 1:
+        _start_linked(scratch, stored, kind, payload, actor)
+    elif kind == "task_completed":
+        commands.complete_task(scratch, _task_at(scratch, reference, payload["element"]), payload["data"], actor)
+    elif kind == "message_received":
+        commands.deliver_message(scratch, reference, payload["message"], payload["payload"], actor)
+    elif kind == "timer_fired" and not catch_up:
+        _fire_timer_at(scratch, reference, payload["element"])
+    elif kind in ("task_claimed", "task_released"):
+        task_id = _task_at(scratch, reference, _element_of_task(stored, payload["task_id"]))
+        (commands.claim_task if kind == "task_claimed" else commands.release_task)(scratch, task_id, actor)
+
+
+def _fire_timer_at(scratch: Desk, reference: str, element: str) -> None:
+    """Fire the ticket's waiting timer at ``element``, as the history records."""
+    with scratch.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        workflow = scratch.process_engine.loads(ticket.state)
+        jobs = session.scalars(select(Job).where(Job.ticket_id == ticket.id)).all()
+        job = next((j for j in jobs if _element_of(workflow, j.task_id) == element), None)
+    if job is None or not commands._fire_timer_job(scratch, job.id):
+        raise LookupError(f"the timer at {element} is not due, though the history says it fired")
+
+
+def _element_of(workflow, task_id: str) -> str | None:
+    task = workflow.get_task_from_id(UUID(task_id))
+    return task.task_spec.bpmn_id if task is not None else None
+
+
+def _call_details(payload: dict) -> CallDetails:
+    names = CallDetails.__dataclass_fields__
+    values = {k: v for k, v in payload.items() if k in names}
+    if values.get("campaign_at"):
+        values["campaign_at"] = datetime.fromisoformat(values["campaign_at"])
+    return CallDetails(**values)
+
+
+def _start_linked(scratch: Desk, stored: _Stored, kind: str, payload: dict, actor: str) -> None:
+    """An escalation or training request, started again without its call (replayed on its own)."""
+    t = stored.ticket
+    ticket = Ticket(kind=t["kind"], channel=t["channel"], contact_name=t["contact_name"],
+                    contact_email=t["contact_email"], account=t["account"], summary=t["summary"],
+                    licence_type=t["licence_type"])
+    data = {"call_reference": payload.get("call")} if t["kind"] == "escalation" else {"need": payload.get("need")}
+    first = {k: v for k, v in payload.items() if k != "diagram_version"}
+    with commands._command(scratch) as session:
+        uow = commands._start(scratch, session, ticket, t["process_id"], data, actor, kind, first)
+    commands._after_commit(scratch, uow)
+
+
+def _task_at(scratch: Desk, reference: str, element: str) -> str:
+    with scratch.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        task_id = session.scalar(select(WorkTask.id).where(WorkTask.ticket_id == ticket.id,
+                                                          WorkTask.element_id == element)
+                                 .order_by(WorkTask.created_at))
+    if task_id is None:
+        raise LookupError(f"no open task at {element} to complete, as the history says happened")
+    return task_id
+
+
+def _element_of_task(stored: _Stored, task_id: str) -> str:
+    return next(e["payload"]["element"] for e in stored.events
+                if e["kind"] == "task_opened" and e["payload"].get("task_id") == task_id)
+
+
+# --- comparing ------------------------------------------------------------------------------------------
+
+
+def _comparable(events: list[dict]) -> list[tuple]:
+    rows = []
+    for event in events:
+        if event["kind"] in OUTSIDE:
+            continue
+        payload = {k: v for k, v in event["payload"].items() if k not in VOLATILE_KEYS}
+        rows.append((event["at"], event["kind"], event["actor"], json.dumps(payload, sort_keys=True, default=str)))
+    return rows
+
+
+def _compare(stored: _Stored, replayed: _Stored) -> list[str]:
+    differences = []
+    for label, mine, theirs in (("ticket", stored.ticket, replayed.ticket),
+                                ("open tasks", stored.open_tasks, replayed.open_tasks),
+                                ("instance", stored.instance, replayed.instance)):
+        if mine != theirs:
+            differences.append(f"{label}: stored {_short(mine)} but the replay gives {_short(theirs)}")
+    differences += _clock_differences(stored.clocks, replayed.clocks)
+    differences += _history_differences(_comparable(stored.events), _comparable(replayed.events))
+    return differences
+
+
+def _clock_differences(stored: dict, replayed: dict) -> list[str]:
+    found = []
+    for metric in sorted(set(stored) | set(replayed)):
+        mine, theirs = stored.get(metric), replayed.get(metric)
+        if mine != theirs:
+            found.append(f"SLA clock {metric}: stored {_short(mine)} but the replay gives {_short(theirs)}")
+    return found
+
+
+def _history_differences(stored: list[tuple], replayed: list[tuple], limit: int = 10) -> list[str]:
+    found = []
+    for index in range(max(len(stored), len(replayed))):
+        mine = stored[index] if index < len(stored) else None
+        theirs = replayed[index] if index < len(replayed) else None
+        if mine != theirs:
+            found.append(f"history event {index + 1}: stored {_short(mine)} but the replay gives {_short(theirs)}")
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _clock_changes(stored: _Stored, replayed: _Stored) -> list[str]:
+    changes = []
+    for metric in sorted(set(stored.clocks) | set(replayed.clocks)):
+        mine, theirs = stored.clocks.get(metric) or {}, replayed.clocks.get(metric) or {}
+        before, after = mine.get("due_at"), theirs.get("due_at")
+        was, now = bool(mine.get("breached_at")), bool(theirs.get("breached_at"))
+        if before != after or was != now:
+            changes.append(f"{metric}: due {_moment(before)} -> {_moment(after)}; "
+                           f"{'breached' if was else 'met'} -> {'breached' if now else 'met'}")
+    return changes
+
+
+def _short(value, limit: int = 300) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _moment(value) -> str:
+    return value.isoformat() if value else "none"
+
+
+# --- the timeline and the export --------------------------------------------------------------------
+
+
+def _timeline(desk: Desk, stored: _Stored) -> list[TimelineRow]:
+    """Each event with the working time counted on each clock by then (the budget does not
+    change what has been counted, so none is needed here)."""
+    rows = []
+    for event in stored.events:
+        counted = {}
+        for metric, data in stored.clocks.items():
+            segments = [Segment(kind, at, priority) for kind, at, priority in data["segments"]]
+            if segments and segments[0].at <= event["at"]:
+                counted[metric] = compute(segments, desk.calendar, event["at"]).elapsed
+        rows.append(TimelineRow(event["at"], event["kind"], event["actor"], _summary(event["payload"]), counted))
+    return rows
+
+
+def _summary(payload: dict) -> str:
+    shown = {k: v for k, v in payload.items() if k not in VOLATILE_KEYS}
+    return ", ".join(f"{k}={v}" for k, v in shown.items())[:200]
+
+
+def export(desk: Desk, reference: str) -> dict:
+    """One ticket's full record for an external auditor: the ticket, every event with its
+    hashes (so the chain can be checked outside), the SLA clocks with their segments."""
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        version = session.get(DiagramVersion, ticket.version_id)
+        clocks = SlaClocks(session, ticket, desk.calendar, desk.sla_policy)
+        events = session.scalars(select(HistoryEvent).where(HistoryEvent.ticket_id == ticket.id)
+                                 .order_by(HistoryEvent.seq))
+        return {
+            "reference": ticket.reference, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority,
+            "diagram_version": {"number": version.number, "content_hash": version.content_hash},
+            "hash_chain": "sha256(prev_hash \\n ticket_id \\n seq \\n at \\n kind \\n actor \\n payload)",
+            "ticket_id": ticket.id,
+            "events": [{"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "payload": e.payload,
+                        "prev_hash": e.prev_hash, "hash": e.hash} for e in events],
+            "sla_clocks": [{"metric": c.metric, "priority": c.priority, "target": c.target, "state": c.state,
+                            "due_at": _iso(c.due_at), "breached_at": _iso(c.breached_at),
+                            "segments": [{"kind": s.kind, "at": s.at.isoformat(), "priority": s.priority}
+                                         for s in clocks.segments(c)]} for c in clocks.clocks()],
+        }
+
+
+def _iso(moment):
+    return moment.isoformat() if moment else None
+
+
+def references(desk: Desk) -> list[str]:
+    with desk.db.reading() as session:
+        return list(session.scalars(select(Ticket.reference).where(Ticket.reference.is_not(None))
+                                    .order_by(Ticket.id)))
+
