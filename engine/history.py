@@ -31,20 +31,31 @@ def event_hash(prev_hash: str, ticket_id: int, seq: int, at: datetime, kind: str
 
 def append(session: Session, ticket: Ticket, *, at: datetime, kind: str, actor: str,
            payload: dict[str, Any] | None = None) -> HistoryEvent:
-    last = session.scalars(
-        select(HistoryEvent).where(HistoryEvent.ticket_id == ticket.id)
-        .order_by(HistoryEvent.seq.desc()).limit(1)
-    ).first()
-    seq = last.seq + 1 if last else 1
-    prev_hash = last.hash if last else GENESIS_HASH
+    """Add an event at the end of the ticket's chain (the caller holds the ticket's lock)."""
+    seq, prev_hash = _tail(session, ticket.id)
+    seq += 1
     text = canonical_json(payload or {})
     event = HistoryEvent(
         ticket_id=ticket.id, seq=seq, at=at, kind=kind, actor=actor, payload=text, prev_hash=prev_hash,
         hash=event_hash(prev_hash, ticket.id, seq, at, kind, actor, text),
     )
     session.add(event)
-    session.flush()  # the next append in this transaction must see this one
+    session.info.setdefault(_TAILS, {})[ticket.id] = (seq, event.hash)
     return event
+
+
+_TAILS = "history_tails"
+
+
+def _tail(session: Session, ticket_id: int) -> tuple[int, str]:
+    """The last (seq, hash) of a ticket's chain. Read from the store once per transaction, then
+    carried in the session: a command appends a dozen events without a query or flush each."""
+    tails = session.info.setdefault(_TAILS, {})
+    if ticket_id not in tails:
+        last = session.execute(select(HistoryEvent.seq, HistoryEvent.hash).where(HistoryEvent.ticket_id == ticket_id)
+                               .order_by(HistoryEvent.seq.desc()).limit(1)).first()
+        tails[ticket_id] = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    return tails[ticket_id]
 
 
 def events_of(session: Session, ticket_id: int) -> list[HistoryEvent]:

@@ -39,9 +39,14 @@ class UnitOfWork:
     desk: Desk
     jobs_written: bool = field(default=False)
 
+    _sla: SlaClocks | None = field(default=None, repr=False)
+
     @property
     def sla(self) -> SlaClocks:
-        return SlaClocks(self.session, self.ticket, self.desk.calendar, self.desk.sla_policy)
+        """The ticket's SLA clocks, one object per command (it keeps their segments as they grow)."""
+        if self._sla is None:
+            self._sla = SlaClocks(self.session, self.ticket, self.desk.calendar, self.desk.sla_policy)
+        return self._sla
 
     def record(self, kind: str, payload: dict[str, Any] | None = None, *, actor: str | None = None) -> None:
         history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor,

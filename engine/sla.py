@@ -101,6 +101,7 @@ class SlaClocks:
 
     def __init__(self, session: Session, ticket: Ticket, calendar: WorkingCalendar, policy: SlaPolicy):
         self.session, self.ticket, self.calendar, self.policy = session, ticket, calendar, policy
+        self._segments: dict[int, list[Segment]] = {}  # per clock, read once, then kept as they grow
 
     def clock(self, metric: str) -> SlaClock | None:
         return self.session.scalar(select(SlaClock).where(SlaClock.ticket_id == self.ticket.id,
@@ -157,9 +158,11 @@ class SlaClocks:
         return True
 
     def segments(self, clock: SlaClock) -> list[Segment]:
-        rows = self.session.scalars(select(SlaSegment).where(SlaSegment.clock_id == clock.id)
-                                    .order_by(SlaSegment.seq))
-        return [_segment(row) for row in rows]
+        if clock.id not in self._segments:
+            rows = self.session.scalars(select(SlaSegment).where(SlaSegment.clock_id == clock.id)
+                                        .order_by(SlaSegment.seq))
+            self._segments[clock.id] = [_segment(row) for row in rows]
+        return list(self._segments[clock.id])
 
     def figures(self, metric: str, now: datetime) -> ClockFigures | None:
         clock = self.clock(metric)
@@ -175,7 +178,7 @@ class SlaClocks:
             clock_id=clock.id, seq=seq, kind=segment.kind, at=segment.at, priority=segment.priority,
             budget_seconds=int(segment.budget.total_seconds()) if segment.budget is not None else None,
             reason=reason))
-        self.session.flush()
+        self._segments[clock.id] = [*earlier, _stored_form(segment)]
         self._cache_figures(clock, segment.at)
         return clock
 
@@ -188,6 +191,13 @@ class SlaClocks:
 
     def _has_breach_segment(self, clock: SlaClock) -> bool:
         return any(s.kind == BREACH for s in self.segments(clock))
+
+
+def _stored_form(segment: Segment) -> Segment:
+    """A segment as it reads back from the table (budgets are whole seconds there)."""
+    if segment.budget is None:
+        return segment
+    return Segment(segment.kind, segment.at, segment.priority, timedelta(seconds=int(segment.budget.total_seconds())))
 
 
 def _segment(row: SlaSegment) -> Segment:
