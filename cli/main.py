@@ -65,9 +65,11 @@ def main(verbose: bool) -> None:
 def _register() -> None:
     from . import admin, audit, calls, mail, serve, simulate  # noqa: F401  (each module adds its commands to main)
     from .calendar_cli import calendar
+    from .migrate import migrate
     from .report import report
 
     main.add_command(calendar)
+    main.add_command(migrate)
     main.add_command(report)
 
 

@@ -7,6 +7,11 @@ and the recorded inputs are given again through the same engine commands: the ca
 logged, each task completed with its data, each message, each timer firing, each
 claim. What the engine derives (references, SLA segments, tasks opened, mail
 queued, priorities, closures) must come out the same; any difference is reported.
+
+A ticket migrated to another diagram version is replayed across the migration: it
+starts on the version it started on, and at the ``ticket_migrated`` event its
+scratch instance is migrated to the target version (deployed in the scratch store
+under its own number) by the same command, at the recorded moment.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from uuid import UUID
 
 from sqlalchemy import select
 
-from . import commands
+from . import commands, migration
 from .calendar import WorkingCalendar
 from .calls import CallDetails
 from .clock import clock
+from .deployment import deploy_files
 from .desk import Desk
 from .history import events_of, first_broken_link
 from .instances import find_ticket
@@ -33,9 +39,10 @@ from .models import DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket,
 from .sla import Segment, SlaClocks, compute
 from .sla_policy import SlaPolicy
 
+MIGRATED = "ticket_migrated"
 # What a replay gives again; everything else in a history is derived by the engine.
 INPUTS = ("call_logged", "escalation_raised", "training_need_recorded", "task_completed", "message_received",
-          "timer_fired", "task_claimed", "task_released")
+          "timer_fired", "task_claimed", "task_released", MIGRATED)
 # Derived from the world outside the engine (the mail server, the portal), not from
 # the process: a replay cannot and need not reproduce them.
 OUTSIDE = ("mail_sent", "mail_failed", "mail_requeued", "mail_received", "auto_reply_received",
@@ -112,7 +119,9 @@ def replay(desk: Desk, reference: str, *, calendar: WorkingCalendar | None = Non
 @dataclass
 class _Stored:
     ticket: dict
-    version_files: dict[str, str]
+    version_files: dict[str, str]  # of the version the ticket started on
+    version_number: int
+    migrated_to: dict[int, dict[str, str]]  # the files of each version the ticket was migrated to
     events: list[dict]
     clocks: dict[str, dict]
     open_tasks: list[str]
@@ -122,15 +131,21 @@ class _Stored:
 def _stored(desk: Desk, reference: str) -> _Stored:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
-        version = session.get(DiagramVersion, ticket.version_id)
+        events = [{"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "payload": json.loads(e.payload)}
+                  for e in events_of(session, ticket.id)]
+        migrations = [e["payload"] for e in events if e["kind"] == MIGRATED]
+        version = (_version_numbered(session, migrations[0]["from"]) if migrations
+                   else session.get(DiagramVersion, ticket.version_id))
         clocks = SlaClocks(session, ticket, desk.calendar, desk.sla_policy)
         return _Stored(
             ticket={c: getattr(ticket, c) for c in ("reference", "kind", "process_id", "status", "priority",
                                                      "outcome", "contact_name", "contact_email", "account",
                                                      "summary", "licence_type", "channel", "closed_at")},
             version_files={f.name: f.content for f in version.files},
-            events=[{"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "payload": json.loads(e.payload)}
-                    for e in events_of(session, ticket.id)],
+            version_number=version.number,
+            migrated_to={m["to"]: {f.name: f.content for f in _version_numbered(session, m["to"]).files}
+                         for m in migrations},
+            events=events,
             clocks={c.metric: {"priority": c.priority, "state": c.state, "due_at": c.due_at,
                                "breached_at": c.breached_at, "stopped_at": c.stopped_at,
                                "segments": [(s.kind, s.at, s.priority) for s in clocks.segments(c)]}
@@ -138,6 +153,10 @@ def _stored(desk: Desk, reference: str) -> _Stored:
             open_tasks=sorted(session.scalars(select(WorkTask.element_id).where(WorkTask.ticket_id == ticket.id))),
             instance=_instance_summary(desk, ticket.state),
         )
+
+
+def _version_numbered(session, number: int) -> DiagramVersion:
+    return session.scalar(select(DiagramVersion).where(DiagramVersion.number == number))
 
 
 def _instance_summary(desk: Desk, state: str) -> dict:
@@ -164,11 +183,21 @@ def _scratch_desk(desk: Desk, stored: _Stored, calendar, policy) -> Iterator[Des
         try:
             scratch.upgrade_schema()
             with clock.at(stored.events[0]["at"]):
-                commands.deploy(scratch, workflows, actor="replay")
+                _deploy_numbered(scratch, stored.version_files, stored.version_number)
             _same_reference_next(scratch, stored.ticket["reference"])
             yield scratch
         finally:
             scratch.close()
+
+
+def _deploy_numbered(scratch: Desk, files: dict[str, str], number: int) -> None:
+    """Deploy ``files`` on the scratch store as version ``number``, as on the real one (the history
+    names versions by number), unless the scratch store has that version already."""
+    with scratch.db.transaction() as session:
+        if _version_numbered(session, number) is not None:
+            return
+        deployed = _version_numbered(session, deploy_files(session, files, scratch.handler_topics, "replay").number)
+        deployed.number = number
 
 
 def _same_reference_next(scratch: Desk, reference: str) -> None:
@@ -210,6 +239,9 @@ def _give(scratch: Desk, stored: _Stored, reference: str, event: dict, catch_up:
         commands.deliver_message(scratch, reference, payload["message"], payload["payload"], actor)
     elif kind == "timer_fired" and not catch_up:
         _fire_timer_at(scratch, reference, payload["element"])
+    elif kind == MIGRATED:
+        _deploy_numbered(scratch, stored.migrated_to[payload["to"]], payload["to"])
+        migration.migrate_ticket(scratch, reference, payload["to"], actor)
     elif kind in ("task_claimed", "task_released"):
         task_id = _task_at(scratch, reference, _element_of_task(stored, payload["task_id"]))
         (commands.claim_task if kind == "task_claimed" else commands.release_task)(scratch, task_id, actor)

@@ -81,10 +81,10 @@ def _set_up_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from . import actions, admin, auth, portal, reports, tasks, tickets
+    from . import actions, admin, admin_migration, auth, portal, reports, tasks, tickets
 
     for blueprint in (auth.blueprint, tasks.blueprint, tickets.blueprint, actions.blueprint, reports.blueprint,
-                      admin.blueprint, portal.blueprint):
+                      admin.blueprint, admin_migration.blueprint, portal.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
 

@@ -23,6 +23,7 @@ EVENT_KINDS = {
     "escalation_raised": "Escalation raised",
     "training_need_recorded": "Training need recorded",
     "training_requested": "Training requested",
+    "ticket_migrated": "Moved to another diagram version",
     "call_delayed": "Call set Delayed",
     "call_reopened": "Call re-opened",
     "priority_regraded": "Priority re-graded",
@@ -180,5 +181,6 @@ _DESCRIBERS = {
     "escalation_raised": lambda p: str(p.get("concern", "")),
     "training_need_recorded": _training_need,
     "training_requested": _training_need,
+    "ticket_migrated": lambda p: f"from version {p.get('from')} to version {p.get('to')} by {p.get('by')}",
     "call_delayed": _call_delayed,
 }

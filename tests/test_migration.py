@@ -1,0 +1,500 @@
+"""Process owners change the process: open tickets move to a new diagram version, their SLA
+deadlines and waiting timers kept, or are refused (untouched) with the reason."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from werkzeug.security import generate_password_hash
+
+from supportdesk.cli.migrate import migrate as migrate_command
+from supportdesk.engine import audit, commands, migration, queries, users
+from supportdesk.engine.errors import NotAllowed, NotFound
+from supportdesk.engine.instances import find_ticket, timer_due, waiting_timers
+from supportdesk.engine.models import Job, WorkTask
+from supportdesk.engine.sla import SlaClocks
+from supportdesk.engine.users import ensure_demo_users
+from supportdesk.engine.worker import Worker
+from supportdesk.web import create_app
+
+from conftest import WORKFLOWS
+from helpers import (
+    FIRST_RESPONSE,
+    RESOLUTION,
+    RESOLVED_STRAIGHT_AWAY,
+    do,
+    events,
+    log_and_triage,
+    log_call,
+    open_task,
+    open_titles,
+)
+
+SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
+
+
+def edited(text: str, *changes: tuple[str, str]) -> str:
+    for old, new in changes:
+        assert text.count(old) == 1, f"the shipped diagram should contain {old!r} once"
+        text = text.replace(old, new)
+    return text
+
+
+def cut(text: str, pattern: str) -> str:
+    """``text`` without the one block that ``pattern`` (a regular expression) matches."""
+    found = re.findall(pattern, text, flags=re.S)
+    assert len(found) == 1, f"{pattern!r} should match once, matched {len(found)}"
+    return text.replace(found[0], "")
+
+
+# Version 2: first line checks its answer before the outcome is recorded (with its layout,
+# so it deploys without a warning).
+WITH_CHECK = edited(
+    SHIPPED,
+    ("<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>",
+     "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>\n"
+     "        <bpmn:flowNodeRef>Task_check_answer</bpmn:flowNodeRef>"),
+    ('    <bpmn:boundaryEvent id="Timer_first_response_due"',
+     '    <bpmn:userTask id="Task_check_answer" name="Check the answer" camunda:formKey="check_answer">\n'
+     "      <bpmn:documentation>First line reads its answer again before it goes out.</bpmn:documentation>\n"
+     "      <bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n"
+     "      <bpmn:outgoing>Flow_check_answer_to_outcome</bpmn:outgoing>\n"
+     "    </bpmn:userTask>\n"
+     '    <bpmn:boundaryEvent id="Timer_first_response_due"'),
+    ("<bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock",
+     "<bpmn:incoming>Flow_check_answer_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock"),
+    ('sourceRef="Task_first_level_response" targetRef="Task_check_first_line_outcome" />',
+     'sourceRef="Task_first_level_response" targetRef="Task_check_answer" />\n'
+     '    <bpmn:sequenceFlow id="Flow_check_answer_to_outcome" sourceRef="Task_check_answer" '
+     'targetRef="Task_check_first_line_outcome" />'),
+    ('<bpmndi:BPMNShape id="Timer_first_response_due_di"',
+     '<bpmndi:BPMNShape id="Task_check_answer_di" bpmnElement="Task_check_answer">\n'
+     '        <dc:Bounds x="1420" y="85" width="100" height="80" />\n'
+     "      </bpmndi:BPMNShape>\n"
+     '      <bpmndi:BPMNShape id="Timer_first_response_due_di"'),
+    ('<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
+     '        <di:waypoint x="1360" y="125" />\n'
+     '        <di:waypoint x="1390" y="125" />\n'
+     '        <di:waypoint x="1390" y="775" />\n'
+     '        <di:waypoint x="1410" y="775" />\n'
+     "      </bpmndi:BPMNEdge>",
+     '<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
+     '        <di:waypoint x="1360" y="125" />\n'
+     '        <di:waypoint x="1420" y="125" />\n'
+     "      </bpmndi:BPMNEdge>\n"
+     '      <bpmndi:BPMNEdge id="Flow_check_answer_to_outcome_di" bpmnElement="Flow_check_answer_to_outcome">\n'
+     '        <di:waypoint x="1470" y="165" />\n'
+     '        <di:waypoint x="1470" y="735" />\n'
+     "      </bpmndi:BPMNEdge>"),
+)
+
+# A version without third-line advice: second line resolves or passes the call on.
+WITHOUT_ADVICE = edited(
+    SHIPPED,
+    ("        <bpmn:flowNodeRef>Task_third_line_advice</bpmn:flowNodeRef>\n", ""),
+    ("      <bpmn:outgoing>Flow_to_third_line_advice</bpmn:outgoing>\n", ""),
+    ("      <bpmn:incoming>Flow_advice_back_to_second_line</bpmn:incoming>\n", ""),
+    ('    <bpmn:sequenceFlow id="Flow_advice_back_to_second_line" sourceRef="Task_third_line_advice" '
+     'targetRef="Task_second_line" />\n', ""),
+)
+for _pattern in (r'    <bpmn:userTask id="Task_third_line_advice".*?</bpmn:userTask>\n',
+                 r'    <bpmn:sequenceFlow id="Flow_to_third_line_advice".*?</bpmn:sequenceFlow>\n',
+                 r'      <bpmndi:BPMNShape id="Task_third_line_advice_di".*?</bpmndi:BPMNShape>\n',
+                 r'      <bpmndi:BPMNEdge id="Flow_to_third_line_advice_di".*?</bpmndi:BPMNEdge>\n',
+                 r'      <bpmndi:BPMNEdge id="Flow_advice_back_to_second_line_di".*?</bpmndi:BPMNEdge>\n'):
+    WITHOUT_ADVICE = cut(WITHOUT_ADVICE, _pattern)
+
+# Feedback is awaited three working days instead of five: the timer itself changed.
+SHORTER_FEEDBACK_WINDOW = edited(SHIPPED, ("working_days_from_now(5)", "working_days_from_now(3)"))
+RENAMED_TRIAGE = edited(SHIPPED, ('name="Confirm priority"', 'name="Confirm the priority"'))
+
+
+def deploy(desk, tmp_path, text: str, name: str) -> int:
+    folder = tmp_path / name
+    shutil.copytree(WORKFLOWS, folder)
+    (folder / "support_call.bpmn").write_text(text)
+    result = commands.deploy(desk, folder, actor="owner")
+    assert result.outcome == "deployed" and result.warnings == (), result.warnings
+    return result.number
+
+
+def london(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # November and December: London is on GMT
+
+
+# --- what must not move -----------------------------------------------------------------------------
+
+
+def sla_clocks(desk, reference: str) -> dict:
+    with desk.db.reading() as session:
+        clocks = SlaClocks(session, find_ticket(session, reference), desk.calendar, desk.sla_policy)
+        return {c.metric: {"state": c.state, "priority": c.priority, "due_at": c.due_at, "breached_at": c.breached_at,
+                           "stopped_at": c.stopped_at, "segments": [(s.kind, s.at, s.priority, s.budget)
+                                                                    for s in clocks.segments(c)]}
+                for c in clocks.clocks()}
+
+
+def timer_jobs(desk, reference: str) -> dict[str, datetime]:
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        return {job.task_id: job.due_at for job in session.scalars(
+            select(Job).where(Job.ticket_id == ticket.id, Job.kind == "timer"))}
+
+
+def waiting(desk, reference: str) -> dict[str, datetime]:
+    """The instance's own view: each waiting timer's element and absolute due moment."""
+    with desk.db.reading() as session:
+        workflow = desk.process_engine.loads(find_ticket(session, reference).state)
+    return {task.task_spec.bpmn_id: timer_due(task) for task, _due in waiting_timers(workflow)}
+
+
+def inbox_rows(desk, reference: str) -> set[tuple]:
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        return {(row.id, row.element_id, row.title, row.role, row.claimed_by)
+                for row in session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id))}
+
+
+def stored(desk, reference: str) -> tuple:
+    with desk.db.reading() as session:
+        ticket = find_ticket(session, reference)
+        return ticket.version_id, ticket.revision, ticket.state
+
+
+def fired(desk, reference: str) -> list[tuple[str, str]]:
+    return [(e.payload["element"], e.payload["due_at"]) for e in events(desk, reference, "timer_fired")]
+
+
+# --- the issue's first demonstration -----------------------------------------------------------------
+
+
+def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and_keep_every_due_moment(
+        desk, frozen_clock, tmp_path):
+    # Monday: a High call whose resolution target passes overnight: daily progress updates follow.
+    breached = log_call(desk)
+    do(desk, breached, "Confirm priority", {"priority": "High", "override_reason": "Campaign tomorrow"})
+    do(desk, breached, "First level response", FIRST_RESPONSE)
+    frozen_clock.set(london(2026, 11, 24, 9, 0))  # Tuesday
+    Worker(desk).run_once()
+    assert set(waiting(desk, breached)) == {"Event_next_working_day"}
+
+    at_triage = log_call(desk)
+    at_response = log_and_triage(desk)
+    at_second_line = log_and_triage(desk)
+    do(desk, at_second_line, "First level response", FIRST_RESPONSE)
+    commands.claim_task(desk, open_task(desk, at_second_line, "Resolve call (second line)").task_id, "sam")
+    awaiting_feedback = log_and_triage(desk)
+    do(desk, awaiting_feedback, "First level response", RESOLVED_STRAIGHT_AWAY)
+    delayed = log_and_triage(desk)
+    do(desk, delayed, "First level response", FIRST_RESPONSE)
+    commands.deliver_message(desk, delayed, "call_delayed", {"reason": "information_awaited"}, "sam")
+    escalation = commands.start_escalation(desk, "Nobody called back", "amy", call_reference=at_second_line)
+    tickets = [breached, at_triage, at_response, at_second_line, awaiting_feedback, delayed, escalation]
+
+    frozen_clock.set(london(2026, 11, 24, 9, 30))
+    assert deploy(desk, tmp_path, WITH_CHECK, "v2") == 2
+    before = {ref: (sla_clocks(desk, ref), timer_jobs(desk, ref), waiting(desk, ref), inbox_rows(desk, ref))
+              for ref in tickets}
+    assert waiting(desk, awaiting_feedback) == {"Gateway_feedback": london(2026, 12, 1, 9, 0),
+                                                "Event_resolution_due": datetime(9999, 12, 31, 23, 59, 59,
+                                                                                 tzinfo=UTC)}
+    assert waiting(desk, at_response)["Timer_first_response_due"] == london(2026, 11, 24, 10, 0)
+
+    # Later (re-evaluating now would give other moments): first the dry run, which changes nothing.
+    frozen_clock.set(london(2026, 11, 24, 9, 45))
+    report = {r.reference: r for r in migration.plan(desk, 2)}
+    assert set(report) == set(tickets)
+    assert {r.outcome for r in report.values()} == {migration.SAFE}, [r.reasons for r in report.values()]
+    assert report[at_response].changes.added == ("Task_check_answer",)
+    assert report[at_response].at == ("First level response", "First response due")
+    feedback_timer = next(t for t in report[awaiting_feedback].timers if t.element == "Gateway_feedback")
+    assert (feedback_timer.was, feedback_timer.due, feedback_timer.re_evaluated) == (
+        london(2026, 12, 1, 9, 0), london(2026, 12, 1, 9, 0), False)
+    assert report[escalation].changes == migration.DiagramChanges()
+    assert {ref: stored(desk, ref)[0] for ref in tickets} == dict.fromkeys(tickets, 1)
+
+    results = migration.migrate(desk, 2, actor="pat")
+    assert [(r.reference, r.outcome) for r in results] == [(ref, migration.MIGRATED) for ref in tickets]
+
+    for ref in tickets:
+        assert queries.ticket_view(desk, ref).diagram_version == 2
+        clocks, jobs, timers, rows = before[ref]
+        assert sla_clocks(desk, ref) == clocks, ref  # segments, due moments, breaches
+        assert timer_jobs(desk, ref) == jobs, ref  # the same timers, due at the same moments
+        assert waiting(desk, ref) == timers, ref
+        assert inbox_rows(desk, ref) == rows, ref  # same task ids, titles and claims
+        (moved,) = events(desk, ref, "ticket_migrated")
+        assert (moved.at, moved.actor) == (london(2026, 11, 24, 9, 45), "pat")
+        assert (moved.payload["from"], moved.payload["to"], moved.payload["by"]) == (1, 2, "pat")
+    assert events(desk, at_response, "ticket_migrated")[0].payload["changed"]["added"] == ["Task_check_answer"]
+    assert "Task_check_answer" in queries.ticket_diagram(desk, at_response).bpmn_xml
+
+    # They continue on the new path.
+    do(desk, at_response, "First level response", FIRST_RESPONSE)
+    assert open_titles(desk, at_response) == ["Check the answer"]
+    do(desk, at_response, "Check the answer")
+    assert open_titles(desk, at_response) == ["Resolve call (second line)"]
+    do(desk, at_triage, "Confirm priority")
+    do(desk, at_triage, "First level response", RESOLVED_STRAIGHT_AWAY)
+    assert open_titles(desk, at_triage) == ["Check the answer"]
+    assert sla_clocks(desk, at_triage)["first_response"]["state"] == "running"  # stops once checked (new path)
+    do(desk, at_triage, "Check the answer")
+    assert sla_clocks(desk, at_triage)["first_response"]["state"] == "stopped"
+    do(desk, at_second_line, "Resolve call (second line)", RESOLUTION, "sam")
+    commands.deliver_message(desk, delayed, "information_received", {}, "mail")
+    assert sla_clocks(desk, delayed)["resolution"]["state"] == "running"
+    do(desk, escalation, "Bring the concern to the Customer Services Manager", {"concern": "No call back"}, "amy")
+
+    # The waiting timers fire at their original moments, not re-evaluated at the migration.
+    frozen_clock.set(london(2026, 11, 25, 9, 1))  # Wednesday: the next working day after Tuesday 09:00
+    Worker(desk).run_once()
+    assert ("Event_next_working_day", "2026-11-25T09:00:00+00:00") in fired(desk, breached)
+    frozen_clock.set(london(2026, 12, 1, 8, 59))
+    Worker(desk).run_once()
+    assert queries.ticket_view(desk, awaiting_feedback).status == "resolved"  # feedback still awaited
+    frozen_clock.set(london(2026, 12, 1, 9, 1))
+    Worker(desk).run_once()
+    assert ("Gateway_feedback", "2026-12-01T09:00:00+00:00") in fired(desk, awaiting_feedback)
+    assert queries.ticket_view(desk, awaiting_feedback).status == "closed"
+
+    # The audit replays them across the migration to what is stored.
+    for ref in (at_response, awaiting_feedback, escalation):
+        assert audit.replay(desk, ref).differences == [], ref
+
+
+# --- the issue's second demonstration ----------------------------------------------------------------
+
+
+def test_a_version_removing_the_element_a_ticket_is_in_is_refused_for_that_ticket_with_the_reason(
+        desk, frozen_clock, tmp_path):
+    at_second_line = log_and_triage(desk)
+    do(desk, at_second_line, "First level response", FIRST_RESPONSE)
+    at_advice = log_and_triage(desk)
+    do(desk, at_advice, "First level response", FIRST_RESPONSE)
+    do(desk, at_advice, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
+                                                      "handover_reason": "Known bug?"})
+    assert open_titles(desk, at_advice) == ["Advise second line"]
+    advised = log_and_triage(desk)
+    do(desk, advised, "First level response", FIRST_RESPONSE)
+    do(desk, advised, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
+                                                    "handover_reason": "Known bug?"})
+    do(desk, advised, "Advise second line", {"advice": "Yes, fixed in 4.2"})
+    untouched = {ref: stored(desk, ref) for ref in (at_advice, advised)}
+    assert deploy(desk, tmp_path, WITHOUT_ADVICE, "v2") == 2
+
+    report = {r.reference: r for r in migration.plan(desk, 2)}
+    assert report[at_second_line].outcome == migration.SAFE
+    assert report[at_advice].outcome == migration.UNSAFE
+    assert report[at_advice].reasons == (
+        "the ticket is at \u201cAdvise second line\u201d (Task_third_line_advice), which version 2 no longer has",)
+    assert report[advised].outcome == migration.UNSAFE
+    assert any("has done \u201cAdvise second line\u201d (Task_third_line_advice)" in reason
+               for reason in report[advised].reasons)
+    assert report[at_advice].changes.removed == ("Task_third_line_advice",)
+
+    results = {r.reference: r for r in migration.migrate(desk, 2, actor="pat")}
+    assert results[at_second_line].outcome == migration.MIGRATED
+    assert results[at_advice].outcome == results[advised].outcome == migration.UNSAFE
+    for ref in (at_advice, advised):
+        assert stored(desk, ref) == untouched[ref]  # version, revision and instance untouched
+        assert events(desk, ref, "ticket_migrated") == []
+    with pytest.raises(NotAllowed, match="Task_third_line_advice"):
+        migration.migrate_ticket(desk, at_advice, 2, "pat")
+    do(desk, at_advice, "Advise second line", {"advice": "Still on version 1"})
+    assert open_titles(desk, at_advice) == ["Resolve call (second line)"]
+
+
+def test_a_timer_already_due_or_fired_before_the_migration_keeps_its_moment(desk, frozen_clock, tmp_path):
+    """A breached first response (its branch ended) and one whose timer fell due while the worker was
+    behind: both move, and the overdue timer fires as due at its own moment, on the new version."""
+    breached = log_and_triage(desk)
+    frozen_clock.set(london(2026, 11, 23, 11, 5))
+    Worker(desk).run_once()  # the first response of `breached` is overdue: breach recorded, first line alerted
+    lagging = log_and_triage(desk)  # its first response is due at 12:05
+    frozen_clock.set(london(2026, 11, 23, 12, 30))  # ... and the worker has not fired it yet
+    deploy(desk, tmp_path, WITH_CHECK, "v2")
+
+    assert [r.outcome for r in migration.migrate(desk, 2, actor="pat")] == [migration.MIGRATED] * 2
+    assert waiting(desk, lagging) == {"Timer_first_response_due": london(2026, 11, 23, 12, 5)}
+    Worker(desk).run_once()
+    assert fired(desk, lagging) == [("Timer_first_response_due", "2026-11-23T12:05:00+00:00")]
+    assert sla_clocks(desk, lagging)["first_response"]["breached_at"] is not None
+    for ref in (breached, lagging):
+        do(desk, ref, "First level response", FIRST_RESPONSE)
+        assert open_titles(desk, ref) == ["Check the answer"]
+        assert audit.replay(desk, ref).differences == [], ref
+
+
+# --- what "changed" means -----------------------------------------------------------------------------
+
+
+def test_a_timer_the_new_version_changed_is_evaluated_again_and_the_dry_run_says_so(desk, frozen_clock, tmp_path):
+    awaiting_feedback = log_and_triage(desk)
+    do(desk, awaiting_feedback, "First level response", RESOLVED_STRAIGHT_AWAY)
+    at_response = log_and_triage(desk)
+    assert waiting(desk, awaiting_feedback)["Gateway_feedback"] == london(2026, 11, 30, 10, 0)
+    deploy(desk, tmp_path, SHORTER_FEEDBACK_WINDOW, "v2")
+    frozen_clock.set(london(2026, 11, 23, 12, 0))
+
+    (plan,) = migration.plan(desk, 2, reference=awaiting_feedback)
+    assert plan.outcome == migration.SAFE and plan.changes.changed == ("Gateway_feedback",)
+    moved = {t.element: t for t in plan.timers}
+    assert (moved["Gateway_feedback"].was, moved["Gateway_feedback"].due, moved["Gateway_feedback"].re_evaluated) == (
+        london(2026, 11, 30, 10, 0), london(2026, 11, 26, 12, 0), True)  # three working days from the migration
+    assert moved["Event_resolution_due"].re_evaluated is False
+    response_due = waiting(desk, at_response)
+
+    migration.migrate(desk, 2, actor="pat")
+    assert waiting(desk, awaiting_feedback)["Gateway_feedback"] == london(2026, 11, 26, 12, 0)
+    assert london(2026, 11, 26, 12, 0) in timer_jobs(desk, awaiting_feedback).values()
+    assert waiting(desk, at_response) == response_due  # its timer did not change: kept
+    (event,) = events(desk, awaiting_feedback, "ticket_migrated")
+    assert {"element": "Gateway_feedback", "was": "2026-11-30T10:00:00+00:00", "due": "2026-11-26T12:00:00+00:00",
+            "re_evaluated": True} in event.payload["timers"]
+
+
+def test_a_changed_element_the_ticket_has_done_or_is_at_is_refused(desk, frozen_clock, tmp_path):
+    at_triage = log_call(desk)
+    past_triage = log_and_triage(desk)
+    escalation = commands.start_escalation(desk, "Slow", "amy", call_reference=past_triage)
+    deploy(desk, tmp_path, RENAMED_TRIAGE, "v2")
+    report = {r.reference: r for r in migration.plan(desk, 2)}
+    assert report[at_triage].reasons == (
+        "the ticket is at \u201cConfirm priority\u201d (Task_triage), which version 2 changes (its name)",)
+    assert report[past_triage].reasons == (
+        "the ticket has done \u201cConfirm priority\u201d (Task_triage), which version 2 changes (its name)",)
+    assert report[escalation].outcome == migration.SAFE  # its own process did not change
+    assert report[at_triage].changes.changed == ("Task_triage",)
+
+
+def test_a_version_without_the_tickets_process_is_refused_and_one_already_there_is_left_alone(
+        desk, frozen_clock, tmp_path):
+    reference = log_call(desk)
+    training = commands.record_training_need(desk, reference, "new_user", "", "alice")
+    folder = tmp_path / "v2"
+    shutil.copytree(WORKFLOWS, folder)
+    (folder / "training.bpmn").unlink()
+    commands.deploy(desk, folder, actor="owner")
+    report = {r.reference: r for r in migration.plan(desk, 2)}
+    assert report[training].reasons == ("version 2 has no process 'training'",)
+    assert report[reference].outcome == migration.SAFE
+    migration.migrate(desk, 2, reference=reference, actor="pat")
+    assert [r.outcome for r in migration.plan(desk, 2, reference=reference)] == [migration.ALREADY]
+    assert [r.reference for r in migration.plan(desk, 2)] == [training]  # --all: tickets on other versions
+    with pytest.raises(NotFound):
+        migration.plan(desk, 7)
+
+
+# --- the command line and the admin page ------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(desk, sqlite_url, monkeypatch):
+    monkeypatch.setenv("SUPPORTDESK_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("SUPPORTDESK_WORKFLOWS_DIR", str(WORKFLOWS))
+
+    def run(*args: str, expect: int = 0) -> str:
+        result = CliRunner().invoke(migrate_command, list(args))
+        assert result.exit_code == expect, (result.exit_code, result.output, result.exception)
+        return result.output
+
+    return run
+
+
+def test_supportdesk_migrate_dry_run_then_migrate(desk, frozen_clock, tmp_path, cli):
+    at_response = log_and_triage(desk)
+    at_advice = log_and_triage(desk)
+    do(desk, at_advice, "First level response", FIRST_RESPONSE)
+    do(desk, at_advice, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
+                                                      "handover_reason": "Known bug?"})
+    deploy(desk, tmp_path, WITHOUT_ADVICE, "v2")
+
+    assert "give --ticket REF, or --all" in cli("--to", "2", expect=2)
+    shown = cli("--to", "2", "--all", "--dry-run", expect=1)
+    assert f"{at_response} (support_call) version 1 -> 2: safe" in shown
+    assert "timer First response due (Timer_first_response_due): due Mon 23 Nov 2026 11:00 GMT, kept" in shown
+    assert f"{at_advice} (support_call) version 1 -> 2: UNSAFE, left untouched" in shown
+    assert "because the ticket is at \u201cAdvise second line\u201d (Task_third_line_advice)" in shown
+    assert "support_call 1 -> 2: removed Task_third_line_advice" in shown
+    assert shown.strip().endswith("dry run, nothing changed: 2 ticket(s) for version 2: 1 safe, "
+                                  "1 unsafe (left untouched)")
+    assert queries.ticket_view(desk, at_response).diagram_version == 1
+
+    done = cli("--to", "2", "--ticket", at_response, "--as", "owner")
+    assert f"{at_response} (support_call) version 1 -> 2: migrated" in done
+    assert queries.ticket_view(desk, at_response).diagram_version == 2
+    assert events(desk, at_response, "ticket_migrated")[0].actor == "owner"
+    assert f"{at_response}: already on version 2" in cli("--to", "2", "--ticket", at_response)
+    assert "no diagram version 9" in cli("--to", "9", "--all", expect=1)
+
+
+@pytest.fixture
+def signed_in(desk, monkeypatch):
+    """A browser signed in as ``username`` on an app with the migration page."""
+    monkeypatch.setattr(users, "generate_password_hash",  # as in test_web: a real hash costs a second per user
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    ensure_demo_users(desk)
+    app = create_app(desk, testing=True)
+
+    def sign_in(username: str):
+        browser = app.test_client()
+        page = browser.get("/login")
+        answer = browser.post("/login", data={"csrf_token": token(page), "username": username, "password": "demo"})
+        assert answer.status_code == 302
+        return browser
+
+    return sign_in
+
+
+def token(response) -> str:
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', response.get_data(as_text=True)).group(0)
+    return re.search(r'value="([^"]+)"', tag).group(1)
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_the_admin_page_shows_versions_a_dry_run_and_migrates_the_safe_tickets(desk, frozen_clock, tmp_path,
+                                                                             signed_in):
+    at_response = log_and_triage(desk)
+    at_advice = log_and_triage(desk)
+    do(desk, at_advice, "First level response", FIRST_RESPONSE)
+    do(desk, at_advice, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
+                                                      "handover_reason": "Known bug?"})
+    deploy(desk, tmp_path, WITHOUT_ADVICE, "v2")
+
+    assert signed_in("alice").get("/admin/migration").status_code == 403
+    browser = signed_in("admin")
+    page = browser.get("/admin/migration")
+    shown = text(page)
+    assert page.status_code == 200
+    row_v1 = re.search(r'<tr data-version="1".*?</tr>', shown, re.S).group(0)
+    assert '<td class="number">2</td>' in row_v1 and "support_call</code>: 2" in row_v1
+    assert "Dry run: to version 2" in shown
+    assert re.search(rf'<tr data-ticket="{at_advice}" class="breached">.*?Task_third_line_advice', shown, re.S)
+    assert re.search(rf'<tr data-ticket="{at_response}">.*?First response due: 23 Nov 2026 11:00 GMT, kept',
+                     shown, re.S)
+    assert "Migrate the 1 safe ticket to version 2" in shown
+
+    assert browser.post("/admin/migration", data={"to": "2"}).status_code == 400  # no CSRF token
+    answer = browser.post("/admin/migration", data={"to": "2", "csrf_token": token(page)})
+    assert answer.status_code == 302
+    assert "Migrated 1 ticket to version 2. 1 left untouched" in text(browser.get(answer.headers["Location"]))
+    assert queries.ticket_view(desk, at_response).diagram_version == 2
+    assert queries.ticket_view(desk, at_advice).diagram_version == 1
+    assert events(desk, at_response, "ticket_migrated")[0].actor == "admin"
+    assert browser.get("/admin/migration?to=5").status_code == 404
+
+
+def test_a_call_started_on_version_2_replays_with_its_own_version_number(desk, frozen_clock, tmp_path):
+    """A replay deploys each version under its own number, so what the history names matches."""
+    deploy(desk, tmp_path, WITH_CHECK, "v2")
+    reference = log_and_triage(desk)
+    assert events(desk, reference, "call_logged")[0].payload["diagram_version"] == 2
+    assert audit.replay(desk, reference).differences == []
