@@ -64,13 +64,16 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     from . import admin, audit, calls, mail, serve, simulate  # noqa: F401  (each module adds its commands to main)
+    from .admin import users_group
     from .calendar_cli import calendar
     from .migrate import migrate
     from .report import report
+    from .tokens import token
 
     main.add_command(calendar)
     main.add_command(migrate)
     main.add_command(report)
+    users_group.add_command(token)
 
 
 _register()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import signal
+from dataclasses import replace
 
 import click
 
@@ -29,6 +31,8 @@ def serve(host: str, port: int, demo: bool) -> None:
     from supportdesk.web import create_app
 
     desk = open_desk()
+    if "SUPPORTDESK_PORTAL_URL" not in os.environ:  # the links in mail must reach this server
+        desk.settings = replace(desk.settings, portal_url=f"http://{host}:{port}/portal")
     click.echo(commands.deploy(desk, actor="serve").describe())
     users.ensure_demo_users(desk)
     _print_demo_users(users.demo_users_present(desk))
@@ -65,16 +69,27 @@ def _print_demo_users(created) -> None:
 
 
 @main.command()
-@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit (cron, tests).")
+@click.option("--once", is_flag=True, help="Run the jobs that are due, print the jobs' health, exit (cron, tests).")
+@click.option("--lease", default=30, show_default=True, type=click.IntRange(min=1),
+              help="Seconds a batch of jobs is held; a dead worker's jobs are taken over after this.")
 @reports_desk_errors
-def worker(once: bool) -> None:
-    """Fire due timers; runs until SIGTERM or Ctrl-C."""
-    worker = Worker(open_desk())
+def worker(once: bool, lease: int) -> None:
+    """Fire due timers and deliver mail; runs until SIGTERM or Ctrl-C (then finishes the job under way
+    and gives back the rest). Run one or more per machine on PostgreSQL; on SQLite, `serve` runs it."""
+    from datetime import timedelta
+
+    from sqlalchemy.engine import make_url
+
+    from supportdesk.engine import jobs
+
+    desk = open_desk()
+    worker = Worker(desk, lease=timedelta(seconds=lease))
     if once:
-        click.echo(f"ran {worker.run_once()} job(s)")
+        click.echo(f"fired {worker.run_once()} timer(s)")
+        click.echo(jobs.health(desk).describe())
         return
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
-    try:
-        worker.run_forever()
-    except KeyboardInterrupt:
-        worker.stop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, worker.on_signal)
+    store = make_url(desk.settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"worker {worker.name} on {store}", err=True)
+    worker.run_forever()

@@ -317,6 +317,6 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
             uow.record("timer_fired", {"element": task.task_spec.bpmn_id, "task": task.task_spec.bpmn_name,
                                        "due_at": (due or job.due_at).isoformat()}, actor="desk")
         advance(uow, workflow)
-        jobs.unlease(session, job_id)  # a job that stays (a cycle's next time) is free for any worker
+        jobs.unlease(session, job)
     _after_commit(desk, uow)
     return True

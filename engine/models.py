@@ -174,20 +174,32 @@ class HistoryEvent(Base):
 
 
 class Job(Base):
-    """Work for the worker: a waiting BPMN timer to fire when it falls due."""
+    """Work for the worker: a waiting BPMN timer to fire when it falls due.
+
+    Written in the transaction of the command that made the instance wait. A worker
+    leases a due job (``lease_owner`` until ``lease_expires_at``) before running it in
+    a transaction of its own, so a crashed worker's jobs are taken over once the lease
+    runs out. A job that keeps failing becomes an ``incident``: no more tries until an
+    admin retries it. (Outbox mail has its own due time, attempts and lease, in outbox_mail.)
+    """
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_due", "due_at"),)
+    # The worker's two questions: what is due and not leased (status, due_at), and
+    # when does the next lease run out (lease_expires_at).
+    __table_args__ = (Index("ix_job_status_due", "status", "due_at"), Index("ix_job_lease", "lease_expires_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36))
+    # When the worker runs it: the timer's moment, or the next try after a failure.
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")  # | incident
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the last failed try
 
 
 class SlaClock(Base):
@@ -348,3 +360,60 @@ class PortalAccess(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- the REST API (web/api) ---------------------------------------------------------------------------------
+
+# The API lists tickets in (updated_at, id) order with a cursor on that key (web/api/tickets.py).
+Index("ix_ticket_updated_at_id", Ticket.updated_at, Ticket.id)
+
+
+class ApiToken(Base):
+    """A person's key to the REST API (``Authorization: Bearer``). The token is shown once, when it is
+    made; only its SHA-256 is kept, so a copy of the database opens nothing. Revoked tokens stay, dated."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))  # what it is for: "CRM sync", "phone system"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyKey(Base):
+    """What a create request sent with an ``Idempotency-Key`` answered, so a retry gets the same answer
+    instead of creating twice. Written in the transaction of what it created (web/api/idempotency.py)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical JSON body
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Account(Base):
+    """A customer organisation and its Account Manager (C10, C19, C20, C28). Calls keep the account's
+    name as they were logged (``ticket.account``); this table says who looks after it."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    account_manager: Mapped[str | None] = mapped_column(String(100), index=True)  # a username
+    licence_type: Mapped[str | None] = mapped_column(String(20))  # saas | on_premise
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))

@@ -1,4 +1,10 @@
-"""Shared fixtures: a frozen clock, a desk on a fresh store, a fresh PostgreSQL database."""
+"""Shared fixtures: a frozen clock, a desk on a fresh store, a fresh PostgreSQL database.
+
+The whole suite runs on PostgreSQL with ``SUPPORTDESK_TEST_STORE=postgres``: then the
+``sqlite_url`` fixture (and ``desk`` and everything built on it) gives a PostgreSQL
+store instead, one database for the session, migrated once and emptied before each
+test (TRUNCATE), dropped at the end. ``.ci/run`` runs the suite both ways.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import sqlalchemy as sa
 from supportdesk.engine import commands
 from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
+from supportdesk.engine.models import Base
 from supportdesk.engine.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,6 +29,10 @@ TEST_DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 POSTGRES_ADMIN_URL = os.environ.get("SUPPORTDESK_TEST_POSTGRES",
                                     "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# "sqlite" (the default) or "postgres": the store behind the `sqlite_url` fixture.
+TEST_STORE = os.environ.get("SUPPORTDESK_TEST_STORE", "sqlite")
+if TEST_STORE not in ("sqlite", "postgres"):
+    raise pytest.UsageError(f"SUPPORTDESK_TEST_STORE must be sqlite or postgres, not {TEST_STORE!r}")
 
 
 @pytest.fixture
@@ -38,7 +49,12 @@ def open_test_desk(url: str, workflows: Path = WORKFLOWS) -> Desk:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
+def sqlite_url(request, tmp_path) -> str:
+    """The test's own empty store: a SQLite file, or in PostgreSQL mode the session's database, emptied."""
+    if TEST_STORE == "postgres":
+        url, engine = request.getfixturevalue("session_postgres")
+        _empty(engine)
+        return url
     return f"sqlite:///{tmp_path / 'desk.sqlite'}"
 
 
@@ -62,27 +78,78 @@ def _postgres_available() -> str | None:
         return str(exc).splitlines()[0]
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh, empty PostgreSQL database, dropped afterwards.
-
-    Without a server the test is skipped, except under CI=true, where a
-    missing server is a failure: CI must test the production store.
-    """
+def _require_postgres() -> None:
+    """Without a server the test is skipped, except under CI=true, where a
+    missing server is a failure: CI must test the production store."""
     problem = _postgres_available()
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true but PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {problem}")
         pytest.skip(f"no PostgreSQL server answers at {POSTGRES_ADMIN_URL}: {problem}")
-    name = f"supportdesk_test_{uuid.uuid4().hex[:12]}"
+
+
+def _create_database(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
+    return sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(url: str) -> None:
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database, dropped afterwards (skipped without a server, unless CI=true)."""
+    _require_postgres()
+    url = _create_database("supportdesk_test")
+    yield url
+    _drop_database(url)
+
+
+@pytest.fixture
+def new_store_url(tmp_path):
+    """Makes more empty stores for one test (several stores, a store for a subprocess): SQLite
+    files, or in PostgreSQL mode fresh databases, dropped afterwards. ``new_store_url("name")``."""
+    made: list[str] = []
+
+    def make(name: str = "store") -> str:
+        if TEST_STORE == "sqlite":
+            return f"sqlite:///{tmp_path / f'{name}.sqlite'}"
+        _require_postgres()
+        made.append(_create_database("supportdesk_test"))
+        return made[-1]
+
+    yield make
+    for url in made:
+        _drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def session_postgres():
+    """PostgreSQL mode: one database for the whole run, migrated once; (its URL, an engine to empty it)."""
+    _require_postgres()
+    url = _create_database("supportdesk_suite")
+    open_test_desk(url).close()  # the migrations, once
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    yield url, engine
+    engine.dispose()
+    _drop_database(url)
+
+
+def _empty(engine: sa.Engine) -> None:
+    """Every table emptied and its ids restarted (the schema and alembic_version stay): as fresh as a new store."""
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        # A test that left a transaction open would otherwise hang the next one here.
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

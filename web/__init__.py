@@ -87,6 +87,11 @@ def _register_blueprints(app: Flask) -> None:
                       admin.blueprint, admin_migration.blueprint, portal.blueprint):
         app.register_blueprint(blueprint)
     app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
+    # The REST API (/api/v1) signs in with bearer tokens, never the session cookie: no CSRF token to check.
+    from . import api
+
+    for blueprint in api.register(app):
+        app.extensions["csrf"].exempt(blueprint)
 
 
 def _register_error_pages(app: Flask) -> None:

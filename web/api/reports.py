@@ -1,0 +1,46 @@
+"""The C31 SLA report: ``reports.requested_range`` and ``reports.sla_report``, as the CLI's
+``report sla --format json`` and the web page call them, with the same figures and names."""
+
+from __future__ import annotations
+
+from supportdesk.engine import reports
+
+from .. import current_desk
+from ..reports import REPORT_READERS
+from . import schemas
+from .auth import guarded
+from .base import ApiBlueprint
+
+blp = ApiBlueprint("Reports", __name__, description="The SLA report (C31)")
+
+
+@blp.route("/reports/sla")
+@guarded(blp, *REPORT_READERS, errors=(400,))
+@blp.arguments(schemas.ReportQuery, location="query")
+@blp.response(200, schemas.Report)
+def sla_report(query: dict):
+    """The SLA report (C31)
+
+    Attainment of each SLA metric per period (week or month, London time) and priority, overall,
+    against the goals, and the breaches. Customer services managers, auditors and admin.
+    """
+    period, start, end = reports.requested_range(query.get("period"), query.get("start"), query.get("end"))
+    report = reports.sla_report(current_desk(), period=period, start=start, end=end)
+    return as_dict(report)
+
+
+def as_dict(report: reports.SlaReport) -> dict:
+    def figures(f: reports.Figures) -> dict:
+        return {"with_outcome": f.with_outcome, "met": f.met, "breached": f.breached, "attainment": f.attainment}
+
+    return {
+        "period": report.period, "start": report.start, "end": report.end, "generated_at": report.generated_at,
+        "goals": report.goals,
+        "lines": [{"metric": line.metric, "priority": line.priority, "goal": line.goal, "total": figures(line.total),
+                   "periods": [{"first_day": p.first_day, **figures(f)}
+                               for p, f in zip(report.periods, line.figures, strict=True)]}
+                  for line in report.lines],
+        "breaches": [{"reference": b.reference, "metric": b.metric, "priority": b.priority, "due": b.due_at,
+                      "stopped": b.stopped_at, "late_working_minutes": int(b.late.total_seconds() // 60)}
+                     for b in report.breaches],
+    }

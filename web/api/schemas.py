@@ -1,0 +1,393 @@
+"""The API's request and response bodies (marshmallow): they check the shape of what comes in and
+write what goes out, and the OpenAPI description is generated from them.
+
+They check shape only (types, required keys, unknown keys refused). What a value may be is the
+engine's call, so the API refuses exactly what the web desk and the CLI refuse, with the same
+messages: a call's details (``CallDetails.validated``), a task's form (``forms.clean``), a report's
+dates (``reports.requested_range``). Vocabularies are shown in the description as ``enum``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from supportdesk.engine.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
+from supportdesk.engine.portal import PUBLIC_EVENTS
+from supportdesk.engine.reports import PERIODS
+from supportdesk.engine.roles import ROLES, TASK_ROLES
+from supportdesk.engine.sla_policy import METRICS, PRIORITIES
+
+from ..ticket_page import PROGRESS_MESSAGES
+from .problems import TYPE_PREFIX, TYPES
+
+KINDS = ("call", "escalation", "training")
+STATUSES = ("open", "delayed", "resolved", "closed")
+MAX_PAGE = 200
+NOTE_LIMIT = 1000
+
+
+class Moment(fields.AwareDateTime):
+    """A moment as the API writes it: ISO 8601 in UTC (the store's; London time is for people)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(value.astimezone(UTC) if value is not None else None, attr, obj, **kwargs)
+
+
+def _enum(values, **metadata) -> dict:
+    return {"enum": list(values), **metadata}
+
+
+class Problem(ma.Schema):
+    """RFC 9457 problem details: every error answer of this API has this shape."""
+
+    type = fields.String(required=True, metadata=_enum([TYPE_PREFIX + kind for kind in TYPES], description=(
+        "What went wrong, stable for clients to switch on. http-error: another HTTP error, see status.")))
+    title = fields.String(required=True, metadata={"description": "A short summary of the type"})
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True, metadata={"description": "What happened, for a person"})
+    errors = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "400 only: each field in error and its message, e.g. {\"contact_email\": \"...\"}; "
+                       "_body is about the request as a whole, _form about a task form's unknown fields"})
+
+
+# --- calls and tickets -------------------------------------------------------------------------------------
+
+
+class CallIn(ma.Schema):
+    """A call as the first-line advisor takes it (C01, C02, C05-C10)."""
+
+    contact_name = fields.String(required=True)
+    contact_email = fields.String(required=True)
+    account = fields.String(required=True, metadata={"description": "The account's name (see /accounts)"})
+    summary = fields.String(required=True)
+    channel = fields.String(load_default="phone", metadata=_enum(CHANNELS))
+    licence_type = fields.String(load_default="saas", metadata=_enum(LICENCE_TYPES))
+    request_kind = fields.String(load_default="problem", metadata=_enum(REQUEST_KINDS))
+    symptom = fields.String(load_default="other",
+                            metadata=_enum(SYMPTOMS, description="What blocks the customer (C06)"))
+    campaign_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "The customer's next campaign, with its time zone (C06: a High priority when close)"})
+    preparing_campaign = fields.Boolean(load_default=False)
+
+
+class EscalationIn(ma.Schema):
+    """C28: a dissatisfied customer's concern. With ``call_reference`` the escalation is linked to that call
+    and takes its contact; without, name the contact."""
+
+    concern = fields.String(required=True)
+    call_reference = fields.String(load_default=None, allow_none=True)
+    contact_name = fields.String(load_default="")
+    contact_email = fields.String(load_default="")
+    account = fields.String(load_default="")
+
+
+class CreatedTicket(ma.Schema):
+    reference = fields.String(required=True, metadata={"description": "The Call Reference (SUP-, ESC-, TRN-)"})
+    kind = fields.String(required=True, metadata=_enum(KINDS))
+    status = fields.String(required=True, metadata=_enum(STATUSES))
+    priority = fields.String(allow_none=True, required=True)
+    parent_reference = fields.String(allow_none=True, required=True)
+    created_at = Moment(required=True)
+
+
+class Clock(ma.Schema):
+    """An SLA clock as it stands at the moment asked, in working time (C12-C14, C21-C24)."""
+
+    metric = fields.String(required=True, metadata=_enum(METRICS))
+    priority = fields.String(allow_none=True, required=True)
+    target = fields.String(required=True, metadata={"example": "8 working hours"})
+    state = fields.String(required=True, metadata=_enum(("running", "paused", "stopped")))
+    started_at = Moment(required=True)
+    due_at = Moment(allow_none=True, required=True, metadata={
+        "description": "When the target is missed; null while paused with time left"})
+    elapsed_seconds = fields.Integer(required=True, metadata={"description": "Working time used"})
+    remaining_seconds = fields.Integer(required=True, metadata={
+        "description": "Working time left; negative when overdue"})
+    breached = fields.Boolean(required=True)
+
+
+class Task(ma.Schema):
+    task_id = fields.String(required=True)
+    reference = fields.String(required=True)
+    title = fields.String(required=True)
+    role = fields.String(required=True, metadata=_enum(TASK_ROLES, description="The lane: who does it"))
+    created_at = Moment(required=True)
+    claimed_by = fields.String(allow_none=True, required=True)
+    summary = fields.String(required=True)
+    account = fields.String(required=True)
+    priority = fields.String(allow_none=True, required=True)
+    due_at = Moment(allow_none=True, required=True, metadata={
+        "description": "The ticket's nearest SLA deadline"})
+
+
+class PublicEvent(ma.Schema):
+    """A step of the call as its customer sees it (the portal's updates, C25)."""
+
+    at = Moment(required=True)
+    kind = fields.String(required=True, metadata=_enum(PUBLIC_EVENTS))
+    title = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
+class Ticket(ma.Schema):
+    reference = fields.String(required=True)
+    kind = fields.String(required=True, metadata=_enum(KINDS))
+    parent_reference = fields.String(allow_none=True, required=True, metadata={
+        "description": "The call an escalation or training request belongs to"})
+    status = fields.String(required=True, metadata=_enum(STATUSES))
+    priority = fields.String(allow_none=True, required=True, metadata=_enum((*PRIORITIES, None)))
+    outcome = fields.String(allow_none=True, required=True)
+    channel = fields.String(required=True)
+    contact_name = fields.String(required=True)
+    contact_email = fields.String(required=True)
+    account = fields.String(required=True)
+    summary = fields.String(required=True)
+    created_at = Moment(required=True)
+    closed_at = Moment(allow_none=True, required=True)
+    diagram_version = fields.Integer(required=True)
+    revision = fields.Integer(required=True, metadata={
+        "description": "Changes with every step: send it back when completing a task to refuse a stale form"})
+    clocks = fields.List(fields.Nested(Clock), required=True)
+    open_tasks = fields.List(fields.Nested(Task), required=True)
+    history = fields.List(fields.Nested(PublicEvent), required=True, metadata={
+        "description": "The public history: what the customer is shown, never internal notes"})
+
+
+class TicketQuery(ma.Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    account = fields.String(metadata={"description": "The account's name, exactly"})
+    breached = fields.Boolean(metadata={
+        "description": "true: tickets with an SLA clock that missed its target (or runs past it); false: none"})
+    updated_since = fields.AwareDateTime(metadata={"description": "Changed at or after this moment"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class TicketRow(ma.Schema):
+    reference = fields.String(required=True)
+    kind = fields.String(required=True, metadata=_enum(KINDS))
+    status = fields.String(required=True, metadata=_enum(STATUSES))
+    priority = fields.String(allow_none=True, required=True)
+    account = fields.String(required=True)
+    contact_name = fields.String(required=True)
+    summary = fields.String(required=True)
+    created_at = Moment(required=True)
+    updated_at = Moment(required=True)
+    closed_at = Moment(allow_none=True, required=True)
+    next_due_at = Moment(allow_none=True, required=True, metadata={
+        "description": "The nearest due moment of its running SLA clocks"})
+    breached = fields.Boolean(required=True)
+
+
+class TicketPage(ma.Schema):
+    """Tickets in the order they were last changed (oldest change first), so a client that keeps
+    ``next_cursor``, or the last updated_at, sees every later change."""
+
+    items = fields.List(fields.Nested(TicketRow), required=True)
+    next_cursor = fields.String(allow_none=True, required=True, metadata={
+        "description": "Pass as cursor for the next page; null on the last page"})
+
+
+class MessageIn(ma.Schema):
+    """Work can progress on a Delayed call (C24): what happened."""
+
+    message = fields.String(required=True, validate=validate.OneOf(PROGRESS_MESSAGES), metadata={
+        "description": "; ".join(f"{name}: {label}" for name, label in PROGRESS_MESSAGES.items())})
+    note = fields.String(load_default="", validate=validate.Length(max=NOTE_LIMIT))
+
+
+class IdempotencyHeader(ma.Schema):
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    key = fields.String(data_key="Idempotency-Key", validate=validate.Length(1, 200), metadata={
+        "description": "Any unique string (a UUID): a retry with the same key and body gets the first answer "
+                       "and creates nothing; the same key with another body is refused (422)"})
+
+
+# --- tasks -------------------------------------------------------------------------------------------------
+
+
+class TaskQuery(ma.Schema):
+    role = fields.String(validate=validate.OneOf(TASK_ROLES), metadata={
+        "description": "One of your roles (default: all of them; an admin sees every role's tasks)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class TaskList(ma.Schema):
+    """The inbox: the most urgent SLA deadline first."""
+
+    items = fields.List(fields.Nested(Task), required=True)
+
+
+class Option(ma.Schema):
+    value = fields.String(required=True)
+    label = fields.String(required=True)
+
+
+class FormField(ma.Schema):
+    id = fields.String(required=True)
+    label = fields.String(required=True)
+    type = fields.String(required=True, metadata=_enum(("string", "text", "long", "boolean", "date", "enum")))
+    required = fields.Boolean(required=True)
+    options = fields.List(fields.Nested(Option), required=True)
+    default = fields.String(allow_none=True, required=True)
+    constraints = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
+        "description": "The diagram's constraints: minlength, maxlength, min, max"})
+
+
+class TaskForm(ma.Schema):
+    """What completing the task asks for, as the ticket's diagram version declares it."""
+
+    task = fields.Nested(Task, required=True)
+    revision = fields.Integer(required=True)
+    fields_ = fields.List(fields.Nested(FormField), data_key="fields", attribute="fields", required=True)
+    context = fields.Dict(required=True, metadata={
+        "description": "What the form shows beside its fields, e.g. the suggested priority and why"})
+
+
+class Completion(ma.Schema):
+    """The task's form data, checked exactly as the web form's (the engine's forms.clean)."""
+
+    data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict, metadata={
+        "description": "Field id to value (string, number, boolean or null), e.g. {\"priority\": \"High\"}"})
+    revision = fields.Integer(load_default=None, allow_none=True, strict=True, metadata={
+        "description": "The ticket revision the values were chosen at: a ticket changed since is a 409"})
+
+
+# --- accounts ------------------------------------------------------------------------------------------------
+
+
+class Account(ma.Schema):
+    name = fields.String(required=True)
+    account_manager = fields.String(allow_none=True, required=True, metadata={"description": "A username"})
+    licence_type = fields.String(allow_none=True, required=True, metadata=_enum((*LICENCE_TYPES, None)))
+    created_at = Moment(required=True)
+    updated_at = Moment(required=True)
+    updated_by = fields.String(required=True)
+
+
+class AccountIn(ma.Schema):
+    name = fields.String(required=True)
+    account_manager = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "The username of a person with the account_manager role"})
+    licence_type = fields.String(load_default=None, allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
+
+
+class AccountChange(ma.Schema):
+    """Only the keys sent change; null clears. The name is the account's key and does not change."""
+
+    account_manager = fields.String(allow_none=True)
+    licence_type = fields.String(allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
+
+
+class AccountQuery(ma.Schema):
+    account_manager = fields.String()
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class AccountList(ma.Schema):
+    items = fields.List(fields.Nested(Account), required=True)
+
+
+# --- tokens and who am I -------------------------------------------------------------------------------------
+
+
+class Me(ma.Schema):
+    username = fields.String(required=True)
+    display_name = fields.String(required=True)
+    email = fields.String(required=True)
+    roles = fields.List(fields.String(metadata=_enum(ROLES)), required=True)
+
+
+class TokenIn(ma.Schema):
+    name = fields.String(required=True, metadata={"description": "What it is for: 'CRM sync'"})
+    username = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Whose token (default: yours; another person's: admin only)"})
+
+
+class Token(ma.Schema):
+    id = fields.Integer(required=True)
+    username = fields.String(required=True)
+    name = fields.String(required=True)
+    created_at = Moment(required=True)
+    created_by = fields.String(required=True)
+    last_used_at = Moment(allow_none=True, required=True, metadata={
+        "description": "To the minute"})
+    revoked_at = Moment(allow_none=True, required=True)
+    revoked_by = fields.String(allow_none=True, required=True)
+    active = fields.Boolean(required=True)
+
+
+class NewToken(Token):
+    token = fields.String(required=True, metadata={
+        "description": "The token itself: shown this once, only its hash is kept"})
+
+
+class TokenQuery(ma.Schema):
+    username = fields.String(metadata={"description": "Another person's tokens (admin only)"})
+
+
+class TokenList(ma.Schema):
+    items = fields.List(fields.Nested(Token), required=True)
+
+
+# --- the SLA report (C31) ------------------------------------------------------------------------------------
+
+
+class ReportQuery(ma.Schema):
+    """As the CLI's ``report sla`` and the web page: checked by reports.requested_range."""
+
+    period = fields.String(metadata=_enum(PERIODS, description="Default: week"))
+    start = fields.String(data_key="from", metadata={
+        "description": "First London date, YYYY-MM-DD (default: a few periods back)", "format": "date"})
+    end = fields.String(data_key="to", metadata={
+        "description": "Last London date, included (default: today)", "format": "date"})
+
+
+class Figures(ma.Schema):
+    with_outcome = fields.Integer(required=True)
+    met = fields.Integer(required=True)
+    breached = fields.Integer(required=True)
+    attainment = fields.Float(allow_none=True, required=True, metadata={
+        "description": "The share met, 0 to 1; null when no clock had an outcome"})
+
+
+class PeriodFigures(Figures):
+    first_day = fields.Date(required=True)
+
+
+class ReportLine(ma.Schema):
+    metric = fields.String(required=True, metadata=_enum(METRICS))
+    priority = fields.String(required=True, metadata={"description": "A priority, or All"})
+    goal = fields.Float(required=True)
+    total = fields.Nested(Figures, required=True)
+    periods = fields.List(fields.Nested(PeriodFigures), required=True)
+
+
+class ReportBreach(ma.Schema):
+    reference = fields.String(required=True)
+    metric = fields.String(required=True, metadata=_enum(METRICS))
+    priority = fields.String(allow_none=True, required=True)
+    due = Moment(required=True)
+    stopped = Moment(allow_none=True, required=True, metadata={"description": "null: still open"})
+    late_working_minutes = fields.Integer(required=True)
+
+
+class Report(ma.Schema):
+    """The C31 report: the same figures as ``supportdesk report sla --format json`` and the web page."""
+
+    period = fields.String(required=True, metadata=_enum(PERIODS))
+    start = fields.Date(data_key="from", required=True)
+    end = fields.Date(data_key="to", required=True)
+    generated_at = Moment(required=True)
+    goals = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    lines = fields.List(fields.Nested(ReportLine), required=True)
+    breaches = fields.List(fields.Nested(ReportBreach), required=True)
