@@ -92,4 +92,6 @@ def worker(once: bool, lease: int) -> None:
         signal.signal(signum, worker.on_signal)
     store = make_url(desk.settings.database_url).render_as_string(hide_password=True)
     click.echo(f"worker {worker.name} on {store}", err=True)
+    if desk.db.is_sqlite:  # correct with two, but they would only queue for SQLite's one writer
+        click.echo("on SQLite run one worker only (`supportdesk serve` runs its own)", err=True)
     worker.run_forever()

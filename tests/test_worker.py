@@ -487,3 +487,29 @@ def test_a_cycle_timers_job_stays_for_its_next_time_unleased(sqlite_url, tmp_pat
     assert Worker(desk, name="machine-b:202").run_once() == 1
     assert history_kinds(desk, reference).count("timer_fired") == 2
     desk.close()
+
+
+def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(flaky_desk, flaky, frozen_clock):
+    import re
+
+    from supportdesk.engine.users import ensure_demo_users
+    from supportdesk.web import create_app
+
+    desk = flaky_desk
+    reference = log_call(desk)
+    frozen_clock.advance(HOUR + S)
+    for _ in range(commands.JOB_RETRY_ATTEMPTS):
+        Worker(desk).run_once()
+        frozen_clock.advance(HOUR)
+    ensure_demo_users(desk)
+    browser = create_app(desk, testing=True).test_client()
+    login = browser.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    browser.post("/login", data={"csrf_token": csrf, "username": "admin", "password": "demo"})
+    assert "Incident:" in browser.get(f"/calls/{reference}").get_data(as_text=True)
+    page = browser.get("/admin/mail").get_data(as_text=True)
+    assert reference in page and "CRM unreachable" in page
+    [incident] = jobs.incidents_of(desk, reference)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    assert browser.post(f"/admin/incidents/{incident.job_id}/retry", data={"csrf_token": token}).status_code == 302
+    assert jobs.incidents_of(desk, reference) == []

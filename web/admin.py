@@ -10,7 +10,7 @@ from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from supportdesk.engine import admin
+from supportdesk.engine import admin, jobs
 from supportdesk.engine.errors import DiagramError, InvalidInput
 from supportdesk.engine.mail import delivery, inbound
 from supportdesk.engine.mail import queries as mail_queries
@@ -114,7 +114,17 @@ def mail():
     desk = current_desk()
     return render_template("admin_mail.html", counts=mail_queries.outbox_counts(desk),
                            failed=mail_queries.failed_mail(desk), quarantined=mail_queries.quarantined_mail(desk),
-                           enabled=mail_queries.mail_delivery_enabled(desk), form=FlaskForm())
+                           enabled=mail_queries.mail_delivery_enabled(desk), incidents=jobs.incidents(desk),
+                           form=FlaskForm())
+
+
+@blueprint.route("/admin/incidents/<int:job_id>/retry", methods=["POST"])
+@requires_roles(ADMIN)
+def retry_incident(job_id: int):
+    """A job that failed its last try runs again at the worker's next pass."""
+    jobs.retry_incident(current_desk(), job_id, current_user.username)
+    flash(f"Job {job_id} will run again.", "success")
+    return redirect(url_for("admin.mail"))
 
 
 @blueprint.route("/admin/mail/<int:mail_id>/retry", methods=["POST"])

@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from supportdesk.engine import queries
+from supportdesk.engine import jobs, queries
 from supportdesk.engine.clock import clock
 from supportdesk.engine.commands import TRAINING_NEEDS
 from supportdesk.engine.mail import queries as mail_queries
@@ -111,8 +111,9 @@ def render_ticket(reference: str, *, posted: dict[str, FlaskForm] | None = None,
     desk = current_desk()
     mail = {"outbox": mail_queries.outbox_of(desk, reference), "inbound": mail_queries.inbound_of(desk, reference),
             "delivery_enabled": mail_queries.mail_delivery_enabled(desk)}
+    incidents = jobs.incidents_of(desk, reference)
     return render_template("ticket.html", ticket=view, facts=facts, forms=forms, may=may, refusal=refusal,
-                           mail=mail, **pictures), status
+                           mail=mail, incidents=incidents, **pictures), status
 
 
 def _pictures(reference: str, view: queries.TicketView) -> dict:
