@@ -52,8 +52,12 @@ def _tail(session: Session, ticket_id: int) -> tuple[int, str]:
     carried in the session: a command appends a dozen events without a query or flush each."""
     tails = session.info.setdefault(_TAILS, {})
     if ticket_id not in tails:
-        last = session.execute(select(HistoryEvent.seq, HistoryEvent.hash).where(HistoryEvent.ticket_id == ticket_id)
-                               .order_by(HistoryEvent.seq.desc()).limit(1)).first()
+        # No autoflush: this session has no unflushed event of the ticket yet (its first append
+        # is the one asking), so what is pending is left for the command's next flush, in one batch.
+        with session.no_autoflush:
+            last = session.execute(select(HistoryEvent.seq, HistoryEvent.hash)
+                                   .where(HistoryEvent.ticket_id == ticket_id)
+                                   .order_by(HistoryEvent.seq.desc()).limit(1)).first()
         tails[ticket_id] = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     return tails[ticket_id]
 

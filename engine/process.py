@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -112,10 +117,44 @@ def running(unit_of_work):
         _current_run.reset(token)
 
 
-def _make_serializer() -> BpmnWorkflowSerializer:
+class DeskWorkflowConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow's own workflow converter, plus the instance alone: everything but the specs."""
+
+    def instance_to_dict(self, workflow: BpmnWorkflow) -> dict:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)  # data, tasks, root, ...
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _make_serializer() -> tuple[BpmnWorkflowSerializer, DeskWorkflowConverter]:
     config = dict(CAMUNDA_CONFIG)
     config[HandlerTask] = HandlerTaskConverter
-    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    config[BpmnWorkflow] = DeskWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    return BpmnWorkflowSerializer(registry), DeskWorkflowConverter(BpmnWorkflow, registry)
+
+
+# A stored instance is SpiffWorkflow's JSON, with its process spec (about 80 % of it)
+# moved to the front behind a digest of the spec's JSON:
+#     {"spec_digest": "<sha256>", "spec": {...}, "subprocess_specs": {...}, "data": ..., "tasks": ..., ...}
+# Any SpiffWorkflow 3.2 reads it (the digest is one key more). Specs never change (diagram
+# versions are immutable), so the desk turns a spec into JSON once and restores it from JSON
+# once per process, and splices or skips that text on every save and load. Instances stored
+# in SpiffWorkflow's own layout load as well.
+SPEC_DIGEST = '{"spec_digest":"'
+
+
+@dataclass(frozen=True)
+class _CachedSpec:
+    spec: Any  # the BpmnProcessSpec, shared by every instance of it in this process (as Desk.specs_for does)
+    subprocess_specs: dict
+    prefix: str  # the stored JSON up to the instance's own keys: digest, spec, subprocess specs
+
+
+def _prefix(spec_json: str, subprocess_specs_json: str) -> tuple[str, str]:
+    digest = hashlib.sha256(f"{spec_json}\n{subprocess_specs_json}".encode()).hexdigest()
+    return digest, f'{SPEC_DIGEST}{digest}","spec":{spec_json},"subprocess_specs":{subprocess_specs_json},'
 
 
 class ProcessEngine:
@@ -123,7 +162,10 @@ class ProcessEngine:
 
     def __init__(self, handlers: dict, expression_functions: dict | None = None):
         self.script_engine = DeskScriptEngine(handlers, expression_functions)
-        self.serializer = _make_serializer()
+        self.serializer, self._converter = _make_serializer()
+        self._by_digest: dict[str, _CachedSpec] = {}  # for loading
+        self._by_spec: dict[tuple, _CachedSpec] = {}  # for saving, by the identity of the spec objects
+        self._lock = threading.Lock()
 
     @staticmethod
     def new_parser() -> DeskParser:
@@ -133,9 +175,63 @@ class ProcessEngine:
         return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
-        return self.serializer.serialize_json(workflow)
+        registry = self.serializer.registry
+        registry._encoder_mode = True  # as serialize_json does: objects are converted by the JSON encoder
+        try:
+            cached = self._cached_for_saving(workflow)
+            dct = self._converter.instance_to_dict(workflow)
+            dct["typename"] = registry.typenames[BpmnWorkflow]
+            dct[self.serializer.VERSION_KEY] = self.serializer.VERSION
+            instance_json = json.dumps(dct, cls=self.serializer._encoder_cls)
+        finally:
+            registry._encoder_mode = False
+        return cached.prefix + instance_json[1:]
 
     def loads(self, state: str) -> BpmnWorkflow:
-        workflow = self.serializer.deserialize_json(state)
+        cached = self._by_digest.get(state[len(SPEC_DIGEST):len(SPEC_DIGEST) + 64]) \
+            if state.startswith(SPEC_DIGEST) else None
+        if cached is not None and state.startswith(cached.prefix):
+            dct = json.loads("{" + state[len(cached.prefix):])
+            if dct.get(self.serializer.VERSION_KEY) != self.serializer.VERSION:
+                dct = None  # an older serialization: migrate it the long way
+        else:
+            dct = None
+        if dct is None:
+            dct = json.loads(state)
+            self.serializer.migrate(dct)
+            cached = self._cached_for_loading(dct.pop("spec"), dct.pop("subprocess_specs", {}))
+            dct.pop("spec_digest", None)
+        else:
+            self.serializer.migrate(dct)
+        # Restoring passes objects that are not dicts through as they are: the cached specs.
+        dct["spec"], dct["subprocess_specs"] = cached.spec, cached.subprocess_specs
+        workflow = self.serializer.from_dict(dct)
         workflow.script_engine = self.script_engine  # not serialized (see notes)
         return workflow
+
+    def _cached_for_saving(self, workflow: BpmnWorkflow) -> _CachedSpec:
+        key = (id(workflow.spec), *((name, id(spec)) for name, spec in workflow.subprocess_specs.items()))
+        cached = self._by_spec.get(key)
+        if cached is None or cached.spec is not workflow.spec:
+            registry = self.serializer.registry
+            spec_json = json.dumps(registry.convert(workflow.spec), cls=self.serializer._encoder_cls)
+            subprocess_json = json.dumps(self._converter.mapping_to_dict(workflow.subprocess_specs),
+                                         cls=self.serializer._encoder_cls)
+            digest, prefix = _prefix(spec_json, subprocess_json)
+            cached = _CachedSpec(workflow.spec, dict(workflow.subprocess_specs), prefix)
+            with self._lock:
+                self._by_spec[key] = cached
+                self._by_digest.setdefault(digest, cached)
+        return cached
+
+    def _cached_for_loading(self, spec_dct: dict, subprocess_specs_dct: dict) -> _CachedSpec:
+        """The spec restored once per process, found again by the digest of its JSON."""
+        digest, prefix = _prefix(json.dumps(spec_dct), json.dumps(subprocess_specs_dct))
+        cached = self._by_digest.get(digest)
+        if cached is None:
+            registry = self.serializer.registry
+            cached = _CachedSpec(registry.restore(spec_dct), self._converter.mapping_from_dict(subprocess_specs_dct),
+                                 prefix)
+            with self._lock:
+                cached = self._by_digest.setdefault(digest, cached)
+        return cached

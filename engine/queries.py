@@ -3,6 +3,8 @@ none of them loads a workflow instance except the one task form being shown."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -104,14 +106,36 @@ def _task_row(task: WorkTask, ticket: Ticket) -> TaskRow:
 
 def open_tasks(desk: Desk, roles: list[str] | None = None, *, limit: int = 50, offset: int = 0) -> list[TaskRow]:
     """The task inbox for the given roles (all when None): the most urgent SLA deadline first,
-    tasks without one after, oldest first among equals. Sorted on an index (role, due_at)."""
-    query = select(WorkTask, Ticket).join(Ticket, WorkTask.ticket_id == Ticket.id)
+    tasks without one after, oldest first among equals. Sorted on an index (role, due_at).
+
+    Only the columns a row shows are read (a ticket row also holds its instance, tens of
+    kilobytes). Several roles are one indexed query each, merged here: a single query
+    over ``role IN (...)`` would sort every open task of those roles for one page."""
+    if roles is not None and len(set(roles)) > 1:
+        wanted = offset + limit
+        with desk.db.reading() as session:
+            rows = heapq.merge(*(session.execute(_inbox_query([role]).limit(wanted)).all() for role in set(roles)),
+                               key=_inbox_order)
+            return [TaskRow(*row) for row in itertools.islice(rows, offset, wanted)]
+    with desk.db.reading() as session:
+        return [TaskRow(*row) for row in session.execute(_inbox_query(roles).limit(limit).offset(offset))]
+
+
+_INBOX_COLUMNS = (WorkTask.id, func.coalesce(Ticket.reference, ""), WorkTask.title, WorkTask.role, WorkTask.created_at,
+                  WorkTask.claimed_by, Ticket.summary, Ticket.account, Ticket.priority, WorkTask.due_at)
+
+
+def _inbox_query(roles: list[str] | None):
+    query = select(*_INBOX_COLUMNS).join(Ticket, WorkTask.ticket_id == Ticket.id)
     if roles is not None:
         query = query.where(WorkTask.role.in_(roles))
-    query = (query.order_by(WorkTask.due_at.asc().nulls_last(), WorkTask.created_at, WorkTask.id)
-             .limit(limit).offset(offset))
-    with desk.db.reading() as session:
-        return [_task_row(task, ticket) for task, ticket in session.execute(query)]
+    return query.order_by(WorkTask.due_at.asc().nulls_last(), WorkTask.created_at, WorkTask.id)
+
+
+def _inbox_order(row) -> tuple:
+    """The inbox's ORDER BY, in Python, for merging the roles' pages."""
+    task_id, created_at, due_at = row[0], row[4], row[9]
+    return (due_at is None, due_at or created_at, created_at, task_id)
 
 
 def count_open_tasks(desk: Desk, roles: list[str] | None = None) -> int:

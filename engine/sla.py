@@ -102,14 +102,24 @@ class SlaClocks:
     def __init__(self, session: Session, ticket: Ticket, calendar: WorkingCalendar, policy: SlaPolicy):
         self.session, self.ticket, self.calendar, self.policy = session, ticket, calendar, policy
         self._segments: dict[int, list[Segment]] = {}  # per clock, read once, then kept as they grow
+        # The ticket's clocks by metric, read once: a command asks for them a dozen times, and
+        # only this object makes clocks (the caller holds the ticket's lock).
+        self._clocks: dict[str, SlaClock] | None = None
 
     def clock(self, metric: str) -> SlaClock | None:
-        return self.session.scalar(select(SlaClock).where(SlaClock.ticket_id == self.ticket.id,
-                                                          SlaClock.metric == metric))
+        return self._by_metric().get(metric)
 
     def clocks(self) -> list[SlaClock]:
-        return list(self.session.scalars(select(SlaClock).where(SlaClock.ticket_id == self.ticket.id)
-                                         .order_by(SlaClock.metric)))
+        return [clock for _, clock in sorted(self._by_metric().items())]
+
+    def _by_metric(self) -> dict[str, SlaClock]:
+        if self._clocks is None:
+            # No autoflush here or below: unflushed clocks and segments of this ticket can only be
+            # this object's own (it keeps them), so what else is pending waits for one flush.
+            with self.session.no_autoflush:
+                self._clocks = {clock.metric: clock for clock in self.session.scalars(
+                    select(SlaClock).where(SlaClock.ticket_id == self.ticket.id))}
+        return self._clocks
 
     def start(self, metric: str, priority: str | None, at: datetime) -> SlaClock | None:
         """Start ``metric``'s clock, unless it exists or the priority has no target (C09, C10)."""
@@ -120,6 +130,8 @@ class SlaClocks:
                          priority=priority, target=str(target))
         self.session.add(clock)
         self.session.flush()
+        self._by_metric()[metric] = clock
+        self._segments[clock.id] = []  # a new clock: nothing to read
         self._append(clock, Segment(START, at, priority, budget_for(target, at, self.calendar)))
         return clock
 
@@ -159,9 +171,10 @@ class SlaClocks:
 
     def segments(self, clock: SlaClock) -> list[Segment]:
         if clock.id not in self._segments:
-            rows = self.session.scalars(select(SlaSegment).where(SlaSegment.clock_id == clock.id)
-                                        .order_by(SlaSegment.seq))
-            self._segments[clock.id] = [_segment(row) for row in rows]
+            with self.session.no_autoflush:
+                rows = self.session.scalars(select(SlaSegment).where(SlaSegment.clock_id == clock.id)
+                                            .order_by(SlaSegment.seq))
+                self._segments[clock.id] = [_segment(row) for row in rows]
         return list(self._segments[clock.id])
 
     def figures(self, metric: str, now: datetime) -> ClockFigures | None:
