@@ -34,7 +34,7 @@ from .clock import clock
 from .deployment import deploy_files
 from .desk import Desk
 from .history import events_of, first_broken_link
-from .instances import find_ticket
+from .instances import FIRED_WITH_COMMAND, find_ticket
 from .models import DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
 from .sla import Segment, SlaClocks, compute
 from .sla_policy import SlaPolicy
@@ -237,7 +237,7 @@ def _give(scratch: Desk, stored: _Stored, reference: str, event: dict, catch_up:
         commands.complete_task(scratch, _task_at(scratch, reference, payload["element"]), payload["data"], actor)
     elif kind == "message_received":
         commands.deliver_message(scratch, reference, payload["message"], payload["payload"], actor)
-    elif kind == "timer_fired" and not catch_up:
+    elif kind == "timer_fired" and not catch_up and payload.get("cause") != FIRED_WITH_COMMAND:
         _fire_timer_at(scratch, reference, payload["element"])
     elif kind == MIGRATED:
         _deploy_numbered(scratch, stored.migrated_to[payload["to"]], payload["to"])

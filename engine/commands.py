@@ -312,10 +312,7 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         if due is not None and due >= uow.now:  # SpiffWorkflow fires strictly after the due moment
             job.due_at, job.lease_owner, job.lease_expires_at = due, None, None
             return False
-        if task is not None:
-            # The timer's own moment (the job's due_at moves on a retry): what the delay is measured from.
-            uow.record("timer_fired", {"element": task.task_spec.bpmn_id, "task": task.task_spec.bpmn_name,
-                                       "due_at": (due or job.due_at).isoformat()}, actor="desk")
+        uow.firing_timer = job.task_id  # advance records its timer_fired, with the timer's own due moment
         advance(uow, workflow)
         jobs.unlease(session, job)
     _after_commit(desk, uow)

@@ -38,6 +38,8 @@ class UnitOfWork:
     actor: str
     desk: Desk
     jobs_written: bool = field(default=False)
+    # The timer job this command runs (its task id), if it is the worker firing a timer.
+    firing_timer: str | None = field(default=None)
 
     _sla: SlaClocks | None = field(default=None, repr=False)
 
@@ -94,10 +96,29 @@ def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """Run engine steps (service tasks call handlers through ``uow``), then save."""
     with running(uow):
         rearm_live_deadlines(workflow)
+        due = [(task, moment) for task, moment in waiting_timers(workflow) if moment < uow.now]
         workflow.refresh_timers()
+        _record_fired(uow, workflow, due)
         workflow.do_engine_steps()
         rearm_live_deadlines(workflow)  # the steps may have paused, resumed or re-graded a clock
     save(uow, workflow)
+
+
+FIRED_BY_JOB = "timer job"
+FIRED_WITH_COMMAND = "due when the command ran"
+
+
+def _record_fired(uow: UnitOfWork, workflow: BpmnWorkflow, due: list) -> None:
+    """One ``timer_fired`` event for every waiting timer that fired in this step: the one a
+    timer job fires, and any other that had fallen due by the time a command ran (the audit
+    replay gives the first as an input; the others come again with the input they came with)."""
+    for task, moment in due:
+        waiting_still = task.id in workflow.event_manager.tasks and timer_due(task) == moment  # a cycle moves on
+        if waiting_still or task.state == TaskState.CANCELLED:  # cancelled: by another timer that fired first
+            continue
+        cause = FIRED_BY_JOB if str(task.id) == uow.firing_timer else FIRED_WITH_COMMAND
+        uow.record("timer_fired", {"element": task.task_spec.bpmn_id, "task": task.task_spec.bpmn_name,
+                                   "due_at": moment.isoformat(), "cause": cause}, actor="desk")
 
 
 # A timer whose timeDate calls this follows its SLA clock: SpiffWorkflow

@@ -513,3 +513,42 @@ def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(f
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     assert browser.post(f"/admin/incidents/{incident.job_id}/retry", data={"csrf_token": token}).status_code == 302
     assert jobs.incidents_of(desk, reference) == []
+
+
+def two_timer_desk(url: str, folder: Path):
+    """The timer diagram with a second non-interrupting timer on the same task: a reminder after 30 minutes."""
+    reminder = ('<bpmn:boundaryEvent id="Reminder" name="Reminder" cancelActivity="false" attachedToRef="Respond">'
+                '<bpmn:outgoing>F7</bpmn:outgoing><bpmn:timerEventDefinition id="Reminder_timer">'
+                f'{duration("PT30M")}</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+                '<bpmn:endEvent id="Reminded"><bpmn:incoming>F7</bpmn:incoming></bpmn:endEvent>'
+                '<bpmn:sequenceFlow id="F7" sourceRef="Reminder" targetRef="Reminded" />')
+    text = TIMER_DIAGRAM.format(timer=duration("PT1H"), after_timer=NOTHING_AFTER_TIMER + reminder)
+    text = text.replace("<bpmn:flowNodeRef>Done</bpmn:flowNodeRef>",
+                        "<bpmn:flowNodeRef>Done</bpmn:flowNodeRef><bpmn:flowNodeRef>Reminder</bpmn:flowNodeRef>"
+                        "<bpmn:flowNodeRef>Reminded</bpmn:flowNodeRef>")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "support_call.bpmn").write_text(text)
+    desk = open_test_desk(url, folder)
+    commands.deploy(desk, actor="test")
+    return desk
+
+
+def test_C32_every_timer_that_fires_has_its_event_and_the_ticket_replays(sqlite_url, tmp_path, frozen_clock):
+    """Two timers fall due while no worker runs; the job run first fires both. Each gets its own
+    timer_fired with its own due moment, and the audit replay (C32) gives back the same ticket."""
+    from supportdesk.engine import audit
+
+    desk = two_timer_desk(sqlite_url, tmp_path / "diagrams")
+    reference = log_call(desk)
+    logged = frozen_clock.now()
+    frozen_clock.advance(HOUR + S)
+    [first, _] = job_rows(desk)
+    assert commands.fire_due_timers(desk, job_ids=[first.id]) == 1
+    fired = {e.payload["element"]: e.payload for e in events(desk, reference, "timer_fired")}
+    assert {element: p["due_at"] for element, p in fired.items()} == {
+        "Reminder": (logged + HOUR / 2).isoformat(), "Overdue": (logged + HOUR).isoformat()}
+    assert sorted(p["cause"] for p in fired.values()) == ["due when the command ran", "timer job"]
+    assert job_rows(desk) == []  # the other job went with its timer
+    assert open_titles(desk, reference) == ["Chase the response", "First level response"]
+    assert audit.replay(desk, reference).differences == []
+    desk.close()
