@@ -329,6 +329,11 @@ class WorkingCalendar:
         # The web app asks from several threads, and the holidays package fills in
         # a year's holidays lazily on first lookup; compute one date at a time.
         self._cache_lock = threading.Lock()
+        # Working time of whole days as running totals (first day, totals[i] = working time of the
+        # days before first + i), grown on demand: between() is two look-ups however far apart its
+        # moments are (a report works out the lateness of thousands of breaches, some weeks long).
+        # Replaced whole, never changed in place, so threads may read it without a lock.
+        self._running_totals: tuple[date, tuple[timedelta, ...]] | None = None
 
     # --- construction ---
 
@@ -548,10 +553,34 @@ class WorkingCalendar:
 
     def between(self, a: datetime, b: datetime) -> timedelta:
         """Working time from ``a`` to ``b``; negative when ``b`` is before ``a``."""
-        low, high = self._utc(a, "a"), self._utc(b, "b")
-        if high < low:
-            return -self.between(b, a)
-        return sum((period.duration for period in self._clipped_periods(low, high)), timedelta(0))
+        return self._working_before(self._utc(b, "b")) - self._working_before(self._utc(a, "a"))
+
+    def _working_before(self, moment: datetime) -> timedelta:
+        """Working time from the start of the running totals' first day to ``moment`` (UTC). A day's
+        periods lie within its own midnights, so the days before ``moment``'s date are whole."""
+        day = moment.astimezone(self._zone).date()
+        today = sum((min(period.end, moment) - period.start for period in self._periods(day)
+                     if period.start < moment), timedelta(0))
+        return self._working_before_day(day) + today
+
+    def _working_before_day(self, day: date) -> timedelta:
+        first, totals = self._running_totals_covering(day)
+        return totals[(day - first).days]
+
+    def _running_totals_covering(self, day: date) -> tuple[date, tuple[timedelta, ...]]:
+        current = self._running_totals
+        if current is not None and current[0] <= day < current[0] + timedelta(days=len(current[1])):
+            return current
+        # Grow to cover ``day`` and a year either side of it, from scratch: growing is rare.
+        first = day - timedelta(days=366) if current is None else min(current[0], day - timedelta(days=366))
+        last = day + timedelta(days=366) if current is None else max(
+            current[0] + timedelta(days=len(current[1])), day + timedelta(days=366))
+        totals, running = [], timedelta(0)
+        for offset in range((last - first).days + 1):
+            totals.append(running)
+            running += sum((p.duration for p in self._periods(first + timedelta(days=offset))), timedelta(0))
+        self._running_totals = (first, tuple(totals))
+        return self._running_totals
 
     def periods_between(self, a: datetime, b: datetime) -> list[Period]:
         """The open periods between two instants (in either order), cut to them, in local time.
