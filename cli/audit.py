@@ -68,7 +68,7 @@ def replay(reference, every, calendar_file, policy_file, quiet) -> None:
 
 def _replay_all(desk, references, calendar, policy):
     with click.progressbar(references, label="replaying", file=sys.stderr) as bar:
-        return [auditing.replay(desk, reference, calendar=calendar, policy=policy) for reference in bar]
+        return list(auditing.replay_all(desk, bar, calendar=calendar, policy=policy))
 
 
 def _print_timeline(result) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ from .deployment import deploy_files
 from .desk import Desk
 from .history import events_of, first_broken_link
 from .instances import FIRED_WITH_COMMAND, find_ticket
-from .models import DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
+from .models import Base, DiagramFile, DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
 from .sla import Segment, SlaClocks, compute
 from .sla_policy import SlaPolicy
 
@@ -96,21 +96,113 @@ def replay(desk: Desk, reference: str, *, calendar: WorkingCalendar | None = Non
     With ``calendar`` or ``policy`` it is a what-if: the stored data is untouched, and
     the result lists the SLA clocks whose due moment or outcome would change.
     """
-    stored = _stored(desk, reference)
-    what_if = calendar is not None or policy is not None
-    result = Replay(reference, timeline=_timeline(desk, stored))
-    with _scratch_desk(desk, stored, calendar, policy) as scratch:
+    with Replayer(desk, calendar=calendar, policy=policy) as replayer:
+        return replayer.replay(reference)
+
+
+def replay_all(desk: Desk, references: Iterable[str], *, calendar: WorkingCalendar | None = None,
+               policy: SlaPolicy | None = None) -> Iterator[Replay]:
+    """``replay`` for each of ``references``, in turn, sharing the scratch stores."""
+    with Replayer(desk, calendar=calendar, policy=policy) as replayer:
+        for reference in references:
+            yield replayer.replay(reference)
+
+
+class Replayer:
+    """Replays tickets one after another on scratch stores kept for the whole run.
+
+    Making a scratch store (the schema's migrations, the deploy with its validation, a
+    new connection's statement cache) costs several times what replaying a ticket does,
+    so there is one per diagram version a ticket starts on, emptied of the previous
+    ticket before the next: each ticket still meets a store holding nothing but its
+    version, as a ticket of its own. A ticket migrated to another version gets a store of
+    its own (the migration deploys more versions, which would change what the next
+    ticket starts on).
+    """
+
+    def __init__(self, desk: Desk, *, calendar: WorkingCalendar | None = None, policy: SlaPolicy | None = None):
+        self.desk, self.calendar, self.policy = desk, calendar, policy
+        self._folder = tempfile.TemporaryDirectory(prefix="supportdesk-replay-")
+        self._stores: dict[int, Desk] = {}  # by the number of the version a ticket starts on
+        self._made = 0
+
+    def __enter__(self) -> Replayer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for scratch in self._stores.values():
+            scratch.close()
+        self._stores.clear()
+        self._folder.cleanup()
+
+    def replay(self, reference: str) -> Replay:
+        stored = _stored(self.desk, reference)
+        what_if = self.calendar is not None or self.policy is not None
+        result = Replay(reference, timeline=_timeline(self.desk, stored))
+        with self._scratch_for(stored) as scratch:
+            try:
+                _give_inputs_again(scratch, stored, catch_up=what_if)
+            except Exception as exc:  # a replay that cannot proceed is itself the finding
+                result.differences.append(f"the replay stopped: {exc.__class__.__name__}: {exc}")
+                return result
+            replayed = _stored(scratch, reference)
+        if what_if:
+            result.outcome_changes = _clock_changes(stored, replayed)
+        else:
+            result.differences = _compare(stored, replayed)
+        return result
+
+    @contextlib.contextmanager
+    def _scratch_for(self, stored: _Stored) -> Iterator[Desk]:
+        pooled = not stored.migrated_to
+        scratch = self._stores.get(stored.version_number) if pooled else None
+        if scratch is not None:
+            _empty_but_the_versions(scratch)
+        else:
+            scratch = self._new_store(stored)
+            if pooled:
+                self._stores[stored.version_number] = scratch
         try:
-            _give_inputs_again(scratch, stored, catch_up=what_if)
-        except Exception as exc:  # a replay that cannot proceed is itself the finding
-            result.differences.append(f"the replay stopped: {exc.__class__.__name__}: {exc}")
-            return result
-        replayed = _stored(scratch, reference)
-    if what_if:
-        result.outcome_changes = _clock_changes(stored, replayed)
-    else:
-        result.differences = _compare(stored, replayed)
-    return result
+            _same_reference_next(scratch, stored.ticket["reference"])
+            yield scratch
+        finally:
+            if not pooled:
+                scratch.close()
+
+    def _new_store(self, stored: _Stored) -> Desk:
+        self._made += 1
+        folder = Path(self._folder.name) / f"store-{self._made}"
+        workflows = folder / "workflows"
+        workflows.mkdir(parents=True)
+        for name, content in stored.version_files.items():
+            (workflows / name).write_text(content, encoding="utf-8")
+        settings = replace(self.desk.settings, database_url=f"sqlite:///{folder / 'replay.sqlite'}",
+                           workflows_dir=workflows, smtp_host="", sqlite_synchronous="off")  # thrown away after
+        scratch = Desk(settings)
+        scratch.calendar = self.calendar or self.desk.calendar
+        scratch.sla_policy = self.policy or self.desk.sla_policy
+        try:
+            scratch.upgrade_schema()
+            with clock.at(stored.events[0]["at"]):
+                _deploy_numbered(scratch, stored.version_files, stored.version_number)
+        except BaseException:
+            scratch.close()
+            raise
+        return scratch
+
+
+# What a scratch store keeps from one replay to the next: its schema and its deployed version.
+_KEPT_TABLES = ("alembic_version", DiagramVersion.__tablename__, DiagramFile.__tablename__)
+
+
+def _empty_but_the_versions(scratch: Desk) -> None:
+    with scratch.db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):  # the referring rows before those they refer to
+            if table.name not in _KEPT_TABLES:
+                session.execute(table.delete())
 
 
 # --- what is stored -------------------------------------------------------------------------------------
@@ -167,27 +259,6 @@ def _instance_summary(desk: Desk, state: str) -> dict:
 
 
 # --- the scratch store ------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _scratch_desk(desk: Desk, stored: _Stored, calendar, policy) -> Iterator[Desk]:
-    with tempfile.TemporaryDirectory(prefix="supportdesk-replay-") as folder:
-        workflows = Path(folder) / "workflows"
-        workflows.mkdir()
-        for name, content in stored.version_files.items():
-            (workflows / name).write_text(content, encoding="utf-8")
-        settings = replace(desk.settings, database_url=f"sqlite:///{Path(folder) / 'replay.sqlite'}",
-                           workflows_dir=workflows, smtp_host="")
-        scratch = Desk(settings)
-        scratch.calendar, scratch.sla_policy = calendar or desk.calendar, policy or desk.sla_policy
-        try:
-            scratch.upgrade_schema()
-            with clock.at(stored.events[0]["at"]):
-                _deploy_numbered(scratch, stored.version_files, stored.version_number)
-            _same_reference_next(scratch, stored.ticket["reference"])
-            yield scratch
-        finally:
-            scratch.close()
 
 
 def _deploy_numbered(scratch: Desk, files: dict[str, str], number: int) -> None:

@@ -9,12 +9,14 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 
 
-def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> None:
     """WAL lets readers run beside the one writer; ``BEGIN IMMEDIATE`` makes a
     writing transaction take the write lock before it reads, so two commands
-    on one ticket queue up instead of failing on a stale snapshot."""
+    on one ticket queue up instead of failing on a stale snapshot. ``synchronous``:
+    see ``Settings.sqlite_synchronous``."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -23,6 +25,7 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS[synchronous]}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -30,10 +33,10 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _make_engine(url: str, *, immediate: bool) -> Engine:
+def _make_engine(url: str, *, immediate: bool, synchronous: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        _configure_sqlite(engine, immediate=immediate)
+        _configure_sqlite(engine, immediate=immediate, synchronous=synchronous)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -41,11 +44,12 @@ def _make_engine(url: str, *, immediate: bool) -> Engine:
 class Database:
     """One store: a session factory for reading and one for changing state."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "full") -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = _make_engine(url, immediate=False)
-        self.write_engine = _make_engine(url, immediate=True) if self.is_sqlite else self.engine
+        self.engine = _make_engine(url, immediate=False, synchronous=sqlite_synchronous)
+        self.write_engine = (_make_engine(url, immediate=True, synchronous=sqlite_synchronous) if self.is_sqlite
+                             else self.engine)
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
 

@@ -25,7 +25,7 @@ from .validation import MAIN_PROCESS, parse_specs
 class Desk:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or Settings.from_env()
-        self.db = Database(self.settings.database_url)
+        self.db = Database(self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous)
         self.process_engine = ProcessEngine(HANDLERS, EXPRESSION_FUNCTIONS)
         self.calendar = _load(self.settings.workflows_dir / "calendar.toml", WorkingCalendar)
         self.sla_policy = _load(self.settings.workflows_dir / "sla_policy.toml", SlaPolicy)

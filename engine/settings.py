@@ -17,6 +17,10 @@ def _default_database_url() -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
+    # SQLite only: how hard each commit waits for the disk. "full" (the default) survives a power
+    # cut; "normal" may lose the last commits to one (never the store's consistency) and commits
+    # faster; "off" is for stores that are thrown away (the audit's scratch stores).
+    sqlite_synchronous: str = "full"
     workflows_dir: Path = PACKAGED_WORKFLOWS
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
     portal_url: str = "http://127.0.0.1:5000/portal"
@@ -50,6 +54,8 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.get("SUPPORTDESK_DATABASE_URL", defaults.database_url),
+            sqlite_synchronous=_choice(env, "SUPPORTDESK_SQLITE_SYNCHRONOUS", defaults.sqlite_synchronous,
+                                       SQLITE_SYNCHRONOUS),
             workflows_dir=Path(env.get("SUPPORTDESK_WORKFLOWS_DIR", str(defaults.workflows_dir))),
             secret_key=env.get("SUPPORTDESK_SECRET_KEY", defaults.secret_key),
             portal_url=env.get("SUPPORTDESK_PORTAL_URL", defaults.portal_url),
@@ -79,6 +85,18 @@ def _integer(env, name: str, default: int) -> int:
     if not text.isdigit():
         raise ValueError(f"{name} must be a whole number, not {text!r}")
     return int(text)
+
+
+SQLITE_SYNCHRONOUS = ("full", "normal", "off")
+
+
+def _choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
+    return text
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
