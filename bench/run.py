@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                 elif item == 5:
                     results.append(measures.scale_out(sizes, folder))
                 elif item == 6:
-                    results.append(measures.replay_rate(lifecycle, lifecycle_desk))
+                    results.append(measures.replay_rate(lifecycle, lifecycle_desk, sizes))
                 elif item == 7:
                     results.append(measures.memory(sizes, folder))
             except Exception as exc:  # noqa: BLE001  (one failed measurement must not lose the others)

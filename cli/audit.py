@@ -40,8 +40,10 @@ def verify() -> None:
 @click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="What if: another SLA policy (TOML, like workflows/sla_policy.toml).")
 @click.option("--quiet", is_flag=True, help="No timeline; differences only.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="With --all: processes to replay in (default: one per CPU for a large store).")
 @reports_desk_errors
-def replay(reference, every, calendar_file, policy_file, quiet) -> None:
+def replay(reference, every, calendar_file, policy_file, quiet, jobs) -> None:
     """Re-run a ticket from its recorded inputs and compare with what is stored; exit 1 on any difference.
 
     With --calendar or --policy nothing is compared: the tickets whose SLA outcome
@@ -55,7 +57,7 @@ def replay(reference, every, calendar_file, policy_file, quiet) -> None:
     what_if = calendar is not None or policy is not None
     references = auditing.references(desk) if every else [reference]
     if every:
-        results = _replay_all(desk, references, calendar, policy)
+        results = _replay_all(desk, references, calendar, policy, jobs or auditing.default_jobs(len(references)))
     else:
         results = [auditing.replay(desk, reference, calendar=calendar, policy=policy)]
     for result in results:
@@ -66,9 +68,10 @@ def replay(reference, every, calendar_file, policy_file, quiet) -> None:
     sys.exit(0 if what_if or all(r.same for r in results) else 1)
 
 
-def _replay_all(desk, references, calendar, policy):
-    with click.progressbar(references, label="replaying", file=sys.stderr) as bar:
-        return list(auditing.replay_all(desk, bar, calendar=calendar, policy=policy))
+def _replay_all(desk, references, calendar, policy, jobs: int):
+    replays = auditing.replay_all(desk, references, calendar=calendar, policy=policy, jobs=jobs)
+    with click.progressbar(replays, length=len(references), label="replaying", file=sys.stderr) as bar:
+        return list(bar)
 
 
 def _print_timeline(result) -> None:

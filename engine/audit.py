@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,6 +39,7 @@ from .desk import Desk
 from .history import events_of, first_broken_link
 from .instances import FIRED_WITH_COMMAND, find_ticket
 from .models import Base, DiagramFile, DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
+from .settings import Settings
 from .sla import Segment, SlaClocks, compute
 from .sla_policy import SlaPolicy
 
@@ -101,11 +105,46 @@ def replay(desk: Desk, reference: str, *, calendar: WorkingCalendar | None = Non
 
 
 def replay_all(desk: Desk, references: Iterable[str], *, calendar: WorkingCalendar | None = None,
-               policy: SlaPolicy | None = None) -> Iterator[Replay]:
-    """``replay`` for each of ``references``, in turn, sharing the scratch stores."""
-    with Replayer(desk, calendar=calendar, policy=policy) as replayer:
-        for reference in references:
-            yield replayer.replay(reference)
+               policy: SlaPolicy | None = None, jobs: int = 1) -> Iterator[Replay]:
+    """``replay`` for each of ``references``, in their order, without timelines.
+
+    One process replays them in turn on shared scratch stores; ``jobs`` > 1 shares them
+    out among that many processes (each with its own scratch stores), for large stores:
+    a replay runs the ticket's commands again, so one process replays about as fast as
+    the desk ran them."""
+    references = list(references)
+    if jobs <= 1 or len(references) < 2:
+        with Replayer(desk, calendar=calendar, policy=policy) as replayer:
+            for reference in references:
+                yield replayer.replay(reference, timeline=False)
+        return
+    # Spawned, not forked: a child must not inherit the parent's open store connections.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_replayer,
+                             initargs=(desk.settings, desk.calendar, desk.sla_policy, calendar, policy)) as pool:
+        yield from pool.map(_replay_here, references, chunksize=max(1, min(50, len(references) // (4 * jobs))))
+
+
+def default_jobs(tickets: int) -> int:
+    """Processes for replaying ``tickets``: one per CPU, but one for a small store (starting a
+    process costs about as much as replaying a few dozen tickets)."""
+    return max(1, min(os.cpu_count() or 1, tickets // TICKETS_PER_EXTRA_PROCESS))
+
+
+TICKETS_PER_EXTRA_PROCESS = 25
+# The one Replayer of a replay process (see replay_all); None in every other process.
+_process_replayer: Replayer | None = None
+
+
+def _start_replayer(settings: Settings, calendar: WorkingCalendar, policy: SlaPolicy,
+                    what_if_calendar: WorkingCalendar | None, what_if_policy: SlaPolicy | None) -> None:
+    global _process_replayer
+    desk = Desk(settings)
+    desk.calendar, desk.sla_policy = calendar, policy  # the parent's, even if not from its files
+    _process_replayer = Replayer(desk, calendar=what_if_calendar, policy=what_if_policy)
+
+
+def _replay_here(reference: str) -> Replay:
+    return _process_replayer.replay(reference, timeline=False)
 
 
 class Replayer:
@@ -138,10 +177,10 @@ class Replayer:
         self._stores.clear()
         self._folder.cleanup()
 
-    def replay(self, reference: str) -> Replay:
+    def replay(self, reference: str, *, timeline: bool = True) -> Replay:
         stored = _stored(self.desk, reference)
         what_if = self.calendar is not None or self.policy is not None
-        result = Replay(reference, timeline=_timeline(self.desk, stored))
+        result = Replay(reference, timeline=_timeline(self.desk, stored) if timeline else [])
         with self._scratch_for(stored) as scratch:
             try:
                 _give_inputs_again(scratch, stored, catch_up=what_if)
@@ -159,14 +198,12 @@ class Replayer:
     def _scratch_for(self, stored: _Stored) -> Iterator[Desk]:
         pooled = not stored.migrated_to
         scratch = self._stores.get(stored.version_number) if pooled else None
-        if scratch is not None:
-            _empty_but_the_versions(scratch)
-        else:
+        if scratch is None:
             scratch = self._new_store(stored)
             if pooled:
                 self._stores[stored.version_number] = scratch
         try:
-            _same_reference_next(scratch, stored.ticket["reference"])
+            _make_ready_for(scratch, stored.ticket["reference"])
             yield scratch
         finally:
             if not pooled:
@@ -192,17 +229,6 @@ class Replayer:
             scratch.close()
             raise
         return scratch
-
-
-# What a scratch store keeps from one replay to the next: its schema and its deployed version.
-_KEPT_TABLES = ("alembic_version", DiagramVersion.__tablename__, DiagramFile.__tablename__)
-
-
-def _empty_but_the_versions(scratch: Desk) -> None:
-    with scratch.db.transaction() as session:
-        for table in reversed(Base.metadata.sorted_tables):  # the referring rows before those they refer to
-            if table.name not in _KEPT_TABLES:
-                session.execute(table.delete())
 
 
 # --- what is stored -------------------------------------------------------------------------------------
@@ -271,10 +297,18 @@ def _deploy_numbered(scratch: Desk, files: dict[str, str], number: int) -> None:
         deployed.number = number
 
 
-def _same_reference_next(scratch: Desk, reference: str) -> None:
-    """Make the scratch store hand out the ticket's own reference (SUP-2026-000123 -> 122 before it)."""
+# What a scratch store keeps from one replay to the next: its schema and its deployed version.
+_KEPT_TABLES = ("alembic_version", DiagramVersion.__tablename__, DiagramFile.__tablename__)
+
+
+def _make_ready_for(scratch: Desk, reference: str) -> None:
+    """Empty the scratch store of all but its versions (the ticket before), and make it hand
+    out ``reference`` next (SUP-2026-000123: the counter at 122)."""
     prefix, year, number = reference.split("-")
     with scratch.db.transaction() as session:
+        for table in reversed(Base.metadata.sorted_tables):  # the referring rows before those they refer to
+            if table.name not in _KEPT_TABLES:
+                session.execute(table.delete())
         session.add(ReferenceCounter(prefix=prefix, year=int(year), last_number=int(number) - 1))
 
 

@@ -335,6 +335,16 @@ class WorkingCalendar:
         # Replaced whole, never changed in place, so threads may read it without a lock.
         self._running_totals: tuple[date, tuple[timedelta, ...]] | None = None
 
+    def __getstate__(self) -> dict:
+        # For another process (a parallel audit replay): the rules travel, the caches and their lock do not.
+        state = {**self.__dict__, "_cache": {}, "_running_totals": None}
+        del state["_cache_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._cache_lock = threading.Lock()
+
     # --- construction ---
 
     @classmethod

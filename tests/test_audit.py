@@ -70,7 +70,8 @@ def test_C32_every_path_of_the_charter_replays_to_what_is_stored(desk, frozen_cl
     # One after another on shared scratch stores, as `audit replay --all` does.
     for result in audit.replay_all(desk, references):
         assert result.differences == [], result.reference
-        assert result.timeline and result.timeline[0].kind in audit.INPUTS
+    timeline = audit.replay(desk, references[0]).timeline  # one ticket's replay shows its timeline
+    assert [row.kind for row in timeline[:2]] == ["call_logged", "reference_assigned"]
 
 
 def test_C32_simulated_tickets_replay_to_what_is_stored(desk, frozen_clock):
@@ -133,6 +134,20 @@ def test_C13_C32_what_if_a_closure_day_changes_exactly_the_tickets_that_crossed_
     assert changes[low] == ["resolution: due 2026-12-07T10:00:00+00:00 -> 2026-12-08T10:00:00+00:00; met -> met"]
     assert any(c.startswith("resolution:") and "breached -> met" in c for c in changes[crossing])
     assert audit.replay(desk, crossing).same  # the stored data was not touched
+    # Shared out among two processes (the calendar travels to them), the answers are the same.
+    in_two = audit.replay_all(desk, [low, crossing, after], calendar=calendar, jobs=2)
+    assert {r.reference: r.outcome_changes for r in in_two} == changes
+
+
+def test_C32_replaying_in_two_processes_finds_what_one_finds(desk, frozen_clock):
+    references = [log_and_triage(desk) for _ in range(4)]
+    with desk.db.transaction() as session:
+        ticket = find_ticket(session, references[2])
+        session.query(HistoryEvent).filter_by(ticket_id=ticket.id, kind="priority_set").one().actor = "mallory"
+    in_one = [(r.reference, r.differences) for r in audit.replay_all(desk, references)]
+    in_two = [(r.reference, r.differences) for r in audit.replay_all(desk, references, jobs=2)]
+    assert in_two == in_one  # in the same order
+    assert [reference for reference, differences in in_one if differences] == [references[2]]
 
 
 def test_C32_the_export_carries_a_chain_an_outside_tool_can_check(desk):
@@ -166,4 +181,6 @@ def test_C32_the_audit_commands(desk, cli):
     assert cli("audit", "verify").exit_code == 1
     replayed = cli("audit", "replay", "--all")
     assert replayed.exit_code == 1 and "DIFFERENT" in replayed.output
+    in_two = cli("audit", "replay", "--all", "--jobs", "2")
+    assert in_two.exit_code == 1 and in_two.output == replayed.output
     assert json.loads(cli("audit", "export", reference).output)["reference"] == reference
