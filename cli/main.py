@@ -66,11 +66,13 @@ def _register() -> None:
     from . import admin, audit, calls, mail, serve, simulate  # noqa: F401  (each module adds its commands to main)
     from .admin import users_group
     from .calendar_cli import calendar
+    from .incidents import incidents
     from .migrate import migrate
     from .report import report
     from .tokens import token
 
     main.add_command(calendar)
+    main.add_command(incidents)
     main.add_command(migrate)
     main.add_command(report)
     users_group.add_command(token)

@@ -39,16 +39,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
 
-from sqlalchemy import func, select
-
-from . import commands, queries
+from . import commands, jobs, queries
 from .calendar import WorkingCalendar
 from .calls import SYMPTOMS, CallDetails
 from .clock import clock, local
 from .desk import Desk
 from .errors import ConflictError, InvalidInput, NotAllowed, NotFound
 from .forms import FormField
-from .models import Job
 from .sla_policy import FIRST_RESPONSE, PRIORITIES, RESOLUTION
 
 log = logging.getLogger(__name__)
@@ -546,8 +543,7 @@ class _Run:
         return fired
 
     def _next_timer_due(self) -> datetime | None:
-        with self.desk.db.reading() as session:
-            return session.scalar(select(func.min(Job.due_at)))
+        return jobs.next_due(self.desk)  # as the worker asks it: incidents wait for an admin
 
     # -- tasks
 

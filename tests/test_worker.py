@@ -552,3 +552,32 @@ def test_C32_every_timer_that_fires_has_its_event_and_the_ticket_replays(sqlite_
     assert open_titles(desk, reference) == ["Chase the response", "First level response"]
     assert audit.replay(desk, reference).differences == []
     desk.close()
+
+
+def test_incidents_are_listed_and_retried_at_the_command_line(flaky_desk, flaky, frozen_clock, monkeypatch):
+    from click.testing import CliRunner
+
+    from supportdesk.cli.main import main
+
+    desk = flaky_desk
+    reference, other = log_call(desk), log_call(desk)
+    frozen_clock.advance(HOUR + S)
+    for _ in range(commands.JOB_RETRY_ATTEMPTS):
+        Worker(desk).run_once()
+        frozen_clock.advance(HOUR)
+    monkeypatch.setenv("SUPPORTDESK_DATABASE_URL", desk.settings.database_url)
+    monkeypatch.setenv("SUPPORTDESK_WORKFLOWS_DIR", str(desk.settings.workflows_dir))
+    cli = CliRunner()
+    listed = cli.invoke(main, ["incidents", "list"])
+    assert listed.exit_code == 0
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [row[1] for row in rows] == [other, reference] and all("CRM unreachable" in row[4] for row in rows)
+    assert "2 incident(s)" in listed.stderr
+
+    flaky["failing"] = False
+    retried = cli.invoke(main, ["incidents", "retry", rows[1][0], "--as", "ops:jo"])
+    assert retried.exit_code == 0 and f"job {rows[1][0]} will be tried again now" in retried.stdout
+    assert events(desk, reference, "incident_retried")[0].actor == "ops:jo"
+    again = cli.invoke(main, ["incidents", "retry", rows[1][0]])
+    assert again.exit_code == 1 and "is not an incident" in again.stderr
+    assert [row.split("\t")[1] for row in cli.invoke(main, ["incidents", "list"]).stdout.splitlines()] == [other]

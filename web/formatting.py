@@ -27,6 +27,10 @@ EVENT_KINDS = {
     "call_delayed": "Call set Delayed",
     "call_reopened": "Call re-opened",
     "priority_regraded": "Priority re-graded",
+    "task_claimed": "Task claimed",
+    "task_released": "Task released",
+    "job_incident": "Incident: a timer job stopped after its last try",
+    "incident_retried": "Incident retried",
 }
 SUMMARY_LIMIT = 160
 # Payload keys that name another ticket: the call's escalations and training, and their call (C32).

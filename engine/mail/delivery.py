@@ -32,7 +32,7 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supportdesk.engine import history, outbox
+from supportdesk.engine import history, jobs, outbox
 from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotAllowed, NotFound
@@ -241,7 +241,7 @@ def retry_failed(desk: Desk, mail_id: int, actor: str) -> None:
             raise NotAllowed(f"mail {mail_id} is {mail.status}: only a failed mail is sent again")
         mail.status, mail.attempts, mail.next_attempt_at = "queued", 0, now
         _note_on_ticket(session, mail, now, "mail_requeued", {"by": actor})
-    desk.jobs_changed.set()
+    jobs.wake_workers(desk)  # every worker, on any machine, not only this process's
 
 
 class _Smtp(smtplib.SMTP):
