@@ -117,11 +117,21 @@ def postgres_url():
 def new_store_url(tmp_path):
     """Makes more empty stores for one test (several stores, a store for a subprocess): SQLite
     files, or in PostgreSQL mode fresh databases, dropped afterwards. ``new_store_url("name")``."""
+    yield from _store_maker(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_store_url(tmp_path_factory):
+    """``new_store_url`` for a store that the tests of a module share."""
+    yield from _store_maker(tmp_path_factory.mktemp("stores"))
+
+
+def _store_maker(folder):
     made: list[str] = []
 
     def make(name: str = "store") -> str:
         if TEST_STORE == "sqlite":
-            return f"sqlite:///{tmp_path / f'{name}.sqlite'}"
+            return f"sqlite:///{folder / f'{name}.sqlite'}"
         _require_postgres()
         made.append(_create_database("supportdesk_test"))
         return made[-1]

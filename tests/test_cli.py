@@ -19,8 +19,8 @@ SUPPORTDESK = [sys.executable, "-m", "supportdesk.cli"]
 
 
 @pytest.fixture
-def run(tmp_path):
-    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}",
+def run(tmp_path, new_store_url):
+    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": new_store_url("cli"),
            "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
 
     def run(*args: str, expect: int = 0, workflows: Path = WORKFLOWS) -> subprocess.CompletedProcess:

@@ -61,10 +61,10 @@ def wait_for_smtp(port: int, server: subprocess.Popen, deadline: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, module_store_url):
     """(desk, port) of a mail-server running in a subprocess on a fresh store."""
     folder = tmp_path_factory.mktemp("mail-server")
-    url = f"sqlite:///{folder / 'desk.sqlite'}"
+    url = module_store_url("mail-server")
     desk = open_test_desk(url)
     commands.deploy(desk, actor="test")
     port = free_port()

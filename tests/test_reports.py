@@ -79,13 +79,13 @@ def build_scenario(desk) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def scenario(tmp_path_factory):
+def scenario(module_store_url):
     """One desk with the scenario, shared by the tests of this module (driving it is the slow part)."""
     with pytest.MonkeyPatch.context() as patch:
         # The demo users' passwords hashed cheaply, as in test_web: a real hash costs a second per user.
         patch.setattr(users, "generate_password_hash",
                       lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
-        desk = open_test_desk(f"sqlite:///{tmp_path_factory.mktemp('reports') / 'desk.sqlite'}")
+        desk = open_test_desk(module_store_url("reports"))
         try:
             clock.set(london(2026, 11, 23, 9, 0))
             commands.deploy(desk, actor="test")

@@ -33,9 +33,9 @@ def wait_for(url: str, deadline: float) -> str:
             time.sleep(0.2)
 
 
-def test_serve_deploys_prints_demo_users_and_answers_on_its_port(tmp_path):
+def test_serve_deploys_prints_demo_users_and_answers_on_its_port(tmp_path, new_store_url):
     port = free_port()
-    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}",
+    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": new_store_url("serve"),
            "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
     server = subprocess.Popen([sys.executable, "-m", "supportdesk.cli", "serve", "--port", str(port)], env=env,
                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -25,17 +25,17 @@ REFERENCE = re.compile(r"^(SUP|ESC|TRN)-\d{4}-\d{6}$")
 FIRST_EVENTS = {"call": "call_logged", "escalation": "escalation_raised", "training": "training_need_recorded"}
 
 
-def fresh_desk(tmp_path, name: str = "desk"):
-    desk = open_test_desk(f"sqlite:///{tmp_path / f'{name}.sqlite'}")
+def fresh_desk(store_url, name: str = "desk"):
+    desk = open_test_desk(store_url(name))
     commands.deploy(desk, actor="test")
     return desk
 
 
 @pytest.fixture(scope="module")
-def played(tmp_path_factory):
+def played(module_store_url):
     """One run that several tests only read: 25 calls over the 10 days before Monday 23 Nov 10:00."""
     clock.set(MONDAY_10AM)
-    desk = fresh_desk(tmp_path_factory.mktemp("simulation"))
+    desk = fresh_desk(module_store_url, "simulation")
     summary = simulation.simulate(desk, tickets=25, days=10, seed=SEED)
     yield desk, summary
     desk.close()
@@ -108,10 +108,10 @@ def history_of_store(desk) -> list[tuple]:
             for t in all_tickets(desk)]
 
 
-def test_the_same_seed_on_fresh_stores_gives_the_same_tickets_and_history(tmp_path, frozen_clock):
+def test_the_same_seed_on_fresh_stores_gives_the_same_tickets_and_history(new_store_url, frozen_clock):
     runs = []
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        desk = fresh_desk(tmp_path, name)
+        desk = fresh_desk(new_store_url, name)
         runs.append((simulation.simulate(desk, tickets=8, days=4, seed=seed), history_of_store(desk)))
         desk.close()
     (first, first_history), (second, second_history), (other, other_history) = runs
@@ -119,9 +119,9 @@ def test_the_same_seed_on_fresh_stores_gives_the_same_tickets_and_history(tmp_pa
     assert other_history != first_history
 
 
-def test_a_stricter_policy_on_the_same_calls_shows_in_the_figures(tmp_path, frozen_clock):
+def test_a_stricter_policy_on_the_same_calls_shows_in_the_figures(new_store_url, frozen_clock):
     """What a process owner does before deploying a policy change: same seed, same calls, compare."""
-    as_is, stricter = fresh_desk(tmp_path, "as_is"), fresh_desk(tmp_path, "stricter")
+    as_is, stricter = fresh_desk(new_store_url, "as_is"), fresh_desk(new_store_url, "stricter")
     stricter.sla_policy = replace(stricter.sla_policy, first_response=Target(timedelta(minutes=15)))
     before = simulation.simulate(as_is, tickets=10, days=3, seed=SEED)
     after = simulation.simulate(stricter, tickets=10, days=3, seed=SEED)
@@ -143,8 +143,8 @@ def test_a_task_the_simulation_does_not_know_is_filled_from_its_form_and_a_refus
     assert summary.refused and all("First level response" in refusal for refusal in summary.refused)
 
 
-def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(tmp_path, frozen_clock):
-    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(new_store_url, frozen_clock):
+    url = new_store_url("cli")
     result = CliRunner().invoke(main, ["simulate", "--tickets", "5", "--days", "3", "--seed", "2"],
                                 env={"SUPPORTDESK_DATABASE_URL": url})
     assert result.exit_code == 0, result.output
@@ -159,9 +159,9 @@ def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(tmp_path
     assert len([t for t in all_tickets(desk) if t.kind == "call"]) == 5
 
 
-def test_the_cli_takes_a_start_day_and_gives_the_clock_back_to_the_system(tmp_path):
+def test_the_cli_takes_a_start_day_and_gives_the_clock_back_to_the_system(new_store_url):
     clock.use_system_time()
-    env = {"SUPPORTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite'}"}
+    env = {"SUPPORTDESK_DATABASE_URL": new_store_url("cli")}
     result = CliRunner().invoke(main, ["simulate", "--tickets", "3", "--days", "2", "--start", "2025-03-03"],
                                 env=env)
     assert result.exit_code == 0, result.output

@@ -260,11 +260,11 @@ def test_an_invalid_call_shows_each_message_next_to_its_field_and_logs_nothing(b
     assert queries.recent_tickets(desk) == []
 
 
-def test_logging_a_call_needs_a_deployed_diagram(tmp_path, frozen_clock):
+def test_logging_a_call_needs_a_deployed_diagram(new_store_url, frozen_clock):
     from supportdesk.engine.desk import Desk
     from supportdesk.engine.settings import Settings
 
-    empty = Desk(Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite'}", secret_key="test"))
+    empty = Desk(Settings(database_url=new_store_url("empty"), secret_key="test"))
     empty.upgrade_schema()
     ensure_demo_users(empty)
     browser = create_app(empty, testing=True).test_client()
