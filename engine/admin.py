@@ -128,11 +128,6 @@ def list_users(desk: Desk) -> list[UserRow]:
                 for u in session.scalars(select(User).order_by(User.username))]
 
 
-# users.add_user raises InvalidInput without naming the field; the page shows each message by
-# its field, so the message tells which one (the admin tests pin these).
-_FIELD_OF_MESSAGE = (("role", "roles"), ("password", "password"), ("exists already", "username"))
-
-
 def add_user(desk: Desk, *, username: str, password: str, roles: list[str], display_name: str = "",
              email: str = "") -> Person:
     """engine.users.add_user, with a username and email checked first and every refusal naming its field."""
@@ -147,9 +142,4 @@ def add_user(desk: Desk, *, username: str, password: str, roles: list[str], disp
             problems["email"] = str(exc)
     if problems:
         raise InvalidInput("the user cannot be added", problems)
-    try:
-        return users.add_user(desk, username, password, roles, display_name=display_name.strip(), email=email)
-    except InvalidInput as exc:
-        message = str(exc)
-        field = next((name for fragment, name in _FIELD_OF_MESSAGE if fragment in message), "username")
-        raise InvalidInput("the user cannot be added", {field: message[:1].upper() + message[1:]}) from None
+    return users.add_user(desk, username, password, roles, display_name=display_name.strip(), email=email)

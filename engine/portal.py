@@ -40,6 +40,7 @@ NEXT_STEP = {
 @dataclass(frozen=True)
 class PublicUpdate:
     at: datetime
+    kind: str  # the history event's kind (one of PUBLIC_EVENTS)
     what: str
     detail: str
 
@@ -70,10 +71,14 @@ def call_for_customer(desk: Desk, contact_email: str, reference: str) -> PublicC
     with desk.db.reading() as session:
         _own_call(session, contact_email, reference)
     view = queries.ticket_view(desk, reference)
-    updates = [PublicUpdate(e.at, PUBLIC_EVENTS[e.kind], _public_detail(e)) for e in view.history
-               if e.kind in PUBLIC_EVENTS]
     return PublicCall(view.reference, view.status, view.priority, view.summary, view.created_at,
-                      NEXT_STEP.get(view.status, ""), updates, may_give_feedback=view.status == "resolved")
+                      NEXT_STEP.get(view.status, ""), public_updates(view), may_give_feedback=view.status == "resolved")
+
+
+def public_updates(view: queries.TicketView) -> list[PublicUpdate]:
+    """What a customer may read of a call's history (the portal and the API show the same)."""
+    return [PublicUpdate(e.at, e.kind, PUBLIC_EVENTS[e.kind], _public_detail(e)) for e in view.history
+            if e.kind in PUBLIC_EVENTS]
 
 
 def _public_detail(event) -> str:

@@ -15,6 +15,7 @@ from .roles import ROLES
 
 # Demo users for `supportdesk serve` on a fresh store: one per role.
 DEMO_PASSWORD = "demo"
+MIN_PASSWORD_LENGTH = len(DEMO_PASSWORD)
 DEMO_USERS = [
     ("alice", "Alice First", ["first_line"]),
     ("sam", "Sam Second", ["second_line"]),
@@ -42,15 +43,18 @@ def _person(user: User) -> Person:
 
 def add_user(desk: Desk, username: str, password: str, roles: list[str], *, display_name: str = "",
              email: str = "") -> Person:
+    """A person who signs in; InvalidInput names each field it refuses (roles, password, username)."""
+    problems = {}
     unknown = [role for role in roles if role not in ROLES]
     if unknown or not roles:
-        raise InvalidInput(f"unknown role(s) {', '.join(unknown) or '(none given)'}; "
-                           f"roles are: {', '.join(ROLES)}")
-    if len(password) < 4:
-        raise InvalidInput("the password is too short")
+        problems["roles"] = f"Unknown role(s) {', '.join(unknown) or '(none given)'}; roles are: {', '.join(ROLES)}"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems["password"] = f"The password is too short: at least {MIN_PASSWORD_LENGTH} characters"
+    if problems:
+        raise InvalidInput("the user cannot be added", problems)
     with desk.db.transaction() as session:
         if session.scalar(select(User).where(User.username == username)):
-            raise InvalidInput(f"user {username!r} exists already")
+            raise InvalidInput("the user cannot be added", {"username": f"User {username!r} exists already"})
         user = User(username=username, display_name=display_name or username, email=email,
                     password_hash=generate_password_hash(password), roles=list(roles),
                     created_at=clock.now())

@@ -22,7 +22,7 @@ from supportdesk.engine import commands, queries
 from supportdesk.engine.calls import CallDetails
 from supportdesk.engine.clock import clock
 from supportdesk.engine.models import SlaClock, Ticket
-from supportdesk.engine.portal import PUBLIC_EVENTS, _public_detail
+from supportdesk.engine.portal import public_updates
 
 from .. import current_desk
 from ..access import ADVISORS, CALL_LOGGERS, ESCALATORS, STAFF_ROLES
@@ -114,8 +114,7 @@ def ticket_body(view: queries.TicketView) -> dict:
                "started_at": c.started_at, "due_at": c.due_at, "breached": c.breached,
                "elapsed_seconds": round(c.elapsed.total_seconds()),
                "remaining_seconds": round(c.remaining.total_seconds())} for c in view.clocks]
-    history = [{"at": e.at, "kind": e.kind, "title": PUBLIC_EVENTS[e.kind], "detail": _public_detail(e)}
-               for e in view.history if e.kind in PUBLIC_EVENTS]
+    history = [{"at": u.at, "kind": u.kind, "title": u.what, "detail": u.detail} for u in public_updates(view)]
     return {**{name: getattr(view, name) for name in (
         "reference", "kind", "parent_reference", "status", "priority", "outcome", "channel", "contact_name",
         "contact_email", "account", "summary", "created_at", "closed_at", "diagram_version", "revision")},
