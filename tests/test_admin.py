@@ -7,15 +7,15 @@ import io
 import re
 
 import pytest
-from werkzeug.security import generate_password_hash
 
-from supportdesk.engine import admin, queries, users
+from supportdesk.engine import admin, queries
 from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.users import authenticate, ensure_demo_users
 from supportdesk.web import create_app
 
 from conftest import WORKFLOWS
 from helpers import log_call
+from web_client import signed_in, text, token, use_quick_password_hashes
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
 SHIPPED_FILES = ["escalation.bpmn", "priority.dmn", "support_call.bpmn", "training.bpmn"]
@@ -32,9 +32,7 @@ def line_of(text: str, needle: str) -> int:
 
 @pytest.fixture(autouse=True)
 def quick_password_hashes(monkeypatch):
-    """As in test_web: a real password hash costs a second per user."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    use_quick_password_hashes(monkeypatch)
 
 
 @pytest.fixture
@@ -42,21 +40,6 @@ def browser(desk):
     ensure_demo_users(desk)
     app = create_app(desk, testing=True)
     return app.test_client()
-
-
-def token(response) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', response.get_data(as_text=True)).group(0)
-    return re.search(r'value="([^"]+)"', tag).group(1)
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def sign_in(browser, username: str) -> None:
-    page = browser.get("/login")
-    answer = browser.post("/login", data={"csrf_token": token(page), "username": username, "password": "demo"})
-    assert answer.status_code == 302
 
 
 def upload(browser, *files: tuple[str, str], with_token: bool = True):
@@ -80,7 +63,7 @@ def active_number(desk) -> int:
 
 def test_the_versions_page_lists_version_1_active_with_its_files_and_no_warnings(browser, desk):
     log_call(desk)
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     page = browser.get("/admin/versions")
     assert page.status_code == 200
     row = version_row(text(page), 1)
@@ -94,7 +77,7 @@ def test_the_versions_page_lists_version_1_active_with_its_files_and_no_warnings
 
 def test_uploading_a_changed_diagram_deploys_version_2_keeping_the_other_files(browser, desk):
     old_ticket = log_call(desk)
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = upload(browser, ("support_call.bpmn", RENAMED))
     assert answer.status_code == 302
     page = browser.get(answer.headers["Location"])
@@ -109,7 +92,7 @@ def test_uploading_a_changed_diagram_deploys_version_2_keeping_the_other_files(b
 
 
 def test_uploading_the_same_files_again_is_reported_unchanged(browser, desk):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = upload(browser, ("support_call.bpmn", SHIPPED), ("priority.dmn", (WORKFLOWS / "priority.dmn").read_text()))
     assert answer.status_code == 302
     assert "Diagrams unchanged: version 1 stays active." in text(browser.get("/admin/versions"))
@@ -117,7 +100,7 @@ def test_uploading_the_same_files_again_is_reported_unchanged(browser, desk):
 
 
 def test_a_broken_diagram_is_refused_with_its_element_and_line_and_version_1_keeps_serving(browser, desk):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = upload(browser, ("support_call.bpmn", BROKEN))
     assert answer.status_code == 400
     shown = text(answer)
@@ -131,7 +114,7 @@ def test_a_broken_diagram_is_refused_with_its_element_and_line_and_version_1_kee
 
 
 def test_a_diagram_that_deploys_with_warnings_lists_them_by_its_version(browser, desk):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = upload(browser, ("support_call.bpmn", UNDRAWN))
     assert answer.status_code == 302
     page = text(browser.get("/admin/versions"))
@@ -143,7 +126,7 @@ def test_a_diagram_that_deploys_with_warnings_lists_them_by_its_version(browser,
 
 
 def test_an_upload_without_the_csrf_token_is_refused(browser, desk):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = upload(browser, ("support_call.bpmn", RENAMED), with_token=False)
     assert answer.status_code == 400 and "security token" in text(answer)
     assert [v.number for v in admin.list_versions(desk)] == [1]
@@ -155,7 +138,7 @@ def test_an_upload_without_the_csrf_token_is_refused(browser, desk):
     ([], "Choose one or more .bpmn or .dmn files"),
 ])
 def test_what_cannot_be_a_diagram_is_refused_by_the_file_field(browser, desk, files, words):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = upload(browser, *files)
     assert answer.status_code == 400
     assert re.search(rf'class="field-error" id="files-error">[^<]*{re.escape(words)}', text(answer))
@@ -181,7 +164,7 @@ def add_user(browser, **fields):
 
 
 def test_the_admin_adds_a_user_who_can_then_sign_in(browser, desk):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     page = browser.get("/admin/users")
     assert page.status_code == 200 and '<tr data-user="carl">' in text(page)
     answer = add_user(browser, username="zoe", display_name="Zoe Second", email="Zoe@Example.com",
@@ -203,7 +186,7 @@ def test_the_admin_adds_a_user_who_can_then_sign_in(browser, desk):
     ({"username": "newbie", "password": "long enough", "roles": ["auditor"], "email": "nope"}, "email", "@"),
 ])
 def test_a_user_that_cannot_be_added_is_refused_by_the_field(browser, desk, fields, field, words):
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     answer = add_user(browser, **fields)
     assert answer.status_code == 400
     assert re.search(rf'class="field-error" id="{field}-error">[^<]*{re.escape(words)}', text(answer).replace(
@@ -216,7 +199,7 @@ def test_a_user_that_cannot_be_added_is_refused_by_the_field(browser, desk, fiel
 
 def test_only_the_admin_may_see_the_admin_pages(browser):
     for username in ("alice", "carl", "audrey"):  # first line, customer services manager, auditor
-        sign_in(browser, username)
+        signed_in(browser, username)
         assert [browser.get(url).status_code for url in ("/admin", "/admin/versions", "/admin/users")] == [403] * 3
     signed_out = browser.post("/logout", data={"csrf_token": token(browser.get("/calls"))})
     assert signed_out.status_code == 302
@@ -224,7 +207,7 @@ def test_only_the_admin_may_see_the_admin_pages(browser):
 
 
 def test_a_non_admin_may_not_deploy_or_add_users(browser, desk):
-    sign_in(browser, "carl")
+    signed_in(browser, "carl")
     page = browser.get("/calls")  # any page with the sign-out form carries a token
     answer = browser.post("/admin/versions", content_type="multipart/form-data", data={
         "csrf_token": token(page), "files": [(io.BytesIO(RENAMED.encode()), "support_call.bpmn")]})
@@ -237,7 +220,7 @@ def test_a_non_admin_may_not_deploy_or_add_users(browser, desk):
 
 def test_the_overview_links_to_versions_and_users(browser, desk):
     log_call(desk)
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     page = text(browser.get("/admin"))
     assert "Version <strong>1</strong> is active, of 1 deployed." in page
     assert "1 ticket not yet closed." in page and "8 users can sign in." in page
@@ -253,7 +236,7 @@ def test_failed_and_quarantined_mail_are_shown_to_the_admin_and_can_be_retried(b
         mail = session.query(OutboxMail).one()
         mail.status, mail.attempts, mail.last_error = "failed", 12, "550 mailbox unavailable"
     inbound.quarantine(desk, b"\\x00not a mail", "test", "robot@example.com", "cannot be parsed")
-    sign_in(browser, "admin")
+    signed_in(browser, "admin")
     page = browser.get("/admin/mail")
     assert "550 mailbox unavailable" in text(page) and "cannot be parsed" in text(page)
     assert "robot@example.com" in text(page)
@@ -261,5 +244,5 @@ def test_failed_and_quarantined_mail_are_shown_to_the_admin_and_can_be_retried(b
     assert response.status_code == 302
     with desk.db.reading() as session:
         assert session.get(OutboxMail, mail.id).status == "queued"
-    sign_in(browser, "alice")
+    signed_in(browser, "alice")
     assert browser.get("/admin/mail").status_code == 403

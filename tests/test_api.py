@@ -14,10 +14,9 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from openapi_spec_validator import validate
-from werkzeug.security import generate_password_hash
 
 from supportdesk.cli.report import as_json
-from supportdesk.engine import api_tokens, commands, queries, reports, users
+from supportdesk.engine import api_tokens, commands, queries, reports
 from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.models import ApiToken, IdempotencyKey, Ticket, User
 from supportdesk.engine.users import ensure_demo_users
@@ -25,6 +24,7 @@ from supportdesk.web import create_app
 from supportdesk.web.api import idempotency
 
 from helpers import ANN, FIRST_RESPONSE, do, log_and_triage, log_call, open_task
+from web_client import sign_in, use_quick_password_hashes
 
 PREFIX = "/api/v1"
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
@@ -33,9 +33,7 @@ CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "acco
 
 @pytest.fixture(autouse=True)
 def quick_password_hashes(monkeypatch):
-    """As in test_web: the demo users' passwords hashed cheaply (a real hash costs a second per test)."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    use_quick_password_hashes(monkeypatch)
 
 
 @pytest.fixture
@@ -123,8 +121,6 @@ def test_an_unknown_or_revoked_token_is_401(desk, client, as_):
 
 
 def test_a_signed_in_browser_session_does_not_open_the_api_and_the_api_sets_no_cookie(client, as_):
-    from test_web import sign_in
-
     assert sign_in(client, "admin").status_code == 302
     assert client.get("/tasks").status_code == 200  # the browser is signed in to the web desk
     problem(client.get(f"{PREFIX}/me"), 401, "unauthenticated")

@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from werkzeug.security import generate_password_hash
 
 from supportdesk.cli.migrate import migrate as migrate_command
-from supportdesk.engine import audit, commands, migration, queries, users
+from supportdesk.engine import audit, commands, migration, queries
 from supportdesk.engine.errors import NotAllowed, NotFound
 from supportdesk.engine.instances import find_ticket, timer_due, waiting_timers
 from supportdesk.engine.models import Job, WorkTask
@@ -34,6 +33,8 @@ from helpers import (
     open_task,
     open_titles,
 )
+from web_client import signed_in as signed_in_client
+from web_client import text, token, use_quick_password_hashes
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
 
@@ -436,28 +437,10 @@ def test_supportdesk_migrate_dry_run_then_migrate(desk, frozen_clock, tmp_path, 
 @pytest.fixture
 def signed_in(desk, monkeypatch):
     """A browser signed in as ``username`` on an app with the migration page."""
-    monkeypatch.setattr(users, "generate_password_hash",  # as in test_web: a real hash costs a second per user
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    use_quick_password_hashes(monkeypatch)
     ensure_demo_users(desk)
     app = create_app(desk, testing=True)
-
-    def sign_in(username: str):
-        browser = app.test_client()
-        page = browser.get("/login")
-        answer = browser.post("/login", data={"csrf_token": token(page), "username": username, "password": "demo"})
-        assert answer.status_code == 302
-        return browser
-
-    return sign_in
-
-
-def token(response) -> str:
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', response.get_data(as_text=True)).group(0)
-    return re.search(r'value="([^"]+)"', tag).group(1)
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
+    return lambda username: signed_in_client(app.test_client(), username)  # a fresh browser for each person
 
 
 def test_the_admin_page_shows_versions_a_dry_run_and_migrates_the_safe_tickets(desk, frozen_clock, tmp_path,

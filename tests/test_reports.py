@@ -12,10 +12,9 @@ from html.parser import HTMLParser
 
 import pytest
 from click.testing import CliRunner
-from werkzeug.security import generate_password_hash
 
 from supportdesk.cli.report import report as report_command
-from supportdesk.engine import commands, reports, users
+from supportdesk.engine import commands, reports
 from supportdesk.engine.calendar import WorkingCalendar
 from supportdesk.engine.clock import clock, local
 from supportdesk.engine.errors import InvalidInput
@@ -29,6 +28,7 @@ from conftest import WORKFLOWS, open_test_desk
 from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, log_and_triage, log_call
 from helpers import FIRST_RESPONSE as FIRST_RESPONSE_ANSWER
 from helpers import RESOLUTION as RESOLUTION_ANSWER
+from web_client import signed_in, use_quick_password_hashes
 
 LONDON = WorkingCalendar.default().zone
 H = timedelta(hours=1)
@@ -82,9 +82,7 @@ def build_scenario(desk) -> dict[str, str]:
 def scenario(module_store_url):
     """One desk with the scenario, shared by the tests of this module (driving it is the slow part)."""
     with pytest.MonkeyPatch.context() as patch:
-        # The demo users' passwords hashed cheaply, as in test_web: a real hash costs a second per user.
-        patch.setattr(users, "generate_password_hash",
-                      lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+        use_quick_password_hashes(patch)
         desk = open_test_desk(module_store_url("reports"))
         try:
             clock.set(london(2026, 11, 23, 9, 0))
@@ -308,19 +306,12 @@ def browser(scenario):
     return app.test_client()
 
 
-def sign_in(browser, username: str) -> None:
-    page = browser.get("/login")
-    token = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    signed_in = browser.post("/login", data={"csrf_token": token, "username": username, "password": "demo"})
-    assert signed_in.status_code == 302
-
-
 URL = "/reports?period=week&from=2026-11-23&to=2026-12-06"
 
 
 def test_C31_the_report_page_shows_the_figures_the_chart_and_the_breaches(browser, scenario):
     desk, refs = scenario
-    sign_in(browser, "carl")  # customer services manager
+    signed_in(browser, "carl")  # customer services manager
     response = browser.get(URL)
     assert response.status_code == 200
     page = _Page()
@@ -350,7 +341,7 @@ def test_C31_the_report_page_shows_the_figures_the_chart_and_the_breaches(browse
 
 
 def test_C31_the_auditor_reads_the_report_and_bad_dates_are_shown_by_the_field(browser):
-    sign_in(browser, "audrey")
+    signed_in(browser, "audrey")
     assert browser.get("/reports").status_code == 200  # the default range
     refused = browser.get("/reports?period=week&from=2026-12-06&to=2026-11-23")
     assert refused.status_code == 400
@@ -359,7 +350,7 @@ def test_C31_the_auditor_reads_the_report_and_bad_dates_are_shown_by_the_field(b
 
 @pytest.mark.parametrize("url", [URL, "/reports.csv?period=week", "/reports/chart/resolution.svg?period=week"])
 def test_C31_first_line_may_not_read_the_report(browser, url):
-    sign_in(browser, "alice")
+    signed_in(browser, "alice")
     assert browser.get(url).status_code == 403
 
 

@@ -7,12 +7,10 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 
 import pytest
-from werkzeug.security import generate_password_hash
 
-from supportdesk.engine import commands, queries, users
+from supportdesk.engine import commands, queries
 from supportdesk.engine.calls import REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.clock import clock
 from supportdesk.engine.instances import find_ticket
@@ -31,65 +29,17 @@ from helpers import (
     log_call,
     open_task,
 )
+from web_client import PASSWORD, hidden, parse, sign_in, text, token, use_quick_password_hashes
 
-PASSWORD = "demo"
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
         "summary": "Unable to load data for tomorrow's campaign", "channel": "phone"}
 # C06: the software crashes three hours before a campaign (the frozen clock is Monday 10:00 GMT).
 HIGH = replace(ANN, symptom="software_crashes", campaign_at=datetime(2026, 11, 23, 13, 0, tzinfo=UTC))
 
 
-class _Inputs(HTMLParser):
-    """The named inputs, selects and textareas of a page, for reading tokens and form shapes."""
-
-    def __init__(self):
-        super().__init__()
-        self.inputs: dict[str, dict[str, str | None]] = {}
-        self.tags: dict[str, str] = {}
-        self.options: dict[str, list[str]] = {}
-        self._select: str | None = None
-
-    def handle_starttag(self, tag, attrs):
-        attributes = dict(attrs)
-        name = attributes.get("name")
-        if tag in ("input", "select", "textarea") and name:
-            self.inputs.setdefault(name, attributes)
-            self.tags.setdefault(name, tag)
-        if tag == "select":
-            self._select = name
-            self.options[name] = []
-        elif tag == "option" and self._select:
-            self.options[self._select].append(attributes.get("value"))
-
-    def handle_endtag(self, tag):
-        if tag == "select":
-            self._select = None
-
-
-def parse(response) -> _Inputs:
-    parser = _Inputs()
-    parser.feed(response.get_data(as_text=True))
-    return parser
-
-
-def token(response) -> str:
-    return parse(response).inputs["csrf_token"]["value"]
-
-
-def hidden(response, name: str) -> str:
-    return parse(response).inputs[name]["value"]
-
-
-def text(response) -> str:
-    return response.get_data(as_text=True)
-
-
 @pytest.fixture(autouse=True)
 def quick_password_hashes(monkeypatch):
-    """The demo users' passwords hashed with a cheap method: a real one costs a second per test.
-    Checking reads the method from the stored hash, so signing in still goes through werkzeug."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    use_quick_password_hashes(monkeypatch)
 
 
 @pytest.fixture
@@ -101,12 +51,6 @@ def web_app(desk):
 @pytest.fixture
 def browser(web_app):
     return web_app.test_client()
-
-
-def sign_in(browser, username: str, password: str = PASSWORD, next_url: str | None = None):
-    url = "/login" if next_url is None else f"/login?next={next_url}"
-    page = browser.get(url)
-    return browser.post(url, data={"csrf_token": token(page), "username": username, "password": password})
 
 
 def log_call_via_form(browser, **changes):

@@ -490,10 +490,10 @@ def test_a_cycle_timers_job_stays_for_its_next_time_unleased(sqlite_url, tmp_pat
 
 
 def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(flaky_desk, flaky, frozen_clock):
-    import re
-
     from supportdesk.engine.users import ensure_demo_users
     from supportdesk.web import create_app
+
+    from web_client import sign_in, text, token
 
     desk = flaky_desk
     reference = log_call(desk)
@@ -503,15 +503,13 @@ def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(f
         frozen_clock.advance(HOUR)
     ensure_demo_users(desk)
     browser = create_app(desk, testing=True).test_client()
-    login = browser.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
-    browser.post("/login", data={"csrf_token": csrf, "username": "admin", "password": "demo"})
-    assert "Incident:" in browser.get(f"/calls/{reference}").get_data(as_text=True)
-    page = browser.get("/admin/mail").get_data(as_text=True)
-    assert reference in page and "CRM unreachable" in page
+    sign_in(browser, "admin")
+    assert "Incident:" in text(browser.get(f"/calls/{reference}"))
+    page = browser.get("/admin/mail")
+    assert reference in text(page) and "CRM unreachable" in text(page)
     [incident] = jobs.incidents_of(desk, reference)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    assert browser.post(f"/admin/incidents/{incident.job_id}/retry", data={"csrf_token": token}).status_code == 302
+    retried = browser.post(f"/admin/incidents/{incident.job_id}/retry", data={"csrf_token": token(page)})
+    assert retried.status_code == 302
     assert jobs.incidents_of(desk, reference) == []
 
 
