@@ -29,6 +29,7 @@ from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import commands, migration
 from .calendar import WorkingCalendar
@@ -37,7 +38,7 @@ from .clock import clock
 from .deployment import deploy_files
 from .desk import Desk
 from .history import events_of, first_broken_link
-from .instances import FIRED_WITH_COMMAND, find_ticket
+from .instances import FIRED_WITH_COMMAND, find_ticket, load_workflow
 from .models import Base, DiagramFile, DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
 from .settings import Settings
 from .sla import Segment, SlaClocks, compute
@@ -269,7 +270,7 @@ def _stored(desk: Desk, reference: str) -> _Stored:
                                "segments": [(s.kind, s.at, s.priority) for s in clocks.segments(c)]}
                     for c in clocks.clocks()},
             open_tasks=sorted(session.scalars(select(WorkTask.element_id).where(WorkTask.ticket_id == ticket.id))),
-            instance=_instance_summary(desk, ticket.state),
+            instance=_instance_summary(session, desk, ticket.state),
         )
 
 
@@ -277,9 +278,9 @@ def _version_numbered(session, number: int) -> DiagramVersion:
     return session.scalar(select(DiagramVersion).where(DiagramVersion.number == number))
 
 
-def _instance_summary(desk: Desk, state: str) -> dict:
+def _instance_summary(session: Session, desk: Desk, state: str) -> dict:
     """The instance without its random task ids: which elements are in which state, and its data."""
-    workflow = desk.process_engine.loads(state)
+    workflow = load_workflow(session, desk, state)
     tasks = sorted((t.task_spec.name, t.state) for t in workflow.get_tasks())
     return {"completed": workflow.is_completed(), "tasks": tasks, "data": workflow.data}
 
@@ -356,7 +357,7 @@ def _fire_timer_at(scratch: Desk, reference: str, element: str) -> None:
     """Fire the ticket's waiting timer at ``element``, as the history records."""
     with scratch.db.reading() as session:
         ticket = find_ticket(session, reference)
-        workflow = scratch.process_engine.loads(ticket.state)
+        workflow = load_workflow(session, scratch, ticket.state)
         jobs = session.scalars(select(Job).where(Job.ticket_id == ticket.id)).all()
         job = next((j for j in jobs if _element_of(workflow, j.task_id) == element), None)
     if job is None or not commands._fire_timer_job(scratch, job.id):

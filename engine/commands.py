@@ -30,7 +30,7 @@ from .deployment import DeployResult, active_version, deploy_files, read_diagram
 from .desk import Desk
 from .errors import ConflictError, Forbidden, InvalidInput, NotAllowed, NotFound
 from .history import completion_of
-from .instances import UnitOfWork, advance, find_ticket, lock_ticket, timer_due
+from .instances import UnitOfWork, advance, find_ticket, load_workflow, lock_ticket, timer_due
 from .models import Job, Ticket, WorkTask
 from .roles import ROLES
 
@@ -165,7 +165,7 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
         if expected_revision is not None and ticket.revision != expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
                                 "reload and try again")
-        workflow = desk.process_engine.loads(ticket.state)
+        workflow = load_workflow(session, desk, ticket.state)
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
             raise _gone_task_error(session, task_id)
@@ -239,7 +239,7 @@ def deliver_message(desk: Desk, reference: str, message: str, payload: dict | No
 def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
     """Within a command: hand ``message`` to the ticket's instance and run it on; False
     (and nothing done) when the instance is not waiting for that message."""
-    workflow = uow.desk.process_engine.loads(uow.ticket.state)
+    workflow = load_workflow(uow.session, uow.desk, uow.ticket.state)
     event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {}, "result_var": message})
     try:
         workflow.send_event(event)
@@ -305,7 +305,7 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         job = session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
         if job is None or job.status != jobs.PENDING:
             return False
-        workflow = desk.process_engine.loads(ticket.state)
+        workflow = load_workflow(session, desk, ticket.state)
         uow = UnitOfWork(session, ticket, clock.now(), "timer", desk)
         task = workflow.get_task_from_id(UUID(job.task_id))
         due = timer_due(task) if task is not None else None

@@ -17,12 +17,13 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import history, outbox
 from .errors import NotFound
-from .models import Job, SlaClock, Ticket, WorkTask
-from .process import running
+from .models import Job, ProcessSpec, SlaClock, Ticket, WorkTask
+from .process import StoredSpec, running
 from .roles import role_for_lane
 from .sla import SlaClocks
 
@@ -146,9 +147,35 @@ def timer_of(task) -> TimerEventDefinition | None:
     return None
 
 
+def load_workflow(session: Session, desk: Desk, state: str) -> BpmnWorkflow:
+    """The instance stored as ``state`` (its spec read from ``process_spec`` the first time this process meets it)."""
+    return desk.process_engine.loads(state, lambda digest: _spec_row(session, digest))
+
+
+def _spec_row(session: Session, digest: str) -> StoredSpec | None:
+    row = session.get(ProcessSpec, digest)
+    return StoredSpec(row.digest, row.spec, row.subprocess_specs) if row is not None else None
+
+
+def store_state(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
+    """The instance as the ticket's state, and its spec in ``process_spec`` unless there already."""
+    _store_spec(uow.session, uow.desk.process_engine.stored_spec(workflow), uow.now)
+    uow.ticket.state = uow.desk.process_engine.dumps(workflow)
+
+
+def _store_spec(session: Session, stored: StoredSpec, now: datetime) -> None:
+    if session.get(ProcessSpec, stored.digest) is not None:  # one look-up by key
+        return
+    # Two commands on a new diagram version may store its spec at once: the second does nothing.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(ProcessSpec).values(digest=stored.digest, spec=stored.spec_json,
+                                               subprocess_specs=stored.subprocess_specs_json, stored_at=now)
+                    .on_conflict_do_nothing(index_elements=["digest"]))
+
+
 def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     ticket = uow.ticket
-    ticket.state = uow.desk.process_engine.dumps(workflow)
+    store_state(uow, workflow)
     ticket.updated_at = uow.now
     ticket.next_due_at = _nearest_due(uow)
     _project_tasks(uow, workflow)

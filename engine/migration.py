@@ -52,7 +52,16 @@ from .clock import clock
 from .deployment import active_version
 from .desk import Desk
 from .errors import NoActiveVersion, NotAllowed, NotFound
-from .instances import UnitOfWork, find_ticket, lock_ticket, rearm_live_deadlines, save, timer_due, timer_of
+from .instances import (
+    UnitOfWork,
+    find_ticket,
+    load_workflow,
+    lock_ticket,
+    rearm_live_deadlines,
+    save,
+    timer_due,
+    timer_of,
+)
 from .models import DiagramVersion, Job, Ticket, WorkTask
 from .process import running
 
@@ -237,7 +246,7 @@ def _analyse(uow: UnitOfWork, target: DiagramVersion) -> tuple[TicketMigration, 
             "from_version": source.number, "to_version": target.number}
     if ticket.version_id == target.id:
         return TicketMigration(**base, outcome=ALREADY), None
-    workflow = desk.process_engine.loads(ticket.state)
+    workflow = load_workflow(uow.session, desk, ticket.state)
     if workflow.is_completed():
         return TicketMigration(**base, outcome=FINISHED), None
     at = tuple(sorted({_name(t.task_spec) for t in workflow.get_tasks(state=RUNNING)

@@ -89,6 +89,18 @@ class DiagramFile(Base):
     version: Mapped[DiagramVersion] = relationship(back_populates="files")
 
 
+class ProcessSpec(Base):
+    """A process spec as SpiffWorkflow serializes it, stored once for all the instances that
+    name it by ``digest`` (the SHA-256 of its JSON): see engine.process."""
+
+    __tablename__ = "process_spec"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[str] = mapped_column(Text)
+    subprocess_specs: Mapped[str] = mapped_column(Text)
+    stored_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Ticket(Base):
     """One process instance: a logged call, or an escalation or training request
     linked to one (``parent_id``), each with its own reference and history."""

@@ -14,6 +14,7 @@ import contextvars
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,26 +136,36 @@ def _make_serializer() -> tuple[BpmnWorkflowSerializer, DeskWorkflowConverter]:
     return BpmnWorkflowSerializer(registry), DeskWorkflowConverter(BpmnWorkflow, registry)
 
 
-# A stored instance is SpiffWorkflow's JSON, with its process spec (about 80 % of it)
-# moved to the front behind a digest of the spec's JSON:
-#     {"spec_digest": "<sha256>", "spec": {...}, "subprocess_specs": {...}, "data": ..., "tasks": ..., ...}
-# Any SpiffWorkflow 3.2 reads it (the digest is one key more). Specs never change (diagram
-# versions are immutable), so the desk turns a spec into JSON once and restores it from JSON
-# once per process, and splices or skips that text on every save and load. Instances stored
-# in SpiffWorkflow's own layout load as well.
+# A stored instance is SpiffWorkflow's JSON without its process spec (about 70 % of the
+# whole, the same for every instance of a diagram version), which is stored once, in
+# ``process_spec``, under the digest of its JSON; the instance names it first:
+#     {"spec_digest": "<sha256>", "data": ..., "tasks": ..., ...}
+# SpiffWorkflow 3.2 reads it once "spec" and "subprocess_specs" are put back from that row.
+# Specs never change (diagram versions are immutable), so the desk turns a spec into JSON
+# once and restores it from JSON once per process. Instances stored with their spec inside
+# (by earlier versions of the desk, or in SpiffWorkflow's own layout) load as well.
 SPEC_DIGEST = '{"spec_digest":"'
+
+
+@dataclass(frozen=True)
+class StoredSpec:
+    """A process spec as the store keeps it: the digest instances name it by, and its JSON."""
+
+    digest: str
+    spec_json: str
+    subprocess_specs_json: str
 
 
 @dataclass(frozen=True)
 class _CachedSpec:
     spec: Any  # the BpmnProcessSpec, shared by every instance of it in this process (as Desk.specs_for does)
     subprocess_specs: dict
-    prefix: str  # the stored JSON up to the instance's own keys: digest, spec, subprocess specs
+    stored: StoredSpec
 
 
-def _prefix(spec_json: str, subprocess_specs_json: str) -> tuple[str, str]:
+def _stored_spec(spec_json: str, subprocess_specs_json: str) -> StoredSpec:
     digest = hashlib.sha256(f"{spec_json}\n{subprocess_specs_json}".encode()).hexdigest()
-    return digest, f'{SPEC_DIGEST}{digest}","spec":{spec_json},"subprocess_specs":{subprocess_specs_json},'
+    return StoredSpec(digest, spec_json, subprocess_specs_json)
 
 
 class ProcessEngine:
@@ -175,6 +186,7 @@ class ProcessEngine:
         return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
+        """The instance's JSON, naming its spec by digest (``stored_spec`` gives the spec to store)."""
         registry = self.serializer.registry
         registry._encoder_mode = True  # as serialize_json does: objects are converted by the JSON encoder
         try:
@@ -185,29 +197,34 @@ class ProcessEngine:
             instance_json = json.dumps(dct, cls=self.serializer._encoder_cls)
         finally:
             registry._encoder_mode = False
-        return cached.prefix + instance_json[1:]
+        return f'{SPEC_DIGEST}{cached.stored.digest}",{instance_json[1:]}'
 
-    def loads(self, state: str) -> BpmnWorkflow:
-        cached = self._by_digest.get(state[len(SPEC_DIGEST):len(SPEC_DIGEST) + 64]) \
-            if state.startswith(SPEC_DIGEST) else None
-        if cached is not None and state.startswith(cached.prefix):
-            dct = json.loads("{" + state[len(cached.prefix):])
-            if dct.get(self.serializer.VERSION_KEY) != self.serializer.VERSION:
-                dct = None  # an older serialization: migrate it the long way
-        else:
-            dct = None
-        if dct is None:
-            dct = json.loads(state)
-            self.serializer.migrate(dct)
+    def stored_spec(self, workflow: BpmnWorkflow) -> StoredSpec:
+        """The spec that ``dumps(workflow)`` names, as the store keeps it."""
+        return self._cached_for_saving(workflow).stored
+
+    def loads(self, state: str, fetch_spec: Callable[[str], StoredSpec | None] | None = None) -> BpmnWorkflow:
+        """The instance stored as ``state``; ``fetch_spec(digest)`` reads a spec this process has not met yet."""
+        dct = json.loads(state)
+        digest = dct.pop("spec_digest", None)
+        if "spec" in dct:  # stored with its spec inside
             cached = self._cached_for_loading(dct.pop("spec"), dct.pop("subprocess_specs", {}))
-            dct.pop("spec_digest", None)
         else:
-            self.serializer.migrate(dct)
+            cached = self._by_digest.get(digest) or self._fetched(digest, fetch_spec)
+        self.serializer.migrate(dct)
         # Restoring passes objects that are not dicts through as they are: the cached specs.
         dct["spec"], dct["subprocess_specs"] = cached.spec, cached.subprocess_specs
         workflow = self.serializer.from_dict(dct)
         workflow.script_engine = self.script_engine  # not serialized (see notes)
         return workflow
+
+    def _fetched(self, digest: str | None, fetch_spec) -> _CachedSpec:
+        stored = fetch_spec(digest) if digest and fetch_spec else None
+        if stored is None:
+            raise LookupError(f"the process spec {digest} of this instance is not stored")
+        cached = self._cached_for_loading(json.loads(stored.spec_json), json.loads(stored.subprocess_specs_json))
+        with self._lock:
+            return self._by_digest.setdefault(digest, cached)
 
     def _cached_for_saving(self, workflow: BpmnWorkflow) -> _CachedSpec:
         key = (id(workflow.spec), *((name, id(spec)) for name, spec in workflow.subprocess_specs.items()))
@@ -217,21 +234,21 @@ class ProcessEngine:
             spec_json = json.dumps(registry.convert(workflow.spec), cls=self.serializer._encoder_cls)
             subprocess_json = json.dumps(self._converter.mapping_to_dict(workflow.subprocess_specs),
                                          cls=self.serializer._encoder_cls)
-            digest, prefix = _prefix(spec_json, subprocess_json)
-            cached = _CachedSpec(workflow.spec, dict(workflow.subprocess_specs), prefix)
+            stored = _stored_spec(spec_json, subprocess_json)
+            cached = _CachedSpec(workflow.spec, dict(workflow.subprocess_specs), stored)
             with self._lock:
                 self._by_spec[key] = cached
-                self._by_digest.setdefault(digest, cached)
+                self._by_digest.setdefault(cached.stored.digest, cached)
         return cached
 
     def _cached_for_loading(self, spec_dct: dict, subprocess_specs_dct: dict) -> _CachedSpec:
         """The spec restored once per process, found again by the digest of its JSON."""
-        digest, prefix = _prefix(json.dumps(spec_dct), json.dumps(subprocess_specs_dct))
-        cached = self._by_digest.get(digest)
+        stored = _stored_spec(json.dumps(spec_dct), json.dumps(subprocess_specs_dct))
+        cached = self._by_digest.get(stored.digest)
         if cached is None:
             registry = self.serializer.registry
             cached = _CachedSpec(registry.restore(spec_dct), self._converter.mapping_from_dict(subprocess_specs_dct),
-                                 prefix)
+                                 stored)
             with self._lock:
-                cached = self._by_digest.setdefault(digest, cached)
+                cached = self._by_digest.setdefault(stored.digest, cached)
         return cached

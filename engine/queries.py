@@ -19,7 +19,7 @@ from .clock import clock
 from .desk import Desk
 from .errors import NotFound
 from .history import completion_of, events_of
-from .instances import find_ticket
+from .instances import find_ticket, load_workflow
 from .models import DiagramVersion, Ticket, WorkTask
 from .sla import SlaClocks
 
@@ -185,7 +185,7 @@ def task_form(desk: Desk, task_id: str) -> TaskForm:
         if task is None:
             raise NotFound("this task is no longer open")
         ticket = task.ticket
-        workflow = desk.process_engine.loads(ticket.state)
+        workflow = load_workflow(session, desk, ticket.state)
         spiff_task = workflow.get_task_from_id(UUID(task_id))
         context = {key: spiff_task.data[key] for key in FORM_CONTEXT if spiff_task.data.get(key) not in (None, "")}
         return TaskForm(_task_row(task, ticket), forms.fields_of(spiff_task.task_spec), ticket.revision, context)
@@ -238,7 +238,7 @@ def ticket_diagram(desk: Desk, reference: str) -> TicketDiagram:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
         version = session.get(DiagramVersion, ticket.version_id)
-        workflow = desk.process_engine.loads(ticket.state)
+        workflow = load_workflow(session, desk, ticket.state)
         name, xml = next((f.name, f.content) for f in version.files if f'id="{ticket.process_id}"' in f.content)
     tasks = [task for task in workflow.get_tasks() if getattr(task.task_spec, "bpmn_id", None)]
     active = {t.task_spec.bpmn_id for t in tasks if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)}

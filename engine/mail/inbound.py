@@ -33,7 +33,7 @@ from supportdesk.engine.calls import CallDetails
 from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, NotFound
-from supportdesk.engine.instances import UnitOfWork, advance, lock_ticket
+from supportdesk.engine.instances import UnitOfWork, advance, load_workflow, lock_ticket
 from supportdesk.engine.models import InboundMail, MailAttachment, OutboxMail, QuarantinedMail, Ticket
 from supportdesk.engine.outbox import address_of
 from supportdesk.engine.references import PREFIXES
@@ -229,7 +229,7 @@ def _work_can_progress(desk: Desk, uow: UnitOfWork, mail: parsing.ParsedMail) ->
     waiting for it (open, resolved, closed) just has the mail on its history."""
     if uow.ticket.status != "delayed":
         return False
-    workflow = desk.process_engine.loads(uow.ticket.state)
+    workflow = load_workflow(uow.session, desk, uow.ticket.state)
     payload = {"note": f"mail from {mail.sender}: {mail.subject}"[:500]}
     event = BpmnEvent(MessageEventDefinition(WORK_CAN_PROGRESS), payload={"payload": payload,
                                                                           "result_var": WORK_CAN_PROGRESS})
