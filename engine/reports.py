@@ -123,7 +123,8 @@ class SlaReport:
     goals: dict[str, float]
     periods: tuple[Period, ...]
     lines: tuple[Line, ...]
-    breaches: tuple[Breach, ...] = field(default=())
+    breaches: tuple[Breach, ...] = field(default=())  # the first ``breach_limit`` by due moment, or all
+    breach_count: int = 0  # all of them
 
     def lines_of(self, metric: str) -> list[Line]:
         return [line for line in self.lines if line.metric == metric]
@@ -216,9 +217,10 @@ def _in_range(start: date, end: date):
                 Ticket.created_at < london_midnight(end + timedelta(days=1)))
 
 
-def sla_report(desk: Desk, *, period: str, start: date, end: date) -> SlaReport:
+def sla_report(desk: Desk, *, period: str, start: date, end: date, breach_limit: int | None = None) -> SlaReport:
     """The attainment of each metric per period and priority, from ``start`` to ``end`` (London dates,
-    inclusive, of the tickets' creation), and the breaches, as they stand at the clock's now."""
+    inclusive, of the tickets' creation), and the breaches, as they stand at the clock's now: all of
+    them, or the first ``breach_limit`` by due moment (a page shows a few hundred; a CSV has them all)."""
     if period not in PERIODS:
         raise InvalidInput("unknown period", {"period": f"The period is one of: {', '.join(PERIODS)}"})
     if start > end:
@@ -228,11 +230,11 @@ def sla_report(desk: Desk, *, period: str, start: date, end: date) -> SlaReport:
     met, breached = _outcome_conditions(now)
     with desk.db.reading() as session:
         counts = session.execute(_counts_query(periods, met, breached, _in_range(start, end))).all()
-        breach_rows = session.execute(_breaches_query(breached, _in_range(start, end))).all()
+        breach_rows, breach_count = _breaches(session, _breaches_query(breached, _in_range(start, end)), breach_limit)
     goals = dict(desk.sla_policy.goals)
     return SlaReport(period, start, end, now, goals, tuple(periods),
                      _lines(counts, len(periods), goals, desk.sla_policy.resolution),
-                     tuple(_breach(desk, row, now) for row in breach_rows))
+                     tuple(_breach(desk, row, now) for row in breach_rows), breach_count)
 
 
 def _counts_query(periods: list[Period], met, breached, in_range):
@@ -279,6 +281,14 @@ def _breaches_query(breached, in_range):
             .join(Ticket, SlaClock.ticket_id == Ticket.id)
             .where(in_range, breached)
             .order_by(SlaClock.due_at, Ticket.reference, SlaClock.metric))
+
+
+def _breaches(session, query, limit: int | None) -> tuple[list, int]:
+    """The first ``limit`` breach rows (all when None), and how many there are in all."""
+    rows = session.execute(query.limit(limit)).all() if limit != 0 else []
+    if limit is None or len(rows) < limit:
+        return rows, len(rows)
+    return rows, session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def _breach(desk: Desk, row, now: datetime) -> Breach:

@@ -340,6 +340,25 @@ def test_C31_the_report_page_shows_the_figures_the_chart_and_the_breaches(browse
     assert download.get_data(as_text=True) == sla_report_csv(weekly(desk))
 
 
+def test_C31_a_long_list_of_breaches_is_cut_on_the_page_and_whole_in_the_csv(browser, scenario, monkeypatch):
+    desk, refs = scenario
+    every = weekly(desk)
+    assert every.breach_count == len(every.breaches) == 2
+    first = sla_report(desk, period="week", start=every.start, end=every.end, breach_limit=1)
+    assert (first.breaches, first.breach_count) == (every.breaches[:1], 2) and first.lines == every.lines
+    assert sla_report(desk, period="week", start=every.start, end=every.end, breach_limit=0).breaches == ()
+
+    monkeypatch.setattr("supportdesk.web.reports.BREACHES_SHOWN", 1)
+    signed_in(browser, "carl")
+    page = _Page()
+    response = browser.get(URL)
+    page.feed(response.get_data(as_text=True))
+    assert page.breaches == [f"{refs['B']}/first_response"]
+    assert "The first 1 of 2 breaches" in response.get_data(as_text=True)
+    csv_link = next(link for link in page.links if link.startswith("/reports.csv"))
+    assert browser.get(csv_link).get_data(as_text=True).count(refs["B"]) == 2  # both breaches
+
+
 def test_C31_the_auditor_reads_the_report_and_bad_dates_are_shown_by_the_field(browser):
     signed_in(browser, "audrey")
     assert browser.get("/reports").status_code == 200  # the default range

@@ -25,6 +25,8 @@ blueprint = Blueprint("reports", __name__)
 
 # C31: the managers who answer for the charter, and the auditors who check it (admin passes every check).
 REPORT_READERS = ("customer_services_manager", "auditor")
+# The breaches a page lists (by due moment); the CSV lists them all.
+BREACHES_SHOWN = 200
 # The chart image: its own styles only, nothing else loads or runs in it.
 CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 
@@ -36,7 +38,8 @@ def report():
         period, start, end = _asked()
     except InvalidInput as exc:
         return _page(None, exc.fields), 400
-    return _page(reports.sla_report(current_desk(), period=period, start=start, end=end), {})
+    return _page(reports.sla_report(current_desk(), period=period, start=start, end=end,
+                                    breach_limit=BREACHES_SHOWN), {})
 
 
 @blueprint.route("/reports.csv")
@@ -61,7 +64,7 @@ def chart(metric: str):
         period, start, end = _asked()
     except InvalidInput:
         abort(400)
-    report = reports.sla_report(current_desk(), period=period, start=start, end=end)
+    report = reports.sla_report(current_desk(), period=period, start=start, end=end, breach_limit=0)
     return Response(attainment_chart(report, metric), mimetype="image/svg+xml",
                     headers={"Content-Security-Policy": CHART_POLICY})
 
