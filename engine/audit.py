@@ -39,7 +39,17 @@ from .deployment import deploy_files
 from .desk import Desk
 from .history import events_of, first_broken_link
 from .instances import FIRED_WITH_COMMAND, find_ticket, load_workflow
-from .models import Base, DiagramFile, DiagramVersion, HistoryEvent, Job, ReferenceCounter, Ticket, WorkTask
+from .models import (
+    Base,
+    DiagramFile,
+    DiagramVersion,
+    HistoryEvent,
+    Job,
+    ProcessSpec,
+    ReferenceCounter,
+    Ticket,
+    WorkTask,
+)
 from .settings import Settings
 from .sla import Segment, SlaClocks, compute
 from .sla_policy import SlaPolicy
@@ -298,8 +308,8 @@ def _deploy_numbered(scratch: Desk, files: dict[str, str], number: int) -> None:
         deployed.number = number
 
 
-# What a scratch store keeps from one replay to the next: its schema and its deployed version.
-_KEPT_TABLES = ("alembic_version", DiagramVersion.__tablename__, DiagramFile.__tablename__)
+# What a scratch store keeps from one replay to the next: its schema, its deployed version and its spec.
+_KEPT_TABLES = ("alembic_version", DiagramVersion.__tablename__, DiagramFile.__tablename__, ProcessSpec.__tablename__)
 
 
 def _make_ready_for(scratch: Desk, reference: str) -> None:

@@ -34,6 +34,8 @@ class Desk:
         self.jobs_changed = threading.Event()
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict]] = {}
         self._specs_lock = threading.Lock()
+        # Digests of the process specs known to be in process_spec (engine.instances.store_state).
+        self.stored_specs: set[str] = set()
 
     def upgrade_schema(self) -> None:
         schema.upgrade(self.db)

@@ -159,12 +159,15 @@ def _spec_row(session: Session, digest: str) -> StoredSpec | None:
 
 def store_state(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """The instance as the ticket's state, and its spec in ``process_spec`` unless there already."""
-    _store_spec(uow.session, uow.desk.process_engine.stored_spec(workflow), uow.now)
+    _store_spec(uow.session, uow.desk, uow.desk.process_engine.stored_spec(workflow), uow.now)
     uow.ticket.state = uow.desk.process_engine.dumps(workflow)
 
 
-def _store_spec(session: Session, stored: StoredSpec, now: datetime) -> None:
-    if session.get(ProcessSpec, stored.digest) is not None:  # one look-up by key
+def _store_spec(session: Session, desk: Desk, stored: StoredSpec, now: datetime) -> None:
+    if stored.digest in desk.stored_specs:
+        return
+    if session.scalar(select(ProcessSpec.digest).where(ProcessSpec.digest == stored.digest)) is not None:
+        desk.stored_specs.add(stored.digest)  # committed before this transaction, and never deleted
         return
     # Two commands on a new diagram version may store its spec at once: the second does nothing.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
