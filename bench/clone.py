@@ -110,12 +110,18 @@ class Cloner:
         self.postgres = engine.dialect.name == "postgresql"
 
     def clone(self, count: int, progress=None) -> int:
-        """Write ``count`` clones, cycling through the seeds; returns how many were written."""
+        """Write ``count`` clones, as many of each seed (give or take one); returns how many were written.
+
+        A seed's clones are written one after another, seeds in the order they were made: ids then
+        follow creation time, as in a store that grew by itself (clones share their seed's moments,
+        and interleaving the seeds would scatter each moment's tickets across the table)."""
+        each, extra = divmod(count, len(self.seeds))
+        order = [seed for n, seed in enumerate(self.seeds) for _ in range(each + (n < extra))]
         written = 0
         while written < count:
             batch = min(self.chunk, count - written)
             with self.engine.begin() as connection:
-                self._write(connection, [self.seeds[(written + i) % len(self.seeds)] for i in range(batch)])
+                self._write(connection, order[written:written + batch])
             written += batch
             if progress:
                 progress(written, count)
