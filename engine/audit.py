@@ -76,10 +76,10 @@ def verify(desk: Desk) -> list[BrokenChain]:
     """The first broken link of every ticket whose chain does not hold."""
     broken = []
     with desk.db.reading() as session:
-        for ticket in session.scalars(select(Ticket).order_by(Ticket.id)):
-            event = first_broken_link(events_of(session, ticket.id))
+        for ticket_id, reference in session.execute(select(Ticket.id, Ticket.reference).order_by(Ticket.id)):
+            event = first_broken_link(events_of(session, ticket_id))
             if event is not None:
-                broken.append(BrokenChain(ticket.reference or f"#{ticket.id}", event.seq, event.kind))
+                broken.append(BrokenChain(reference or f"#{ticket_id}", event.seq, event.kind))
     return broken
 
 

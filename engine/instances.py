@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from . import history, outbox
 from .errors import NotFound
@@ -73,9 +73,10 @@ class UnitOfWork:
 
 
 def find_ticket(session: Session, reference: str, *, lock: bool = False) -> Ticket:
+    """The ticket; locked (with its instance state) for a command, or else without its state,
+    which is read only if asked for (most readers want the ticket's fields, not its instance)."""
     query = select(Ticket).where(Ticket.reference == reference)
-    if lock:
-        query = _locking(query)
+    query = _locking(query) if lock else query.options(defer(Ticket.state))
     ticket = session.scalar(query)
     if ticket is None:
         raise NotFound(f"no ticket with Call Reference {reference!r}")
