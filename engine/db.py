@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from .settings import SQLITE_SYNCHRONOUS
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-SQLITE_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 
 
 def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> None:
@@ -25,7 +26,7 @@ def _configure_sqlite(engine: Engine, *, immediate: bool, synchronous: str) -> N
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS[synchronous]}")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -45,6 +46,9 @@ class Database:
     """One store: a session factory for reading and one for changing state."""
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "full") -> None:
+        if sqlite_synchronous not in SQLITE_SYNCHRONOUS:  # it goes into a PRAGMA as text
+            raise ValueError(f"sqlite_synchronous is one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+                             f"not {sqlite_synchronous!r}")
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _make_engine(url, immediate=False, synchronous=sqlite_synchronous)

@@ -34,7 +34,7 @@ class Desk:
         self.jobs_changed = threading.Event()
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict]] = {}
         self._specs_lock = threading.Lock()
-        # Digests of the process specs known to be in process_spec (engine.instances.store_state).
+        # Digests of the process specs known to be in process_spec (engine.instances.save).
         self.stored_specs: set[str] = set()
 
     def upgrade_schema(self) -> None:

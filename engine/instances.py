@@ -158,12 +158,6 @@ def _spec_row(session: Session, digest: str) -> StoredSpec | None:
     return StoredSpec(row.digest, row.spec, row.subprocess_specs) if row is not None else None
 
 
-def store_state(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
-    """The instance as the ticket's state, and its spec in ``process_spec`` unless there already."""
-    _store_spec(uow.session, uow.desk, uow.desk.process_engine.stored_spec(workflow), uow.now)
-    uow.ticket.state = uow.desk.process_engine.dumps(workflow)
-
-
 def _store_spec(session: Session, desk: Desk, stored: StoredSpec, now: datetime) -> None:
     if stored.digest in desk.stored_specs:
         return
@@ -179,7 +173,9 @@ def _store_spec(session: Session, desk: Desk, stored: StoredSpec, now: datetime)
 
 def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     ticket = uow.ticket
-    store_state(uow, workflow)
+    # The instance names its spec by digest: the spec goes into process_spec unless it is there.
+    _store_spec(uow.session, uow.desk, uow.desk.process_engine.stored_spec(workflow), uow.now)
+    ticket.state = uow.desk.process_engine.dumps(workflow)
     ticket.updated_at = uow.now
     ticket.next_due_at = _nearest_due(uow)
     _project_tasks(uow, workflow)
