@@ -10,12 +10,11 @@ import pytest
 
 from supportdesk.engine import admin, queries
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.users import authenticate, ensure_demo_users
-from supportdesk.web import create_app
+from supportdesk.engine.users import authenticate
 
 from conftest import WORKFLOWS
 from helpers import log_call
-from web_client import signed_in, text, token, use_quick_password_hashes
+from web_client import desk_app, signed_in, text, token, use_quick_password_hashes
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
 SHIPPED_FILES = ["escalation.bpmn", "priority.dmn", "support_call.bpmn", "training.bpmn"]
@@ -37,9 +36,7 @@ def quick_password_hashes(monkeypatch):
 
 @pytest.fixture
 def browser(desk):
-    ensure_demo_users(desk)
-    app = create_app(desk, testing=True)
-    return app.test_client()
+    return desk_app(desk).test_client()
 
 
 def upload(browser, *files: tuple[str, str], with_token: bool = True):

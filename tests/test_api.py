@@ -24,7 +24,7 @@ from supportdesk.web import create_app
 from supportdesk.web.api import idempotency
 
 from helpers import ANN, FIRST_RESPONSE, do, log_and_triage, log_call, open_task
-from web_client import sign_in, use_quick_password_hashes
+from web_client import desk_app, sign_in, use_quick_password_hashes
 
 PREFIX = "/api/v1"
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
@@ -38,8 +38,7 @@ def quick_password_hashes(monkeypatch):
 
 @pytest.fixture
 def api_app(desk):
-    ensure_demo_users(desk)
-    return create_app(desk, testing=True)
+    return desk_app(desk)
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from supportdesk.engine.errors import NotAllowed, NotFound
 from supportdesk.engine.instances import find_ticket, timer_due, waiting_timers
 from supportdesk.engine.models import Job, WorkTask
 from supportdesk.engine.sla import SlaClocks
-from supportdesk.engine.users import ensure_demo_users
 from supportdesk.engine.worker import Worker
-from supportdesk.web import create_app
 
 from conftest import WORKFLOWS
 from helpers import (
@@ -33,8 +31,8 @@ from helpers import (
     open_task,
     open_titles,
 )
+from web_client import desk_app, text, token, use_quick_password_hashes
 from web_client import signed_in as signed_in_client
-from web_client import text, token, use_quick_password_hashes
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
 
@@ -438,8 +436,7 @@ def test_supportdesk_migrate_dry_run_then_migrate(desk, frozen_clock, tmp_path, 
 def signed_in(desk, monkeypatch):
     """A browser signed in as ``username`` on an app with the migration page."""
     use_quick_password_hashes(monkeypatch)
-    ensure_demo_users(desk)
-    app = create_app(desk, testing=True)
+    app = desk_app(desk)
     return lambda username: signed_in_client(app.test_client(), username)  # a fresh browser for each person
 
 

@@ -29,7 +29,7 @@ from helpers import (
     log_call,
     open_task,
 )
-from web_client import PASSWORD, hidden, parse, sign_in, text, token, use_quick_password_hashes
+from web_client import PASSWORD, desk_app, hidden, parse, sign_in, text, token, use_quick_password_hashes
 
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
         "summary": "Unable to load data for tomorrow's campaign", "channel": "phone"}
@@ -44,8 +44,7 @@ def quick_password_hashes(monkeypatch):
 
 @pytest.fixture
 def web_app(desk):
-    ensure_demo_users(desk)
-    return create_app(desk, testing=True)
+    return desk_app(desk)
 
 
 @pytest.fixture

@@ -490,10 +490,7 @@ def test_a_cycle_timers_job_stays_for_its_next_time_unleased(sqlite_url, tmp_pat
 
 
 def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(flaky_desk, flaky, frozen_clock):
-    from supportdesk.engine.users import ensure_demo_users
-    from supportdesk.web import create_app
-
-    from web_client import sign_in, text, token
+    from web_client import desk_app, sign_in, text, token
 
     desk = flaky_desk
     reference = log_call(desk)
@@ -501,8 +498,7 @@ def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(f
     for _ in range(commands.JOB_RETRY_ATTEMPTS):
         Worker(desk).run_once()
         frozen_clock.advance(HOUR)
-    ensure_demo_users(desk)
-    browser = create_app(desk, testing=True).test_client()
+    browser = desk_app(desk).test_client()
     sign_in(browser, "admin")
     assert "Incident:" in text(browser.get(f"/calls/{reference}"))
     page = browser.get("/admin/mail")

@@ -8,6 +8,8 @@ from html.parser import HTMLParser
 from werkzeug.security import generate_password_hash
 
 from supportdesk.engine import users
+from supportdesk.engine.users import ensure_demo_users
+from supportdesk.web import create_app
 
 PASSWORD = "demo"  # every demo user's password
 
@@ -56,6 +58,12 @@ def hidden(response, name: str) -> str:
 
 def text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def desk_app(desk):
+    """The web desk on ``desk`` for the test client, with the demo users (one per role, password demo)."""
+    ensure_demo_users(desk)
+    return create_app(desk, testing=True)
 
 
 def sign_in(client, username: str, password: str = PASSWORD, next_url: str | None = None):
