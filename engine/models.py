@@ -233,7 +233,9 @@ class SlaClock(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A breach once recorded stays (C14): when it happened and the priority in force then.
     breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    breached_priority: Mapped[str | None] = mapped_column(String(20))
 
 
 class SlaSegment(Base):
