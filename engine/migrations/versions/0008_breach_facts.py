@@ -22,14 +22,12 @@ sla_segment = sa.table('sla_segment', sa.column('clock_id', sa.Integer), sa.colu
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('sla_clock') as batch:
-        batch.add_column(sa.Column('breached_priority', sa.String(length=20), nullable=True))
+    op.add_column('sla_clock', sa.Column('breached_priority', sa.String(length=20), nullable=True))
     _breaches_from_segments(op.get_bind())
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sla_clock') as batch:
-        batch.drop_column('breached_priority')
+    op.drop_column('sla_clock', 'breached_priority')  # SQLite 3.35+ drops a column in place
 
 
 def _breaches_from_segments(connection) -> None:
