@@ -318,23 +318,26 @@ class MailAttempt(Base):
 
 
 class InboundMail(Base):
-    """A mail received (SMTP or a file), kept whole; it opened a call, was added to one,
-    or was an auto-reply. Its Message-ID and hash make receiving it twice a no-op."""
+    """A mail received (SMTP or a file), kept whole; it opened a call, was added to one, is held
+    for review (``HeldMail``), or was an auto-reply. Receiving the same content twice is a no-op
+    (its hash); a Message-ID alone proves nothing (senders reuse them), so it is not unique."""
 
     __tablename__ = "inbound_mail"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[str | None] = mapped_column(String(300), unique=True)
+    message_id: Mapped[str | None] = mapped_column(String(300), index=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     source: Mapped[str] = mapped_column(String(500))  # "smtp from 10.0.0.5", or the file it came from
     envelope_from: Mapped[str] = mapped_column(String(320), default="")
     from_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(500))
-    outcome: Mapped[str] = mapped_column(String(20))  # new_call | added | auto_reply
+    outcome: Mapped[str] = mapped_column(String(20))  # new_call | added | auto_reply | held | discarded
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     size: Mapped[int] = mapped_column(Integer)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # Why it was not opened as or added to a call: the auto-reply or bulk header, why it is held.
+    reason: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class MailAttachment(Base):
@@ -434,3 +437,29 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(100))
+
+
+# --- mail-in trust (issue 16, C03) -------------------------------------------------------------------------
+
+
+class HeldMail(Base):
+    """A received mail that quotes a call (its reference, or one of the call's Message-IDs) from a
+    sender who is not that call's contact nor a known contact of its account: held for an advisor,
+    who attaches it to a call, opens a new call from it, or discards it with a reason
+    (engine/mail/review.py). The decision stays on this row: who, when, what, why."""
+
+    __tablename__ = "held_mail"
+    __table_args__ = (Index("ix_held_mail_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound_mail.id"), unique=True)
+    quoted_reference: Mapped[str] = mapped_column(String(32))  # as the mail quoted it: may name no call
+    quoted_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    why: Mapped[str] = mapped_column(String(500))
+    excerpt: Mapped[str] = mapped_column(Text)  # what the sender wrote, for the review page
+    held_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(10))  # held | attached | new_call | discarded
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)  # where it went
