@@ -30,7 +30,7 @@ from .deployment import DeployResult, active_version, deploy_files, read_diagram
 from .desk import Desk
 from .errors import ConflictError, Forbidden, InvalidInput, NotAllowed, NotFound
 from .history import completion_of
-from .instances import UnitOfWork, advance, find_ticket, load_workflow, lock_ticket, timer_due
+from .instances import UnitOfWork, advance, catch_up, find_ticket, load_workflow, lock_ticket, timer_due
 from .models import Job, Ticket, WorkTask
 from .roles import ROLES
 
@@ -166,11 +166,12 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
                                 "reload and try again")
         workflow = load_workflow(session, desk, ticket.state)
+        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
+        catch_up(uow, workflow)  # what fell due before this completion happens first
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
             raise _gone_task_error(session, task_id)
         values = forms.clean(forms.fields_of(task.task_spec), data)
-        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
         task.data.update(values)
         task.run()
         uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id,
@@ -240,6 +241,7 @@ def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
     """Within a command: hand ``message`` to the ticket's instance and run it on; False
     (and nothing done) when the instance is not waiting for that message."""
     workflow = load_workflow(uow.session, uow.desk, uow.ticket.state)
+    catch_up(uow, workflow)  # what fell due before the message happens first
     event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {}, "result_var": message})
     try:
         workflow.send_event(event)

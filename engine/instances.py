@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
 from . import history, outbox
+from .clock import local
 from .errors import NotFound
 from .models import Job, ProcessSpec, SlaClock, Ticket, WorkTask
 from .process import StoredSpec, running
@@ -65,6 +66,15 @@ class UnitOfWork:
                                     "message_id": mail.message_id}, actor="desk")
         self.jobs_written = True  # wake an in-process worker: the mail goes out now, not at its next pass
 
+    def record_breach(self, metric: str) -> bool:
+        """C14: the clock's breach, once, dated at its due moment, with its history event."""
+        if not self.sla.record_breach(metric, self.now):
+            return False
+        clock = self.sla.clock(metric)
+        self.record("sla_breached", {"clock": metric, "priority": clock.breached_priority, "target": clock.target,
+                                     "due": local(clock.breached_at).isoformat()}, actor="desk")
+        return True
+
     def close_for_customer(self, outcome: str) -> None:
         """The call is over for the customer (resolved, passed to development, advised)."""
         if self.ticket.status != "closed":
@@ -96,14 +106,28 @@ def _locking(query):
 
 def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """Run engine steps (service tasks call handlers through ``uow``), then save."""
+    catch_up(uow, workflow)
+    save(uow, workflow)
+
+
+def catch_up(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
+    """Bring the instance up to the clock's now: fire the timers that fell due, run the steps
+    they and any input lead to, and record every SLA breach whose moment has come (C14).
+
+    A command runs this before it applies its input too (a task completed, a message), so what
+    was due first happens first: a breach a late timer would have recorded is not lost when the
+    input stops the clock, and no progress mail follows the resolution mail."""
     with running(uow):
         rearm_live_deadlines(workflow)
         due = [(task, moment) for task, moment in waiting_timers(workflow) if moment < uow.now]
         workflow.refresh_timers()
         _record_fired(uow, workflow, due)
         workflow.do_engine_steps()
+        # Whatever path the diagram took: a clock past its due moment is breached (e.g. a
+        # resolution clock that started late, when the priority was set after its target).
+        for clock in uow.sla.clocks():
+            uow.record_breach(clock.metric)
         rearm_live_deadlines(workflow)  # the steps may have paused, resumed or re-graded a clock
-    save(uow, workflow)
 
 
 FIRED_BY_JOB = "timer job"

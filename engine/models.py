@@ -236,6 +236,8 @@ class SlaClock(Base):
     # A breach once recorded stays (C14): when it happened and the priority in force then.
     breached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     breached_priority: Mapped[str | None] = mapped_column(String(20))
+    # The working time the current target allows (the last start or re-grade), for "at risk".
+    budget_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class SlaSegment(Base):

@@ -11,9 +11,12 @@ The rules:
   Europe/London) of its ticket's ``created_at``;
 * a clock has an outcome when it is stopped, or when it is not stopped and its
   due moment has passed (an open breach); a clock still within its target has none;
-* met = stopped and (``due_at`` is None or ``stopped_at <= due_at``): a stopped
-  clock caches ``due_at`` only when its budget ran out while it ran, so None means
-  it never used it up; breached = every other clock with an outcome.
+* breached = a breach was recorded (``breached_at``: it stays through any later
+  re-grade, pause or re-open, C14), or the clock ran past its due moment (stopped
+  late, or still counting past it: an open breach the worker has yet to record);
+* met = stopped and not breached;
+* a breached clock counts against the priority in force when it was breached
+  (``breached_priority``), a met one against its last.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, not_, or_, select
 
 from .clock import DISPLAY_ZONE, clock, local
 from .desk import Desk
@@ -202,14 +205,20 @@ def _date(text: str | None, name: str, problems: dict[str, str]) -> date | None:
 # --- the report ------------------------------------------------------------------------------------------
 
 
-def _outcome_conditions(now: datetime):
-    """SQL for met and breached (the module's rules); the two never hold together. A paused clock keeps
+def clock_outcomes(now: datetime):
+    """SQL for met and breached (the module's rules); the two never hold together. The one
+    definition of a breach, for reports and for the API's ``breached`` filter. A paused clock keeps
     a due moment only when its budget ran out while it ran, so past it, it is an open breach too."""
-    stopped = SlaClock.state == "stopped"
-    met = and_(stopped, or_(SlaClock.due_at.is_(None), SlaClock.stopped_at <= SlaClock.due_at))
-    breached = or_(and_(stopped, SlaClock.stopped_at > SlaClock.due_at),
-                   and_(SlaClock.state != "stopped", SlaClock.due_at < now))
-    return met, breached
+    stopped, has_due = SlaClock.state == "stopped", SlaClock.due_at.is_not(None)  # never NULL: NOT would keep it
+    breached = or_(SlaClock.breached_at.is_not(None), and_(stopped, has_due, SlaClock.stopped_at > SlaClock.due_at),
+                   and_(not_(stopped), has_due, SlaClock.due_at < now))
+    return and_(stopped, not_(breached)), breached
+
+
+# The priority a clock is counted against: the one in force when it was breached, else its last.
+_COUNTED_PRIORITY = func.coalesce(SlaClock.breached_priority, SlaClock.priority)
+# When it was breached: the due moment then, else (an open breach not recorded yet) the due moment now.
+_BREACH_MOMENT = func.coalesce(SlaClock.breached_at, SlaClock.due_at)
 
 
 def _in_range(start: date, end: date):
@@ -227,7 +236,7 @@ def sla_report(desk: Desk, *, period: str, start: date, end: date, breach_limit:
         raise InvalidInput("the report cannot cover those dates", {"to": "The end date comes before the start date"})
     periods = periods_between(period, start, end)
     now = clock.now()
-    met, breached = _outcome_conditions(now)
+    met, breached = clock_outcomes(now)
     with desk.db.reading() as session:
         counts = session.execute(_counts_query(periods, met, breached, _in_range(start, end))).all()
         breach_rows, breach_count = _breaches(session, _breaches_query(breached, _in_range(start, end)), breach_limit)
@@ -242,7 +251,7 @@ def _counts_query(periods: list[Period], met, breached, in_range):
     # SQLite and PostgreSQL, and right across a change of summer time.
     period_index = case(*[(Ticket.created_at < london_midnight(p.last_day + timedelta(days=1)), index)
                           for index, p in enumerate(periods)], else_=len(periods))
-    priority = case((SlaClock.metric == FIRST_RESPONSE, literal(ALL)), else_=SlaClock.priority)
+    priority = case((SlaClock.metric == FIRST_RESPONSE, literal(ALL)), else_=_COUNTED_PRIORITY)
     return (select(period_index.label("period_index"), SlaClock.metric, priority.label("line_priority"),
                    func.sum(case((met, 1), else_=0)), func.sum(case((breached, 1), else_=0)))
             .join(Ticket, SlaClock.ticket_id == Ticket.id)
@@ -276,11 +285,11 @@ def _overall(metric: str, lines: list[Line], goals: dict[str, float], period_cou
 
 def _breaches_query(breached, in_range):
     # A first response clock starts before triage and keeps no priority: show the call's.
-    priority = func.coalesce(SlaClock.priority, Ticket.priority)
-    return (select(Ticket.reference, SlaClock.metric, priority, SlaClock.due_at, SlaClock.stopped_at)
+    priority = func.coalesce(_COUNTED_PRIORITY, Ticket.priority)
+    return (select(Ticket.reference, SlaClock.metric, priority, _BREACH_MOMENT, SlaClock.stopped_at)
             .join(Ticket, SlaClock.ticket_id == Ticket.id)
             .where(in_range, breached)
-            .order_by(SlaClock.due_at, Ticket.reference, SlaClock.metric))
+            .order_by(_BREACH_MOMENT, Ticket.reference, SlaClock.metric))
 
 
 def _breaches(session, query, limit: int | None) -> tuple[list, int]:

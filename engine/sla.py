@@ -44,8 +44,15 @@ class ClockFigures:
     elapsed: timedelta
     remaining: timedelta  # negative when overdue
     due_at: datetime | None  # None while paused with time left
-    breached: bool
+    breached: bool  # a breach is recorded, or the clock ran past its due moment (not yet recorded)
     stopped_at: datetime | None
+    overdue: bool = False  # the clock ran past its due moment under its current target
+    breached_at: datetime | None = None  # the recorded breach: its moment (the due moment then) ...
+    breached_priority: str | None = None  # ... and the priority in force then (C14)
+
+    def at_risk(self, share: float) -> bool:
+        """C14: running, not breached, and a ``share`` or less of the target's working time left."""
+        return self.state == "running" and not self.breached and self.remaining <= self.budget * share
 
 
 def budget_for(target: Target, started_at: datetime, calendar: WorkingCalendar) -> timedelta:
@@ -64,7 +71,10 @@ def compute(segments: list[Segment], calendar: WorkingCalendar, now: datetime) -
     closed: list[tuple[datetime, datetime]] = []  # running intervals that ended
     running_since: datetime | None = None
     budget, priority, state, stopped_at = timedelta(0), None, "running", None
+    breach: Segment | None = None
     for segment in (s for s in segments if s.at <= now):
+        if segment.kind == BREACH and breach is None:
+            breach = segment
         if segment.kind in (START, RESUME) and running_since is None and state != "stopped":
             running_since, state = segment.at, "running"
         elif segment.kind in (PAUSE, STOP) and running_since is not None:
@@ -80,8 +90,11 @@ def compute(segments: list[Segment], calendar: WorkingCalendar, now: datetime) -
         elapsed += calendar.between(running_since, now)
     due_at = _moment_budget_runs_out(closed, running_since, budget, calendar)
     end = stopped_at if state == "stopped" else (closed[-1][1] if state == "paused" else now)
+    overdue = due_at is not None and end > due_at
+    breached_at, breached_priority = (breach.at, breach.priority) if breach else (None, None)
     return ClockFigures(state, priority, budget, elapsed, budget - elapsed, due_at,
-                        breached=due_at is not None and end > due_at, stopped_at=stopped_at)
+                        breached=breach is not None or overdue, stopped_at=stopped_at, overdue=overdue,
+                        breached_at=breached_at, breached_priority=breached_priority)
 
 
 def _moment_budget_runs_out(closed, running_since, budget, calendar) -> datetime | None:
@@ -159,15 +172,29 @@ class SlaClocks:
             return None
         return self._append(clock, Segment(STOP, at))
 
-    def record_breach(self, metric: str, at: datetime) -> bool:
-        """Record a breach once, and only when the figures say so (the timer may race a stop)."""
+    def record_breach(self, metric: str, now: datetime) -> bool:
+        """Record the clock's breach once, when it ran past its due moment by ``now`` (C14).
+
+        The breach is dated at the due moment, whenever it is noticed (a timer fires a few
+        milliseconds late; a clock started late, e.g. a resolution clock given its priority
+        after its target had passed, was already overdue), and keeps the priority in force
+        then. It is never removed: a later re-grade, pause or re-open leaves it as it is."""
         clock = self.clock(metric)
-        if clock is None or clock.breached_at is not None:
+        if clock is None:
             return False
-        if not compute(self.segments(clock), self.calendar, at).breached:
+        segments = self.segments(clock)
+        if any(segment.kind == BREACH for segment in segments):
             return False
-        self._append(clock, Segment(BREACH, at))
+        figures = compute(segments, self.calendar, now)
+        if not figures.overdue:
+            return False
+        in_force = compute(segments, self.calendar, figures.due_at).priority
+        self._append(clock, Segment(BREACH, max(figures.due_at, segments[-1].at), in_force))
         return True
+
+    def record_due_breaches(self, now: datetime) -> list[SlaClock]:
+        """Every clock that ran past its due moment by ``now`` and has no breach yet gets it."""
+        return [clock for clock in self.clocks() if self.record_breach(clock.metric, now)]
 
     def segments(self, clock: SlaClock) -> list[Segment]:
         if clock.id not in self._segments:
@@ -198,12 +225,8 @@ class SlaClocks:
     def _cache_figures(self, clock: SlaClock, at: datetime) -> None:
         figures = compute(self.segments(clock), self.calendar, at)
         clock.state, clock.priority, clock.due_at = figures.state, figures.priority, figures.due_at
-        clock.stopped_at = figures.stopped_at
-        if figures.breached and clock.breached_at is None and self._has_breach_segment(clock):
-            clock.breached_at = at
-
-    def _has_breach_segment(self, clock: SlaClock) -> bool:
-        return any(s.kind == BREACH for s in self.segments(clock))
+        clock.stopped_at, clock.budget_seconds = figures.stopped_at, int(figures.budget.total_seconds())
+        clock.breached_at, clock.breached_priority = figures.breached_at, figures.breached_priority
 
 
 def _stored_form(segment: Segment) -> Segment:

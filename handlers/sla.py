@@ -13,8 +13,8 @@ from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
 
 from . import expression, handler
 
-# A timeDate must be a moment; a paused clock has none, and its timer is
-# re-armed on resume (see the Delayed pattern in support_call.bpmn).
+# A timeDate must be a moment; a clock that is not running has none, and its
+# timer is re-armed when it runs (on start, resume or re-grade).
 NO_DEADLINE = "9999-12-31T23:59:59+00:00"
 
 
@@ -73,23 +73,23 @@ def regrade_sla(uow, task) -> None:
 
 @handler("record_first_response_breach")
 def record_first_response_breach(uow, task) -> None:
-    """C14: a missed target is recorded, never hidden; the call goes on."""
-    if uow.sla.record_breach(FIRST_RESPONSE, uow.now):
-        _record(uow, "breached", FIRST_RESPONSE)
+    """C14: a missed target is recorded, never hidden; the call goes on. (The engine records
+    it too, at the same moment, if its timer came late: then this does nothing.)"""
+    uow.record_breach(FIRST_RESPONSE)
 
 
 @handler("record_resolution_breach")
 def record_resolution_breach(uow, task) -> None:
-    if uow.sla.record_breach(RESOLUTION, uow.now):
-        _record(uow, "breached", RESOLUTION)
+    uow.record_breach(RESOLUTION)
 
 
 @expression
 def sla_due(metric: str) -> str:
-    """The clock's due moment as an ISO string, for a ``timeDate`` timer."""
+    """The running clock's due moment as an ISO string, for a ``timeDate`` timer; a clock that
+    has not started, is paused or has stopped has none (the timer is re-armed when it runs)."""
     uow = current_unit_of_work()
     clock = uow.sla.clock(metric) if uow is not None else None
-    if clock is None or clock.due_at is None:
+    if clock is None or clock.state != "running" or clock.due_at is None:
         return NO_DEADLINE
     return clock.due_at.isoformat()
 

@@ -58,24 +58,24 @@ WITH_CHECK = edited(
     ("<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>",
      "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>\n"
      "        <bpmn:flowNodeRef>Task_check_answer</bpmn:flowNodeRef>"),
-    ('    <bpmn:boundaryEvent id="Timer_first_response_due"',
+    ('    <bpmn:serviceTask id="Task_check_first_line_outcome"',
      '    <bpmn:userTask id="Task_check_answer" name="Check the answer" camunda:formKey="check_answer">\n'
      "      <bpmn:documentation>First line reads its answer again before it goes out.</bpmn:documentation>\n"
      "      <bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n"
      "      <bpmn:outgoing>Flow_check_answer_to_outcome</bpmn:outgoing>\n"
      "    </bpmn:userTask>\n"
-     '    <bpmn:boundaryEvent id="Timer_first_response_due"'),
+     '    <bpmn:serviceTask id="Task_check_first_line_outcome"'),
     ("<bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock",
      "<bpmn:incoming>Flow_check_answer_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock"),
     ('sourceRef="Task_first_level_response" targetRef="Task_check_first_line_outcome" />',
      'sourceRef="Task_first_level_response" targetRef="Task_check_answer" />\n'
      '    <bpmn:sequenceFlow id="Flow_check_answer_to_outcome" sourceRef="Task_check_answer" '
      'targetRef="Task_check_first_line_outcome" />'),
-    ('<bpmndi:BPMNShape id="Timer_first_response_due_di"',
+    ('<bpmndi:BPMNShape id="Task_check_first_line_outcome_di"',
      '<bpmndi:BPMNShape id="Task_check_answer_di" bpmnElement="Task_check_answer">\n'
      '        <dc:Bounds x="1420" y="85" width="100" height="80" />\n'
      "      </bpmndi:BPMNShape>\n"
-     '      <bpmndi:BPMNShape id="Timer_first_response_due_di"'),
+     '      <bpmndi:BPMNShape id="Task_check_first_line_outcome_di"'),
     ('<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
      '        <di:waypoint x="1360" y="125" />\n'
      '        <di:waypoint x="1390" y="125" />\n'
@@ -180,7 +180,8 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     do(desk, breached, "First level response", FIRST_RESPONSE)
     frozen_clock.set(london(2026, 11, 24, 9, 0))  # Tuesday
     Worker(desk).run_once()
-    assert set(waiting(desk, breached)) == {"Event_next_working_day"}
+    # Its resolution was breached (daily updates wait); its first response clock stopped: that watch waits forever.
+    assert set(waiting(desk, breached)) == {"Event_next_working_day", "Start_first_response_due"}
 
     at_triage = log_call(desk)
     at_response = log_and_triage(desk)
@@ -199,10 +200,10 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     assert deploy(desk, tmp_path, WITH_CHECK, "v2") == 2
     before = {ref: (sla_clocks(desk, ref), timer_jobs(desk, ref), waiting(desk, ref), inbox_rows(desk, ref))
               for ref in tickets}
+    never = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the clocks stopped: their watches wait for nothing
     assert waiting(desk, awaiting_feedback) == {"Gateway_feedback": london(2026, 12, 1, 9, 0),
-                                                "Event_resolution_due": datetime(9999, 12, 31, 23, 59, 59,
-                                                                                 tzinfo=UTC)}
-    assert waiting(desk, at_response)["Timer_first_response_due"] == london(2026, 11, 24, 10, 0)
+                                                "Start_first_response_due": never, "Start_resolution_due": never}
+    assert waiting(desk, at_response)["Start_first_response_due"] == london(2026, 11, 24, 10, 0)
 
     # Later (re-evaluating now would give other moments): first the dry run, which changes nothing.
     frozen_clock.set(london(2026, 11, 24, 9, 45))
@@ -210,7 +211,8 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     assert set(report) == set(tickets)
     assert {r.outcome for r in report.values()} == {migration.SAFE}, [r.reasons for r in report.values()]
     assert report[at_response].changes.added == ("Task_check_answer",)
-    assert report[at_response].at == ("First level response", "First response due")
+    assert report[at_response].at == ("First level response", "First response due", "First response overdue",
+                                      "Resolution target missed", "Resolution target reached")  # the SLA watches
     feedback_timer = next(t for t in report[awaiting_feedback].timers if t.element == "Gateway_feedback")
     assert (feedback_timer.was, feedback_timer.due, feedback_timer.re_evaluated) == (
         london(2026, 12, 1, 9, 0), london(2026, 12, 1, 9, 0), False)
@@ -319,9 +321,9 @@ def test_a_timer_already_due_or_fired_before_the_migration_keeps_its_moment(desk
     deploy(desk, tmp_path, WITH_CHECK, "v2")
 
     assert [r.outcome for r in migration.migrate(desk, 2, actor="pat")] == [migration.MIGRATED] * 2
-    assert waiting(desk, lagging) == {"Timer_first_response_due": london(2026, 11, 23, 12, 5)}
+    assert waiting(desk, lagging)["Start_first_response_due"] == london(2026, 11, 23, 12, 5)
     Worker(desk).run_once()
-    assert fired(desk, lagging) == [("Timer_first_response_due", "2026-11-23T12:05:00+00:00")]
+    assert fired(desk, lagging) == [("Start_first_response_due", "2026-11-23T12:05:00+00:00")]
     assert sla_clocks(desk, lagging)["first_response"]["breached_at"] is not None
     for ref in (breached, lagging):
         do(desk, ref, "First level response", FIRST_RESPONSE)
@@ -345,7 +347,7 @@ def test_a_timer_the_new_version_changed_is_evaluated_again_and_the_dry_run_says
     moved = {t.element: t for t in plan.timers}
     assert (moved["Gateway_feedback"].was, moved["Gateway_feedback"].due, moved["Gateway_feedback"].re_evaluated) == (
         london(2026, 11, 30, 10, 0), london(2026, 11, 26, 12, 0), True)  # three working days from the migration
-    assert moved["Event_resolution_due"].re_evaluated is False
+    assert moved["Start_resolution_due"].re_evaluated is False
     response_due = waiting(desk, at_response)
 
     migration.migrate(desk, 2, actor="pat")
@@ -416,7 +418,7 @@ def test_supportdesk_migrate_dry_run_then_migrate(desk, frozen_clock, tmp_path, 
     assert "give --ticket REF, or --all" in cli("--to", "2", expect=2)
     shown = cli("--to", "2", "--all", "--dry-run", expect=1)
     assert f"{at_response} (support_call) version 1 -> 2: safe" in shown
-    assert "timer First response due (Timer_first_response_due): due Mon 23 Nov 2026 11:00 GMT, kept" in shown
+    assert "timer First response due (Start_first_response_due): due Mon 23 Nov 2026 11:00 GMT, kept" in shown
     assert f"{at_advice} (support_call) version 1 -> 2: UNSAFE, left untouched" in shown
     assert "because the ticket is at \u201cAdvise second line\u201d (Task_third_line_advice)" in shown
     assert "support_call 1 -> 2: removed Task_third_line_advice" in shown

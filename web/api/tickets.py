@@ -24,6 +24,7 @@ from supportdesk.engine.clock import clock
 from supportdesk.engine.models import SlaClock, Ticket
 from supportdesk.engine.portal import public_updates
 
+from supportdesk.engine.reports import clock_outcomes
 from .. import current_desk
 from ..access import ADVISORS, CALL_LOGGERS, ESCALATORS, STAFF_ROLES
 from . import idempotency, schemas
@@ -147,14 +148,9 @@ def list_tickets(query: dict):
 
 
 def breached_clock(now: datetime):
-    """SQL: the ticket has an SLA clock that missed its target: a breach was recorded, it runs (or is
-    paused) past its due moment, or it stopped after it (the rules of the C31 report)."""
-    stopped = SlaClock.state == "stopped"
-    return (select(SlaClock.id)
-            .where(SlaClock.ticket_id == Ticket.id,
-                   or_(SlaClock.breached_at.is_not(None), and_(not_(stopped), SlaClock.due_at < now),
-                       and_(stopped, SlaClock.stopped_at > SlaClock.due_at)))
-            .exists())
+    """SQL: the ticket has an SLA clock that missed its target (the rule of the C31 report)."""
+    _, breached = clock_outcomes(now)
+    return select(SlaClock.id).where(SlaClock.ticket_id == Ticket.id, breached).exists()
 
 
 ROW_COLUMNS = (Ticket.id, Ticket.reference, Ticket.kind, Ticket.status, Ticket.priority, Ticket.account,
