@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import click
 
-from supportdesk.engine import reports
+from supportdesk.engine import bounds, reports
 from supportdesk.engine.clock import local
 
 from .main import open_desk, reports_desk_errors
@@ -31,7 +31,7 @@ def report() -> None:
 @reports_desk_errors
 def sla(period: str, start: str | None, end: str | None, shape: str, output) -> None:
     """SLA attainment per period and priority (and overall) against the goals, and the breaches (C31)."""
-    period, first, last = reports.requested_range(period, start, end)
+    period, first, last = bounds.report_range(period, start, end)
     result = reports.sla_report(open_desk(), period=period, start=first, end=last)
     if shape == "csv":
         output.write(reports.sla_report_csv(result))

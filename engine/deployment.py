@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .clock import clock
-from .errors import NoActiveVersion
+from .errors import DiagramError, NoActiveVersion
 from .lint import DiagramWarning, lint
 from .models import DiagramFile, DiagramVersion
 from .validation import validate
@@ -39,11 +39,16 @@ class DeployResult:
 
 
 def read_diagram_files(directory: Path) -> dict[str, str]:
-    return {
-        path.name: path.read_text(encoding="utf-8")
-        for path in sorted(directory.iterdir())
-        if path.suffix in DIAGRAM_SUFFIXES and path.is_file()
-    }
+    """The folder's .bpmn and .dmn files as text; DiagramError names a file that is not UTF-8."""
+    files: dict[str, str] = {}
+    for path in sorted(directory.iterdir()):
+        if path.suffix in DIAGRAM_SUFFIXES and path.is_file():
+            try:
+                files[path.name] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise DiagramError(f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the diagram as UTF-8",
+                                   file=str(path)) from None
+    return files
 
 
 def content_hash(files: dict[str, str]) -> str:

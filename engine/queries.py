@@ -20,8 +20,8 @@ from .desk import Desk
 from .errors import NotFound
 from .history import completion_of, events_of
 from .instances import find_ticket, load_workflow
-from .models import DiagramVersion, Ticket, WorkTask
-from .sla import SlaClocks
+from .models import DiagramVersion, SlaClock, Ticket, WorkTask
+from .sla import SlaClocks, at_risk
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,9 @@ class ClockView:
     breached: bool
     started_at: datetime
     segments: list[tuple[str, datetime]]  # (start|pause|resume|regrade|stop|breach, moment), in order
+    at_risk: bool = False  # C14: running, and its last share of working time (the policy's) has begun
+    breached_at: datetime | None = None  # the breach recorded: its moment, and the priority then (C14)
+    breached_priority: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,8 +177,48 @@ def _clock_views(desk: Desk, session, ticket: Ticket) -> list[ClockView]:
         figures = clocks.figures(row.metric, now)
         segments = [(segment.kind, segment.at) for segment in clocks.segments(row)]
         views.append(ClockView(row.metric, figures.priority, row.target, figures.state, figures.due_at,
-                               figures.elapsed, figures.remaining, figures.breached, row.started_at, segments))
+                               figures.elapsed, figures.remaining, figures.breached, row.started_at, segments,
+                               figures.at_risk(desk.sla_policy.at_risk_share), figures.breached_at,
+                               figures.breached_priority))
     return views
+
+
+@dataclass(frozen=True)
+class Urgency:
+    """A task's SLA urgency in the inbox: working time left to its ticket's nearest deadline
+    (negative once past it) and "breached", "at-risk" or ""."""
+
+    left: timedelta | None
+    state: str
+
+
+def urgency(desk: Desk, rows: list[TaskRow]) -> dict[str, Urgency]:
+    """The urgency of each task in ``rows``, from its ticket's running clocks (one query for the page).
+    At risk by the SLA policy's share of each clock's own target (C14), as on the ticket page."""
+    now, calendar, share = clock.now(), desk.calendar, desk.sla_policy.at_risk_share
+    with desk.db.reading() as session:
+        running = session.execute(
+            select(Ticket.reference, SlaClock.due_at, SlaClock.budget_seconds, SlaClock.breached_at)
+            .join(Ticket, SlaClock.ticket_id == Ticket.id)
+            .where(Ticket.reference.in_({row.reference for row in rows}), SlaClock.state == "running",
+                   SlaClock.due_at.is_not(None))).all()
+    nearest: dict[str, tuple] = {}
+    for reference, due_at, budget_seconds, breached_at in running:
+        if reference not in nearest or due_at < nearest[reference][0]:
+            nearest[reference] = (due_at, budget_seconds, breached_at)
+    found = {}
+    for row in rows:
+        if row.reference not in nearest:
+            found[row.task_id] = Urgency(None, "")
+            continue
+        due_at, budget_seconds, breached_at = nearest[row.reference]
+        if due_at < now:
+            found[row.task_id] = Urgency(-calendar.between(due_at, now), "breached")
+            continue
+        left = calendar.between(now, due_at)
+        risky = budget_seconds is not None and at_risk(left, timedelta(seconds=budget_seconds), share)
+        found[row.task_id] = Urgency(left, "breached" if breached_at else "at-risk" if risky else "")
+    return found
 
 
 def task_form(desk: Desk, task_id: str) -> TaskForm:
@@ -188,6 +231,8 @@ def task_form(desk: Desk, task_id: str) -> TaskForm:
         workflow = load_workflow(session, desk, ticket.state)
         spiff_task = workflow.get_task_from_id(UUID(task_id))
         context = {key: spiff_task.data[key] for key in FORM_CONTEXT if spiff_task.data.get(key) not in (None, "")}
+        if ticket.priority:  # the task's data is a copy from when it opened: a re-grade since is on the ticket
+            context["priority"] = ticket.priority
         return TaskForm(_task_row(task, ticket), forms.fields_of(spiff_task.task_spec), ticket.revision, context)
 
 

@@ -41,6 +41,9 @@ class Settings:
     mail_server_port: int = 8025
     max_message_bytes: int = 25 * 1024 * 1024
     max_attachment_bytes: int = 10 * 1024 * 1024
+    # The web desk and the API: a request body larger than this is refused (413) before it is read.
+    # Inbound mail has its own limits above.
+    max_request_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -74,6 +77,7 @@ class Settings:
             mail_server_port=_integer(env, "SUPPORTDESK_MAIL_SERVER_PORT", defaults.mail_server_port),
             max_message_bytes=_integer(env, "SUPPORTDESK_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
             max_attachment_bytes=_integer(env, "SUPPORTDESK_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes),
+            max_request_bytes=_integer(env, "SUPPORTDESK_MAX_REQUEST_BYTES", defaults.max_request_bytes),
         )
 
 

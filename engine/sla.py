@@ -52,7 +52,12 @@ class ClockFigures:
 
     def at_risk(self, share: float) -> bool:
         """C14: running, not breached, and a ``share`` or less of the target's working time left."""
-        return self.state == "running" and not self.breached and self.remaining <= self.budget * share
+        return self.state == "running" and not self.breached and at_risk(self.remaining, self.budget, share)
+
+
+def at_risk(left: timedelta, budget: timedelta, share: float) -> bool:
+    """C14: a clock with ``left`` of its ``budget`` of working time is at risk at ``share`` or less."""
+    return left <= budget * share
 
 
 def budget_for(target: Target, started_at: datetime, calendar: WorkingCalendar) -> timedelta:

@@ -56,6 +56,8 @@ class SlaPolicy:
     resolution: dict[str, Target] = field(default_factory=lambda: {
         "High": Target(timedelta(hours=8)), "Medium": Target(timedelta(hours=16)), "Low": Target(days=10)})
     goals: dict[str, float] = field(default_factory=lambda: {FIRST_RESPONSE: 0.85, RESOLUTION: 0.95})
+    # C14: a running clock is "at risk" once this share or less of its target's working time is left.
+    at_risk_share: float = 0.25
 
     @classmethod
     def default(cls) -> SlaPolicy:
@@ -90,6 +92,7 @@ class SlaPolicy:
             first_response=Target.parse(first.get("target", ""), "first_response.target"),
             resolution={p: Target.parse(t, f"resolution.targets.{p}") for p, t in targets.items()},
             goals={FIRST_RESPONSE: _goal(first, "first_response"), RESOLUTION: _goal(resolution, "resolution")},
+            at_risk_share=_at_risk_share(data.get("at_risk") or {}),
         )
 
 
@@ -98,3 +101,10 @@ def _goal(section: dict[str, Any], name: str) -> float:
     if not isinstance(goal, int | float) or not 0 < goal <= 1:
         raise PolicyError(f"{name}.goal: {goal!r} must be a share between 0 and 1, e.g. 0.95")
     return float(goal)
+
+
+def _at_risk_share(section: dict[str, Any]) -> float:
+    share = section.get("share", SlaPolicy.at_risk_share)
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share < 1:
+        raise PolicyError(f"at_risk.share: {share!r} must be a share from 0 up to (not including) 1, e.g. 0.25")
+    return float(share)

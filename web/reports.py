@@ -13,7 +13,7 @@ import pygal
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from pygal.style import Style
 
-from supportdesk.engine import reports
+from supportdesk.engine import bounds, reports
 from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.sla_policy import METRICS
 
@@ -71,7 +71,7 @@ def chart(metric: str):
 
 def _asked() -> tuple[str, date, date]:
     args = request.args
-    return reports.requested_range(args.get("period"), args.get("from"), args.get("to"))
+    return bounds.report_range(args.get("period"), args.get("from"), args.get("to"))
 
 
 def _page(report: reports.SlaReport | None, errors: dict[str, str]) -> str:

@@ -24,6 +24,8 @@ TEXTAREA_FROM_LENGTH = 256
 PREFIX = "field_"
 # Camunda constraint names that are also HTML attribute names, per field type.
 HTML_LIMITS = {"string": ("minlength", "maxlength"), "text": ("minlength", "maxlength"), "long": ("min", "max")}
+# A posted revision has at most this many digits (below 2**63).
+MAX_ID_DIGITS = 18
 
 
 def field_name(form_field: FormField) -> str:
@@ -59,7 +61,8 @@ def show_errors(form: FlaskForm, messages: dict[str, str]) -> list[str]:
 
 def posted_revision(form: FlaskForm) -> int | None:
     value = (form.revision.data or "").strip()
-    return int(value) if value.isdigit() else None
+    # ASCII digits only ("²".isdigit() is true, and int() refuses it), and no more than a column holds.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS else None
 
 
 def _wtforms_field(form_field: FormField) -> Field:

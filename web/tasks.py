@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from math import ceil
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from supportdesk.engine import commands, queries
-from supportdesk.engine.clock import clock
 from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
 from supportdesk.engine.roles import TASK_ROLES
 
@@ -33,24 +31,10 @@ def inbox():
         desk = current_desk()
         total = queries.count_open_tasks(desk, roles)
         rows = queries.open_tasks(desk, roles, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    urgency = {row.task_id: _urgency(row) for row in rows}
+    urgency = {task_id: (found.left, found.state)
+               for task_id, found in queries.urgency(current_desk(), rows).items()}
     return render_template("inbox.html", rows=rows, total=total, page=page,
                            pages=max(ceil(total / PAGE_SIZE), 1), roles=roles, urgency=urgency)
-
-
-# A deadline this close, in working time, is flagged before it is missed.
-AT_RISK = timedelta(hours=1)
-
-
-def _urgency(row: queries.TaskRow) -> tuple[timedelta | None, str]:
-    """Working time left to the ticket's nearest SLA deadline, and breached / at-risk / ''."""
-    if row.due_at is None:
-        return None, ""
-    now = clock.now()
-    if row.due_at < now:
-        return -current_desk().calendar.between(row.due_at, now), "breached"
-    left = current_desk().calendar.between(now, row.due_at)
-    return left, "at-risk" if left <= AT_RISK else ""
 
 
 @blueprint.route("/tasks/<task_id>", methods=["GET"])

@@ -1,9 +1,10 @@
-"""The C31 SLA report: ``reports.requested_range`` and ``reports.sla_report``, as the CLI's
-``report sla --format json`` and the web page call them, with the same figures and names."""
+"""The C31 SLA report: ``bounds.report_range`` (``reports.requested_range`` within the desk's bounds)
+and ``reports.sla_report``, as the CLI's ``report sla --format json`` and the web page call them,
+with the same figures and names."""
 
 from __future__ import annotations
 
-from supportdesk.engine import reports
+from supportdesk.engine import bounds, reports
 
 from .. import current_desk
 from ..reports import REPORT_READERS
@@ -24,7 +25,7 @@ def sla_report(query: dict):
     Attainment of each SLA metric per period (week or month, London time) and priority, overall,
     against the goals, and the breaches. Customer services managers, auditors and admin.
     """
-    period, start, end = reports.requested_range(query.get("period"), query.get("start"), query.get("end"))
+    period, start, end = bounds.report_range(query.get("period"), query.get("start"), query.get("end"))
     report = reports.sla_report(current_desk(), period=period, start=start, end=end)
     return as_dict(report)
 

@@ -1,8 +1,10 @@
 """The API's request and response bodies (marshmallow): they check the shape of what comes in and
 write what goes out, and the OpenAPI description is generated from them.
 
-They check shape only (types, required keys, unknown keys refused). What a value may be is the
-engine's call, so the API refuses exactly what the web desk and the CLI refuse, with the same
+They check shape only (types, required keys, unknown keys refused) and the desk's bounds
+(``engine.bounds``: text without NUL or lone surrogates and of a sane length, whole numbers a
+64-bit column holds, offsets, moments between 1970 and 2199). What a value may be is the engine's
+call, so the API refuses exactly what the web desk and the CLI refuse, with the same
 messages: a call's details (``CallDetails.validated``), a task's form (``forms.clean``), a report's
 dates (``reports.requested_range``). Vocabularies are shown in the description as ``enum``.
 """
@@ -14,6 +16,16 @@ from datetime import UTC
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from supportdesk.engine.bounds import (
+    FIRST_DATE,
+    LAST_DATE,
+    MAX_ID,
+    MAX_OFFSET,
+    MAX_REPORT_YEARS,
+    MAX_TEXT,
+    moment_problem,
+    text_problem,
+)
 from supportdesk.engine.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.portal import PUBLIC_EVENTS
 from supportdesk.engine.reports import PERIODS
@@ -27,6 +39,9 @@ KINDS = ("call", "escalation", "training")
 STATUSES = ("open", "delayed", "resolved", "closed")
 MAX_PAGE = 200
 NOTE_LIMIT = 1000
+REFERENCE_LIMIT = 32  # the ticket.reference column
+CURSOR_LIMIT = 200  # ours are about 60 characters
+DATE_TEXT_LIMIT = 32
 
 
 class Moment(fields.AwareDateTime):
@@ -34,6 +49,50 @@ class Moment(fields.AwareDateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         return super()._serialize(value.astimezone(UTC) if value is not None else None, attr, obj, **kwargs)
+
+
+# --- what comes in: bounded (engine.bounds) -------------------------------------------------------------------
+
+
+def _storable(value: str) -> None:
+    problem = text_problem(value)
+    if problem:
+        raise ma.ValidationError(problem)
+
+
+def _in_range(value) -> None:
+    problem = moment_problem(value)
+    if problem:
+        raise ma.ValidationError(problem)
+
+
+def _validators(extra, *own) -> list:
+    return [*own, *(extra if isinstance(extra, list | tuple) else [extra] if extra else [])]
+
+
+class Text(fields.String):
+    """Text the desk can store: no NUL, no lone surrogate, at most ``max_length`` characters."""
+
+    def __init__(self, *, max_length: int = MAX_TEXT, validate=None, **kwargs):
+        super().__init__(validate=_validators(validate, validate_length(max_length), _storable), **kwargs)
+
+
+def validate_length(max_length: int):
+    return validate.Length(max=max_length, error="At most {max} characters")
+
+
+class Whole(fields.Integer):
+    """A whole number from ``minimum`` to ``maximum`` (by default what a 64-bit column holds)."""
+
+    def __init__(self, *, minimum: int = 0, maximum: int = MAX_ID, validate=None, **kwargs):
+        super().__init__(validate=_validators(validate, ma.validate.Range(minimum, maximum)), **kwargs)
+
+
+class MomentIn(fields.AwareDateTime):
+    """A moment with its time zone, between 1970 and 2199."""
+
+    def __init__(self, *, validate=None, **kwargs):
+        super().__init__(validate=_validators(validate, _in_range), **kwargs)
 
 
 def _enum(values, **metadata) -> dict:
@@ -59,16 +118,15 @@ class Problem(ma.Schema):
 class CallIn(ma.Schema):
     """A call as the first-line advisor takes it (C01, C02, C05-C10)."""
 
-    contact_name = fields.String(required=True)
-    contact_email = fields.String(required=True)
-    account = fields.String(required=True, metadata={"description": "The account's name (see /accounts)"})
-    summary = fields.String(required=True)
-    channel = fields.String(load_default="phone", metadata=_enum(CHANNELS))
-    licence_type = fields.String(load_default="saas", metadata=_enum(LICENCE_TYPES))
-    request_kind = fields.String(load_default="problem", metadata=_enum(REQUEST_KINDS))
-    symptom = fields.String(load_default="other",
-                            metadata=_enum(SYMPTOMS, description="What blocks the customer (C06)"))
-    campaign_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+    contact_name = Text(required=True)
+    contact_email = Text(required=True)
+    account = Text(required=True, metadata={"description": "The account's name (see /accounts)"})
+    summary = Text(required=True)
+    channel = Text(load_default="phone", metadata=_enum(CHANNELS))
+    licence_type = Text(load_default="saas", metadata=_enum(LICENCE_TYPES))
+    request_kind = Text(load_default="problem", metadata=_enum(REQUEST_KINDS))
+    symptom = Text(load_default="other", metadata=_enum(SYMPTOMS, description="What blocks the customer (C06)"))
+    campaign_at = MomentIn(load_default=None, allow_none=True, metadata={
         "description": "The customer's next campaign, with its time zone (C06: a High priority when close)"})
     preparing_campaign = fields.Boolean(load_default=False)
 
@@ -77,11 +135,11 @@ class EscalationIn(ma.Schema):
     """C28: a dissatisfied customer's concern. With ``call_reference`` the escalation is linked to that call
     and takes its contact; without, name the contact."""
 
-    concern = fields.String(required=True)
-    call_reference = fields.String(load_default=None, allow_none=True)
-    contact_name = fields.String(load_default="")
-    contact_email = fields.String(load_default="")
-    account = fields.String(load_default="")
+    concern = Text(required=True)
+    call_reference = Text(load_default=None, allow_none=True, max_length=REFERENCE_LIMIT)
+    contact_name = Text(load_default="")
+    contact_email = Text(load_default="")
+    account = Text(load_default="")
 
 
 class CreatedTicket(ma.Schema):
@@ -106,7 +164,16 @@ class Clock(ma.Schema):
     elapsed_seconds = fields.Integer(required=True, metadata={"description": "Working time used"})
     remaining_seconds = fields.Integer(required=True, metadata={
         "description": "Working time left; negative when overdue"})
-    breached = fields.Boolean(required=True)
+    breached = fields.Boolean(required=True, metadata={
+        "description": "A breach was recorded (it stays through any later re-grade, pause or re-open, C14), "
+                       "or the clock runs past its due moment"})
+    breached_at = Moment(allow_none=True, required=True, metadata={
+        "description": "When the breach happened: the due moment then"})
+    breached_priority = fields.String(allow_none=True, required=True, metadata={
+        "description": "The priority in force when it was breached (reports count the breach against it)"})
+    at_risk = fields.Boolean(required=True, metadata={
+        "description": "Running, not breached, and the SLA policy's last share of its target's working time "
+                       "has begun (default: a quarter or less left)"})
 
 
 class Task(ma.Schema):
@@ -157,15 +224,15 @@ class Ticket(ma.Schema):
 
 
 class TicketQuery(ma.Schema):
-    status = fields.String(validate=validate.OneOf(STATUSES))
-    priority = fields.String(validate=validate.OneOf(PRIORITIES))
-    kind = fields.String(validate=validate.OneOf(KINDS))
-    account = fields.String(metadata={"description": "The account's name, exactly"})
+    status = Text(validate=validate.OneOf(STATUSES))
+    priority = Text(validate=validate.OneOf(PRIORITIES))
+    kind = Text(validate=validate.OneOf(KINDS))
+    account = Text(metadata={"description": "The account's name, exactly"})
     breached = fields.Boolean(metadata={
         "description": "true: tickets with an SLA clock that missed its target (or runs past it); false: none"})
-    updated_since = fields.AwareDateTime(metadata={"description": "Changed at or after this moment"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
-    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+    updated_since = MomentIn(metadata={"description": "Changed at or after this moment"})
+    limit = Whole(load_default=50, minimum=1, maximum=MAX_PAGE)
+    cursor = Text(max_length=CURSOR_LIMIT, metadata={"description": "next_cursor of the previous page"})
 
 
 class TicketRow(ma.Schema):
@@ -196,16 +263,16 @@ class TicketPage(ma.Schema):
 class MessageIn(ma.Schema):
     """Work can progress on a Delayed call (C24): what happened."""
 
-    message = fields.String(required=True, validate=validate.OneOf(PROGRESS_MESSAGES), metadata={
+    message = Text(required=True, validate=validate.OneOf(PROGRESS_MESSAGES), metadata={
         "description": "; ".join(f"{name}: {label}" for name, label in PROGRESS_MESSAGES.items())})
-    note = fields.String(load_default="", validate=validate.Length(max=NOTE_LIMIT))
+    note = Text(load_default="", max_length=NOTE_LIMIT)
 
 
 class IdempotencyHeader(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    key = fields.String(data_key="Idempotency-Key", validate=validate.Length(1, 200), metadata={
+    key = Text(data_key="Idempotency-Key", max_length=200, validate=validate.Length(min=1), metadata={
         "description": "Any unique string (a UUID): a retry with the same key and body gets the first answer "
                        "and creates nothing; the same key with another body is refused (422)"})
 
@@ -214,10 +281,10 @@ class IdempotencyHeader(ma.Schema):
 
 
 class TaskQuery(ma.Schema):
-    role = fields.String(validate=validate.OneOf(TASK_ROLES), metadata={
+    role = Text(validate=validate.OneOf(TASK_ROLES), metadata={
         "description": "One of your roles (default: all of them; an admin sees every role's tasks)"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Whole(load_default=50, minimum=1, maximum=MAX_PAGE)
+    offset = Whole(load_default=0, maximum=MAX_OFFSET)
 
 
 class TaskList(ma.Schema):
@@ -255,9 +322,9 @@ class TaskForm(ma.Schema):
 class Completion(ma.Schema):
     """The task's form data, checked exactly as the web form's (the engine's forms.clean)."""
 
-    data = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=dict, metadata={
+    data = fields.Dict(keys=Text(max_length=200), values=fields.Raw(allow_none=True), load_default=dict, metadata={
         "description": "Field id to value (string, number, boolean or null), e.g. {\"priority\": \"High\"}"})
-    revision = fields.Integer(load_default=None, allow_none=True, strict=True, metadata={
+    revision = Whole(load_default=None, allow_none=True, strict=True, metadata={
         "description": "The ticket revision the values were chosen at: a ticket changed since is a 409"})
 
 
@@ -274,23 +341,23 @@ class Account(ma.Schema):
 
 
 class AccountIn(ma.Schema):
-    name = fields.String(required=True)
-    account_manager = fields.String(load_default=None, allow_none=True, metadata={
+    name = Text(required=True)
+    account_manager = Text(load_default=None, allow_none=True, metadata={
         "description": "The username of a person with the account_manager role"})
-    licence_type = fields.String(load_default=None, allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
+    licence_type = Text(load_default=None, allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
 
 
 class AccountChange(ma.Schema):
     """Only the keys sent change; null clears. The name is the account's key and does not change."""
 
-    account_manager = fields.String(allow_none=True)
-    licence_type = fields.String(allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
+    account_manager = Text(allow_none=True)
+    licence_type = Text(allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
 
 
 class AccountQuery(ma.Schema):
-    account_manager = fields.String()
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    account_manager = Text()
+    limit = Whole(load_default=100, minimum=1, maximum=500)
+    offset = Whole(load_default=0, maximum=MAX_OFFSET)
 
 
 class AccountList(ma.Schema):
@@ -308,8 +375,8 @@ class Me(ma.Schema):
 
 
 class TokenIn(ma.Schema):
-    name = fields.String(required=True, metadata={"description": "What it is for: 'CRM sync'"})
-    username = fields.String(load_default=None, allow_none=True, metadata={
+    name = Text(required=True, metadata={"description": "What it is for: 'CRM sync'"})
+    username = Text(load_default=None, allow_none=True, metadata={
         "description": "Whose token (default: yours; another person's: admin only)"})
 
 
@@ -332,7 +399,7 @@ class NewToken(Token):
 
 
 class TokenQuery(ma.Schema):
-    username = fields.String(metadata={"description": "Another person's tokens (admin only)"})
+    username = Text(metadata={"description": "Another person's tokens (admin only)"})
 
 
 class TokenList(ma.Schema):
@@ -345,10 +412,11 @@ class TokenList(ma.Schema):
 class ReportQuery(ma.Schema):
     """As the CLI's ``report sla`` and the web page: checked by reports.requested_range."""
 
-    period = fields.String(metadata=_enum(PERIODS, description="Default: week"))
-    start = fields.String(data_key="from", metadata={
-        "description": "First London date, YYYY-MM-DD (default: a few periods back)", "format": "date"})
-    end = fields.String(data_key="to", metadata={
+    period = Text(max_length=DATE_TEXT_LIMIT, metadata=_enum(PERIODS, description="Default: week"))
+    start = Text(data_key="from", max_length=DATE_TEXT_LIMIT, metadata={
+        "description": f"First London date, YYYY-MM-DD (default: a few periods back); from {FIRST_DATE} to "
+                       f"{LAST_DATE}, at most {MAX_REPORT_YEARS} years before the last", "format": "date"})
+    end = Text(data_key="to", max_length=DATE_TEXT_LIMIT, metadata={
         "description": "Last London date, included (default: today)", "format": "date"})
 
 

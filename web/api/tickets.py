@@ -19,12 +19,13 @@ from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from supportdesk.engine import commands, queries
+from supportdesk.engine.bounds import MAX_ID, moment_problem
 from supportdesk.engine.calls import CallDetails
 from supportdesk.engine.clock import clock
 from supportdesk.engine.models import SlaClock, Ticket
 from supportdesk.engine.portal import public_updates
-
 from supportdesk.engine.reports import clock_outcomes
+
 from .. import current_desk
 from ..access import ADVISORS, CALL_LOGGERS, ESCALATORS, STAFF_ROLES
 from . import idempotency, schemas
@@ -113,6 +114,7 @@ def get_ticket(reference: str):
 def ticket_body(view: queries.TicketView) -> dict:
     clocks = [{"metric": c.metric, "priority": c.priority, "target": c.target, "state": c.state,
                "started_at": c.started_at, "due_at": c.due_at, "breached": c.breached,
+               "breached_at": c.breached_at, "breached_priority": c.breached_priority, "at_risk": c.at_risk,
                "elapsed_seconds": round(c.elapsed.total_seconds()),
                "remaining_seconds": round(c.remaining.total_seconds())} for c in view.clocks]
     history = [{"at": u.at, "kind": u.kind, "title": u.what, "detail": u.detail} for u in public_updates(view)]
@@ -189,9 +191,11 @@ def _read_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         moment, ticket_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         updated_at = datetime.fromisoformat(moment)
-        if updated_at.tzinfo is None or not isinstance(ticket_id, int):
+        # Ours hold an aware moment in range and a ticket id (a larger one overflowed the store: a 500).
+        if (updated_at.tzinfo is None or moment_problem(updated_at) or isinstance(ticket_id, bool)
+                or not isinstance(ticket_id, int) or not 0 <= ticket_id <= MAX_ID):
             raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise Problem("invalid-input", "The cursor is not one this API gave.",
                       errors={"cursor": "Pass next_cursor from the previous page, unchanged"}) from None
     return updated_at, ticket_id

@@ -1,0 +1,154 @@
+"""Trust at the edges: what every request to the web desk and the API must be before any view runs.
+
+* a body no larger than ``SUPPORTDESK_MAX_REQUEST_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``; 413);
+* no NUL character in the path, the query, a header or a form field (PostgreSQL cannot store one,
+  and no person types one; 400), checked here once for every page, form and API call;
+* a JSON body (``parse_json``: the API's parser and ``request.get_json``) of UTF-8 text, nesting at
+  most ``bounds.MAX_JSON_DEPTH`` deep, whose strings hold no NUL and no lone surrogate (400);
+* integer path parameters (``<int:...>``) of at most 18 digits, so a 64-bit column holds them (else
+  the address matches no page: 404).
+
+The API answers with problem details (``application/problem+json``), the web desk with its error
+page. The API's fields have their own bounds (``web.api.schemas``), the report its range
+(``engine.bounds.report_range``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
+
+from supportdesk.engine.bounds import MAX_JSON_DEPTH, UNSTORABLE, text_problem
+
+API_PREFIX = "/api/"
+MAX_PATH_ID = 10**18 - 1  # 18 digits
+
+
+class JsonRefused(ValueError):
+    """A JSON body the desk does not read; ``field`` is where (``_body``: the body as a whole)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def parse_json(data: bytes | str) -> Any:
+    """The JSON document in ``data``, checked: UnicodeDecodeError or json.JSONDecodeError for what is
+    no JSON, JsonRefused for what is too deep or holds text that cannot be stored."""
+    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    try:
+        value = json.loads(text)
+    except RecursionError:  # Python's parser gives up near a thousand levels, deep in the C stack
+        raise JsonRefused("_body", f"JSON may nest objects and lists at most {MAX_JSON_DEPTH} deep") from None
+    _check(value, "", 0)
+    return value
+
+
+def _check(value: Any, where: str, depth: int) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise JsonRefused(where or "_body", problem)
+        return
+    if not isinstance(value, dict | list):
+        return
+    if depth >= MAX_JSON_DEPTH:
+        raise JsonRefused("_body", f"JSON may nest objects and lists at most {MAX_JSON_DEPTH} deep")
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(key, str) and text_problem(key):  # named without what cannot be stored or shown
+            raise JsonRefused(f"{where}.{_printable(key)}" if where else _printable(key), text_problem(key) or "")
+        name = f"{where}.{key}" if where else str(key)
+        _check(item, name, depth + 1)
+
+
+def _printable(text: str) -> str:
+    return UNSTORABLE.sub("\ufffd", text)
+
+
+class CheckedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading with ``parse_json`` (``request.get_json`` turns its refusals into a 400)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return parse_json(s)
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """``<int:...>`` as Flask's, of at most 18 digits (below what a 64-bit column holds): a longer
+    number matches no rule, so it is no page (the API's catch-all answers a 404 problem), not an
+    overflow in the store. The regex bounds it, not ``max``: werkzeug answers a value its converter
+    refuses with a bare 404, whichever blueprint the path is under."""
+
+    regex = r"\d{1,18}"
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
+                 signed: bool = False):
+        super().__init__(map, fixed_digits, min, MAX_PATH_ID if max is None else max, signed)
+
+
+def install(app: Flask, max_request_bytes: int) -> None:
+    """Before ``create_app`` registers anything else: the limits above, checked first of all."""
+    app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
+    app.json = CheckedJSONProvider(app)
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.before_request(check_request)
+
+
+def check_request():
+    """None for a request within bounds; else the refusal, before any view (or CSRF check) runs."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is not None and limit is not None and request.content_length > limit:
+        return too_large(None)
+    problems: dict[str, str] = {}
+
+    def look(where: str, value: str) -> None:
+        problem = text_problem(value)
+        if problem and where not in problems:
+            problems[where] = problem
+
+    look("_path", request.path)
+    for key, value in request.args.items(multi=True):
+        look(key, key)
+        look(key, value)
+    for name, value in request.headers.items():
+        look(f"header {name}", value)
+    credentials = request.authorization  # Basic: a username and password inside base64
+    if credentials is not None and credentials.type == "basic":
+        look("header Authorization", f"{credentials.username or ''}:{credentials.password or ''}")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in request.form.items(multi=True):
+            look(key, key)
+            look(key, value)
+    if not problems:
+        return None
+    return refusal(400, "The request holds a character that cannot be stored (a NUL or a lone surrogate).",
+                   problems)
+
+
+def refusal(status: int, detail: str, problems: dict[str, str] | None = None):
+    """The answer to a request refused at the edge: a problem for the API, the error page for the web."""
+    if request.path.startswith(API_PREFIX):
+        from .api.problems import problem_response
+
+        kind = "invalid-input" if status == 400 else "http-error"
+        return problem_response(kind, status, detail, errors=problems if status == 400 else None)
+    fields = ", ".join(sorted(problems or {}))
+    message = detail + (f" Fields: {fields}. Go back, remove it and send again." if fields else "")
+    return render_template("error.html", title="Not accepted", message=message), status
+
+
+def too_large(_exc: RequestEntityTooLarge | None):
+    """413, for a body refused by its Content-Length here or while Flask reads it."""
+    return refusal(413, f"The request body is larger than the {_size(current_app.config['MAX_CONTENT_LENGTH'])} "
+                        "this desk accepts.")
+
+
+def _size(limit: int | None) -> str:
+    if limit is None:
+        return "size"
+    return f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
