@@ -67,7 +67,8 @@ def ingest_mail(path: Path) -> None:
 @click.option("--limit", default=20, show_default=True)
 @reports_desk_errors
 def mail_status(limit: int) -> None:
-    """The outbox (queued and failed mail) and the quarantine of received mail."""
+    """The outbox (queued and failed mail); received mail by where it is (on calls, held for review,
+    not opened, discarded, quarantined), with the held, not opened and quarantined mail listed."""
     desk = open_desk()
     counts = mail_queries.outbox_counts(desk)
     click.echo("outbox: " + ", ".join(f"{count} {status}" for status, count in counts.items()))
@@ -80,6 +81,14 @@ def mail_status(limit: int) -> None:
         due = f"{local(row.next_attempt_at):%Y-%m-%d %H:%M %Z}" if row.next_attempt_at else "-"
         click.echo(f"  queued {row.id}  {row.reference or '-'}  to {row.to_address}  next try {due}"
                    + (f"  (last error: {row.last_error})" if row.last_error else ""))
+    received = mail_queries.received_counts(desk)
+    click.echo("received: " + ", ".join(f"{received[name]} {words}"
+                                        for name, words in mail_queries.RECEIVED_PLACES.items()))
+    for row in mail_queries.held_mail(desk, limit=limit):
+        click.echo(f"  held {row.id}  {local(row.received_at):%Y-%m-%d %H:%M %Z}  from {row.from_address}: {row.why}")
+    for row in mail_queries.not_opened_mail(desk, limit=limit):
+        click.echo(f"  not opened {row.id}  {local(row.received_at):%Y-%m-%d %H:%M %Z}  from {row.from_address}: "
+                   f"{row.reason}")
     quarantined = mail_queries.quarantined_mail(desk, limit=limit)
     click.echo(f"quarantine: {len(quarantined)}{'+' if len(quarantined) == limit else ''} message(s)")
     for row in quarantined:

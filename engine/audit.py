@@ -61,7 +61,7 @@ INPUTS = ("call_logged", "escalation_raised", "training_need_recorded", "task_co
 # Derived from the world outside the engine (the mail server, the portal), not from
 # the process: a replay cannot and need not reproduce them.
 OUTSIDE = ("mail_sent", "mail_failed", "mail_requeued", "mail_received", "auto_reply_received",
-           "customer_information", "escalation_started", "training_requested")
+           "customer_information", "escalation_started", "training_requested", "held_mail_discarded")
 VOLATILE_KEYS = ("task_id", "message_id")  # random on every run
 
 

@@ -183,8 +183,8 @@ def test_the_same_mail_received_twice_opens_one_call(desk):
 @pytest.mark.parametrize(("raw", "reason"), [
     (bytes(range(256)) * 8, "no mail headers"),
     (b"\r\n\r\n   \r\n", "the message is empty"),
-    (b"Subject: who am I?\r\n\r\nno sender at all\r\n", "contact_email: Contact email is required"),
-    (b"From: <<<@@>>>\r\nSubject: broken\r\n\r\nbody\r\n", "contact_email: Contact email is required"),
+    (b"Subject: who am I?\r\n\r\nno sender at all\r\n", "no sender: the mail has no From address"),
+    (b"From: <<<@@>>>\r\nSubject: broken\r\n\r\nbody\r\n", "no sender: the mail has no From address"),
     (customer_mail(sender="Ann <ann@localhost>"), "contact_email"),
 ], ids=["binary", "blank", "no-from", "broken-from", "undeliverable-address"])
 def test_a_mail_that_cannot_be_filed_is_quarantined_whole_with_its_reason(desk, raw, reason):

@@ -16,7 +16,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from supportdesk.engine import commands, queries
+from supportdesk.engine import commands, portal, queries
 from supportdesk.engine.mail import queries as mail_queries
 
 from conftest import WORKFLOWS, open_test_desk
@@ -152,3 +152,31 @@ def test_malformed_and_oddly_encoded_mail_is_read_or_quarantined_and_the_server_
     assert refused[0] == 550 and SUPPORT in refused[1]
     code, said = send(port, customer_mail("Still there?", sender="gus@example.com"), "gus@example.com")
     assert code == 250 and said.startswith("2.0.0 received SUP-")
+
+
+def test_C03_a_strangers_reply_over_smtp_is_held_and_the_answer_reveals_nothing(served):
+    """Eve quotes Ann's Delayed call: held for review, the call not re-opened, no clock restarted,
+    nothing on Ann's portal, and the SMTP answer is the plain one of a mail that named no call:
+    the same whether the reference she quotes names a call or not."""
+    desk, port = served
+    reference = log_and_triage(desk)
+    do(desk, reference, "First level response", FIRST_RESPONSE)
+    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    before = [e.kind for e in queries.ticket_view(desk, reference).history]
+    outbox_before = mail_queries.outbox_counts(desk)
+    quoting = send(port, customer_mail(f"Re: [{reference}] We have logged your call", "Let me in.",
+                                       sender="Eve <eve@elsewhere.example>"), "eve@elsewhere.example")
+    no_such_call = send(port, customer_mail("Re: [SUP-2026-999999] We have logged your call", "Let me in.",
+                                            sender="Eve <eve@elsewhere.example>"), "eve@elsewhere.example")
+    auto_reply = send(port, customer_mail(f"Re: [{reference}] Out of office", sender="eve@elsewhere.example",
+                                          Auto_Submitted="auto-replied"), "eve@elsewhere.example")
+    assert quoting == no_such_call == auto_reply == (250, "2.0.0 received")
+    view = queries.ticket_view(desk, reference)
+    assert view.status == "delayed" and [e.kind for e in view.history] == before
+    assert {c.metric: c.state for c in view.clocks}["resolution"] == "paused"
+    assert "mail_received" not in [u.kind for u in portal.call_for_customer(desk, "ann@example.com",
+                                                                             reference).updates]
+    assert mail_queries.outbox_counts(desk) == outbox_before  # no confirmation or auto-reply to anyone
+    assert queries.customer_calls(desk, "eve@elsewhere.example") == []
+    held = [row for row in mail_queries.held_mail(desk) if row.from_address == "eve@elsewhere.example"]
+    assert sorted(row.quoted_reference for row in held) == sorted([reference, "SUP-2026-999999"])

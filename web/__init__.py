@@ -16,8 +16,6 @@ from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
 from supportdesk.engine.users import get_person
 
-from . import edges
-
 EXTENSION_KEY = "supportdesk"
 
 
@@ -42,8 +40,6 @@ def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
-    # First of all: the body size, NUL bytes, JSON depth, integer ids (web.edges), before any view or CSRF check.
-    edges.install(app, desk.settings.max_request_bytes)
     CSRFProtect(app)
     app.after_request(_security_headers)
     _set_up_login(app)
@@ -90,6 +86,9 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (auth.blueprint, tasks.blueprint, tickets.blueprint, actions.blueprint, reports.blueprint,
                       admin.blueprint, admin_migration.blueprint, portal.blueprint):
         app.register_blueprint(blueprint)
+    from . import mail_review  # held mail (C03)
+
+    app.register_blueprint(mail_review.blueprint)
     app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
     # The REST API (/api/v1) signs in with bearer tokens, never the session cookie: no CSRF token to check.
     from . import api
@@ -109,7 +108,6 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
     app.register_error_handler(Forbidden, lambda e: page(403, "Not allowed", str(e)))
     app.register_error_handler(NotAllowed, lambda e: page(409, "Not possible now", str(e)))
-    app.register_error_handler(413, edges.too_large)
     app.register_error_handler(CSRFError, lambda _e: page(
         400, "Form not accepted",
         "The form had no valid security token (it may have expired). Go back, reload the page and try again."))

@@ -110,11 +110,13 @@ def _users_page(form: UserForm, errors: list[str] | None = None) -> str:
 @blueprint.route("/admin/mail", methods=["GET"])
 @requires_roles(ADMIN)
 def mail():
-    """Mail that failed (kept, never dropped) and mail that could not be read (quarantined)."""
+    """Mail that failed (kept, never dropped), where received mail is (on calls, held for review, not
+    opened, discarded, quarantined), and mail that could not be read (quarantined)."""
     desk = current_desk()
     return render_template("admin_mail.html", counts=mail_queries.outbox_counts(desk),
                            failed=mail_queries.failed_mail(desk), quarantined=mail_queries.quarantined_mail(desk),
                            enabled=mail_queries.mail_delivery_enabled(desk), incidents=jobs.incidents(desk),
+                           received=mail_queries.received_counts(desk), places=mail_queries.RECEIVED_PLACES,
                            form=FlaskForm())
 
 

@@ -1,7 +1,19 @@
 """Receiving a mail: a mail to the support address opens a call (C01, C02); one that
-names a known Call Reference in its subject, or answers one of the desk's mails
-(In-Reply-To, References), is added to that call, and re-opens it when it is
-Delayed waiting for the customer (information received, C24).
+names a Call Reference in its subject, or answers one of the call's mails (In-Reply-To,
+References), is added to that call, and re-opens it when it is Delayed waiting for the
+customer (information received, C24) — when its sender may write into that call (C03).
+
+Who may write into a call (C03): the call's contact, or a known contact of the call's
+account. A known contact of an account is an address that a person at the desk vouched
+for in that account, never one that only mailed in:
+- the contact of a call of the account that staff logged (by phone, on the web desk or
+  through the API: its ``call_logged`` event is not the mail receiver's), or
+- the sender of a held mail that an advisor attached to a call of the account.
+A call opened by a mail (by anyone, from any domain) makes its sender the contact of that
+call alone. Mail quoting a call from anyone else, or quoting a reference that names no
+call, is held as "needs review" (``HeldMail``, ``review``): it touches no call, opens
+none, gets no confirmation, and the SMTP answer is the plain "received" of any mail that
+named no reference, so the sender learns nothing about the call it quoted.
 
 Filing a mail is one command: the mail kept whole, its attachments, the call it
 opens or the history it adds to, and the message to the process commit
@@ -11,7 +23,18 @@ and then nothing was kept, so the caller keeps the mail (SMTP answers "try
 again later", a file stays where it is).
 
 Loop protection: an auto-reply or a bounce never opens a call and so never
-gets a confirmation; when it answers one of our mails it is noted on that call.
+gets a confirmation; when it answers one of our mails (by the Message-ID we gave it), or
+comes from someone who may write into the call it quotes, it is noted on that call; else
+it is kept as "not opened" with the reason, listed with held mail.
+
+Receiving the same mail twice changes nothing: the same bytes, or the same Message-ID with
+the same content (relays add trace headers such as Received, ``parsing.content_digest``).
+A reused Message-ID on other content is a mail of its own.
+
+Every mail received is somewhere a person looks: on a call, held for review, not opened
+(auto-reply or bulk, with the reason), or quarantined with the reason. Mail that is bad in
+an expected way (no sender, unreadable, too large, refused by the process) is logged as
+one line with its reason; only an unexpected failure logs a traceback.
 """
 
 from __future__ import annotations
@@ -24,7 +47,7 @@ from dataclasses import dataclass
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,7 +57,15 @@ from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, NotFound
 from supportdesk.engine.instances import UnitOfWork, advance, load_workflow, lock_ticket
-from supportdesk.engine.models import InboundMail, MailAttachment, OutboxMail, QuarantinedMail, Ticket
+from supportdesk.engine.models import (
+    HeldMail,
+    HistoryEvent,
+    InboundMail,
+    MailAttachment,
+    OutboxMail,
+    QuarantinedMail,
+    Ticket,
+)
 from supportdesk.engine.outbox import address_of
 from supportdesk.engine.references import PREFIXES
 from supportdesk.engine.settings import Settings
@@ -54,7 +85,9 @@ TRIES = 3  # a call changed by someone else at the same moment: file the mail ag
 class Receipt:
     """What became of a received mail."""
 
-    outcome: str  # new_call | added | auto_reply | duplicate | quarantined | too_large
+    outcome: str  # new_call | added | auto_reply | held | duplicate | quarantined | too_large
+    # The call the mail opened or joined (an auto-reply: the call it is noted on). Never set for held
+    # mail: whoever shows a receipt to the sender (the SMTP answer) must not learn the quoted call.
     reference: str | None = None
     reopened: bool = False
     detail: str = ""
@@ -64,8 +97,13 @@ class Receipt:
         text = {"new_call": f"opened{where}", "added": f"added to{where}" + (", re-opened" if self.reopened else ""),
                 "auto_reply": "auto-reply, no call opened" + (f"; noted on{where}" if where else ""),
                 "duplicate": "received before" + (f" ({self.reference})" if where else ""),
-                "quarantined": "quarantined", "too_large": "refused"}[self.outcome]
+                "held": "held for review", "quarantined": "quarantined", "too_large": "refused"}[self.outcome]
         return f"{text}: {self.detail}" if self.detail else text
+
+    @property
+    def reference_for_sender(self) -> str | None:
+        """The reference the sender may be told: the call their mail opened or joined."""
+        return self.reference if self.outcome in ("new_call", "added", "duplicate") else None
 
 
 class _NotDelivered(Exception):
@@ -76,23 +114,34 @@ def receive(desk: Desk, raw: bytes, *, source: str, envelope_from: str = "") -> 
     """File one received mail (``envelope_from`` is SMTP's MAIL FROM, "<>" for a bounce)."""
     settings = desk.settings
     if len(raw) > settings.max_message_bytes:
-        return Receipt("too_large", detail=f"{len(raw)} bytes, more than the {settings.max_message_bytes} "
-                                           "allowed (SUPPORTDESK_MAX_MESSAGE_BYTES)")
+        detail = f"{len(raw)} bytes, more than the {settings.max_message_bytes} allowed (SUPPORTDESK_MAX_MESSAGE_BYTES)"
+        log.warning("refused mail from %s: %s", source, detail)
+        return Receipt("too_large", detail=detail)
     try:
         mail = parsing.parse(raw, envelope_from=envelope_from, own_addresses=own_addresses(settings))
     except parsing.Unreadable as exc:
         return quarantine(desk, raw, source, envelope_from, str(exc))
+    if not mail.from_address:
+        return quarantine(desk, raw, source, envelope_from,
+                          "no sender: the mail has no From address and no envelope sender (MAIL FROM)")
     refused, problem = None, "not filed"
     for _ in range(TRIES):
         try:
-            return _file(desk, raw, mail, source, envelope_from, refused)
+            receipt = _file(desk, raw, mail, source, envelope_from, refused)
         except (ConflictError, IntegrityError) as exc:  # a concurrent change, or the same mail at once: look again
             problem = f"{exc.__class__.__name__}: {exc}"
+            continue
         except _NotDelivered as exc:  # file it without the message the process refused
             refused = problem = str(exc)
+            continue
+        except DeskError as exc:  # expected: an address no call can be logged for, no diagrams deployed...
+            return quarantine(desk, raw, source, envelope_from, _reason(exc))
         except Exception as exc:  # noqa: BLE001  (whatever went wrong, the mail is kept with the reason)
             log.exception("mail from %s could not be filed", source)
             return quarantine(desk, raw, source, envelope_from, _reason(exc))
+        if receipt.outcome in ("auto_reply", "held"):
+            log.info("mail from %s <%s>: %s", source, mail.from_address, receipt.describe())
+        return receipt
     return quarantine(desk, raw, source, envelope_from, problem)
 
 
@@ -136,9 +185,11 @@ def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelop
           refused: str | None) -> Receipt:
     digest = hashlib.sha256(raw).hexdigest()
     with commands._command(desk) as session:
-        earlier = _received_before(session, mail, digest)
+        earlier = _received_before(session, raw, mail, digest)
         if earlier is not None:
-            return Receipt("duplicate", _reference_of(session, earlier.ticket_id))
+            on_call = earlier.outcome in ("new_call", "added")
+            return Receipt("duplicate", _reference_of(session, earlier.ticket_id) if on_call else None,
+                           detail="" if on_call else f"inbound mail {earlier.id}, {earlier.outcome}")
         record = InboundMail(message_id=mail.message_id, sha256=digest, received_at=clock.now(), source=source[:500],
                              envelope_from=envelope_from[:320], from_address=mail.from_address[:320],
                              subject=mail.subject[:500], outcome="", size=len(raw), raw=raw)
@@ -153,50 +204,137 @@ def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelop
 
 def _file_record(desk: Desk, session: Session, record: InboundMail, mail: parsing.ParsedMail,
                  refused: str | None) -> tuple[Receipt, UnitOfWork | None]:
-    ticket = _thread_of(session, mail)
-    record.ticket_id = ticket.id if ticket is not None else None
+    quotes = _quoted(session, mail)
     if mail.auto_reply:
-        record.outcome = "auto_reply"
-        if ticket is not None:
-            history.append(session, ticket, at=clock.now(), kind="auto_reply_received", actor=ACTOR,
-                           payload={**_described(mail, record, []), "why": mail.auto_reply})
-        return Receipt("auto_reply", ticket.reference if ticket else None, detail=mail.auto_reply), None
-    if ticket is None:
-        uow = _open_call(desk, session, mail)
+        record.outcome, record.reason = "auto_reply", mail.auto_reply[:500]
+        found = next((q for q in quotes if q.ticket is not None and (q.by_our_mail or _known_for(session, mail, q))),
+                     None)
+        if found is None:
+            return Receipt("auto_reply", detail=f"not opened: {mail.auto_reply}"), None
+        ticket = lock_ticket(session, found.ticket.id)
+        record.ticket_id = ticket.id
+        history.append(session, ticket, at=clock.now(), kind="auto_reply_received", actor=ACTOR,
+                       payload={**_described(mail, record, []), "why": mail.auto_reply})
+        return Receipt("auto_reply", ticket.reference, detail=mail.auto_reply), None
+    if not quotes:
+        uow = open_call(desk, session, mail)
         record.outcome, record.ticket_id = "new_call", uow.ticket.id
         uow.record("mail_received", _described(mail, record, _keep_attachments(desk, session, record, mail)))
         return Receipt("new_call", uow.ticket.reference), uow
-    record.outcome = "added"
+    found = next((q for q in quotes if q.ticket is not None and _known_for(session, mail, q)), None)
+    if found is None:
+        return _hold(desk, session, record, mail, quotes[0]), None
+    ticket = lock_ticket(session, found.ticket.id)
     uow = UnitOfWork(session, ticket, clock.now(), ACTOR, desk)
-    payload = _described(mail, record, _keep_attachments(desk, session, record, mail))
-    uow.record("mail_received", {**payload, **({"not_delivered": refused} if refused else {})})
-    reopened = refused is None and _work_can_progress(desk, uow, mail)
+    reopened = add_to_call(desk, uow, record, mail, _keep_attachments(desk, session, record, mail), refused)
     return Receipt("added", ticket.reference, reopened), uow
 
 
-def _received_before(session: Session, mail: parsing.ParsedMail, digest: str) -> InboundMail | None:
-    same = [InboundMail.sha256 == digest]
-    if mail.message_id:
-        same.append(InboundMail.message_id == mail.message_id)
-    return session.scalar(select(InboundMail).where(or_(*same)).limit(1))
+def add_to_call(desk: Desk, uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail, attachments: list[str],
+                refused: str | None, **noted) -> bool:
+    """The mail joins ``uow``'s call (locked): on its history, and re-opening it when it is Delayed
+    (C24). Returns whether it re-opened. A trusted reply and a held mail an advisor attaches both
+    come this way; ``noted`` goes on the history event (who attached it, why)."""
+    record.outcome, record.ticket_id = "added", uow.ticket.id
+    payload = _described(mail, record, attachments)
+    uow.record("mail_received", {**payload, **noted, **({"not_delivered": refused} if refused else {})})
+    return refused is None and _work_can_progress(desk, uow, mail)
+
+
+@dataclass(frozen=True)
+class _Quote:
+    """A call a mail quotes: by a reference in its subject, or by Message-IDs of the call's mail."""
+
+    reference: str
+    ticket: Ticket | None  # (id, reference, contact_email, account): None when the reference names no call
+    by_our_mail: bool = False  # it answers a mail the desk sent (its Message-ID is ours, random)
+
+
+def _quoted(session: Session, mail: parsing.ParsedMail) -> list[_Quote]:
+    """The calls the mail quotes, most telling first: the call of the mail it answers, then each
+    reference in its subject. A Message-ID that is none of the desk's quotes nothing."""
+    quotes: list[_Quote] = []
+    if mail.thread_ids:
+        for table in (OutboxMail, InboundMail):
+            ticket_id = _ticket_of_ids(session, table, mail.thread_ids)
+            if ticket_id is not None:
+                ticket = _ticket_row(session, Ticket.id == ticket_id)
+                quotes.append(_Quote(ticket.reference, ticket, by_our_mail=table is OutboxMail))
+                break
+    for reference in dict.fromkeys(REFERENCE.findall(mail.subject)):
+        if all(q.reference != reference for q in quotes):
+            quotes.append(_Quote(reference, _ticket_row(session, Ticket.reference == reference)))
+    return quotes
+
+
+def _ticket_row(session: Session, where) -> Ticket | None:
+    return session.execute(select(Ticket.id, Ticket.reference, Ticket.contact_email, Ticket.account)
+                           .where(where)).first()
+
+
+def _known_for(session: Session, mail: parsing.ParsedMail, quote: _Quote) -> bool:
+    return quote.ticket is not None and known_contact(session, mail.from_address, quote.ticket) is not None
+
+
+def known_contact(session: Session, address: str, ticket) -> str | None:
+    """Why ``address`` may write into ``ticket``'s call (C03), or None: it is the call's contact, or a
+    known contact of the call's account (see the module's docstring)."""
+    address = address.strip().lower()
+    if not address:
+        return None
+    if address == ticket.contact_email:
+        return "the call's contact"
+    if not ticket.account:
+        return None
+    logged_by_staff = (
+        select(Ticket.id)
+        .join(HistoryEvent, (HistoryEvent.ticket_id == Ticket.id) & (HistoryEvent.kind == "call_logged"))
+        .where(Ticket.account == ticket.account, Ticket.contact_email == address, HistoryEvent.actor != ACTOR)
+        .limit(1))
+    if session.scalar(logged_by_staff) is not None:
+        return f"a contact of a call of {ticket.account} that staff logged"
+    attached = (select(HeldMail.id).join(InboundMail, InboundMail.id == HeldMail.inbound_id)
+                .join(Ticket, Ticket.id == HeldMail.ticket_id)
+                .where(HeldMail.status == "attached", InboundMail.from_address == address,
+                       Ticket.account == ticket.account).limit(1))
+    if session.scalar(attached) is not None:
+        return f"an advisor attached their mail to a call of {ticket.account}"
+    return None
+
+
+def _hold(desk: Desk, session: Session, record: InboundMail, mail: parsing.ParsedMail, quote: _Quote) -> Receipt:
+    """C03: the mail quotes a call its sender may not write into; it waits for an advisor, touching
+    no call. The receipt names no reference."""
+    if quote.ticket is None:
+        why = f"{quote.reference} names no call"
+    else:
+        why = (f"{mail.from_address} is not the contact of {quote.reference} nor a known contact of its account "
+               f"({quote.ticket.account})")
+    record.outcome, record.reason = "held", why[:500]
+    _keep_attachments(desk, session, record, mail)
+    session.add(HeldMail(inbound_id=record.id, quoted_reference=quote.reference[:32],
+                         quoted_ticket_id=quote.ticket.id if quote.ticket is not None else None, why=why[:500],
+                         excerpt=excerpt(mail.text), held_at=clock.now(), status="held"))
+    return Receipt("held", detail=f"quotes {quote.reference}: {why}")
+
+
+def _received_before(session: Session, raw: bytes, mail: parsing.ParsedMail, digest: str) -> InboundMail | None:
+    """The mail kept before with this content: the same bytes, or the same Message-ID and the same
+    content less trace headers (a copy relayed another way). A Message-ID alone is not enough."""
+    same = session.scalar(select(InboundMail).where(InboundMail.sha256 == digest).limit(1))
+    if same is not None or not mail.message_id:
+        return same
+    content = parsing.content_digest(raw)
+    for earlier_id, earlier_raw in session.execute(select(InboundMail.id, InboundMail.raw)
+                                                   .where(InboundMail.message_id == mail.message_id)
+                                                   .order_by(InboundMail.id).limit(20)):
+        if parsing.content_digest(earlier_raw) == content:
+            return session.get(InboundMail, earlier_id)
+    return None
 
 
 def _reference_of(session: Session, ticket_id: int | None) -> str | None:
     return session.scalar(select(Ticket.reference).where(Ticket.id == ticket_id)) if ticket_id else None
-
-
-def _thread_of(session: Session, mail: parsing.ParsedMail) -> Ticket | None:
-    """The ticket the mail answers (locked), by our Message-IDs it names, else by the reference in its subject."""
-    ticket_id = None
-    if mail.thread_ids:
-        ticket_id = _ticket_of_ids(session, OutboxMail, mail.thread_ids) or \
-            _ticket_of_ids(session, InboundMail, mail.thread_ids)
-    if ticket_id is None:
-        for reference in REFERENCE.findall(mail.subject):
-            ticket_id = session.scalar(select(Ticket.id).where(Ticket.reference == reference))
-            if ticket_id is not None:
-                break
-    return lock_ticket(session, ticket_id) if ticket_id is not None else None
 
 
 def _ticket_of_ids(session: Session, table, ids: list[str]) -> int | None:
@@ -205,11 +343,14 @@ def _ticket_of_ids(session: Session, table, ids: list[str]) -> int | None:
                           .order_by(table.id.desc()).limit(1))
 
 
-def _open_call(desk: Desk, session: Session, mail: parsing.ParsedMail) -> UnitOfWork:
-    """C01: the mail becomes a call, as ``commands.log_call`` logs one, in this transaction."""
+def open_call(desk: Desk, session: Session, mail: parsing.ParsedMail, summary: str | None = None) -> UnitOfWork:
+    """C01: the mail becomes a call, as ``commands.log_call`` logs one, in this transaction. The call
+    is logged by the mail (``ACTOR``), whoever let it in: its sender becomes the contact of this call
+    only, never a known contact of its account."""
+    summary = (mail.subject if summary is None else summary) or "(no subject)"
     details = CallDetails(contact_name=(mail.from_name or mail.from_address)[:200], contact_email=mail.from_address,
                           account=_account_of(session, mail.from_address)[:200],
-                          summary=(mail.subject or "(no subject)")[:500], channel="email").validated()
+                          summary=summary[:500], channel="email").validated()
     ticket = Ticket(kind="call", channel=details.channel, contact_name=details.contact_name,
                     contact_email=details.contact_email, account=details.account, summary=details.summary,
                     licence_type=details.licence_type)

@@ -9,6 +9,7 @@ raises ``Unreadable`` with the reason, and the caller quarantines the message.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -24,6 +25,31 @@ MAX_THREAD_IDS = 50  # a References header can be long; the newest ids are at it
 AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder")
 BOUNCE_SENDERS = {"mailer-daemon", "postmaster"}
+
+
+# Headers that servers on the way add to a message (trace, authentication and filter results):
+# the same mail relayed another way differs only in these.
+TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "envelope-to", "x-received",
+                 "received-spf", "authentication-results", "x-envelope-from", "x-envelope-to"}
+TRACE_PREFIXES = ("arc-", "x-spam-", "x-virus-", "x-ms-exchange-", "x-forefront-", "x-google-")
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of a message less its trace headers (and line endings): the same for copies of one
+    mail that came by different relays, different for any other content."""
+    data = raw.replace(b"\r\n", b"\n")
+    head, blank, body = data.partition(b"\n\n")
+    kept, skipping = [], False
+    for line in head.split(b"\n"):
+        if line[:1] in (b" ", b"\t"):  # a folded header's next line belongs to it
+            if not skipping:
+                kept.append(line)
+            continue
+        name = line.partition(b":")[0].strip().lower().decode("latin-1")
+        skipping = name in TRACE_HEADERS or name.startswith(TRACE_PREFIXES)
+        if not skipping:
+            kept.append(line)
+    return hashlib.sha256(b"\n".join(kept) + blank + body).hexdigest()
 
 
 class Unreadable(ValueError):

@@ -5,12 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import aliased
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotFound
 from supportdesk.engine.instances import find_ticket
-from supportdesk.engine.models import InboundMail, MailAttachment, MailAttempt, OutboxMail, QuarantinedMail, Ticket
+from supportdesk.engine.models import (
+    HeldMail,
+    InboundMail,
+    MailAttachment,
+    MailAttempt,
+    OutboxMail,
+    QuarantinedMail,
+    Ticket,
+)
 
 from .delivery import delivery_enabled
 
@@ -166,3 +175,85 @@ def quarantined_mail(desk: Desk, *, limit: int = 100) -> list[QuarantineRow]:
              .order_by(QuarantinedMail.id.desc()).limit(limit))
     with desk.db.reading() as session:
         return [QuarantineRow(*row) for row in session.execute(query)]
+
+
+# --- where received mail is (C03: every mail is somewhere a person looks) ----------------------------------
+
+# Received mail by where it is: what the admin page and `supportdesk mail-status` count.
+RECEIVED_PLACES = {"on_calls": "on calls", "needs_review": "held: needs review",
+                   "not_opened": "not opened: auto-reply or bulk", "discarded": "discarded after review",
+                   "quarantined": "quarantined"}
+
+
+@dataclass(frozen=True)
+class HeldRow:
+    id: int
+    inbound_id: int
+    received_at: datetime
+    from_address: str
+    subject: str
+    quoted_reference: str  # as the mail quoted it
+    quoted_call: str | None  # the reference, when it names a call
+    quoted_contact: str | None  # that call's contact and account, for the advisor to compare
+    quoted_account: str | None
+    why: str
+    excerpt: str
+    attachments: list[AttachmentRow]
+    status: str  # held | attached | new_call | discarded
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str
+    went_to: str | None  # the call it was attached to or opened as
+
+
+@dataclass(frozen=True)
+class NotOpenedRow:
+    id: int
+    received_at: datetime
+    from_address: str
+    subject: str
+    reason: str  # the auto-reply or bulk header that kept it from opening a call
+
+
+def held_mail(desk: Desk, *, decided: bool = False, limit: int = 100) -> list[HeldRow]:
+    """Mail held for review, oldest first (the next to look at); or, ``decided``, the latest decisions."""
+    quoted, went = aliased(Ticket), aliased(Ticket)
+    query = (select(HeldMail, InboundMail.received_at, InboundMail.from_address, InboundMail.subject,
+                    quoted.reference, quoted.contact_email, quoted.account, went.reference)
+             .join(InboundMail, InboundMail.id == HeldMail.inbound_id)
+             .outerjoin(quoted, quoted.id == HeldMail.quoted_ticket_id)
+             .outerjoin(went, went.id == HeldMail.ticket_id))
+    if decided:
+        query = query.where(HeldMail.status != "held").order_by(HeldMail.decided_at.desc(), HeldMail.id.desc())
+    else:
+        query = query.where(HeldMail.status == "held").order_by(HeldMail.id)
+    with desk.db.reading() as session:
+        rows = session.execute(query.limit(limit)).all()
+        attachments = _attachments_of(session, [held.inbound_id for held, *_ in rows])
+        return [HeldRow(held.id, held.inbound_id, received_at, from_address, subject, held.quoted_reference,
+                        quoted_call, contact, account, held.why, held.excerpt, attachments.get(held.inbound_id, []),
+                        held.status, held.decided_at, held.decided_by, held.decision_reason, went_to)
+                for held, received_at, from_address, subject, quoted_call, contact, account, went_to in rows]
+
+
+def not_opened_mail(desk: Desk, *, limit: int = 100) -> list[NotOpenedRow]:
+    """Auto-replies and bulk mail that are on no call, newest first, with the reason."""
+    query = (select(InboundMail.id, InboundMail.received_at, InboundMail.from_address, InboundMail.subject,
+                    InboundMail.reason)
+             .where(InboundMail.outcome == "auto_reply", InboundMail.ticket_id.is_(None))
+             .order_by(InboundMail.id.desc()).limit(limit))
+    with desk.db.reading() as session:
+        return [NotOpenedRow(*row) for row in session.execute(query)]
+
+
+def received_counts(desk: Desk) -> dict[str, int]:
+    """How many received mails are in each place of ``RECEIVED_PLACES``: every mail kept is in one."""
+    place = case((InboundMail.outcome.in_(("new_call", "added")), "on_calls"),
+                 (InboundMail.outcome == "held", "needs_review"),
+                 ((InboundMail.outcome == "auto_reply") & InboundMail.ticket_id.is_not(None), "on_calls"),
+                 (InboundMail.outcome == "auto_reply", "not_opened"),
+                 else_=InboundMail.outcome)
+    with desk.db.reading() as session:
+        counts = dict(session.execute(select(place, func.count()).group_by(place)).all())
+        counts["quarantined"] = session.scalar(select(func.count()).select_from(QuarantinedMail))
+    return {name: counts.get(name, 0) for name in RECEIVED_PLACES}

@@ -45,7 +45,10 @@ class SupportMailbox:
         log.info("mail from %s: %s", envelope.mail_from, receipt.describe())
         if receipt.outcome == "too_large":
             return "552 5.3.4 message too big"
-        return f"250 2.0.0 received {receipt.reference}" if receipt.reference else "250 2.0.0 received"
+        # Only the call the mail opened or joined is named: mail held for review (C03) and auto-replies
+        # get the plain answer of any mail that named no reference, whatever call they quote.
+        reference = receipt.reference_for_sender
+        return f"250 2.0.0 received {reference}" if reference else "250 2.0.0 received"
 
 
 def start_mail_server(desk: Desk, host: str, port: int) -> Controller:

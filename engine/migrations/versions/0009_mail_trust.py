@@ -24,9 +24,9 @@ depends_on = None
 def upgrade() -> None:
     op.add_column('inbound_mail', sa.Column('reason', sa.String(length=500), server_default='', nullable=False))
     if op.get_bind().dialect.name == 'sqlite':
-        with _attachments_set_aside():
-            with op.batch_alter_table('inbound_mail', schema=None, recreate='always') as batch_op:
-                batch_op.drop_constraint('uq_inbound_mail_message_id', type_='unique')
+        with _attachments_set_aside(), \
+                op.batch_alter_table('inbound_mail', schema=None, recreate='always') as batch_op:
+            batch_op.drop_constraint('uq_inbound_mail_message_id', type_='unique')
     else:
         op.drop_constraint('uq_inbound_mail_message_id', 'inbound_mail', type_='unique')
     op.create_index(op.f('ix_inbound_mail_message_id'), 'inbound_mail', ['message_id'], unique=False)
@@ -64,10 +64,10 @@ def downgrade() -> None:
     op.execute("UPDATE inbound_mail SET message_id = NULL WHERE message_id IS NOT NULL AND id NOT IN "
                "(SELECT MIN(id) FROM inbound_mail WHERE message_id IS NOT NULL GROUP BY message_id)")
     if op.get_bind().dialect.name == 'sqlite':
-        with _attachments_set_aside():
-            with op.batch_alter_table('inbound_mail', schema=None, recreate='always') as batch_op:
-                batch_op.create_unique_constraint(batch_op.f('uq_inbound_mail_message_id'), ['message_id'])
-                batch_op.drop_column('reason')
+        with _attachments_set_aside(), \
+                op.batch_alter_table('inbound_mail', schema=None, recreate='always') as batch_op:
+            batch_op.create_unique_constraint(batch_op.f('uq_inbound_mail_message_id'), ['message_id'])
+            batch_op.drop_column('reason')
     else:
         op.create_unique_constraint(op.f('uq_inbound_mail_message_id'), 'inbound_mail', ['message_id'])
         op.drop_column('inbound_mail', 'reason')
