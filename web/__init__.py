@@ -16,6 +16,8 @@ from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
 from supportdesk.engine.users import get_person
 
+from . import edges
+
 EXTENSION_KEY = "supportdesk"
 
 
@@ -40,6 +42,8 @@ def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    # First of all: the body size, NUL bytes, JSON depth, integer ids (web.edges), before any view or CSRF check.
+    edges.install(app, desk.settings.max_request_bytes)
     CSRFProtect(app)
     app.after_request(_security_headers)
     _set_up_login(app)
@@ -108,6 +112,7 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
     app.register_error_handler(Forbidden, lambda e: page(403, "Not allowed", str(e)))
     app.register_error_handler(NotAllowed, lambda e: page(409, "Not possible now", str(e)))
+    app.register_error_handler(413, edges.too_large)
     app.register_error_handler(CSRFError, lambda _e: page(
         400, "Form not accepted",
         "The form had no valid security token (it may have expired). Go back, reload the page and try again."))
