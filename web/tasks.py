@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from supportdesk.engine import commands, queries
+from supportdesk.engine.bounds import MAX_OFFSET
 from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
 from supportdesk.engine.roles import TASK_ROLES
 
@@ -18,13 +19,15 @@ from .formatting import local_time
 blueprint = Blueprint("tasks", __name__)
 
 PAGE_SIZE = 25
+MAX_PAGE_NUMBER = MAX_OFFSET // PAGE_SIZE
 
 
 @blueprint.route("/tasks")
 @requires_roles(*STAFF_ROLES)
 def inbox():
     roles = current_user.task_roles()
-    page = max(request.args.get("page", 1, type=int), 1)
+    # Pages stop at an offset of a million: a deeper one (past what a store's integer holds) was a 500.
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE_NUMBER)
     if roles == []:  # e.g. an auditor: no lane of the diagram is theirs
         total, rows = 0, []
     else:

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateTimeLocalInput
 
 from supportdesk.engine import commands, queries
+from supportdesk.engine.bounds import moment_problem
 from supportdesk.engine.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.clock import DISPLAY_ZONE
 from supportdesk.engine.errors import InvalidInput, NoActiveVersion
@@ -76,7 +77,9 @@ def _london_moment(text: str | None) -> tuple[datetime | None, str | None]:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None, "Enter the campaign's date and time, like 2026-12-01 09:00"
-    return (moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_ZONE)), None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=DISPLAY_ZONE)
+    problem = moment_problem(moment)  # the year 9999 is no campaign (and has no UTC moment to store)
+    return (None, problem) if problem else (moment, None)
 
 
 @blueprint.route("/calls/new", methods=["GET", "POST"])
