@@ -354,3 +354,18 @@ def test_the_same_mail_arriving_twice_at_the_same_moment_opens_one_call(store_de
         thread.join(timeout=60)
     assert sorted(r.outcome for r in results) == ["duplicate", "duplicate", "duplicate", "new_call"]
     assert len({r.reference for r in results}) == 1 and len(tickets(store_desk)) == 1
+
+
+def test_C03_copies_of_one_mail_by_different_relays_at_the_same_moment_open_one_call(store_desk):
+    """The Message-ID is no longer unique in the store (a reused one on other content is a mail of its own),
+    so copies that differ only in their relay headers must still be filed one after the other."""
+    raw, results = customer_mail(), []
+    copies = [f"Received: from mx{n}.example.com by mx.example.com\r\n".encode() + raw for n in range(4)]
+    arrivals = [threading.Thread(target=lambda copy=copy: results.append(receive(store_desk, copy)))
+                for copy in copies]
+    for thread in arrivals:
+        thread.start()
+    for thread in arrivals:
+        thread.join(timeout=60)
+    assert sorted(r.outcome for r in results) == ["duplicate", "duplicate", "duplicate", "new_call"]
+    assert len({r.reference for r in results}) == 1 and len(tickets(store_desk)) == 1

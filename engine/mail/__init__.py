@@ -6,8 +6,10 @@ worker, with retries, and keeps what happened.
 
 In: ``server`` (an SMTP receiver) and ``ingest`` (.eml files, folders,
 Maildirs) pass each raw message to ``inbound.receive``, which opens a call,
-adds the mail to its call, ignores an auto-reply, or quarantines it; what it
-received is always kept (``parsing`` reads the message).
+adds the mail to its call (when its sender may write into it, C03), holds it
+for review, keeps an auto-reply unopened, or quarantines it; what it received
+is always kept (``parsing`` reads the message). ``review`` is what advisors
+do with held mail: attach it to a call, open a new call, discard it.
 
 ``queries`` are the read models for the ticket page and the admin pages.
 """

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -185,6 +185,7 @@ def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelop
           refused: str | None) -> Receipt:
     digest = hashlib.sha256(raw).hexdigest()
     with commands._command(desk) as session:
+        _one_at_a_time(session, mail.message_id)
         earlier = _received_before(session, raw, mail, digest)
         if earlier is not None:
             on_call = earlier.outcome in ("new_call", "added")
@@ -331,6 +332,15 @@ def _received_before(session: Session, raw: bytes, mail: parsing.ParsedMail, dig
         if parsing.content_digest(earlier_raw) == content:
             return session.get(InboundMail, earlier_id)
     return None
+
+
+def _one_at_a_time(session: Session, message_id: str | None) -> None:
+    """Copies of one mail arriving at once (by two relays) are filed one after the other, so the second
+    sees the first. SQLite's writers already queue (BEGIN IMMEDIATE); PostgreSQL takes a lock on the
+    Message-ID until the commit (two different mails sharing one only wait for each other)."""
+    if message_id and session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _reference_of(session: Session, ticket_id: int | None) -> str | None:

@@ -63,7 +63,7 @@ class InboundRow:
     received_at: datetime
     from_address: str
     subject: str
-    outcome: str  # new_call | added | auto_reply
+    outcome: str  # new_call | added | auto_reply (noted on the call)
     size: int
     attachments: list[AttachmentRow]
 
