@@ -430,3 +430,11 @@ def test_uploading_a_diagram_that_is_not_utf8_is_a_form_error_and_version_1_keep
 
     assert [v.number for v in admin.list_versions(desk) if v.active] == [1]
 
+
+
+def test_an_api_address_that_matches_no_rule_answers_a_problem_not_a_page(client, bearer):
+    # A newline in an account's name: werkzeug's path converter matches none, the API's catch-all neither.
+    body = refused(client.get(f"{PREFIX}/accounts/a%0Ab", headers=bearer), 404)
+    assert body["type"].endswith("not-found")
+    assert refused(client.patch(f"{PREFIX}/accounts/a%0Ab", json={}, headers=bearer), 404)
+    assert client.get("/calls/a%0Ab").mimetype == "text/html"  # the web desk keeps its page

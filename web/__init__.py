@@ -107,7 +107,9 @@ def _register_error_pages(app: Flask) -> None:
 
     app.register_error_handler(403, lambda _e: page(403, "Not allowed",
                                                      "Your role does not allow this page."))
-    app.register_error_handler(404, lambda _e: page(404, "Not found", "There is nothing at this address."))
+    # An address under /api/ that matches no rule at all (a newline in a path) is the API's: a problem, not a page.
+    app.register_error_handler(404, edges.api_problem_or(
+        lambda _e: page(404, "Not found", "There is nothing at this address.")))
     # The engine's NotFound carries a message a person can act on; show it.
     app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
     app.register_error_handler(Forbidden, lambda e: page(403, "Not allowed", str(e)))

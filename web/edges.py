@@ -16,11 +16,12 @@ page. The API's fields have their own bounds (``web.api.schemas``), the report i
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, render_template, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from supportdesk.engine.bounds import MAX_JSON_DEPTH, UNSTORABLE, text_problem
@@ -140,6 +141,19 @@ def refusal(status: int, detail: str, problems: dict[str, str] | None = None):
     fields = ", ".join(sorted(problems or {}))
     message = detail + (f" Fields: {fields}. Go back, remove it and send again." if fields else "")
     return render_template("error.html", title="Not accepted", message=message), status
+
+
+def api_problem_or(page: Callable[[HTTPException], Any]) -> Callable[[HTTPException], Any]:
+    """An app-wide error handler: under /api/, the API's problem for the error; elsewhere ``page``."""
+
+    def handle(exc: HTTPException):
+        if request.path.startswith(API_PREFIX):
+            from .api.problems import http_problem
+
+            return http_problem(exc)
+        return page(exc)
+
+    return handle
 
 
 def too_large(_exc: RequestEntityTooLarge | None):

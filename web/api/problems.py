@@ -154,6 +154,9 @@ def _http_error(exc: HTTPException):
     return problem_response(kind, status, detail, headers=headers)
 
 
+http_problem = _http_error  # for the app-wide handlers of errors under /api/ that no blueprint caught
+
+
 def install(blueprint: Blueprint) -> None:
     """Answer every error raised in ``blueprint``'s views with a problem. Handlers are registered per HTTP
     status too: Flask prefers the app's status handlers (the web desk's HTML pages) to a blueprint's
