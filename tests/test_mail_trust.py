@@ -161,6 +161,7 @@ def test_C03_a_different_mail_with_a_reused_message_id_is_filed_as_its_own(desk,
     again = receive(desk, second_raw)  # the same mail again is still received once
     relayed = receive(desk, b"Received: from mx2.example.com\r\n\tby mx.example.com\r\n" + second_raw)
     assert [(r.outcome, r.reference) for r in (again, relayed)] == [("duplicate", second.reference)] * 2
+    assert again.reference_for_sender is None  # a copy (a CC resent) is not told the call the mail opened
     (tmp_path / "third.eml").write_bytes(mail("Third", "Another body", sender="eve@elsewhere.example",
                                               message_id=shared))
     env = {"SUPPORTDESK_DATABASE_URL": desk.settings.database_url, "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}

@@ -102,8 +102,9 @@ class Receipt:
 
     @property
     def reference_for_sender(self) -> str | None:
-        """The reference the sender may be told: the call their mail opened or joined."""
-        return self.reference if self.outcome in ("new_call", "added", "duplicate") else None
+        """The reference the sender may be told: the call their mail opened or joined. Not a duplicate's:
+        a copy of someone else's mail (a CC) must not learn the call that mail opened."""
+        return self.reference if self.outcome in ("new_call", "added") else None
 
 
 class _NotDelivered(Exception):
@@ -163,7 +164,7 @@ def quarantine(desk: Desk, raw: bytes, source: str, envelope_from: str, reason: 
         if session.scalar(select(QuarantinedMail.id).where(QuarantinedMail.sha256 == digest).limit(1)) is None:
             session.add(QuarantinedMail(sha256=digest, received_at=clock.now(), source=source[:500],
                                         envelope_from=envelope_from[:320], reason=reason, size=len(raw), raw=raw))
-    log.warning("quarantined mail from %s: %s", source, reason)
+    log.warning("quarantined mail from %s: %s", source, " ".join(reason.split()))  # one line, whatever the reason
     return Receipt("quarantined", detail=reason)
 
 
