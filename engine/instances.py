@@ -9,7 +9,7 @@ command's transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
@@ -239,9 +239,14 @@ def _project_tasks(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
                                        "task_id": task_id, "role": role_for_lane(spec.lane)}, actor="desk")
 
 
+# A timer waiting for a clock that is not running waits for this moment: never, so no job.
+NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def _schedule_timers(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
-    """One job per waiting timer, due when the timer is, for the worker to fire."""
-    wanted = {str(task.id): due for task, due in waiting_timers(workflow)}
+    """One job per waiting timer, due when the timer is, for the worker to fire (none for one that
+    waits for ``NEVER``: it gets its job when its clock runs and it is re-armed)."""
+    wanted = {str(task.id): due for task, due in waiting_timers(workflow) if due < NEVER}
     jobs = {job.task_id: job for job in uow.session.scalars(
         select(Job).where(Job.ticket_id == uow.ticket.id, Job.kind == "timer"))}
     for task_id, job in jobs.items():

@@ -8,6 +8,7 @@ to the ticket's history (C32).
 from __future__ import annotations
 
 from supportdesk.engine.clock import local
+from supportdesk.engine.instances import NEVER
 from supportdesk.engine.process import current_unit_of_work
 from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
 
@@ -15,7 +16,7 @@ from . import expression, handler
 
 # A timeDate must be a moment; a clock that is not running has none, and its
 # timer is re-armed when it runs (on start, resume or re-grade).
-NO_DEADLINE = "9999-12-31T23:59:59+00:00"
+NO_DEADLINE = NEVER.isoformat()
 
 
 def _record(uow, kind: str, metric: str, reason: str = "") -> None:
