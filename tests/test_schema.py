@@ -60,3 +60,50 @@ def test_instances_stored_with_their_spec_inside_are_moved_to_process_spec(any_s
     assert open_titles(again, first) == ["Resolve call (second line)"]
     assert open_titles(again, second) == ["First level response"]
     again.close()
+
+
+def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_them_through_a_regrade(
+        any_store_url, frozen_clock):
+    """A store written before 0008: a High call breached, then Delayed (re-graded Medium). After the
+    upgrade its clock reads breached, counted against High, with the budget of its current target."""
+    from dataclasses import replace
+    from datetime import date, datetime, timedelta
+
+    from alembic import command
+    from sqlalchemy import update
+
+    from supportdesk.engine import commands, queries
+    from supportdesk.engine.desk import Desk
+    from supportdesk.engine.models import SlaClock, SlaSegment
+    from supportdesk.engine.reports import sla_report
+    from supportdesk.engine.worker import Worker
+
+    from helpers import ANN, FIRST_RESPONSE, do, log_and_triage
+
+    desk = open_test_desk(any_store_url)
+    commands.deploy(desk, actor="test")
+    moment = frozen_clock.now()
+    high = log_and_triage(desk, details=replace(ANN, symptom="software_crashes",
+                                                campaign_at=moment + timedelta(hours=5)))
+    do(desk, high, "First level response", FIRST_RESPONSE)
+    frozen_clock.set(moment + timedelta(days=1))
+    Worker(desk).run_once()
+    commands.deliver_message(desk, high, "call_delayed", {"reason": "information_awaited"}, "sam")
+    with desk.db.engine.begin() as connection:  # back to 0007, and the breach as the desk wrote it then
+        connection.execute(update(SlaSegment).where(SlaSegment.kind == "breach").values(priority=None))
+        config = schema._alembic_config(desk.db)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0007")
+    desk.close()
+
+    again = Desk(desk.settings)
+    again.upgrade_schema()
+    resolution = next(c for c in queries.ticket_view(again, high).clocks if c.metric == "resolution")
+    assert (resolution.priority, resolution.state, resolution.breached) == ("Medium", "paused", True)
+    with again.db.reading() as session:
+        row = session.query(SlaClock).filter_by(metric="resolution").one()
+        assert (row.breached_priority, row.budget_seconds) == ("High", 16 * 3600)
+    report = sla_report(again, period="week", start=date(2026, 11, 16), end=date(2026, 12, 6))
+    assert report.line("resolution", "High").total.breached == 1
+    assert isinstance(row.breached_at, datetime)
+    again.close()

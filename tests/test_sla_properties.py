@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from supportdesk.engine import audit, commands, queries, simulation
 from supportdesk.engine.calendar import WorkingCalendar
 from supportdesk.engine.clock import clock
-from supportdesk.engine.sla import BREACH, PAUSE, REGRADE, RESUME, START, STOP, Segment, SlaClocks
 from supportdesk.engine.models import SlaClock, Ticket
+from supportdesk.engine.sla import BREACH, PAUSE, REGRADE, RESUME, START, STOP, Segment, SlaClocks
 
 from conftest import MONDAY_10AM, open_test_desk
 

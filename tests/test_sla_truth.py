@@ -20,8 +20,9 @@ from supportdesk.engine.reports import ALL, sla_report
 from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
 from supportdesk.engine.worker import Worker
 
-from helpers import ANN, FIRST_RESPONSE as HANDED_TO_SECOND_LINE, RESOLUTION as RESOLVED, RESOLVED_STRAIGHT_AWAY
-from helpers import do, events, history_kinds, log_and_triage, log_call, open_titles
+from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, history_kinds, log_and_triage, log_call, open_titles
+from helpers import FIRST_RESPONSE as HANDED_TO_SECOND_LINE
+from helpers import RESOLUTION as RESOLVED
 from web_client import desk_app, signed_in, text, use_quick_password_hashes
 
 LONDON = WorkingCalendar.default().zone
