@@ -21,8 +21,9 @@ from .errors import InvalidInput
 MAX_TEXT = 10_000
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
-# Whole numbers: what SQLite's and PostgreSQL's 64-bit integers hold; an offset this deep is no page.
-MAX_ID = 2**63 - 1
+# Ids: what the id columns hold (INTEGER: 32 bits on PostgreSQL, which refuses a larger parameter
+# for them); an offset this deep is no page.
+MAX_ID = 2**31 - 1
 MAX_OFFSET = 1_000_000
 
 # Moments and dates: the desk's records start after 1970 and nothing is planned past 2199.

@@ -5,8 +5,7 @@
   and no person types one; 400), checked here once for every page, form and API call;
 * a JSON body (``parse_json``: the API's parser and ``request.get_json``) of UTF-8 text, nesting at
   most ``bounds.MAX_JSON_DEPTH`` deep, whose strings hold no NUL and no lone surrogate (400);
-* integer path parameters (``<int:...>``) of at most 18 digits, so a 64-bit column holds them (else
-  the address matches no page: 404).
+* integer path parameters (``<int:...>``) that an id column holds (else the address is no page: 404).
 
 The API answers with problem details (``application/problem+json``), the web desk with its error
 page. The API's fields have their own bounds (``web.api.schemas``), the report its range
@@ -24,10 +23,9 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
-from supportdesk.engine.bounds import MAX_JSON_DEPTH, UNSTORABLE, text_problem
+from supportdesk.engine.bounds import MAX_ID, MAX_JSON_DEPTH, UNSTORABLE, text_problem
 
 API_PREFIX = "/api/"
-MAX_PATH_ID = 10**18 - 1  # 18 digits
 
 
 class JsonRefused(ValueError):
@@ -80,16 +78,15 @@ class CheckedJSONProvider(DefaultJSONProvider):
 
 
 class BoundedIntegerConverter(IntegerConverter):
-    """``<int:...>`` as Flask's, of at most 18 digits (below what a 64-bit column holds): a longer
-    number matches no rule, so it is no page (the API's catch-all answers a 404 problem), not an
-    overflow in the store. The regex bounds it, not ``max``: werkzeug answers a value its converter
-    refuses with a bare 404, whichever blueprint the path is under."""
+    """``<int:...>`` as Flask's, up to what an id column holds (``bounds.MAX_ID``): a larger number is
+    no page (404; under /api/ a problem, ``api_problem_or``), not an overflow in the store. At most
+    10 digits are read at all."""
 
-    regex = r"\d{1,18}"
+    regex = r"\d{1,10}"
 
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
                  signed: bool = False):
-        super().__init__(map, fixed_digits, min, MAX_PATH_ID if max is None else max, signed)
+        super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
 
 
 def install(app: Flask, max_request_bytes: int) -> None:

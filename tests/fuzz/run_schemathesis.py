@@ -101,7 +101,9 @@ def main() -> int:
             if args.seed is not None:
                 command += ["--seed", str(args.seed)]
             started = time.monotonic()
-            done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+            # In the scratch folder: schemathesis keeps a .schemathesis cache where it runs.
+            done = subprocess.run(command, capture_output=True, text=True, cwd=folder,
+                                  env={**os.environ, "NO_COLOR": "1"})
             elapsed = time.monotonic() - started
         finally:
             server.terminate()

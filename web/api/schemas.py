@@ -3,7 +3,7 @@ write what goes out, and the OpenAPI description is generated from them.
 
 They check shape only (types, required keys, unknown keys refused) and the desk's bounds
 (``engine.bounds``: text without NUL or lone surrogates and of a sane length, whole numbers a
-64-bit column holds, offsets, moments between 1970 and 2199). What a value may be is the engine's
+column holds, offsets, moments between 1970 and 2199). What a value may be is the engine's
 call, so the API refuses exactly what the web desk and the CLI refuse, with the same
 messages: a call's details (``CallDetails.validated``), a task's form (``forms.clean``), a report's
 dates (``reports.requested_range``). Vocabularies are shown in the description as ``enum``.
@@ -82,7 +82,7 @@ def validate_length(max_length: int):
 
 
 class Whole(fields.Integer):
-    """A whole number from ``minimum`` to ``maximum`` (by default what a 64-bit column holds)."""
+    """A whole number from ``minimum`` to ``maximum`` (by default what an id column holds)."""
 
     def __init__(self, *, minimum: int = 0, maximum: int = MAX_ID, validate=None, **kwargs):
         super().__init__(validate=_validators(validate, ma.validate.Range(minimum, maximum)), **kwargs)
