@@ -19,6 +19,9 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
 GATEWAYS = ("exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway")
 POOLS = ("participant", "lane")
+# Expanded subprocesses hold other shapes: drawn under the flows, their name at the top left. An event
+# subprocess (e.g. "First response overdue", which watches an SLA clock) has a dotted border, as in bpmn.io.
+CONTAINERS = ("subProcess", "eventSubProcess")
 MARGIN = 10
 
 
@@ -47,9 +50,9 @@ def render(bpmn_xml: str, *, active: Iterable[str] = (), done: Iterable[str] = (
              f'role="img" aria-label="Process diagram">',
              '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
              'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>']
-    parts += [_shape(s, active, done) for s in shapes if s.kind in POOLS]
+    parts += [_shape(s, active, done) for s in shapes if s.kind in POOLS + CONTAINERS]
     parts += [_edge(points) for points in _edges(tree)]
-    parts += [_shape(s, active, done) for s in shapes if s.kind not in POOLS]
+    parts += [_shape(s, active, done) for s in shapes if s.kind not in POOLS + CONTAINERS]
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -62,7 +65,10 @@ def _shapes(tree) -> list[Shape]:
         bounds = di.find("dc:Bounds", NS)
         if element is None or bounds is None:
             continue
-        shapes.append(Shape(element.get("id"), etree.QName(element).localname, element.get("name") or "",
+        kind = etree.QName(element).localname
+        if kind == "subProcess" and element.get("triggeredByEvent") == "true":
+            kind = "eventSubProcess"
+        shapes.append(Shape(element.get("id"), kind, element.get("name") or "",
                             *(float(bounds.get(k)) for k in ("x", "y", "width", "height"))))
     return shapes
 
@@ -84,6 +90,10 @@ def _shape(shape: Shape, active: set[str], done: set[str]) -> str:
     if shape.kind in POOLS:
         return (f'<g class="{css}">{title}<rect x="{shape.x}" y="{shape.y}" width="{shape.w}" height="{shape.h}"/>'
                 f'{_side_label(shape)}</g>')
+    if shape.kind in CONTAINERS:
+        return (f'<g class="{css}" data-element="{shape.element_id}">{title}<rect x="{shape.x}" y="{shape.y}" '
+                f'width="{shape.w}" height="{shape.h}" rx="10"/><text class="label" x="{shape.x + 10}" '
+                f'y="{shape.y + 18}">{escape(shape.name)}</text></g>')
     cx, cy = shape.x + shape.w / 2, shape.y + shape.h / 2
     if shape.kind in EVENTS:
         body = f'<circle cx="{cx}" cy="{cy}" r="{shape.w / 2}"/>'
