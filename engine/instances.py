@@ -106,23 +106,28 @@ def _locking(query):
 
 def advance(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """Run engine steps (service tasks call handlers through ``uow``), then save."""
-    catch_up(uow, workflow)
+    _run(uow, workflow, steps=True)
     save(uow, workflow)
 
 
 def catch_up(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
-    """Bring the instance up to the clock's now: fire the timers that fell due, run the steps
-    they and any input lead to, and record every SLA breach whose moment has come (C14).
+    """What fell due before a command's input, first: the timers due by now fire (and the steps
+    they lead to run), and every SLA breach whose moment has come is recorded (C14). So a breach
+    a late timer would have recorded is not lost when the input stops the clock, and no progress
+    mail follows the resolution mail."""
+    _run(uow, workflow, steps=False)
 
-    A command runs this before it applies its input too (a task completed, a message), so what
-    was due first happens first: a breach a late timer would have recorded is not lost when the
-    input stops the clock, and no progress mail follows the resolution mail."""
+
+def _run(uow: UnitOfWork, workflow: BpmnWorkflow, *, steps: bool) -> None:
+    """Fire the timers due by the clock's now, run the engine's steps (always with ``steps``, else
+    only when a timer fired), and record every SLA breach whose moment has come."""
     with running(uow):
         rearm_live_deadlines(workflow)
         due = [(task, moment) for task, moment in waiting_timers(workflow) if moment < uow.now]
-        workflow.refresh_timers()
-        _record_fired(uow, workflow, due)
-        workflow.do_engine_steps()
+        if due or steps:
+            workflow.refresh_timers()
+            _record_fired(uow, workflow, due)
+            workflow.do_engine_steps()
         # Whatever path the diagram took: a clock past its due moment is breached (e.g. a
         # resolution clock that started late, when the priority was set after its target).
         for clock in uow.sla.clocks():
