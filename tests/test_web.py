@@ -745,8 +745,10 @@ def test_the_inbox_puts_the_most_urgent_deadline_first_and_flags_breaches(browse
     sign_in(browser, "alice")
     page = browser.get("/tasks").get_data(as_text=True)
     assert page.index(low) < page.index(high)  # both first responses: the older deadline first
-    assert "30 min" in text(browser.get("/tasks")) and "at risk" in text(browser.get("/tasks"))
-    frozen_clock.advance(timedelta(minutes=45))  # the first call's first response is now 15 min late
+    assert "30 min" in text(browser.get("/tasks")) and "at risk" not in text(browser.get("/tasks"))
+    frozen_clock.advance(timedelta(minutes=20))  # 10 of its 60 minutes left: the last quarter (C14)
+    assert "10 min" in text(browser.get("/tasks")) and "at risk" in text(browser.get("/tasks"))
+    frozen_clock.advance(timedelta(minutes=25))  # the first call's first response is now 15 min late
     rows = text(browser.get("/tasks"))
     assert "overdue by 15 min" in rows and '<tr class="breached">' in rows and "BREACHED" in rows
 
