@@ -124,7 +124,7 @@ def _diagram_text(name: str, content: bytes) -> str:
 
 def list_users(desk: Desk) -> list[UserRow]:
     with desk.db.reading() as session:
-        return [UserRow(Person(u.id, u.username, u.display_name, u.email, tuple(u.roles)), u.created_at)
+        return [UserRow(users._person(u), u.created_at)
                 for u in session.scalars(select(User).order_by(User.username))]
 
 

@@ -304,6 +304,13 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     roles: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Sign-in (issue 16): every web session carries the epoch it began in; signing out, a new password or
+    # a role taken away moves it on, so every session (and any copy of its cookie) stops at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Two-factor sign-in (TOTP, RFC 6238): the shared secret (base32) once confirmed, and the time step
+    # of the last code accepted, so a code is never accepted twice.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
 
 class MailAttempt(Base):
@@ -382,6 +389,8 @@ class PortalAccess(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A link stops working when revoked (by staff) or SUPPORTDESK_PORTAL_LINK_DAYS after it was made.
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 # --- the REST API (web/api) ---------------------------------------------------------------------------------
@@ -439,6 +448,23 @@ class Account(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_by: Mapped[str] = mapped_column(String(100))
+
+
+# --- sign-in (issue 16) ------------------------------------------------------------------------------------
+
+
+class SignInFailure(Base):
+    """A failed sign-in (wrong password or code, unknown user), for throttling guesses per account and per
+    client address across every web process (engine/users.py). Rows older than the longest window go."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_account_at", "account", "at"),
+                      Index("ix_sign_in_failure_address_at", "address", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(100))  # the username tried, lower-cased
+    address: Mapped[str] = mapped_column(String(64))  # the client's IP address
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 # --- mail-in trust (issue 16, C03) -------------------------------------------------------------------------

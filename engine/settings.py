@@ -44,6 +44,17 @@ class Settings:
     # The web desk and the API: a request body larger than this is refused (413) before it is read.
     # Inbound mail has its own limits above.
     max_request_bytes: int = 4 * 1024 * 1024
+    # Sign-in (issue 16). Cookies marked Secure (sent over HTTPS only): None means "when the portal URL is https".
+    secure_cookies: bool | None = None
+    require_admin_2fa: bool = False  # admins must sign in with a one-time code (TOTP)
+    sign_in_attempts: int = 10  # failed sign-ins for one account within the lockout time, then refused
+    sign_in_address_attempts: int = 100  # the same for one client address, whatever accounts it tries
+    sign_in_lockout_minutes: int = 15  # the window failures are counted in, and how long a refusal lasts
+    portal_link_days: int = 90  # a customer's portal link stops working after this many days
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.portal_url.lower().startswith("https:") if self.secure_cookies is None else self.secure_cookies
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -78,6 +89,15 @@ class Settings:
             max_message_bytes=_integer(env, "SUPPORTDESK_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
             max_attachment_bytes=_integer(env, "SUPPORTDESK_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes),
             max_request_bytes=_integer(env, "SUPPORTDESK_MAX_REQUEST_BYTES", defaults.max_request_bytes),
+            secure_cookies=(_flag(env, "SUPPORTDESK_SECURE_COOKIES", False)
+                            if env.get("SUPPORTDESK_SECURE_COOKIES", "").strip() else None),
+            require_admin_2fa=_flag(env, "SUPPORTDESK_REQUIRE_ADMIN_2FA", defaults.require_admin_2fa),
+            sign_in_attempts=_positive(env, "SUPPORTDESK_SIGN_IN_ATTEMPTS", defaults.sign_in_attempts),
+            sign_in_address_attempts=_positive(env, "SUPPORTDESK_SIGN_IN_ADDRESS_ATTEMPTS",
+                                               defaults.sign_in_address_attempts),
+            sign_in_lockout_minutes=_positive(env, "SUPPORTDESK_SIGN_IN_LOCKOUT_MINUTES",
+                                              defaults.sign_in_lockout_minutes),
+            portal_link_days=_positive(env, "SUPPORTDESK_PORTAL_LINK_DAYS", defaults.portal_link_days),
         )
 
 
@@ -89,6 +109,13 @@ def _integer(env, name: str, default: int) -> int:
     if not text.isdigit():
         raise ValueError(f"{name} must be a whole number, not {text!r}")
     return int(text)
+
+
+def _positive(env, name: str, default: int) -> int:
+    value = _integer(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1")
+    return value
 
 
 SQLITE_SYNCHRONOUS = ("full", "normal", "off")
