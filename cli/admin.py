@@ -44,6 +44,36 @@ def users_add(username: str, roles: tuple[str, ...], display_name: str, email: s
     click.echo(f"added {person.username} ({', '.join(person.roles)})")
 
 
+@users_group.command("password")
+@click.argument("username")
+@click.password_option(help="Asked for when not given.")
+@reports_desk_errors
+def users_password(username: str, password: str) -> None:
+    """Set a user's password (at least 12 characters, not a common one); their sessions end."""
+    person = users.set_password(open_desk(), username, password)
+    click.echo(f"password of {person.username} changed; their sessions are signed out")
+
+
+@users_group.command("roles")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(list(ROLES)),
+              help="A role of the charter; repeat for several. The user has exactly these afterwards.")
+@reports_desk_errors
+def users_roles(username: str, roles: tuple[str, ...]) -> None:
+    """Set a user's roles; taking one away signs out their sessions."""
+    person = users.set_roles(open_desk(), username, list(roles))
+    click.echo(f"{person.username} now has: {', '.join(person.roles)}")
+
+
+@users_group.command("two-factor-off")
+@click.argument("username")
+@reports_desk_errors
+def users_two_factor_off(username: str) -> None:
+    """Turn off a user's two-factor sign-in (a lost phone); they set it up again on their account page."""
+    person = users.disable_two_factor(open_desk(), username)
+    click.echo(f"two-factor sign-in of {person.username} is off; their sessions are signed out")
+
+
 @main.group("db")
 def db_group() -> None:
     """The store's schema."""

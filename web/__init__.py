@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
-from supportdesk.engine.users import get_person
+from supportdesk.engine.users import person_for_session
 
 from . import edges
 
@@ -41,6 +41,11 @@ def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
         SECRET_KEY=desk.settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Secure: browsers send the cookies over HTTPS only (SUPPORTDESK_SECURE_COOKIES, or an https portal URL).
+        SESSION_COOKIE_SECURE=desk.settings.cookies_secure,
+        REMEMBER_COOKIE_SECURE=desk.settings.cookies_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
     )
     # First of all: the body size, NUL bytes, JSON depth, integer ids (web.edges), before any view or CSRF check.
     edges.install(app, desk.settings.max_request_bytes)
@@ -76,11 +81,12 @@ def _set_up_login(app: Flask) -> None:
 
     @manager.user_loader
     def load_user(user_id: str) -> DeskUser | None:
-        # The id comes from the signed session cookie, but a deleted user or an
-        # old cookie format must sign the browser out, not raise.
-        if not user_id.isdigit():
+        # The session keeps "id:epoch" (DeskUser.get_id). A deleted user, an epoch moved on (signed out,
+        # new password, a role taken away) or an old cookie format signs the browser out, never raises.
+        user, _, epoch = user_id.partition(":")
+        if not (user.isdigit() and epoch.isdigit()):
             return None
-        person = get_person(current_desk(), int(user_id))
+        person = person_for_session(current_desk(), int(user), int(epoch))
         return DeskUser(person) if person else None
 
 

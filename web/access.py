@@ -28,7 +28,9 @@ class DeskUser(UserMixin):
         self.person = person
 
     def get_id(self) -> str:
-        return str(self.person.id)
+        # The session keeps "id:epoch": signing out, a new password or a role taken away moves the person's
+        # epoch on (engine.users), and every session that began before stops, copies of its cookie too.
+        return f"{self.person.id}:{self.person.session_epoch}"
 
     @property
     def username(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from supportdesk.engine import admin, jobs
+from supportdesk.engine import users as people
 from supportdesk.engine.errors import DiagramError, InvalidInput
 from supportdesk.engine.mail import delivery, inbound
 from supportdesk.engine.mail import queries as mail_queries
@@ -104,7 +105,46 @@ def users():
 
 
 def _users_page(form: UserForm, errors: list[str] | None = None) -> str:
-    return render_template("admin_users.html", users=admin.list_users(current_desk()), form=form, errors=errors)
+    return render_template("admin_users.html", users=admin.list_users(current_desk()), form=form, errors=errors,
+                           roles=ROLES)
+
+
+def _user_action(change, done: str):
+    """A change to one user from the users page: refused input is flashed, naming the field."""
+    if not FlaskForm().validate_on_submit():  # CSRFProtect refuses a missing token before this
+        return redirect(url_for("admin.users"))
+    try:
+        person = change()
+    except InvalidInput as exc:
+        for name, message in exc.fields.items() or [("", str(exc))]:
+            flash(f"Not changed: {name.replace('_', ' ')}: {message}" if name else f"Not changed: {message}", "error")
+        return redirect(url_for("admin.users"))
+    flash(done.format(username=person.username), "success")
+    return redirect(url_for("admin.users"))
+
+
+@blueprint.route("/admin/users/<username>/roles", methods=["POST"])
+@requires_roles(ADMIN)
+def user_roles(username: str):
+    """Set a person's roles; taking one away signs out their sessions (engine.users.set_roles)."""
+    return _user_action(lambda: people.set_roles(current_desk(), username, request.form.getlist("roles")),
+                        "The roles of {username} are changed.")
+
+
+@blueprint.route("/admin/users/<username>/password", methods=["POST"])
+@requires_roles(ADMIN)
+def user_password(username: str):
+    """A new password for a person (who forgot theirs); their sessions end."""
+    return _user_action(lambda: people.set_password(current_desk(), username, request.form.get("password", "")),
+                        "The password of {username} is changed; their sessions are signed out.")
+
+
+@blueprint.route("/admin/users/<username>/two-factor-off", methods=["POST"])
+@requires_roles(ADMIN)
+def user_two_factor_off(username: str):
+    """Turn off a person's two-factor sign-in (a lost phone); they can set it up again."""
+    return _user_action(lambda: people.disable_two_factor(current_desk(), username),
+                        "Two-factor sign-in of {username} is off; their sessions are signed out.")
 
 
 @blueprint.route("/admin/mail", methods=["GET"])

@@ -14,6 +14,7 @@ from functools import wraps
 from flask import g, request
 
 from supportdesk.engine import api_tokens, users
+from supportdesk.engine.throttle import TooManyAttempts
 
 from .. import current_desk
 from ..access import DeskUser
@@ -23,8 +24,11 @@ BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "sdk_ token
                  "description": "A personal API token: `supportdesk users token create USERNAME --name ...`, "
                                 "or `POST /api/v1/tokens`. Shown once; send it as `Authorization: Bearer <token>`."}
 BASIC_SCHEME = {"type": "http", "scheme": "basic",
-                "description": "Username and password: only to create a token (`POST /api/v1/tokens`)."}
+                "description": "Username and password: only to create a token (`POST /api/v1/tokens`). With "
+                               "two-factor sign-in, also the one-time code in an `X-OTP-Code` header. Failed "
+                               "sign-ins are throttled per account and per address (429, `Retry-After`)."}
 REALM = 'Bearer realm="supportdesk"'
+OTP_HEADER = "X-OTP-Code"  # the one-time code, with Basic auth, for a person with two-factor sign-in
 
 
 def api_user() -> DeskUser:
@@ -47,9 +51,16 @@ def authenticate(*, allow_basic: bool = False) -> DeskUser:
         return DeskUser(person)
     basic = request.authorization if allow_basic else None
     if basic is not None and basic.type == "basic" and basic.username:
-        person = users.authenticate(current_desk(), basic.username, basic.password or "")
+        # Throttled like the web form's sign-in (engine.throttle), shared by every process through the store.
+        try:
+            person = users.authenticate(current_desk(), basic.username, basic.password or "",
+                                        address=request.remote_addr, code=request.headers.get(OTP_HEADER))
+        except TooManyAttempts as refused:
+            raise Problem("too-many-attempts", str(refused),
+                          headers={"Retry-After": str(refused.retry_after)}) from None
         if person is None:
-            raise _unauthenticated("Unknown username or wrong password.")
+            raise _unauthenticated(f"Unknown username, wrong password, or (with two-factor sign-in) a missing or "
+                                   f"wrong one-time code in the {OTP_HEADER} header.")
         return DeskUser(person)
     raise _unauthenticated("Send a personal API token: Authorization: Bearer <token>. "
                            "Session cookies do not sign in to the API.")
@@ -74,7 +85,7 @@ def guarded(blp, *roles: str, errors: tuple[int, ...] = (), allow_basic: bool = 
             return view(*args, **kwargs)
 
         documented = checked
-        for status in sorted({401, *((403,) if roles else ()), *errors}):
+        for status in sorted({401, *((403,) if roles else ()), *((429,) if allow_basic else ()), *errors}):
             documented = blp.alt_response(status, response=_RESPONSE_NAMES[status])(documented)
         if allow_basic:
             documented = blp.doc(security=[{"bearerAuth": []}, {"basicAuth": []}])(documented)
@@ -84,4 +95,4 @@ def guarded(blp, *roles: str, errors: tuple[int, ...] = (), allow_basic: bool = 
 
 
 _RESPONSE_NAMES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT",
-                   422: "UNPROCESSABLE_ENTITY"}
+                   422: "UNPROCESSABLE_ENTITY", 429: "TOO_MANY_REQUESTS"}

@@ -42,6 +42,7 @@ TYPES = {
     "conflict": 409,
     "not-allowed": 422,
     "idempotency-key-reused": 422,
+    "too-many-attempts": 429,  # failed sign-ins throttled (engine.throttle): see Retry-After
     "internal-error": 500,
     "not-deployed": 503,
     "http-error": 0,  # any other HTTP status (e.g. 413): see ``status``
@@ -55,6 +56,7 @@ TITLES = {
     "conflict": "Conflict",
     "not-allowed": "Not possible in the ticket's state",
     "idempotency-key-reused": "Idempotency key reused with another request",
+    "too-many-attempts": "Too many failed sign-ins",
     "internal-error": "Internal error",
     "not-deployed": "No diagrams deployed",
 }
