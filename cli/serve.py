@@ -22,11 +22,12 @@ DEMO_TICKETS, DEMO_DAYS, DEMO_SEED = 60, 20, 1
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo", is_flag=True,
-              help=f"On a store with no tickets, first simulate {DEMO_TICKETS} calls over the last {DEMO_DAYS} days.")
+              help=f"On a store with no users, make demo users (one per role, a generated password printed); "
+                   f"with no tickets, first simulate {DEMO_TICKETS} calls over the last {DEMO_DAYS} days.")
 @reports_desk_errors
 def serve(host: str, port: int, demo: bool) -> None:
     """Start the web desk and, in the same process, the worker (SQLite and small sites)."""
-    from werkzeug.serving import run_simple
+    import waitress
 
     from supportdesk.web import create_app
 
@@ -34,17 +35,50 @@ def serve(host: str, port: int, demo: bool) -> None:
     if "SUPPORTDESK_PORTAL_URL" not in os.environ:  # the links in mail must reach this server
         desk.settings = replace(desk.settings, portal_url=f"http://{host}:{port}/portal")
     click.echo(commands.deploy(desk, actor="serve").describe())
-    users.ensure_demo_users(desk)
-    _print_demo_users(users.demo_users_present(desk))
+    seed_first_users(desk, demo=demo)
     if demo:
         fill_demo_store(desk)
     worker = Worker(desk)
     worker.start_in_thread()
     click.echo(f"supportdesk on http://{host}:{port}/ (store: {desk.settings.database_url})")
+    # A production WSGI server (waitress: threads, no development-server warning); the worker runs beside it.
+    server = waitress.create_server(create_app(desk), host=host, port=port, threads=WEB_THREADS)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: the worker finishes its job first
     try:
-        run_simple(host, port, create_app(desk), threaded=True, use_reloader=False)
+        server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.close()
         worker.stop()
+
+
+WEB_THREADS = 8
+
+
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt
+
+
+def seed_first_users(desk, *, demo: bool) -> str | None:
+    """On a store with no users: with ``demo`` the demo users (one per role), otherwise one ``admin``, each
+    time with a generated password printed once (only its hash is stored). Returns that password, or None
+    when the store had users (then only the demo users still there are recalled)."""
+    if demo:
+        password = users.ensure_demo_users(desk)
+        present = users.demo_users_present(desk)
+        if present:
+            said = f"password {password}" if password else "passwords as printed when they were made"
+            click.echo(f"demo users ({said}):")
+            for username, name, roles in present:
+                click.echo(f"  {username:<8} {name:<16} {', '.join(roles)}")
+        return password
+    password = users.ensure_first_admin(desk)
+    if password:
+        click.echo(f"first administrator: {users.FIRST_ADMIN}, password {password}")
+        click.echo("  shown this once: sign in and change it (Your account), then add people on Admin > Users "
+                   "or with `supportdesk users add`")
+    return password
 
 
 def fill_demo_store(desk, tickets: int = DEMO_TICKETS, days: int = DEMO_DAYS):
@@ -58,14 +92,6 @@ def fill_demo_store(desk, tickets: int = DEMO_TICKETS, days: int = DEMO_DAYS):
     for line in summary_lines(summary):
         click.echo(f"  {line}")
     return summary
-
-
-def _print_demo_users(created) -> None:
-    if not created:
-        return
-    click.echo(f"demo users (password {users.DEMO_PASSWORD!r} unless changed):")
-    for username, name, roles in created:
-        click.echo(f"  {username:<8} {name:<16} {', '.join(roles)}")
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ def wait_for(url: str, deadline: float) -> str:
             time.sleep(0.2)
 
 
-def test_serve_deploys_prints_demo_users_and_answers_on_its_port(tmp_path, new_store_url):
+def test_serve_deploys_prints_the_first_admin_and_answers_on_its_port(tmp_path, new_store_url):
     port = free_port()
     env = {**os.environ, "SUPPORTDESK_DATABASE_URL": new_store_url("serve"),
            "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
@@ -46,5 +47,9 @@ def test_serve_deploys_prints_demo_users_and_answers_on_its_port(tmp_path, new_s
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "deployed diagrams as version 1" in output
-    assert "alice" in output and "first_line" in output and "password 'demo'" in output
+    # No known password on an empty store: one admin with a generated one, printed once; no demo users.
+    assert re.search(r"first administrator: admin, password \S{16}\n", output)
+    assert "alice" not in output and "demo" not in output
+    # A production WSGI server (waitress), not Flask's development server and its warning.
+    assert "development server" not in output and "Do not use it in a production" not in output
     assert f"http://127.0.0.1:{port}/" in output
