@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, TextAreaField
+from wtforms import EmailField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from supportdesk.engine import portal, queries
+from supportdesk.engine import portal, portal_access, queries
 from supportdesk.engine.errors import InvalidInput, NotAllowed
 
 from . import current_desk
+from .access import ESCALATORS, requires_roles
+from .auth import _local_path
 
 blueprint = Blueprint("portal", __name__, url_prefix="/portal")
 CONTACT = "portal_contact"  # the session key: which customer this browser speaks for
+ACCESS = "portal_access"  # the session key: the link it came in with (revoked or expired: the session ends)
 
 
 class InformationForm(FlaskForm):
@@ -33,25 +36,47 @@ class EscalationForm(FlaskForm):
     concern = TextAreaField("What are you unhappy about?", validators=[InputRequired(), Length(max=4000)])
 
 
+class LinkRequestForm(FlaskForm):
+    email = EmailField("Your email address", validators=[InputRequired("Enter your email address"),
+                                                         Length(max=320)],
+                       render_kw={"autocomplete": "email", "required": True, "maxlength": 320})
+
+
 def customer_only(view):
-    """A portal page needs the customer's link first; staff sign-ins do not open it."""
+    """A portal page needs the customer's link first, and the link must still work (not expired, not
+    revoked: checked on every page); staff sign-ins do not open it."""
 
     @wraps(view)
     def checked(*args, **kwargs):
-        if not session.get(CONTACT):
+        access = session.get(ACCESS)
+        if not session.get(CONTACT) or not isinstance(access, int) \
+                or not portal_access.access_is_valid(current_desk(), access):
+            session.pop(CONTACT, None)
+            session.pop(ACCESS, None)
             return render_template("portal_no_access.html"), 403
         return view(session[CONTACT], *args, **kwargs)
 
     return checked
 
 
+@blueprint.route("/new-link", methods=["GET", "POST"])
+def new_link():
+    """A customer whose link expired asks for a new one: mailed to the address only if it has calls, and
+    the page answers the same either way, so it tells nobody whose address it is."""
+    form = LinkRequestForm()
+    if not form.validate_on_submit():
+        return render_template("portal_new_link.html", form=form), 400 if form.errors else 200
+    portal_access.request_link(current_desk(), form.email.data)
+    return render_template("portal_new_link.html", form=form, sent_to=form.email.data.strip())
+
+
 @blueprint.route("/<token>")
 def enter(token: str):
-    contact = portal.contact_for_token(current_desk(), token)
-    if contact is None:
+    entry = portal_access.enter(current_desk(), token)
+    if entry is None:
         return render_template("portal_no_access.html", bad_link=True), 404
     session.clear()  # a new link replaces whoever this browser spoke for
-    session[CONTACT] = contact
+    session[CONTACT], session[ACCESS] = entry.contact, entry.access_id
     return redirect(url_for("portal.calls"))
 
 
@@ -119,7 +144,22 @@ def _act(contact: str, reference: str, name: str, form: FlaskForm, command, done
 @blueprint.route("/leave", methods=["POST"])
 def leave():
     session.pop(CONTACT, None)
+    session.pop(ACCESS, None)
     return redirect(url_for("portal.calls"))
+
+
+@blueprint.route("/revoke", methods=["POST"])
+@requires_roles(*ESCALATORS)
+def revoke():
+    """Staff revoke a contact's portal links (a mail sent to the wrong person, a contact who left)."""
+    email = request.form.get("contact_email", "").strip()
+    back = _local_path(request.form.get("next")) or url_for("tickets.calls")
+    if not FlaskForm().validate_on_submit() or not email:
+        return redirect(back)
+    count = portal_access.revoke_links(current_desk(), email)
+    flash(f"Revoked {count} portal link{'s' if count != 1 else ''} of {email}; they can ask for a new one "
+          f"at the portal.", "success")
+    return redirect(back)
 
 
 
