@@ -165,22 +165,22 @@ def test_the_admin_adds_a_user_who_can_then_sign_in(browser, desk):
     page = browser.get("/admin/users")
     assert page.status_code == 200 and '<tr data-user="carl">' in text(page)
     answer = add_user(browser, username="zoe", display_name="Zoe Second", email="Zoe@Example.com",
-                      password="s3cret", roles=["second_line", "auditor"])
+                      password="s3cret long passphrase", roles=["second_line", "auditor"])
     assert answer.status_code == 302
     listed = text(browser.get("/admin/users"))
     assert "Added zoe (Second line, Auditor)." in listed
     assert re.search(r'<tr data-user="zoe">\s*<td>zoe</td>\s*<td>Zoe Second</td>\s*<td>zoe@example.com</td>\s*'
                      r'<td>Second line, Auditor</td>', listed)
-    assert authenticate(desk, "zoe", "s3cret").roles == ("second_line", "auditor")
+    assert authenticate(desk, "zoe", "s3cret long passphrase").roles == ("second_line", "auditor")
 
 
 @pytest.mark.parametrize(("fields", "field", "words"), [
-    ({"username": "carl", "password": "long enough", "roles": ["auditor"]}, "username", "exists already"),
-    ({"username": "new one", "password": "long enough", "roles": ["auditor"]}, "username", "A username is"),
+    ({"username": "carl", "password": "long enough phrase", "roles": ["auditor"]}, "username", "exists already"),
+    ({"username": "new one", "password": "long enough phrase", "roles": ["auditor"]}, "username", "A username is"),
     ({"username": "newbie", "password": "abc", "roles": ["auditor"]}, "password", "The password is too short"),
-    ({"username": "newbie", "password": "long enough"}, "roles", "Unknown role(s) (none given)"),
-    ({"username": "newbie", "password": "long enough", "roles": ["boss"]}, "roles", "Unknown role(s) boss"),
-    ({"username": "newbie", "password": "long enough", "roles": ["auditor"], "email": "nope"}, "email", "@"),
+    ({"username": "newbie", "password": "long enough phrase"}, "roles", "Unknown role(s) (none given)"),
+    ({"username": "newbie", "password": "long enough phrase", "roles": ["boss"]}, "roles", "Unknown role(s) boss"),
+    ({"username": "newbie", "password": "long enough phrase", "roles": ["auditor"], "email": "nope"}, "email", "@"),
 ])
 def test_a_user_that_cannot_be_added_is_refused_by_the_field(browser, desk, fields, field, words):
     signed_in(browser, "admin")
@@ -188,7 +188,7 @@ def test_a_user_that_cannot_be_added_is_refused_by_the_field(browser, desk, fiel
     assert answer.status_code == 400
     assert re.search(rf'class="field-error" id="{field}-error">[^<]*{re.escape(words)}', text(answer).replace(
         "&#39;", "'")), text(answer)
-    assert authenticate(desk, "newbie", "long enough") is None
+    assert authenticate(desk, "newbie", "long enough phrase") is None
 
 
 # --- who may -----------------------------------------------------------------------------------------------
@@ -209,10 +209,10 @@ def test_a_non_admin_may_not_deploy_or_add_users(browser, desk):
     answer = browser.post("/admin/versions", content_type="multipart/form-data", data={
         "csrf_token": token(page), "files": [(io.BytesIO(RENAMED.encode()), "support_call.bpmn")]})
     assert answer.status_code == 403
-    assert browser.post("/admin/users", data={"csrf_token": token(page), "username": "x", "password": "long enough",
+    assert browser.post("/admin/users", data={"csrf_token": token(page), "username": "x", "password": "long enough phrase",
                                               "roles": ["admin"]}).status_code == 403
     assert [v.number for v in admin.list_versions(desk)] == [1]
-    assert authenticate(desk, "x", "long enough") is None
+    assert authenticate(desk, "x", "long enough phrase") is None
 
 
 def test_the_overview_links_to_versions_and_users(browser, desk):

@@ -24,7 +24,7 @@ from supportdesk.web import create_app
 from supportdesk.web.api import idempotency
 
 from helpers import ANN, FIRST_RESPONSE, do, log_and_triage, log_call, open_task
-from web_client import desk_app, sign_in, use_quick_password_hashes
+from web_client import PASSWORD, desk_app, sign_in, use_quick_password_hashes
 
 PREFIX = "/api/v1"
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
@@ -165,12 +165,12 @@ def test_a_person_makes_a_token_that_is_shown_once_and_stored_hashed(desk, clien
 
 
 def test_the_first_token_can_be_made_with_username_and_password(client):
-    response = client.post(f"{PREFIX}/tokens", json={"name": "phone system"}, auth=("alice", "demo"))
+    response = client.post(f"{PREFIX}/tokens", json={"name": "phone system"}, auth=("alice", PASSWORD))
     assert response.status_code == 201
     assert Caller(client, response.get_json()["token"]).get("/me").get_json()["username"] == "alice"
     problem(client.post(f"{PREFIX}/tokens", json={"name": "x"}, auth=("alice", "wrong")), 401, "unauthenticated")
     # A password opens nothing else.
-    problem(client.get(f"{PREFIX}/me", auth=("alice", "demo")), 401, "unauthenticated")
+    problem(client.get(f"{PREFIX}/me", auth=("alice", PASSWORD)), 401, "unauthenticated")
 
 
 def test_only_an_admin_manages_other_peoples_tokens(as_):

@@ -13,6 +13,7 @@ from supportdesk.engine.users import ensure_demo_users
 from supportdesk.web import create_app
 
 from helpers import open_task
+from web_client import PASSWORD
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.slow
 def site(desk):
     """The desk in a browser; any Content-Security-Policy violation fails the test."""
     require_chromium()
-    ensure_demo_users(desk)
+    ensure_demo_users(desk, password=PASSWORD)
     with serving(create_app(desk)) as url, chromium_page() as page:
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))
@@ -32,7 +33,7 @@ def site(desk):
 def sign_in(page, url: str, username: str) -> None:
     page.goto(f"{url}/login")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{url}/tasks")
 

@@ -28,7 +28,7 @@ from conftest import WORKFLOWS, open_test_desk
 from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, log_and_triage, log_call
 from helpers import FIRST_RESPONSE as FIRST_RESPONSE_ANSWER
 from helpers import RESOLUTION as RESOLUTION_ANSWER
-from web_client import signed_in, use_quick_password_hashes
+from web_client import PASSWORD, signed_in, use_quick_password_hashes
 
 LONDON = WorkingCalendar.default().zone
 H = timedelta(hours=1)
@@ -87,7 +87,7 @@ def scenario(module_store_url):
         try:
             clock.set(london(2026, 11, 23, 9, 0))
             commands.deploy(desk, actor="test")
-            ensure_demo_users(desk)
+            ensure_demo_users(desk, password=PASSWORD)
             references = build_scenario(desk)
         finally:
             clock.use_system_time()

@@ -93,7 +93,7 @@ def test_sign_in_with_good_credentials_lands_on_the_inbox(browser):
     assert "Signed in as Alice First." in text(inbox)
 
 
-@pytest.mark.parametrize("username, password", [("alice", "wrong"), ("nobody", "demo")])
+@pytest.mark.parametrize("username, password", [("alice", "wrong"), ("nobody", PASSWORD)])
 def test_bad_credentials_show_a_clear_error_and_sign_nobody_in(browser, username, password):
     response = sign_in(browser, username, password)
     assert response.status_code == 200
@@ -209,7 +209,7 @@ def test_logging_a_call_needs_a_deployed_diagram(new_store_url, frozen_clock):
 
     empty = Desk(Settings(database_url=new_store_url("empty"), secret_key="test"))
     empty.upgrade_schema()
-    ensure_demo_users(empty)
+    ensure_demo_users(empty, password=PASSWORD)
     browser = create_app(empty, testing=True).test_client()
     sign_in(browser, "alice")
     response = log_call_via_form(browser)

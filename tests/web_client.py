@@ -11,7 +11,7 @@ from supportdesk.engine import users
 from supportdesk.engine.users import ensure_demo_users
 from supportdesk.web import create_app
 
-PASSWORD = "demo"  # every demo user's password
+PASSWORD = "kettle window orbit 42"  # every demo user's password in tests (it passes the password policy)
 
 
 class _Inputs(HTMLParser):
@@ -60,9 +60,14 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
+def demo_users(desk) -> None:
+    """The demo users (one per role), all with ``PASSWORD``."""
+    ensure_demo_users(desk, password=PASSWORD)
+
+
 def desk_app(desk):
-    """The web desk on ``desk`` for the test client, with the demo users (one per role, password demo)."""
-    ensure_demo_users(desk)
+    """The web desk on ``desk`` for the test client, with the demo users (one per role, password ``PASSWORD``)."""
+    demo_users(desk)
     return create_app(desk, testing=True)
 
 
