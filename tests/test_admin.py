@@ -209,8 +209,8 @@ def test_a_non_admin_may_not_deploy_or_add_users(browser, desk):
     answer = browser.post("/admin/versions", content_type="multipart/form-data", data={
         "csrf_token": token(page), "files": [(io.BytesIO(RENAMED.encode()), "support_call.bpmn")]})
     assert answer.status_code == 403
-    assert browser.post("/admin/users", data={"csrf_token": token(page), "username": "x", "password": "long enough phrase",
-                                              "roles": ["admin"]}).status_code == 403
+    assert browser.post("/admin/users", data={"csrf_token": token(page), "username": "x",
+                                              "password": "long enough phrase", "roles": ["admin"]}).status_code == 403
     assert [v.number for v in admin.list_versions(desk)] == [1]
     assert authenticate(desk, "x", "long enough phrase") is None
 
