@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from supportdesk.engine.history import GENESIS_HASH, event_hash
-from supportdesk.engine.models import HistoryEvent, Job, ReferenceCounter, SlaClock, SlaSegment, Ticket, WorkTask
-from supportdesk.engine.references import format_reference
+from supportdesk.engine.store.models import HistoryEvent, Job, ReferenceCounter, SlaClock, SlaSegment, Ticket, WorkTask
+from supportdesk.engine.tickets.history import GENESIS_HASH, event_hash
+from supportdesk.engine.tickets.references import format_reference
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TABLES: tuple[Table, ...] = (Ticket.__table__, SlaClock.__table__, SlaSegment.__table__, WorkTask.__table__,

@@ -13,14 +13,15 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from supportdesk.engine import commands, forms
-from supportdesk.engine.clock import clock
-from supportdesk.engine.deployment import read_diagram_files
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.models import Ticket, WorkTask
-from supportdesk.engine.process import ProcessEngine, running
+from supportdesk.engine.process import forms
+from supportdesk.engine.process.deployment import read_diagram_files
+from supportdesk.engine.process.spiff import ProcessEngine, running
+from supportdesk.engine.process.validation import parse_specs
 from supportdesk.engine.settings import PACKAGED_WORKFLOWS, Settings
-from supportdesk.engine.validation import parse_specs
+from supportdesk.engine.store.models import Ticket, WorkTask
+from supportdesk.engine.tickets import commands
+from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers import HANDLERS
 
 # A Monday, 10:00 in London (GMT): inside working hours, as the tests use.

@@ -28,10 +28,11 @@ from lifecycle import (
 from sqlalchemy import delete, func, select
 from workers import Workers, busy_share, create_database, drop_database, machine_cpu, postgres_available
 
-from supportdesk.engine import audit, commands, history, jobs, queries, reports
-from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.models import HistoryEvent, Job, Ticket, WorkTask
+from supportdesk.engine.oversight import audit, reports
+from supportdesk.engine.store.models import HistoryEvent, Job, Ticket, WorkTask
+from supportdesk.engine.tickets import commands, history, jobs, queries
+from supportdesk.engine.working_time.clock import clock
 
 log = logging.getLogger("bench")
 REPO = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from pathlib import Path
 import measures
 from measures import FULL, QUICK, Result
 
-from supportdesk.engine.clock import clock
+from supportdesk.engine.working_time.clock import clock
 
 ITEMS = {1: "lifecycle", 2: "history", 3: "store", 4: "timers", 5: "scale-out", 6: "replay", 7: "memory"}
 

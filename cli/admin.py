@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from supportdesk.engine import commands, users
-from supportdesk.engine.roles import ROLES
+from supportdesk.engine.people import users
+from supportdesk.engine.process.roles import ROLES
+from supportdesk.engine.tickets import commands
 
-from .main import default_actor, main, open_desk, reports_desk_errors
+from .group import default_actor, main, open_desk, reports_desk_errors
 
 
 @main.command()

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
-from supportdesk.engine import audit as auditing
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.clock import local
-from supportdesk.engine.sla_policy import SlaPolicy
+from supportdesk.engine.oversight import audit as auditing
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.working_time.sla_policy import SlaPolicy
 
-from .main import main, open_desk, reports_desk_errors
+from .group import main, open_desk, reports_desk_errors
 
 
 @main.group()

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from supportdesk.engine.calendar import CalendarConfigError, Period, WorkingCalendar
+from supportdesk.engine.working_time.calendar import CalendarConfigError, Period, WorkingCalendar
 
 # Installed, cli/ and workflows/ both sit under site-packages/supportdesk/.
 DEFAULT_CALENDAR_FILE = Path(__file__).resolve().parents[1] / "workflows" / "calendar.toml"

@@ -6,11 +6,11 @@ from datetime import datetime
 
 import click
 
-from supportdesk.engine import calls, commands, queries
-from supportdesk.engine.clock import DISPLAY_ZONE, local
-from supportdesk.engine.roles import TASK_ROLES
+from supportdesk.engine.process.roles import TASK_ROLES
+from supportdesk.engine.tickets import calls, commands, queries
+from supportdesk.engine.working_time.clock import DISPLAY_ZONE, local
 
-from .main import default_actor, main, open_desk, reports_desk_errors
+from .group import default_actor, main, open_desk, reports_desk_errors
 
 
 @main.command("log-call")

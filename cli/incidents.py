@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import click
 
-from supportdesk.engine import jobs
-from supportdesk.engine.clock import local
+from supportdesk.engine.tickets import jobs
+from supportdesk.engine.working_time.clock import local
 
-from .main import default_actor, open_desk, reports_desk_errors
+from .group import default_actor, open_desk, reports_desk_errors
 
 
 @click.group("incidents")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 
-from supportdesk.engine.clock import local
-from supportdesk.engine.deployment import active_version
 from supportdesk.engine.mail import delivery, inbound
 from supportdesk.engine.mail import queries as mail_queries
 from supportdesk.engine.mail.ingest import ingest
 from supportdesk.engine.mail.server import start_mail_server
+from supportdesk.engine.process.deployment import active_version
+from supportdesk.engine.working_time.clock import local
 
-from .main import EXIT_ERROR, default_actor, main, open_desk, reports_desk_errors
+from .group import EXIT_ERROR, default_actor, main, open_desk, reports_desk_errors
 
 
 @main.command("mail-server")

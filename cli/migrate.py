@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from supportdesk.engine import migration
-from supportdesk.engine.clock import local
+from supportdesk.engine.tickets import migration
+from supportdesk.engine.working_time.clock import local
 
-from .main import default_actor, open_desk, reports_desk_errors
+from .group import default_actor, open_desk, reports_desk_errors
 
 EXIT_UNSAFE = 1
 

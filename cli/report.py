@@ -7,10 +7,11 @@ from datetime import timedelta
 
 import click
 
-from supportdesk.engine import bounds, reports
-from supportdesk.engine.clock import local
+from supportdesk.engine import bounds
+from supportdesk.engine.oversight import reports
+from supportdesk.engine.working_time.clock import local
 
-from .main import open_desk, reports_desk_errors
+from .group import open_desk, reports_desk_errors
 
 
 @click.group("report")

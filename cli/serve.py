@@ -8,10 +8,12 @@ from dataclasses import replace
 
 import click
 
-from supportdesk.engine import commands, queries, simulation, users
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.oversight import simulation
+from supportdesk.engine.people import users
+from supportdesk.engine.tickets import commands, queries
 
-from .main import main, open_desk, reports_desk_errors
+from .group import main, open_desk, reports_desk_errors
 from .simulate import summary_lines
 
 # serve --demo: a few weeks of simulated calls, ending now, on a store with no tickets.
@@ -106,7 +108,7 @@ def worker(once: bool, lease: int) -> None:
 
     from sqlalchemy.engine import make_url
 
-    from supportdesk.engine import jobs
+    from supportdesk.engine.tickets import jobs
 
     desk = open_desk()
     worker = Worker(desk, lease=timedelta(seconds=lease))

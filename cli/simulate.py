@@ -13,10 +13,11 @@ from datetime import datetime, timedelta
 
 import click
 
-from supportdesk.engine import commands, simulation
-from supportdesk.engine.clock import DISPLAY_ZONE, clock, local
+from supportdesk.engine.oversight import simulation
+from supportdesk.engine.tickets import commands
+from supportdesk.engine.working_time.clock import DISPLAY_ZONE, clock, local
 
-from .main import main, open_desk, reports_desk_errors
+from .group import main, open_desk, reports_desk_errors
 
 
 @main.command()

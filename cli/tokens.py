@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
-from supportdesk.engine import api_tokens
-from supportdesk.engine.clock import local
+from supportdesk.engine.people import api_tokens
+from supportdesk.engine.working_time.clock import local
 
-from .main import open_desk, reports_desk_errors
+from .group import open_desk, reports_desk_errors
 
 
 @click.group("token")

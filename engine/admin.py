@@ -12,13 +12,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from . import users
-from .deployment import DIAGRAM_SUFFIXES, DeployResult, active_version, deploy_files
-from .desk import Desk
-from .errors import InvalidInput, NoActiveVersion
-from .lint import DiagramWarning, lint
-from .models import DiagramVersion, Ticket, User
-from .users import Person
+from supportdesk.engine.desk import Desk
+from supportdesk.engine.errors import InvalidInput, NoActiveVersion
+from supportdesk.engine.people import users
+from supportdesk.engine.people.users import Person
+from supportdesk.engine.process.deployment import DIAGRAM_SUFFIXES, DeployResult, active_version, deploy_files
+from supportdesk.engine.process.lint import DiagramWarning, lint
+from supportdesk.engine.store.models import DiagramVersion, Ticket, User
 
 # A diagram is a few hundred kilobytes at most; refuse what cannot be one before parsing it.
 MAX_DIAGRAM_BYTES = 2 * 1024 * 1024

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-from .clock import clock, local
-from .errors import InvalidInput
+from supportdesk.engine.errors import InvalidInput
+from supportdesk.engine.working_time.clock import clock, local
 
 # Text: no NUL (PostgreSQL cannot store it in a text column), no lone UTF-16 surrogate (not UTF-8 at
 # all, so nothing can store or print it), and no field longer than this (a whole form's free text).
@@ -78,7 +78,7 @@ def report_range(period: str | None, start: str | None, end: str | None) -> tupl
     if problems:
         raise InvalidInput("the report cannot cover those dates", problems)
     # Imported here: the report module is heavy, and only the report's entry points need it.
-    from .reports import requested_range
+    from supportdesk.engine.oversight.reports import requested_range
 
     return requested_range(period, start, end)
 

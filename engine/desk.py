@@ -10,16 +10,15 @@ import threading
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
+from supportdesk.engine.process.spiff import ProcessEngine
+from supportdesk.engine.process.validation import MAIN_PROCESS, parse_specs
+from supportdesk.engine.settings import Settings
+from supportdesk.engine.store import schema
+from supportdesk.engine.store.db import Database
+from supportdesk.engine.store.models import DiagramVersion
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.sla_policy import SlaPolicy
 from supportdesk.handlers import EXPRESSION_FUNCTIONS, HANDLERS
-
-from . import schema
-from .calendar import WorkingCalendar
-from .db import Database
-from .models import DiagramVersion
-from .process import ProcessEngine
-from .settings import Settings
-from .sla_policy import SlaPolicy
-from .validation import MAIN_PROCESS, parse_specs
 
 
 class Desk:

@@ -1,6 +1,6 @@
 """C03: every call gets a unique Call Reference."""
 
-from supportdesk.engine.references import next_reference
+from supportdesk.engine.tickets.references import next_reference
 
 from . import handler
 

@@ -1,7 +1,7 @@
 """Mail the process sends (C04, C09, C12, C26, C30), queued in the outbox."""
 
-from supportdesk.engine.clock import local
-from supportdesk.engine.portal_access import issue_token
+from supportdesk.engine.people.portal_access import issue_token
+from supportdesk.engine.working_time.clock import local
 
 from . import handler
 

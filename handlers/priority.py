@@ -1,7 +1,7 @@
 """C05-C11: the advisor allocates the priority the table suggests, or overrides it with a reason."""
 
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.sla_policy import PRIORITIES, RESOLUTION
+from supportdesk.engine.working_time.sla_policy import PRIORITIES, RESOLUTION
 
 from . import handler
 

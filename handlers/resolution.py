@@ -1,8 +1,7 @@
 """C15-C18 and C27: hand-overs between the lines, resolution and feedback."""
 
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.models import Feedback
-from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
+from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 
 from . import handler
 
@@ -50,7 +49,7 @@ def keep_feedback(uow, task) -> None:
     if rating is not None and (not isinstance(rating, int) or not 1 <= rating <= 5):
         raise InvalidInput("a rating is 1 to 5", {"rating": "Rating must be a whole number from 1 to 5"})
     comment = str(feedback.get("comment") or "")[:4000]
-    uow.session.add(Feedback(ticket_id=uow.ticket.id, rating=rating, comment=comment, received_at=uow.now))
+    uow.keep_feedback(rating, comment)
     uow.record("feedback_received", {"rating": rating, "comment": comment})
 
 

@@ -7,10 +7,10 @@ to the ticket's history (C32).
 
 from __future__ import annotations
 
-from supportdesk.engine.clock import local
-from supportdesk.engine.instances import NEVER
-from supportdesk.engine.process import current_unit_of_work
-from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
+from supportdesk.engine.process.spiff import current_unit_of_work
+from supportdesk.engine.tickets.instances import NEVER
+from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 
 from . import expression, handler
 

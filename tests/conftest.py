@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from supportdesk.engine import commands
-from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.models import Base
 from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.models import Base
+from supportdesk.engine.tickets import commands
+from supportdesk.engine.working_time.clock import clock
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"

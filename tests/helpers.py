@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from supportdesk.engine import commands, queries
+from supportdesk.engine.tickets import commands, queries
 
 ANN = commands.CallDetails(contact_name="Ann Example", contact_email="ann@example.com", account="Acme Ltd",
                            summary="Unable to load data for tomorrow's campaign")

@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from supportdesk.engine import admin, queries
+from supportdesk.engine import admin
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.users import authenticate
+from supportdesk.engine.people.users import authenticate
+from supportdesk.engine.tickets import queries
 
 from conftest import WORKFLOWS
 from helpers import log_call
@@ -226,7 +227,7 @@ def test_the_overview_links_to_versions_and_users(browser, desk):
 
 def test_failed_and_quarantined_mail_are_shown_to_the_admin_and_can_be_retried(browser, desk):
     from supportdesk.engine.mail import inbound
-    from supportdesk.engine.models import OutboxMail
+    from supportdesk.engine.store.models import OutboxMail
 
     log_call(desk)
     with desk.db.transaction() as session:

@@ -16,10 +16,12 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate
 
 from supportdesk.cli.report import as_json
-from supportdesk.engine import api_tokens, commands, queries, reports
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.models import ApiToken, IdempotencyKey, Ticket, User
-from supportdesk.engine.users import ensure_demo_users
+from supportdesk.engine.oversight import reports
+from supportdesk.engine.people import api_tokens
+from supportdesk.engine.people.users import ensure_demo_users
+from supportdesk.engine.store.models import ApiToken, IdempotencyKey, Ticket, User
+from supportdesk.engine.tickets import commands, queries
 from supportdesk.web import create_app
 from supportdesk.web.api import idempotency
 

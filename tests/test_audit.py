@@ -12,11 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from supportdesk.cli import main
-from supportdesk.engine import audit, commands, simulation
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.instances import find_ticket
-from supportdesk.engine.models import HistoryEvent
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.oversight import audit, simulation
+from supportdesk.engine.store.models import HistoryEvent
+from supportdesk.engine.tickets import commands
+from supportdesk.engine.tickets.instances import find_ticket
+from supportdesk.engine.working_time.calendar import WorkingCalendar
 
 from conftest import WORKFLOWS
 from helpers import ANN, FIRST_RESPONSE, RESOLUTION, RESOLVED_STRAIGHT_AWAY, do, log_and_triage

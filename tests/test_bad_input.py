@@ -15,12 +15,14 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from supportdesk.cli.main import main as cli
-from supportdesk.engine import api_tokens, commands, reports
+from supportdesk.cli import main as cli
 from supportdesk.engine.bounds import MAX_JSON_DEPTH, MAX_REPORT_YEARS
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.models import Account, ApiToken, IdempotencyKey, Ticket
+from supportdesk.engine.oversight import reports
+from supportdesk.engine.people import api_tokens
 from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.models import Account, ApiToken, IdempotencyKey, Ticket
+from supportdesk.engine.tickets import commands
 from supportdesk.web.api.schemas import CallIn
 
 from conftest import WORKFLOWS

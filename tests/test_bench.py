@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from supportdesk.engine.clock import clock
+from supportdesk.engine.working_time.clock import clock
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 

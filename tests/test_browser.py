@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 from browser import chromium_page, require_chromium, screenshot, serving
 
-from supportdesk.engine import queries
-from supportdesk.engine.users import ensure_demo_users
+from supportdesk.engine.people.users import ensure_demo_users
+from supportdesk.engine.tickets import queries
 from supportdesk.web import create_app
 
 from helpers import open_task

@@ -31,8 +31,8 @@ import pytest
 from click.testing import CliRunner
 
 from supportdesk.cli.calendar_cli import WorkingDuration, calendar
-from supportdesk.engine import calendar as calendar_module
-from supportdesk.engine.calendar import (
+from supportdesk.engine.working_time import calendar as calendar_module
+from supportdesk.engine.working_time.calendar import (
     CHARTER_CALENDAR_FILE,
     CalendarConfigError,
     WorkingCalendar,

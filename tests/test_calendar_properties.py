@@ -18,7 +18,7 @@ import holidays
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supportdesk.engine.calendar import WorkingCalendar
+from supportdesk.engine.working_time.calendar import WorkingCalendar
 
 LONDON = ZoneInfo("Europe/London")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")

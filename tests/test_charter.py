@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.clock import local
+from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.errors import InvalidInput, NotAllowed
-from supportdesk.engine.models import Feedback, OutboxMail
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.store.models import Feedback, OutboxMail
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import local
 
 from helpers import (
     ANN,
@@ -260,7 +260,7 @@ def test_C22_C23_C24_high_call_delayed_over_a_weekend_is_medium_paused_and_reope
     assert {"call_delayed", "priority_regraded", "sla_paused", "call_reopened", "sla_resumed"} <= set(kinds)
     # The deadline timer follows the clock: it waits for the new due moment.
     with desk.db.reading() as session:
-        from supportdesk.engine.models import Job
+        from supportdesk.engine.store.models import Job
 
         assert resolution.due_at in [job.due_at for job in session.query(Job)]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from supportdesk.engine.clock import Clock, local
+from supportdesk.engine.working_time.clock import Clock, local
 
 
 def test_a_set_clock_stays_put_and_advances_on_demand():

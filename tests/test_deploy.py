@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from supportdesk.engine import commands, queries
 from supportdesk.engine.errors import DiagramError
+from supportdesk.engine.tickets import commands, queries
 
 from conftest import WORKFLOWS, open_test_desk
 from helpers import do, log_call, open_task
@@ -131,8 +131,8 @@ def test_the_first_deploy_of_a_broken_diagram_leaves_no_version(sqlite_url, froz
     with pytest.raises(DiagramError):
         commands.deploy(desk, tmp_path / "wf")
     with desk.db.reading() as session:
-        from supportdesk.engine.deployment import active_version
         from supportdesk.engine.errors import NoActiveVersion
+        from supportdesk.engine.process.deployment import active_version
 
         with pytest.raises(NoActiveVersion):
             active_version(session)

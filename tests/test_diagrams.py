@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from supportdesk.engine.roles import TASK_ROLES, role_for_lane
-from supportdesk.engine.validation import NS, validate
+from supportdesk.engine.process.roles import TASK_ROLES, role_for_lane
+from supportdesk.engine.process.validation import NS, validate
 from supportdesk.handlers import HANDLERS
 
 from conftest import WORKFLOWS

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.clock import local
-from supportdesk.engine.instances import find_ticket
-from supportdesk.engine.models import Job, SlaClock
-from supportdesk.engine.sla_policy import FIRST_RESPONSE as FIRST_RESPONSE_CLOCK
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.store.models import Job, SlaClock
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.instances import find_ticket
+from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE as FIRST_RESPONSE_CLOCK
 
 from helpers import FIRST_RESPONSE, history_kinds, log_and_triage, open_task
 

@@ -14,12 +14,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from supportdesk.engine import commands, queries
+from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.errors import HandlerError, InvalidInput, NotAllowed
 from supportdesk.engine.mail import delivery
 from supportdesk.engine.mail import queries as mail_queries
-from supportdesk.engine.models import MailAttempt, OutboxMail
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.store.models import MailAttempt, OutboxMail
+from supportdesk.engine.tickets import commands, queries
 from supportdesk.handlers import HANDLERS
 
 from conftest import open_test_desk

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from supportdesk.cli.mail import ingest_mail, mail_release, mail_status
-from supportdesk.engine import commands, queries
 from supportdesk.engine.mail import inbound
 from supportdesk.engine.mail import queries as mail_queries
-from supportdesk.engine.models import OutboxMail, Ticket
+from supportdesk.engine.store.models import OutboxMail, Ticket
+from supportdesk.engine.tickets import commands, queries
 
 from conftest import MONDAY_10AM, WORKFLOWS, open_test_desk
 from helpers import FIRST_RESPONSE, RESOLVED_STRAIGHT_AWAY, do, events, history_kinds, log_and_triage, log_call

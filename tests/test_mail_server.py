@@ -16,8 +16,9 @@ from email.utils import make_msgid
 
 import pytest
 
-from supportdesk.engine import commands, portal, queries
 from supportdesk.engine.mail import queries as mail_queries
+from supportdesk.engine.people import portal
+from supportdesk.engine.tickets import commands, queries
 
 from conftest import WORKFLOWS, open_test_desk
 from helpers import FIRST_RESPONSE, do, events, log_and_triage
@@ -25,8 +26,8 @@ from helpers import FIRST_RESPONSE, do, events, log_and_triage
 pytestmark = pytest.mark.slow
 SUPPORT = "support@supportdesk.local"
 
-# The command line with the mail commands (works before and after cli/main.py registers them).
-SUPPORTDESK = [sys.executable, "-c", "import supportdesk.cli.mail; from supportdesk.cli import main; main()"]
+# The command line, as the installed ``supportdesk`` runs it.
+SUPPORTDESK = [sys.executable, "-m", "supportdesk.cli"]
 
 
 def customer_mail(subject: str = "Campaign won't send", body: str = "It stops at 40%.",

@@ -14,11 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from supportdesk.cli.mail import ingest_mail, mail_status
-from supportdesk.engine import commands, portal, queries
 from supportdesk.engine.errors import InvalidInput, NotAllowed, NotFound
 from supportdesk.engine.mail import inbound, review
 from supportdesk.engine.mail import queries as mail_queries
-from supportdesk.engine.models import HeldMail, InboundMail, OutboxMail, SlaClock, Ticket
+from supportdesk.engine.people import portal
+from supportdesk.engine.store.models import HeldMail, InboundMail, OutboxMail, SlaClock, Ticket
+from supportdesk.engine.tickets import commands, queries
 
 from conftest import WORKFLOWS
 from helpers import ANN, FIRST_RESPONSE, do, events, history_kinds, log_and_triage, log_call
@@ -359,8 +360,8 @@ def test_C03_migration_0009_keeps_received_mail_and_its_attachments_both_ways(sq
     attachment stays, and a reused Message-ID is accepted once more."""
     from alembic import command
 
-    from supportdesk.engine import schema
     from supportdesk.engine.desk import Desk
+    from supportdesk.engine.store import schema
 
     from conftest import open_test_desk
 

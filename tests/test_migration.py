@@ -12,12 +12,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from supportdesk.cli.migrate import migrate as migrate_command
-from supportdesk.engine import audit, commands, migration, queries
+from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.errors import NotAllowed, NotFound
-from supportdesk.engine.instances import find_ticket, timer_due, waiting_timers
-from supportdesk.engine.models import Job, WorkTask
-from supportdesk.engine.sla import SlaClocks
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.oversight import audit
+from supportdesk.engine.store.models import Job, WorkTask
+from supportdesk.engine.tickets import commands, migration, queries
+from supportdesk.engine.tickets.instances import find_ticket, timer_due, waiting_timers
+from supportdesk.engine.tickets.sla_clocks import SlaClocks
 
 from conftest import WORKFLOWS
 from helpers import (

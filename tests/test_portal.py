@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.models import OutboxMail, PortalAccess
+from supportdesk.engine.store.models import OutboxMail, PortalAccess
+from supportdesk.engine.tickets import commands, queries
 from supportdesk.web import create_app
 
 from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, log_and_triage, log_call

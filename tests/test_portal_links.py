@@ -9,8 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from supportdesk.engine import portal_access
-from supportdesk.engine.models import OutboxMail
+from supportdesk.engine.people import portal_access
+from supportdesk.engine.store.models import OutboxMail
 
 from helpers import ANN, log_call
 from web_client import desk_app, signed_in, text, token, use_quick_password_hashes
@@ -93,7 +93,7 @@ def test_only_staff_who_deal_with_customers_revoke_links(desk, app):
                                                 "contact_email": ANN.contact_email}).status_code == 403
     assert app.test_client().post("/portal/revoke", data={"contact_email": ANN.contact_email}).status_code == 400
     with desk.db.reading() as session:
-        from supportdesk.engine.models import PortalAccess
+        from supportdesk.engine.store.models import PortalAccess
 
         assert session.query(PortalAccess).filter(PortalAccess.revoked_at.isnot(None)).count() == 0
 

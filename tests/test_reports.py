@@ -14,14 +14,15 @@ import pytest
 from click.testing import CliRunner
 
 from supportdesk.cli.report import report as report_command
-from supportdesk.engine import commands, reports
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.clock import clock, local
+from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.reports import ALL, Figures, sla_report, sla_report_csv
-from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
-from supportdesk.engine.users import ensure_demo_users
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.oversight import reports
+from supportdesk.engine.oversight.reports import ALL, Figures, sla_report, sla_report_csv
+from supportdesk.engine.people.users import ensure_demo_users
+from supportdesk.engine.tickets import commands
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import clock, local
+from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 from supportdesk.web import create_app
 
 from conftest import WORKFLOWS, open_test_desk

@@ -7,8 +7,8 @@ import re
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from supportdesk.engine import schema
-from supportdesk.engine.models import Base
+from supportdesk.engine.store import schema
+from supportdesk.engine.store.models import Base
 
 from conftest import open_test_desk
 
@@ -17,7 +17,7 @@ def test_migrations_build_exactly_the_models_on_each_store(any_store_url):
     desk = open_test_desk(any_store_url)
     with desk.db.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert differences == [], "the models changed without a migration: write one (see engine/migrations)"
+    assert differences == [], "the models changed without a migration: write one (see engine/store/migrations)"
     assert schema.is_current(desk.db)
     desk.close()
 
@@ -38,9 +38,9 @@ def test_instances_stored_with_their_spec_inside_are_moved_to_process_spec(any_s
     tickets go on working, also in a process that meets the spec for the first time."""
     from alembic import command
 
-    from supportdesk.engine import commands
     from supportdesk.engine.desk import Desk
-    from supportdesk.engine.models import ProcessSpec, Ticket
+    from supportdesk.engine.store.models import ProcessSpec, Ticket
+    from supportdesk.engine.tickets import commands
 
     from helpers import FIRST_RESPONSE, do, log_and_triage, open_titles
 
@@ -79,11 +79,11 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     from alembic import command
     from sqlalchemy import update
 
-    from supportdesk.engine import commands, queries
+    from supportdesk.engine.background.worker import Worker
     from supportdesk.engine.desk import Desk
-    from supportdesk.engine.models import SlaClock, SlaSegment
-    from supportdesk.engine.reports import sla_report
-    from supportdesk.engine.worker import Worker
+    from supportdesk.engine.oversight.reports import sla_report
+    from supportdesk.engine.store.models import SlaClock, SlaSegment
+    from supportdesk.engine.tickets import commands, queries
 
     from helpers import ANN, FIRST_RESPONSE, do, log_and_triage
 

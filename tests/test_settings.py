@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from supportdesk.engine.db import Database
 from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.db import Database
 
 
 def test_unset_variables_keep_the_defaults():

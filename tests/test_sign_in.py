@@ -17,10 +17,10 @@ from werkzeug.security import generate_password_hash
 
 from supportdesk.cli import main
 from supportdesk.cli.serve import seed_first_users
-from supportdesk.engine import throttle, users
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.models import SignInFailure, User
+from supportdesk.engine.people import throttle, users
 from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.models import SignInFailure, User
 from supportdesk.web import create_app
 
 from web_client import PASSWORD, desk_app, sign_in, signed_in, text, token, use_quick_password_hashes
@@ -272,7 +272,7 @@ def enrol(client) -> str:
 
 
 def code_at(secret: str, offset: timedelta = timedelta()) -> str:
-    from supportdesk.engine.clock import clock
+    from supportdesk.engine.working_time.clock import clock
 
     return pyotp.TOTP(secret).at(clock.now() + offset)
 

@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 from supportdesk.cli import main
 from supportdesk.cli.serve import fill_demo_store
-from supportdesk.engine import commands, history, queries, simulation
-from supportdesk.engine.clock import clock
-from supportdesk.engine.models import Feedback, Ticket
-from supportdesk.engine.sla_policy import Target
+from supportdesk.engine.oversight import simulation
+from supportdesk.engine.store.models import Feedback, Ticket
+from supportdesk.engine.tickets import commands, history, queries
+from supportdesk.engine.working_time.clock import clock
+from supportdesk.engine.working_time.sla_policy import Target
 
 from conftest import MONDAY_10AM, open_test_desk
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from supportdesk.engine import commands, queries
 from supportdesk.engine.errors import ConflictError, Forbidden, InvalidInput, NoActiveVersion, NotFound
-from supportdesk.engine.history import events_of, first_broken_link
-from supportdesk.engine.instances import find_ticket
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.history import events_of, first_broken_link
+from supportdesk.engine.tickets.instances import find_ticket
 
 from helpers import (
     ANN,

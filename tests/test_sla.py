@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.clock import local
-from supportdesk.engine.instances import find_ticket
-from supportdesk.engine.sla import Segment, SlaClocks, compute
-from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION, PolicyError, SlaPolicy, Target
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.instances import find_ticket
+from supportdesk.engine.tickets.sla_clocks import SlaClocks
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.working_time.sla import Segment, compute
+from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION, PolicyError, SlaPolicy, Target
 
 from conftest import TEST_DIAGRAMS, open_test_desk
 from helpers import history_kinds, log_call, open_task
@@ -155,7 +156,7 @@ def test_C32_figures_recomputed_from_the_stored_segments_equal_the_cached_ones(c
 
     clock_id, cached_due, cached_state, cached_priority = clocks_of(scenario)
     with clocks_of.desk.db.reading() as session:  # a new session: only what was stored
-        from supportdesk.engine.models import SlaSegment
+        from supportdesk.engine.store.models import SlaSegment
 
         rows = session.query(SlaSegment).filter_by(clock_id=clock_id).order_by(SlaSegment.seq).all()
         segments = [Segment(r.kind, r.at, r.priority, timedelta(seconds=r.budget_seconds)

@@ -15,11 +15,13 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supportdesk.engine import audit, commands, queries, simulation
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.clock import clock
-from supportdesk.engine.models import SlaClock, Ticket
-from supportdesk.engine.sla import BREACH, PAUSE, REGRADE, RESUME, START, STOP, Segment, SlaClocks
+from supportdesk.engine.oversight import audit, simulation
+from supportdesk.engine.store.models import SlaClock, Ticket
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.sla_clocks import SlaClocks
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import clock
+from supportdesk.engine.working_time.sla import BREACH, PAUSE, REGRADE, RESUME, START, STOP, Segment
 
 from conftest import MONDAY_10AM, open_test_desk
 

@@ -12,13 +12,14 @@ import re
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-from supportdesk.engine import api_tokens, commands, queries
-from supportdesk.engine.calendar import WorkingCalendar
-from supportdesk.engine.clock import local
-from supportdesk.engine.models import OutboxMail
-from supportdesk.engine.reports import ALL, sla_report
-from supportdesk.engine.sla_policy import FIRST_RESPONSE, RESOLUTION
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.oversight.reports import ALL, sla_report
+from supportdesk.engine.people import api_tokens
+from supportdesk.engine.store.models import OutboxMail
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 
 from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, history_kinds, log_and_triage, log_call, open_titles
 from helpers import FIRST_RESPONSE as HANDED_TO_SECOND_LINE

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from supportdesk.engine import commands, queries
+from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.errors import HandlerError
-from supportdesk.engine.models import Job, Ticket
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.store.models import Job, Ticket
+from supportdesk.engine.tickets import commands, queries
 from supportdesk.handlers import HANDLERS
 
 from conftest import TEST_DIAGRAMS, open_test_desk

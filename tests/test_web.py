@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.calls import REQUEST_KINDS, SYMPTOMS
-from supportdesk.engine.clock import clock
-from supportdesk.engine.instances import find_ticket
-from supportdesk.engine.users import ensure_demo_users
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.people.users import ensure_demo_users
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.calls import REQUEST_KINDS, SYMPTOMS
+from supportdesk.engine.tickets.instances import find_ticket
+from supportdesk.engine.working_time.clock import clock
 from supportdesk.web import create_app
 
 from helpers import (

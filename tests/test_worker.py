@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from supportdesk.engine import commands, jobs
-from supportdesk.engine.clock import clock
+from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.errors import NotAllowed, NotFound
-from supportdesk.engine.models import HistoryEvent, Job, Ticket
-from supportdesk.engine.worker import Worker
+from supportdesk.engine.store.models import HistoryEvent, Job, Ticket
+from supportdesk.engine.tickets import commands, jobs
+from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers import HANDLERS
 
 from conftest import open_test_desk
@@ -530,7 +530,7 @@ def two_timer_desk(url: str, folder: Path):
 def test_C32_every_timer_that_fires_has_its_event_and_the_ticket_replays(sqlite_url, tmp_path, frozen_clock):
     """Two timers fall due while no worker runs; the job run first fires both. Each gets its own
     timer_fired with its own due moment, and the audit replay (C32) gives back the same ticket."""
-    from supportdesk.engine import audit
+    from supportdesk.engine.oversight import audit
 
     desk = two_timer_desk(sqlite_url, tmp_path / "diagrams")
     reference = log_call(desk)
@@ -551,7 +551,7 @@ def test_C32_every_timer_that_fires_has_its_event_and_the_ticket_replays(sqlite_
 def test_incidents_are_listed_and_retried_at_the_command_line(flaky_desk, flaky, frozen_clock, monkeypatch):
     from click.testing import CliRunner
 
-    from supportdesk.cli.main import main
+    from supportdesk.cli import main
 
     desk = flaky_desk
     reference, other = log_call(desk), log_call(desk)

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import func, select
 from test_worker import WORKER_COMMAND, duration, moment, timer_desk
 
-from supportdesk.engine.clock import clock
-from supportdesk.engine.models import HistoryEvent, Job, Ticket, WorkTask
+from supportdesk.engine.store.models import HistoryEvent, Job, Ticket, WorkTask
+from supportdesk.engine.working_time.clock import clock
 
 from helpers import log_call
 

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 from werkzeug.security import generate_password_hash
 
-from supportdesk.engine import users
-from supportdesk.engine.users import ensure_demo_users
+from supportdesk.engine.people import users
+from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.web import create_app
 
 PASSWORD = "kettle window orbit 42"  # every demo user's password in tests (it passes the password policy)

@@ -14,7 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
-from supportdesk.engine.users import person_for_session
+from supportdesk.engine.people.users import person_for_session
 
 from . import edges
 

@@ -8,8 +8,8 @@ from functools import wraps
 from flask import abort, current_app
 from flask_login import UserMixin, current_user
 
-from supportdesk.engine.roles import ROLES, TASK_ROLES
-from supportdesk.engine.users import Person
+from supportdesk.engine.people.users import Person
+from supportdesk.engine.process.roles import ROLES, TASK_ROLES
 
 ADMIN = "admin"
 # Every staff role may read tickets; customers (a later issue) will have none of these.

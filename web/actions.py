@@ -13,8 +13,8 @@ from collections.abc import Callable
 from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user
 
-from supportdesk.engine import commands
 from supportdesk.engine.errors import InvalidInput, NotAllowed
+from supportdesk.engine.tickets import commands
 
 from . import current_desk
 from .access import ADVISORS, ESCALATORS, requires_roles

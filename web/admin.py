@@ -10,12 +10,13 @@ from wtforms import EmailField, PasswordField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from supportdesk.engine import admin, jobs
-from supportdesk.engine import users as people
+from supportdesk.engine import admin
 from supportdesk.engine.errors import DiagramError, InvalidInput
 from supportdesk.engine.mail import delivery, inbound
 from supportdesk.engine.mail import queries as mail_queries
-from supportdesk.engine.roles import ROLES
+from supportdesk.engine.people import users as people
+from supportdesk.engine.process.roles import ROLES
+from supportdesk.engine.tickets import jobs
 
 from . import current_desk
 from .access import ADMIN, requires_roles

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from supportdesk.engine import migration
+from supportdesk.engine.tickets import migration
 
 from . import current_desk
 from .access import ADMIN, requires_roles

@@ -17,10 +17,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from supportdesk.engine import users
-from supportdesk.engine.clock import clock
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.throttle import TooManyAttempts
+from supportdesk.engine.people import users
+from supportdesk.engine.people.throttle import TooManyAttempts
+from supportdesk.engine.working_time.clock import clock
 
 from . import current_desk
 from .access import DeskUser

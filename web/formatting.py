@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from supportdesk.engine.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
-from supportdesk.engine.clock import clock, local
-from supportdesk.engine.commands import TRAINING_NEEDS
-from supportdesk.engine.roles import ROLES
+from supportdesk.engine.process.roles import ROLES
+from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
+from supportdesk.engine.tickets.commands import TRAINING_NEEDS
+from supportdesk.engine.working_time.clock import clock, local
 from supportdesk.handlers.delay import DELAY_REASONS
 
 EVENT_KINDS = {

@@ -10,8 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from supportdesk.engine import portal, portal_access, queries
 from supportdesk.engine.errors import InvalidInput, NotAllowed
+from supportdesk.engine.people import portal, portal_access
+from supportdesk.engine.tickets import queries
 
 from . import current_desk
 from .access import ESCALATORS, requires_roles

@@ -13,9 +13,10 @@ import pygal
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from pygal.style import Style
 
-from supportdesk.engine import bounds, reports
+from supportdesk.engine import bounds
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.sla_policy import METRICS
+from supportdesk.engine.oversight import reports
+from supportdesk.engine.working_time.sla_policy import METRICS
 
 from . import current_desk
 from .access import requires_roles

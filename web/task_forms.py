@@ -15,7 +15,7 @@ from wtforms import BooleanField, Field, HiddenField, SelectField, StringField, 
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateInput, NumberInput
 
-from supportdesk.engine.forms import TRUE_WORDS, FormField
+from supportdesk.engine.process.forms import TRUE_WORDS, FormField
 
 # Strings that may hold more than a line get a textarea.
 TEXTAREA_FROM_LENGTH = 256

@@ -7,10 +7,10 @@ from math import ceil
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from supportdesk.engine import commands, queries
 from supportdesk.engine.bounds import MAX_OFFSET
 from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
-from supportdesk.engine.roles import TASK_ROLES
+from supportdesk.engine.process.roles import TASK_ROLES
+from supportdesk.engine.tickets import commands, queries
 
 from . import current_desk, task_forms
 from .access import ADMIN, STAFF_ROLES, requires_roles

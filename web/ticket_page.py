@@ -16,10 +16,10 @@ from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from supportdesk.engine import jobs, queries
-from supportdesk.engine.clock import clock
-from supportdesk.engine.commands import TRAINING_NEEDS
 from supportdesk.engine.mail import queries as mail_queries
+from supportdesk.engine.tickets import jobs, queries
+from supportdesk.engine.tickets.commands import TRAINING_NEEDS
+from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers.delay import DELAY_REASONS
 
 from . import current_desk, diagram_svg, timeline_svg

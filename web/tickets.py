@@ -11,11 +11,11 @@ from wtforms import BooleanField, EmailField, RadioField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateTimeLocalInput
 
-from supportdesk.engine import commands, queries
 from supportdesk.engine.bounds import moment_problem
-from supportdesk.engine.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
-from supportdesk.engine.clock import DISPLAY_ZONE
 from supportdesk.engine.errors import InvalidInput, NoActiveVersion
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
+from supportdesk.engine.working_time.clock import DISPLAY_ZONE
 
 from . import current_desk
 from .access import CALL_LOGGERS, STAFF_ROLES, requires_roles

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from markupsafe import Markup, escape
 
-from supportdesk.engine.clock import local
+from supportdesk.engine.working_time.clock import local
 
 WIDTH, ROW, LEFT, TOP = 720, 34, 130, 24
 

@@ -1,6 +1,6 @@
 """Mail in and out of the desk.
 
-Out: handlers queue mail in the outbox (``engine/outbox.py``) in their
+Out: handlers queue mail in the outbox (``engine/tickets/outbox.py``) in their
 command's transaction; ``delivery`` hands it to the SMTP server from the
 worker, with retries, and keeps what happened.
 
@@ -12,4 +12,6 @@ is always kept (``parsing`` reads the message). ``review`` is what advisors
 do with held mail: attach it to a call, open a new call, discard it.
 
 ``queries`` are the read models for the ticket page and the admin pages.
+
+May use: people, tickets, the desk, the store, working time.
 """

@@ -32,13 +32,13 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supportdesk.engine import history, jobs, outbox
-from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotAllowed, NotFound
-from supportdesk.engine.instances import lock_ticket
-from supportdesk.engine.models import MailAttempt, OutboxMail
 from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.models import MailAttempt, OutboxMail
+from supportdesk.engine.tickets import history, jobs, outbox
+from supportdesk.engine.tickets.instances import lock_ticket
+from supportdesk.engine.working_time.clock import clock
 
 log = logging.getLogger(__name__)
 

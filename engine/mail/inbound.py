@@ -51,13 +51,11 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from supportdesk.engine import commands, history
-from supportdesk.engine.calls import CallDetails
-from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, NotFound
-from supportdesk.engine.instances import UnitOfWork, advance, load_workflow, lock_ticket
-from supportdesk.engine.models import (
+from supportdesk.engine.mail import parsing
+from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.models import (
     HeldMail,
     HistoryEvent,
     InboundMail,
@@ -66,11 +64,12 @@ from supportdesk.engine.models import (
     QuarantinedMail,
     Ticket,
 )
-from supportdesk.engine.outbox import address_of
-from supportdesk.engine.references import PREFIXES
-from supportdesk.engine.settings import Settings
-
-from . import parsing
+from supportdesk.engine.tickets import commands, history
+from supportdesk.engine.tickets.calls import CallDetails
+from supportdesk.engine.tickets.instances import UnitOfWork, advance, load_workflow, lock_ticket
+from supportdesk.engine.tickets.outbox import address_of
+from supportdesk.engine.tickets.references import PREFIXES
+from supportdesk.engine.working_time.clock import clock
 
 log = logging.getLogger(__name__)
 

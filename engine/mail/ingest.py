@@ -10,8 +10,7 @@ from pathlib import Path
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotFound
-
-from .inbound import Receipt, receive
+from supportdesk.engine.mail.inbound import Receipt, receive
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import aliased
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotFound
-from supportdesk.engine.instances import find_ticket
-from supportdesk.engine.models import (
+from supportdesk.engine.mail.delivery import delivery_enabled
+from supportdesk.engine.store.models import (
     HeldMail,
     InboundMail,
     MailAttachment,
@@ -20,8 +20,7 @@ from supportdesk.engine.models import (
     QuarantinedMail,
     Ticket,
 )
-
-from .delivery import delivery_enabled
+from supportdesk.engine.tickets.instances import find_ticket
 
 
 @dataclass(frozen=True)

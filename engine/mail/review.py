@@ -20,14 +20,13 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from supportdesk.engine import commands, history
-from supportdesk.engine.clock import clock, local
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import InvalidInput, NotAllowed, NotFound
-from supportdesk.engine.instances import UnitOfWork, find_ticket, lock_ticket
-from supportdesk.engine.models import HeldMail, InboundMail, MailAttachment
-
-from . import inbound, parsing
+from supportdesk.engine.mail import inbound, parsing
+from supportdesk.engine.store.models import HeldMail, InboundMail, MailAttachment
+from supportdesk.engine.tickets import commands, history
+from supportdesk.engine.tickets.instances import UnitOfWork, find_ticket, lock_ticket
+from supportdesk.engine.working_time.clock import clock, local
 
 REASON_CHARS = 2000
 ACTIONS = {"attached": "attached to a call", "new_call": "opened as a new call", "discarded": "discarded"}

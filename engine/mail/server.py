@@ -12,9 +12,8 @@ import logging
 from aiosmtpd.controller import Controller
 
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.outbox import address_of
-
-from .inbound import receive
+from supportdesk.engine.mail.inbound import receive
+from supportdesk.engine.tickets.outbox import address_of
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from supportdesk.engine import api_tokens, commands, users
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.models import ApiToken
+from supportdesk.engine.people import api_tokens, users
 from supportdesk.engine.settings import Settings
+from supportdesk.engine.store.models import ApiToken
+from supportdesk.engine.tickets import commands
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

@@ -9,8 +9,8 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm import Session
 
-from supportdesk.engine import accounts
-from supportdesk.engine.models import Account
+from supportdesk.engine.people import accounts
+from supportdesk.engine.store.models import Account
 
 from .. import current_desk
 from ..access import STAFF_ROLES

@@ -13,8 +13,8 @@ from functools import wraps
 
 from flask import g, request
 
-from supportdesk.engine import api_tokens, users
-from supportdesk.engine.throttle import TooManyAttempts
+from supportdesk.engine.people import api_tokens, users
+from supportdesk.engine.people.throttle import TooManyAttempts
 
 from .. import current_desk
 from ..access import DeskUser

@@ -31,9 +31,9 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from supportdesk.engine.clock import clock
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.models import IdempotencyKey
+from supportdesk.engine.store.models import IdempotencyKey
+from supportdesk.engine.working_time.clock import clock
 
 from .. import current_desk
 from .auth import api_user

@@ -4,7 +4,8 @@ with the same figures and names."""
 
 from __future__ import annotations
 
-from supportdesk.engine import bounds, reports
+from supportdesk.engine import bounds
+from supportdesk.engine.oversight import reports
 
 from .. import current_desk
 from ..reports import REPORT_READERS

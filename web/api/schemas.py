@@ -26,11 +26,11 @@ from supportdesk.engine.bounds import (
     moment_problem,
     text_problem,
 )
-from supportdesk.engine.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
-from supportdesk.engine.portal import PUBLIC_EVENTS
-from supportdesk.engine.reports import PERIODS
-from supportdesk.engine.roles import ROLES, TASK_ROLES
-from supportdesk.engine.sla_policy import METRICS, PRIORITIES
+from supportdesk.engine.oversight.reports import PERIODS
+from supportdesk.engine.people.portal import PUBLIC_EVENTS
+from supportdesk.engine.process.roles import ROLES, TASK_ROLES
+from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
+from supportdesk.engine.working_time.sla_policy import METRICS, PRIORITIES
 
 from ..ticket_page import PROGRESS_MESSAGES
 from .problems import TYPE_PREFIX, TYPES

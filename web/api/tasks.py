@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from supportdesk.engine import commands, queries
-from supportdesk.engine.roles import TASK_ROLES
+from supportdesk.engine.process.roles import TASK_ROLES
+from supportdesk.engine.tickets import commands, queries
 
 from .. import current_desk
 from ..access import ADMIN, STAFF_ROLES

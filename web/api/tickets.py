@@ -18,13 +18,13 @@ from flask import request, url_for
 from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
-from supportdesk.engine import commands, queries
 from supportdesk.engine.bounds import MAX_ID, moment_problem
-from supportdesk.engine.calls import CallDetails
-from supportdesk.engine.clock import clock
-from supportdesk.engine.models import SlaClock, Ticket
-from supportdesk.engine.portal import public_updates
-from supportdesk.engine.reports import clock_outcomes
+from supportdesk.engine.oversight.reports import clock_outcomes
+from supportdesk.engine.people.portal import public_updates
+from supportdesk.engine.store.models import SlaClock, Ticket
+from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets.calls import CallDetails
+from supportdesk.engine.working_time.clock import clock
 
 from .. import current_desk
 from ..access import ADVISORS, CALL_LOGGERS, ESCALATORS, STAFF_ROLES

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from flask import url_for
 
-from supportdesk.engine import api_tokens
+from supportdesk.engine.people import api_tokens
 
 from .. import current_desk
 from . import schemas

@@ -1,0 +1,254 @@
+"""SpiffWorkflow, set up once for the desk: parser, serializer, script engine.
+
+The diagrams are Camunda-style (Camunda Modeler edits them): user-task forms
+are ``camunda:formData``, and a service task names its handler as an
+external topic, ``camunda:type="external" camunda:topic="assign_call_reference"``.
+SpiffWorkflow's Camunda parser ignores service tasks, so this module adds a
+task spec that calls the handler registry, and its serializer converter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+from supportdesk.engine.errors import DeskError, HandlerError
+from supportdesk.engine.working_time import clock as _clock  # noqa: F401  (installs the clock into SpiffWorkflow's timers)
+
+
+class HandlerTask(ServiceTask, BpmnSpecMixin):
+    """A service task that runs the named handler from ``handlers/``."""
+
+    def __init__(self, wf_spec, bpmn_id, topic, **kwargs):
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.topic = topic
+
+    def _execute(self, task):
+        task.workflow.script_engine.run_handler(task, self.topic)
+        return True
+
+
+class HandlerTaskParser(CamundaTaskParser):
+    def create_task(self):
+        topic = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}topic")
+        if self.node.get(f"{{{CAMUNDA_MODEL_NS}}}type") != "external" or not topic:
+            self.raise_validation_exception(
+                'A service task must name its handler: camunda:type="external" camunda:topic="<handler>"'
+            )
+        return HandlerTask(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
+
+
+class HandlerTaskConverter(BpmnTaskSpecConverter):
+    def to_dict(self, spec):
+        dct = super().to_dict(spec)
+        dct["topic"] = spec.topic
+        return dct
+
+
+class DeskParser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (HandlerTaskParser, HandlerTask),
+    }
+
+
+# The unit of work of the command being run, for the handlers it calls.
+_current_run: contextvars.ContextVar[Any] = contextvars.ContextVar("current_run", default=None)
+
+
+class DeskScriptEngine(PythonScriptEngine):
+    """Evaluates scripts and expressions, and dispatches service tasks to handlers.
+
+    SpiffWorkflow's own ``call_service`` masks every handler exception as
+    ``NameError: name 'script' is not defined``; ``run_handler`` raises a
+    ``HandlerError`` that names the ticket and the task instead.
+    """
+
+    def __init__(self, handlers: dict, expression_functions: dict | None = None):
+        super().__init__(environment=TaskDataEnvironment(dict(expression_functions or {})))
+        self.handlers = handlers
+
+    def run_handler(self, task, topic: str) -> None:
+        run = _current_run.get()
+        reference = getattr(run.ticket, "reference", None) if run else None
+        where = f"ticket {reference or '(no reference yet)'}, task {task.task_spec.bpmn_id}"
+        handler = self.handlers.get(topic)
+        if handler is None:
+            raise HandlerError(f"{where}: no handler is registered for topic {topic!r}")
+        if run is None:
+            raise HandlerError(f"{where}: handler {topic!r} ran outside a command")
+        try:
+            handler(run, task)
+        except DeskError:  # a refusal meant for the person (bad input, not allowed): pass it on
+            raise
+        except Exception as exc:
+            raise HandlerError(f"{where}: handler {topic!r} failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def current_unit_of_work():
+    """The unit of work of the command running in this thread, or None."""
+    return _current_run.get()
+
+
+@contextlib.contextmanager
+def running(unit_of_work):
+    """Lets the handlers called in this block record through ``unit_of_work``."""
+    token = _current_run.set(unit_of_work)
+    try:
+        yield unit_of_work
+    finally:
+        _current_run.reset(token)
+
+
+class DeskWorkflowConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow's own workflow converter, plus the instance alone: everything but the specs."""
+
+    def instance_to_dict(self, workflow: BpmnWorkflow) -> dict:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)  # data, tasks, root, ...
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+def _make_serializer() -> tuple[BpmnWorkflowSerializer, DeskWorkflowConverter]:
+    config = dict(CAMUNDA_CONFIG)
+    config[HandlerTask] = HandlerTaskConverter
+    config[BpmnWorkflow] = DeskWorkflowConverter
+    registry = BpmnWorkflowSerializer.configure(config)
+    return BpmnWorkflowSerializer(registry), DeskWorkflowConverter(BpmnWorkflow, registry)
+
+
+# A stored instance is SpiffWorkflow's JSON without its process spec (about 70 % of the
+# whole, the same for every instance of a diagram version), which is stored once, in
+# ``process_spec``, under the digest of its JSON; the instance names it first:
+#     {"spec_digest": "<sha256>", "data": ..., "tasks": ..., ...}
+# SpiffWorkflow 3.2 reads it once "spec" and "subprocess_specs" are put back from that row.
+# Specs never change (diagram versions are immutable), so the desk turns a spec into JSON
+# once and restores it from JSON once per process. Instances stored with their spec inside
+# (by earlier versions of the desk, or in SpiffWorkflow's own layout) load as well.
+SPEC_DIGEST = '{"spec_digest":"'
+
+
+@dataclass(frozen=True)
+class StoredSpec:
+    """A process spec as the store keeps it: the digest instances name it by, and its JSON."""
+
+    digest: str
+    spec_json: str
+    subprocess_specs_json: str
+
+
+@dataclass(frozen=True)
+class _CachedSpec:
+    spec: Any  # the BpmnProcessSpec, shared by every instance of it in this process (as Desk.specs_for does)
+    subprocess_specs: dict
+    stored: StoredSpec
+
+
+def _stored_spec(spec_json: str, subprocess_specs_json: str) -> StoredSpec:
+    digest = hashlib.sha256(f"{spec_json}\n{subprocess_specs_json}".encode()).hexdigest()
+    return StoredSpec(digest, spec_json, subprocess_specs_json)
+
+
+class ProcessEngine:
+    """Owns the parser, the serializer and the script engine (one per process)."""
+
+    def __init__(self, handlers: dict, expression_functions: dict | None = None):
+        self.script_engine = DeskScriptEngine(handlers, expression_functions)
+        self.serializer, self._converter = _make_serializer()
+        self._by_digest: dict[str, _CachedSpec] = {}  # for loading
+        self._by_spec: dict[tuple, _CachedSpec] = {}  # for saving, by the identity of the spec objects
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def new_parser() -> DeskParser:
+        return DeskParser()
+
+    def start(self, spec, subprocess_specs) -> BpmnWorkflow:
+        return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+
+    def dumps(self, workflow: BpmnWorkflow) -> str:
+        """The instance's JSON, naming its spec by digest (``stored_spec`` gives the spec to store)."""
+        registry = self.serializer.registry
+        registry._encoder_mode = True  # as serialize_json does: objects are converted by the JSON encoder
+        try:
+            cached = self._cached_for_saving(workflow)
+            dct = self._converter.instance_to_dict(workflow)
+            dct["typename"] = registry.typenames[BpmnWorkflow]
+            dct[self.serializer.VERSION_KEY] = self.serializer.VERSION
+            instance_json = json.dumps(dct, cls=self.serializer._encoder_cls)
+        finally:
+            registry._encoder_mode = False
+        return f'{SPEC_DIGEST}{cached.stored.digest}",{instance_json[1:]}'
+
+    def stored_spec(self, workflow: BpmnWorkflow) -> StoredSpec:
+        """The spec that ``dumps(workflow)`` names, as the store keeps it."""
+        return self._cached_for_saving(workflow).stored
+
+    def loads(self, state: str, fetch_spec: Callable[[str], StoredSpec | None] | None = None) -> BpmnWorkflow:
+        """The instance stored as ``state``; ``fetch_spec(digest)`` reads a spec this process has not met yet."""
+        dct = json.loads(state)
+        digest = dct.pop("spec_digest", None)
+        if "spec" in dct:  # stored with its spec inside
+            cached = self._cached_for_loading(dct.pop("spec"), dct.pop("subprocess_specs", {}))
+        else:
+            cached = self._by_digest.get(digest) or self._fetched(digest, fetch_spec)
+        self.serializer.migrate(dct)
+        # Restoring passes objects that are not dicts through as they are: the cached specs.
+        dct["spec"], dct["subprocess_specs"] = cached.spec, cached.subprocess_specs
+        workflow = self.serializer.from_dict(dct)
+        workflow.script_engine = self.script_engine  # not serialized (see notes)
+        return workflow
+
+    def _fetched(self, digest: str | None, fetch_spec) -> _CachedSpec:
+        stored = fetch_spec(digest) if digest and fetch_spec else None
+        if stored is None:
+            raise LookupError(f"the process spec {digest} of this instance is not stored")
+        cached = self._cached_for_loading(json.loads(stored.spec_json), json.loads(stored.subprocess_specs_json))
+        with self._lock:
+            return self._by_digest.setdefault(digest, cached)
+
+    def _cached_for_saving(self, workflow: BpmnWorkflow) -> _CachedSpec:
+        key = (id(workflow.spec), *((name, id(spec)) for name, spec in workflow.subprocess_specs.items()))
+        cached = self._by_spec.get(key)
+        if cached is None or cached.spec is not workflow.spec:
+            registry = self.serializer.registry
+            spec_json = json.dumps(registry.convert(workflow.spec), cls=self.serializer._encoder_cls)
+            subprocess_json = json.dumps(self._converter.mapping_to_dict(workflow.subprocess_specs),
+                                         cls=self.serializer._encoder_cls)
+            stored = _stored_spec(spec_json, subprocess_json)
+            cached = _CachedSpec(workflow.spec, dict(workflow.subprocess_specs), stored)
+            with self._lock:
+                self._by_spec[key] = cached
+                self._by_digest.setdefault(cached.stored.digest, cached)
+        return cached
+
+    def _cached_for_loading(self, spec_dct: dict, subprocess_specs_dct: dict) -> _CachedSpec:
+        """The spec restored once per process, found again by the digest of its JSON."""
+        stored = _stored_spec(json.dumps(spec_dct), json.dumps(subprocess_specs_dct))
+        cached = self._by_digest.get(stored.digest)
+        if cached is None:
+            registry = self.serializer.registry
+            cached = _CachedSpec(registry.restore(spec_dct), self._converter.mapping_from_dict(subprocess_specs_dct),
+                                 stored)
+            with self._lock:
+                cached = self._by_digest.setdefault(stored.digest, cached)
+        return cached
