@@ -16,13 +16,13 @@ from sqlalchemy import select
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.process import forms
 from supportdesk.engine.process.deployment import read_diagram_files
-from supportdesk.engine.process.spiff import ProcessEngine, running
+from supportdesk.engine.process.spiff import HandlerRegistry, ProcessEngine, running
 from supportdesk.engine.process.validation import parse_specs
 from supportdesk.engine.settings import PACKAGED_WORKFLOWS, Settings
 from supportdesk.engine.store.models import Ticket, WorkTask
 from supportdesk.engine.tickets import commands
 from supportdesk.engine.working_time.clock import clock
-from supportdesk.handlers import HANDLERS
+from supportdesk.handlers import HANDLERS, REGISTRY
 
 # A Monday, 10:00 in London (GMT): inside working hours, as the tests use.
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -59,7 +59,7 @@ COMMANDS_PER_LIFECYCLE = 1 + len(STEPS)
 
 
 def open_desk(url: str, workflows: Path = PACKAGED_WORKFLOWS) -> Desk:
-    desk = Desk(Settings(database_url=url, workflows_dir=workflows, secret_key="bench"))
+    desk = Desk(Settings(database_url=url, workflows_dir=workflows, secret_key="bench"), REGISTRY)
     desk.upgrade_schema()
     with clock.at(MONDAY_10AM):
         commands.deploy(desk, workflows, actor="bench")
@@ -110,9 +110,9 @@ class InMemory:
         parser = parse_specs(read_diagram_files(workflows))
         self.spec = parser.get_spec("support_call")
         self.subprocess_specs = parser.get_subprocess_specs("support_call")
-        self.engine = ProcessEngine({topic: _no_op for topic in HANDLERS}, {
+        self.engine = ProcessEngine(HandlerRegistry({topic: _no_op for topic in HANDLERS}, {
             "sla_due": lambda metric: FAR_FUTURE, "call_is_open": lambda: True,
-            "next_working_day": lambda: FAR_FUTURE, "working_days_from_now": lambda days: FAR_FUTURE})
+            "next_working_day": lambda: FAR_FUTURE, "working_days_from_now": lambda days: FAR_FUTURE}))
         details = HIGH_CALL.validated()
         self.start_data = details.decision_inputs(MONDAY_10AM)
         self.cleaned: dict[str, dict] = {}  # the form data as the desk cleans it, per task

@@ -12,8 +12,10 @@ import click
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, InvalidInput
+from supportdesk.engine.settings import Settings
 from supportdesk.engine.working_time.calendar import CalendarConfigError
 from supportdesk.engine.working_time.sla_policy import PolicyError
+from supportdesk.handlers import REGISTRY
 
 EXIT_ERROR = 1
 EXIT_CONFLICT = 3
@@ -21,7 +23,7 @@ EXIT_CONFLICT = 3
 
 def open_desk() -> Desk:
     """The desk from SUPPORTDESK_* settings, with its schema brought up to date."""
-    desk = Desk()
+    desk = Desk(Settings.from_env(), REGISTRY)
     desk.upgrade_schema()
     return desk
 

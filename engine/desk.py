@@ -1,7 +1,8 @@
 """The desk: one object that ties settings, store and process engine together.
 
-Entry points (CLI, web, worker) make one ``Desk`` and pass it to the command
-and query functions; nothing else holds state at module level.
+Entry points (CLI, web, worker) make one ``Desk``, handing it the registry of
+handlers the diagrams call (``supportdesk.handlers.REGISTRY``), and pass it to
+the command and query functions; nothing else holds state at module level.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
-from supportdesk.engine.process.spiff import ProcessEngine
+from supportdesk.engine.process.spiff import HandlerRegistry, ProcessEngine
 from supportdesk.engine.process.validation import MAIN_PROCESS, parse_specs
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store import schema
@@ -18,17 +19,17 @@ from supportdesk.engine.store.db import Database
 from supportdesk.engine.store.models import DiagramVersion
 from supportdesk.engine.working_time.calendar import WorkingCalendar
 from supportdesk.engine.working_time.sla_policy import SlaPolicy
-from supportdesk.handlers import EXPRESSION_FUNCTIONS, HANDLERS
 
 
 class Desk:
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or Settings.from_env()
+    def __init__(self, settings: Settings, registry: HandlerRegistry):
+        self.settings = settings
+        self.registry = registry
         self.db = Database(self.settings.database_url, sqlite_synchronous=self.settings.sqlite_synchronous)
-        self.process_engine = ProcessEngine(HANDLERS, EXPRESSION_FUNCTIONS)
+        self.process_engine = ProcessEngine(registry)
         self.calendar = _load(self.settings.workflows_dir / "calendar.toml", WorkingCalendar)
         self.sla_policy = _load(self.settings.workflows_dir / "sla_policy.toml", SlaPolicy)
-        self.handler_topics = frozenset(HANDLERS)
+        self.handler_topics = frozenset(registry.handlers)
         # Set after a commit that wrote jobs, so an in-process worker wakes up.
         self.jobs_changed = threading.Event()
         self._specs: dict[tuple[int, str], tuple[BpmnProcessSpec, dict]] = {}

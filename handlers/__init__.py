@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from supportdesk.engine.process.spiff import HandlerRegistry
+
 Handler = Callable[..., None]
 
 HANDLERS: dict[str, Handler] = {}
@@ -39,3 +41,6 @@ def expression(function: Callable) -> Callable:
 
 # Importing the modules registers their handlers.
 from . import call_reference, delay, notifications, priority, resolution, sla  # noqa: E402,F401
+
+# What the entry points hand the desk: ``Desk(settings, REGISTRY)``.
+REGISTRY = HandlerRegistry(HANDLERS, EXPRESSION_FUNCTIONS)

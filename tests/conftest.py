@@ -21,6 +21,7 @@ from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import Base
 from supportdesk.engine.tickets import commands
 from supportdesk.engine.working_time.clock import clock
+from supportdesk.handlers import REGISTRY
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
@@ -43,7 +44,7 @@ def frozen_clock():
 
 
 def open_test_desk(url: str, workflows: Path = WORKFLOWS) -> Desk:
-    desk = Desk(Settings(database_url=url, workflows_dir=workflows, secret_key="test-secret"))
+    desk = Desk(Settings(database_url=url, workflows_dir=workflows, secret_key="test-secret"), REGISTRY)
     desk.upgrade_schema()
     return desk
 

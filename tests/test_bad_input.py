@@ -23,6 +23,7 @@ from supportdesk.engine.people import api_tokens
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import Account, ApiToken, IdempotencyKey, Ticket
 from supportdesk.engine.tickets import commands
+from supportdesk.handlers import REGISTRY
 from supportdesk.web.api.schemas import CallIn
 
 from conftest import WORKFLOWS
@@ -328,7 +329,7 @@ def test_the_request_size_limit_is_a_setting(sqlite_url, frozen_clock):
     assert Settings().max_request_bytes == 4 * 1024 * 1024
     assert Settings.from_env({"SUPPORTDESK_MAX_REQUEST_BYTES": "2000"}).max_request_bytes == 2000
     desk = Desk(Settings(database_url=sqlite_url, workflows_dir=WORKFLOWS, secret_key="t",
-                                  max_request_bytes=2000))
+                                  max_request_bytes=2000), REGISTRY)
     desk.upgrade_schema()
     commands.deploy(desk, actor="test")
     try:

@@ -362,6 +362,7 @@ def test_C03_migration_0009_keeps_received_mail_and_its_attachments_both_ways(sq
 
     from supportdesk.engine.desk import Desk
     from supportdesk.engine.store import schema
+    from supportdesk.handlers import REGISTRY
 
     from conftest import open_test_desk
 
@@ -379,7 +380,7 @@ def test_C03_migration_0009_keeps_received_mail_and_its_attachments_both_ways(sq
         config.attributes["connection"] = connection
         command.downgrade(config, "0008")
     desk.close()
-    again = Desk(desk.settings)
+    again = Desk(desk.settings, REGISTRY)
     again.upgrade_schema()
     with again.db.reading() as session:
         assert [m.message_id for m in session.query(InboundMail).order_by(InboundMail.id)] == [

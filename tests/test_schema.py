@@ -41,6 +41,7 @@ def test_instances_stored_with_their_spec_inside_are_moved_to_process_spec(any_s
     from supportdesk.engine.desk import Desk
     from supportdesk.engine.store.models import ProcessSpec, Ticket
     from supportdesk.engine.tickets import commands
+    from supportdesk.handlers import REGISTRY
 
     from helpers import FIRST_RESPONSE, do, log_and_triage, open_titles
 
@@ -58,7 +59,7 @@ def test_instances_stored_with_their_spec_inside_are_moved_to_process_spec(any_s
                    for t in session.query(Ticket))
     desk.close()
 
-    again = Desk(desk.settings)  # a new process: nothing cached
+    again = Desk(desk.settings, REGISTRY)  # a new process: nothing cached
     again.upgrade_schema()
     with again.db.reading() as session:
         assert session.query(ProcessSpec).count() == 1
@@ -84,6 +85,7 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     from supportdesk.engine.oversight.reports import sla_report
     from supportdesk.engine.store.models import SlaClock, SlaSegment
     from supportdesk.engine.tickets import commands, queries
+    from supportdesk.handlers import REGISTRY
 
     from helpers import ANN, FIRST_RESPONSE, do, log_and_triage
 
@@ -103,7 +105,7 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
         command.downgrade(config, "0007")
     desk.close()
 
-    again = Desk(desk.settings)
+    again = Desk(desk.settings, REGISTRY)
     again.upgrade_schema()
     resolution = next(c for c in queries.ticket_view(again, high).clocks if c.metric == "resolution")
     assert (resolution.priority, resolution.state, resolution.breached) == ("Medium", "paused", True)

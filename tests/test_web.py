@@ -206,8 +206,9 @@ def test_an_invalid_call_shows_each_message_next_to_its_field_and_logs_nothing(b
 def test_logging_a_call_needs_a_deployed_diagram(new_store_url, frozen_clock):
     from supportdesk.engine.desk import Desk
     from supportdesk.engine.settings import Settings
+    from supportdesk.handlers import REGISTRY
 
-    empty = Desk(Settings(database_url=new_store_url("empty"), secret_key="test"))
+    empty = Desk(Settings(database_url=new_store_url("empty"), secret_key="test"), REGISTRY)
     empty.upgrade_schema()
     ensure_demo_users(empty, password=PASSWORD)
     browser = create_app(empty, testing=True).test_client()

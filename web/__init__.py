@@ -15,6 +15,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
 from supportdesk.engine.people.users import person_for_session
+from supportdesk.engine.settings import Settings
+from supportdesk.handlers import REGISTRY
 
 from . import edges
 
@@ -34,7 +36,7 @@ INSTANCE_PATH = Path(__file__).resolve().parent / "instance"
 
 def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_PATH))
-    desk = desk or Desk()
+    desk = desk or Desk(Settings.from_env(), REGISTRY)
     app.extensions[EXTENSION_KEY] = desk
     app.config.update(
         TESTING=testing,

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.process.deployment import deploy_files
+from supportdesk.engine.process.spiff import HandlerRegistry
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import (
     Base,
@@ -132,7 +133,8 @@ def replay_all(desk: Desk, references: Iterable[str], *, calendar: WorkingCalend
         return
     # Spawned, not forked: a child must not inherit the parent's open store connections.
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_replayer,
-                             initargs=(desk.settings, desk.calendar, desk.sla_policy, calendar, policy)) as pool:
+                             initargs=(desk.settings, desk.registry, desk.calendar, desk.sla_policy, calendar,
+                                       policy)) as pool:
         yield from pool.map(_replay_here, references, chunksize=max(1, min(50, len(references) // (4 * jobs))))
 
 
@@ -147,10 +149,10 @@ TICKETS_PER_EXTRA_PROCESS = 25
 _process_replayer: Replayer | None = None
 
 
-def _start_replayer(settings: Settings, calendar: WorkingCalendar, policy: SlaPolicy,
+def _start_replayer(settings: Settings, registry: HandlerRegistry, calendar: WorkingCalendar, policy: SlaPolicy,
                     what_if_calendar: WorkingCalendar | None, what_if_policy: SlaPolicy | None) -> None:
     global _process_replayer
-    desk = Desk(settings)
+    desk = Desk(settings, registry)
     desk.calendar, desk.sla_policy = calendar, policy  # the parent's, even if not from its files
     _process_replayer = Replayer(desk, calendar=what_if_calendar, policy=what_if_policy)
 
@@ -230,7 +232,7 @@ class Replayer:
             (workflows / name).write_text(content, encoding="utf-8")
         settings = replace(self.desk.settings, database_url=f"sqlite:///{folder / 'replay.sqlite'}",
                            workflows_dir=workflows, smtp_host="", sqlite_synchronous="off")  # thrown away after
-        scratch = Desk(settings)
+        scratch = Desk(settings, self.desk.registry)
         scratch.calendar = self.calendar or self.desk.calendar
         scratch.sla_policy = self.policy or self.desk.sla_policy
         try:

@@ -14,7 +14,7 @@ import contextvars
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,11 +168,21 @@ def _stored_spec(spec_json: str, subprocess_specs_json: str) -> StoredSpec:
     return StoredSpec(digest, spec_json, subprocess_specs_json)
 
 
+@dataclass(frozen=True)
+class HandlerRegistry:
+    """What the diagrams may call: service-task handlers by topic, and functions by name for their
+    expressions. ``handlers/`` fills one and the entry points hand it to the desk, so the engine
+    never imports the handlers (which use the engine)."""
+
+    handlers: Mapping[str, Callable[..., None]]
+    expression_functions: Mapping[str, Callable[..., Any]]
+
+
 class ProcessEngine:
     """Owns the parser, the serializer and the script engine (one per process)."""
 
-    def __init__(self, handlers: dict, expression_functions: dict | None = None):
-        self.script_engine = DeskScriptEngine(handlers, expression_functions)
+    def __init__(self, registry: HandlerRegistry):
+        self.script_engine = DeskScriptEngine(dict(registry.handlers), dict(registry.expression_functions))
         self.serializer, self._converter = _make_serializer()
         self._by_digest: dict[str, _CachedSpec] = {}  # for loading
         self._by_spec: dict[tuple, _CachedSpec] = {}  # for saving, by the identity of the spec objects

@@ -30,6 +30,7 @@ from supportdesk.engine.people import api_tokens, users
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import ApiToken
 from supportdesk.engine.tickets import commands
+from supportdesk.handlers import REGISTRY
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -44,7 +45,7 @@ def free_port() -> int:
 
 def prepare_store(url: str, workflows: Path) -> str:
     """A migrated store with the diagrams deployed, an admin and their API token; returns the token."""
-    desk = Desk(Settings(database_url=url, workflows_dir=workflows, sqlite_synchronous="off"))
+    desk = Desk(Settings(database_url=url, workflows_dir=workflows, sqlite_synchronous="off"), REGISTRY)
     try:
         desk.upgrade_schema()
         commands.deploy(desk, actor="fuzz")
