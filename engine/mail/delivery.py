@@ -183,13 +183,8 @@ def _record_failure(desk: Desk, claim: Claim, exc: Exception) -> str:
             mail.status, mail.next_attempt_at = "failed", None
             _note_on_ticket(session, mail, now, "mail_failed", {"attempts": mail.attempts, "error": detail})
         else:
-            mail.status, mail.next_attempt_at = "queued", now + backoff(mail.attempts)
+            mail.status, mail.next_attempt_at = "queued", now + jobs.backoff(mail.attempts, RETRY_FIRST, RETRY_LONGEST)
         return outcome
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s after the first failure, doubling, at most an hour."""
-    return min(RETRY_FIRST * 2 ** max(attempts - 1, 0), RETRY_LONGEST)
 
 
 def is_permanent(exc: Exception) -> bool:

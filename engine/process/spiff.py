@@ -182,7 +182,7 @@ class ProcessEngine:
     """Owns the parser, the serializer and the script engine (one per process)."""
 
     def __init__(self, registry: HandlerRegistry):
-        self.script_engine = DeskScriptEngine(dict(registry.handlers), dict(registry.expression_functions))
+        self.script_engine = DeskScriptEngine(registry.handlers, registry.expression_functions)
         self.serializer, self._converter = _make_serializer()
         self._by_digest: dict[str, _CachedSpec] = {}  # for loading
         self._by_spec: dict[tuple, _CachedSpec] = {}  # for saving, by the identity of the spec objects

@@ -299,7 +299,7 @@ def _record_job_failure(desk: Desk, job_id: int, exc: Exception, owner: str | No
         if job.attempts >= JOB_RETRY_ATTEMPTS:
             jobs.flag_incident(session, ticket, job)
         else:
-            job.due_at = job.failed_at + min(JOB_RETRY_BASE * 2 ** (job.attempts - 1), JOB_RETRY_MAX)
+            job.due_at = job.failed_at + jobs.backoff(job.attempts, JOB_RETRY_BASE, JOB_RETRY_MAX)
 
 
 def _fire_timer_job(desk: Desk, job_id: int) -> bool:

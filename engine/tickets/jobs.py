@@ -52,6 +52,12 @@ CHANNEL = "supportdesk_jobs"
 RECONNECT_AFTER = 2.0  # seconds, when the LISTEN connection is lost
 
 
+def backoff(failures: int, first: timedelta, longest: timedelta) -> timedelta:
+    """How long to wait after ``failures`` failed tries: ``first`` after the first, doubling each
+    time, never more than ``longest``. Timer jobs and outbox mail both retry this way."""
+    return min(first * 2 ** max(failures - 1, 0), longest)
+
+
 def worker_name() -> str:
     """This process, as lease owner: the machine and the process id."""
     return f"{socket.gethostname()}:{os.getpid()}"[:100]
