@@ -28,11 +28,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.store.models import SlaClock, Ticket
+from supportdesk.engine.tickets.sla_clocks import clock_outcomes
 from supportdesk.engine.working_time.clock import DISPLAY_ZONE, clock, local
 from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, METRICS, PRIORITIES, RESOLUTION
 
@@ -203,16 +204,6 @@ def _date(text: str | None, name: str, problems: dict[str, str]) -> date | None:
 
 
 # --- the report ------------------------------------------------------------------------------------------
-
-
-def clock_outcomes(now: datetime):
-    """SQL for met and breached (the module's rules); the two never hold together. The one
-    definition of a breach, for reports and for the API's ``breached`` filter. A paused clock keeps
-    a due moment only when its budget ran out while it ran, so past it, it is an open breach too."""
-    stopped, has_due = SlaClock.state == "stopped", SlaClock.due_at.is_not(None)  # never NULL: NOT would keep it
-    breached = or_(SlaClock.breached_at.is_not(None), and_(stopped, has_due, SlaClock.stopped_at > SlaClock.due_at),
-                   and_(not_(stopped), has_due, SlaClock.due_at < now))
-    return and_(stopped, not_(breached)), breached
 
 
 # The priority a clock is counted against: the one in force when it was breached, else its last.

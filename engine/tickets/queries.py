@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, or_, select
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotFound
@@ -20,7 +20,7 @@ from supportdesk.engine.process import forms
 from supportdesk.engine.store.models import DiagramVersion, SlaClock, Ticket, WorkTask
 from supportdesk.engine.tickets.history import completion_of, events_of
 from supportdesk.engine.tickets.instances import find_ticket, load_workflow
-from supportdesk.engine.tickets.sla_clocks import SlaClocks
+from supportdesk.engine.tickets.sla_clocks import SlaClocks, clock_outcomes
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.engine.working_time.sla import at_risk
 
@@ -294,3 +294,43 @@ def ticket_diagram(desk: Desk, reference: str) -> TicketDiagram:
     active = {t.task_spec.bpmn_id for t in tasks if t.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED)}
     done = {t.task_spec.bpmn_id for t in tasks if t.state == TaskState.COMPLETED} - active
     return TicketDiagram(name, xml, frozenset(active), frozenset(done))
+
+
+# --- the ticket list (the API's GET /tickets) ----------------------------------------------------------------
+
+TICKET_FILTERS = ("status", "priority", "kind", "account", "breached", "updated_since")
+# Columns, not the Ticket: its serialized instance (``state``) is large and not shown in a list.
+_LIST_COLUMNS = (Ticket.id, Ticket.reference, Ticket.kind, Ticket.status, Ticket.priority, Ticket.account,
+                 Ticket.contact_name, Ticket.summary, Ticket.created_at, Ticket.updated_at, Ticket.closed_at,
+                 Ticket.next_due_at)
+
+
+def ticket_list(desk: Desk, filters: dict[str, Any], *, after: tuple[datetime, int] | None = None,
+                limit: int = 50) -> tuple[list[dict[str, Any]], bool]:
+    """Tickets matching ``filters`` (``TICKET_FILTERS``: equal values, ``breached`` True or False,
+    changed at or after ``updated_since``) in the order they were last changed, a page of ``limit``
+    after the (updated_at, id) ``after``; and whether more follow. Sorted and paged on an index
+    (updated_at, id), so a page costs the same at any depth."""
+    breached = _has_breached_clock(clock.now())
+    statement = select(*_LIST_COLUMNS, breached.label("breached"))
+    for name in ("status", "priority", "kind", "account"):
+        if name in filters:
+            statement = statement.where(getattr(Ticket, name) == filters[name])
+    if "breached" in filters:
+        statement = statement.where(breached if filters["breached"] else not_(breached))
+    if "updated_since" in filters:
+        statement = statement.where(Ticket.updated_at >= filters["updated_since"])
+    if after is not None:
+        updated_at, ticket_id = after
+        statement = statement.where(or_(Ticket.updated_at > updated_at,
+                                        and_(Ticket.updated_at == updated_at, Ticket.id > ticket_id)))
+    statement = statement.order_by(Ticket.updated_at, Ticket.id).limit(limit + 1)
+    with desk.db.reading() as session:
+        rows = [dict(row._mapping) for row in session.execute(statement)]
+    return rows[:limit], len(rows) > limit
+
+
+def _has_breached_clock(now: datetime):
+    """SQL: the ticket has an SLA clock that missed its target (``clock_outcomes``, as in the report)."""
+    _, breached = clock_outcomes(now)
+    return select(SlaClock.id).where(SlaClock.ticket_id == Ticket.id, breached).exists()

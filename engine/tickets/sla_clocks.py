@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from supportdesk.engine.store.models import SlaClock, SlaSegment, Ticket
@@ -156,3 +156,15 @@ def _stored_form(segment: Segment) -> Segment:
 def _segment(row: SlaSegment) -> Segment:
     budget = timedelta(seconds=row.budget_seconds) if row.budget_seconds is not None else None
     return Segment(row.kind, row.at, row.priority, budget)
+
+
+def clock_outcomes(now: datetime):
+    """SQL over ``sla_clock`` for met and breached (C14, C31); the two never hold together. The one
+    definition of a breach, for the report and the ticket list: a breach was recorded (whatever a
+    later re-grade did), or the clock stopped after its due moment, or runs past it (an open breach
+    the worker has yet to record). A paused clock keeps a due moment only when its budget ran out
+    while it ran, so past it, it is an open breach too."""
+    stopped, has_due = SlaClock.state == "stopped", SlaClock.due_at.is_not(None)  # never NULL: NOT would keep it
+    breached = or_(SlaClock.breached_at.is_not(None), and_(stopped, has_due, SlaClock.stopped_at > SlaClock.due_at),
+                   and_(not_(stopped), has_due, SlaClock.due_at < now))
+    return and_(stopped, not_(breached)), breached

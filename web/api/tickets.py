@@ -15,16 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from flask import request, url_for
-from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from supportdesk.engine.bounds import MAX_ID, moment_problem
-from supportdesk.engine.oversight.reports import clock_outcomes
 from supportdesk.engine.people.portal import public_updates
-from supportdesk.engine.store.models import SlaClock, Ticket
+from supportdesk.engine.store.models import Ticket
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.engine.tickets.calls import CallDetails
-from supportdesk.engine.working_time.clock import clock
 
 from .. import current_desk
 from ..access import ADVISORS, CALL_LOGGERS, ESCALATORS, STAFF_ROLES
@@ -140,45 +137,14 @@ def list_tickets(query: dict):
     next page. Sorted and paged on an index (updated_at, id), so a page costs the same at any depth.
     """
     after = _read_cursor(query["cursor"]) if "cursor" in query else None
-    rows, more = _ticket_rows(query, after)
+    filters = {name: query[name] for name in queries.TICKET_FILTERS if name in query}
+    rows, more = queries.ticket_list(current_desk(), filters, after=after, limit=query["limit"])
     next_cursor = _cursor(rows[-1]) if more else None
     headers = {}
     if next_cursor:
         args = {**request.args.to_dict(), "cursor": next_cursor}
         headers["Link"] = f'<{url_for("Tickets.list_tickets", **args)}>; rel="next"'
     return {"items": rows, "next_cursor": next_cursor}, 200, headers
-
-
-def breached_clock(now: datetime):
-    """SQL: the ticket has an SLA clock that missed its target (the rule of the C31 report)."""
-    _, breached = clock_outcomes(now)
-    return select(SlaClock.id).where(SlaClock.ticket_id == Ticket.id, breached).exists()
-
-
-ROW_COLUMNS = (Ticket.id, Ticket.reference, Ticket.kind, Ticket.status, Ticket.priority, Ticket.account,
-               Ticket.contact_name, Ticket.summary, Ticket.created_at, Ticket.updated_at, Ticket.closed_at,
-               Ticket.next_due_at)
-
-
-def _ticket_rows(query: dict, after: tuple[datetime, int] | None) -> tuple[list[dict], bool]:
-    breached = breached_clock(clock.now())
-    # Columns, not the Ticket: its serialized instance (``state``) is large and not shown here.
-    statement = select(*ROW_COLUMNS, breached.label("breached"))
-    for name in ("status", "priority", "kind", "account"):
-        if name in query:
-            statement = statement.where(getattr(Ticket, name) == query[name])
-    if "breached" in query:
-        statement = statement.where(breached if query["breached"] else not_(breached))
-    if "updated_since" in query:
-        statement = statement.where(Ticket.updated_at >= query["updated_since"])
-    if after is not None:
-        updated_at, ticket_id = after
-        statement = statement.where(or_(Ticket.updated_at > updated_at,
-                                        and_(Ticket.updated_at == updated_at, Ticket.id > ticket_id)))
-    statement = statement.order_by(Ticket.updated_at, Ticket.id).limit(query["limit"] + 1)
-    with current_desk().db.reading() as session:
-        rows = [dict(row._mapping) for row in session.execute(statement)]
-    return rows[: query["limit"]], len(rows) > query["limit"]
 
 
 def _cursor(row: dict) -> str:
