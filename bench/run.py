@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(measures.replay_rate(lifecycle, lifecycle_desk, sizes))
                 elif item == 7:
                     results.append(measures.memory(sizes, folder))
-            except Exception as exc:  # noqa: BLE001  (one failed measurement must not lose the others)
+            except Exception as exc:  # one failed measurement must not lose the others (it is logged)
                 log.exception("item %s failed", item)
                 failed[item] = f"{exc.__class__.__name__}: {exc}"
             finally:

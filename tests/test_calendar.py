@@ -324,9 +324,9 @@ def test_C13_no_public_holidays() -> None:
     lambda t: CHARTER.between(uk(2026, 11, 16), t),
     lambda t: CHARTER.periods_between(t, uk(2026, 11, 16)),
 ])
-def test_naive_datetimes_are_refused(call) -> None:  # noqa: ANN001
+def test_naive_datetimes_are_refused(call) -> None:
     with pytest.raises(ValueError, match="naive datetime.*timezone-aware"):
-        call(datetime(2026, 11, 13, 17))
+        call(datetime(2026, 11, 13, 17))  # noqa: DTZ001  (naive on purpose)
 
 
 def test_non_datetimes_are_refused() -> None:

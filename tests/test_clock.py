@@ -20,7 +20,7 @@ def test_a_set_clock_stays_put_and_advances_on_demand():
 
 def test_naive_moments_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
-        Clock().set(datetime(2026, 1, 1, 9, 0))
+        Clock().set(datetime(2026, 1, 1, 9, 0))  # noqa: DTZ001  (naive on purpose)
 
 
 def test_an_override_applies_to_its_own_thread_only():

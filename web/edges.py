@@ -84,7 +84,7 @@ class BoundedIntegerConverter(IntegerConverter):
 
     regex = r"\d{1,10}"
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
                  signed: bool = False):
         super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
 

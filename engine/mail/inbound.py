@@ -136,7 +136,7 @@ def receive(desk: Desk, raw: bytes, *, source: str, envelope_from: str = "") -> 
             continue
         except DeskError as exc:  # expected: an address no call can be logged for, no diagrams deployed...
             return quarantine(desk, raw, source, envelope_from, _reason(exc))
-        except Exception as exc:  # noqa: BLE001  (whatever went wrong, the mail is kept with the reason)
+        except Exception as exc:  # whatever went wrong, the mail is kept with the reason (and logged)
             log.exception("mail from %s could not be filed", source)
             return quarantine(desk, raw, source, envelope_from, _reason(exc))
         if receipt.outcome in ("auto_reply", "held"):

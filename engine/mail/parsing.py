@@ -89,7 +89,7 @@ def parse(raw: bytes, *, envelope_from: str = "", own_addresses: frozenset[str] 
         return _read(message, envelope_from, own_addresses)
     except Unreadable:
         raise
-    except Exception as exc:  # noqa: BLE001  (the email package's many ways to fail on broken input)
+    except Exception as exc:  # the email package's many ways to fail on broken input
         raise Unreadable(f"the message cannot be parsed: {exc.__class__.__name__}: {exc}") from exc
 
 

@@ -198,7 +198,7 @@ class Replayer:
         with self._scratch_for(stored) as scratch:
             try:
                 _give_inputs_again(scratch, stored, catch_up=what_if)
-            except Exception as exc:  # a replay that cannot proceed is itself the finding
+            except Exception as exc:  # noqa: BLE001  (a replay that cannot proceed is itself the finding)
                 result.differences.append(f"the replay stopped: {exc.__class__.__name__}: {exc}")
                 return result
             replayed = _stored(scratch, reference)
