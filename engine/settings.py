@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+from environs import Env, EnvValidationError
+from marshmallow.validate import OneOf, Range
 
 PACKAGED_WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
@@ -57,86 +64,124 @@ class Settings:
         return self.portal_url.lower().startswith("https:") if self.secure_cookies is None else self.secure_cookies
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``SUPPORTDESK_*`` variables; anything unset keeps its default.
 
         Without ``SUPPORTDESK_SECRET_KEY`` a random key is made per process:
         safe, but sessions end on restart and several web processes would
         not share sign-ins, so production sets it.
         """
-        env = os.environ if environ is None else environ
+        env = _Reader(os.environ if environ is None else environ)
         defaults = cls()
         return cls(
-            database_url=env.get("SUPPORTDESK_DATABASE_URL", defaults.database_url),
-            sqlite_synchronous=_choice(env, "SUPPORTDESK_SQLITE_SYNCHRONOUS", defaults.sqlite_synchronous,
-                                       SQLITE_SYNCHRONOUS),
-            workflows_dir=Path(env.get("SUPPORTDESK_WORKFLOWS_DIR", str(defaults.workflows_dir))),
-            secret_key=env.get("SUPPORTDESK_SECRET_KEY", defaults.secret_key),
-            portal_url=env.get("SUPPORTDESK_PORTAL_URL", defaults.portal_url),
-            mail_from=env.get("SUPPORTDESK_MAIL_FROM", defaults.mail_from),
-            mail_domain=env.get("SUPPORTDESK_MAIL_DOMAIN", defaults.mail_domain),
-            first_line_address=env.get("SUPPORTDESK_FIRST_LINE_ADDRESS", defaults.first_line_address),
-            smtp_host=env.get("SUPPORTDESK_SMTP_HOST", defaults.smtp_host).strip(),
-            smtp_port=_integer(env, "SUPPORTDESK_SMTP_PORT", defaults.smtp_port),
-            smtp_starttls=_flag(env, "SUPPORTDESK_SMTP_STARTTLS", defaults.smtp_starttls),
-            smtp_username=env.get("SUPPORTDESK_SMTP_USERNAME", defaults.smtp_username),
-            smtp_password=env.get("SUPPORTDESK_SMTP_PASSWORD", defaults.smtp_password),
-            smtp_timeout=float(_integer(env, "SUPPORTDESK_SMTP_TIMEOUT", int(defaults.smtp_timeout))),
-            smtp_max_attempts=_integer(env, "SUPPORTDESK_SMTP_MAX_ATTEMPTS", defaults.smtp_max_attempts),
-            support_address=env.get("SUPPORTDESK_SUPPORT_ADDRESS", defaults.support_address).strip(),
-            mail_server_host=env.get("SUPPORTDESK_MAIL_SERVER_HOST", defaults.mail_server_host),
-            mail_server_port=_integer(env, "SUPPORTDESK_MAIL_SERVER_PORT", defaults.mail_server_port),
-            max_message_bytes=_integer(env, "SUPPORTDESK_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
-            max_attachment_bytes=_integer(env, "SUPPORTDESK_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes),
-            max_request_bytes=_integer(env, "SUPPORTDESK_MAX_REQUEST_BYTES", defaults.max_request_bytes),
-            secure_cookies=(_flag(env, "SUPPORTDESK_SECURE_COOKIES", False)
-                            if env.get("SUPPORTDESK_SECURE_COOKIES", "").strip() else None),
-            require_admin_2fa=_flag(env, "SUPPORTDESK_REQUIRE_ADMIN_2FA", defaults.require_admin_2fa),
-            sign_in_attempts=_positive(env, "SUPPORTDESK_SIGN_IN_ATTEMPTS", defaults.sign_in_attempts),
-            sign_in_address_attempts=_positive(env, "SUPPORTDESK_SIGN_IN_ADDRESS_ATTEMPTS",
-                                               defaults.sign_in_address_attempts),
-            sign_in_lockout_minutes=_positive(env, "SUPPORTDESK_SIGN_IN_LOCKOUT_MINUTES",
-                                              defaults.sign_in_lockout_minutes),
-            portal_link_days=_positive(env, "SUPPORTDESK_PORTAL_LINK_DAYS", defaults.portal_link_days),
+            database_url=env.str("SUPPORTDESK_DATABASE_URL", defaults.database_url),
+            sqlite_synchronous=_read(env.choice, "SUPPORTDESK_SQLITE_SYNCHRONOUS", defaults.sqlite_synchronous,
+                                     validate=_one_of(SQLITE_SYNCHRONOUS)),
+            workflows_dir=env.path("SUPPORTDESK_WORKFLOWS_DIR", defaults.workflows_dir),
+            secret_key=env.str("SUPPORTDESK_SECRET_KEY", defaults.secret_key),
+            portal_url=env.str("SUPPORTDESK_PORTAL_URL", defaults.portal_url),
+            mail_from=env.str("SUPPORTDESK_MAIL_FROM", defaults.mail_from),
+            mail_domain=env.str("SUPPORTDESK_MAIL_DOMAIN", defaults.mail_domain),
+            first_line_address=env.str("SUPPORTDESK_FIRST_LINE_ADDRESS", defaults.first_line_address),
+            smtp_host=env.str("SUPPORTDESK_SMTP_HOST", defaults.smtp_host).strip(),
+            smtp_port=_read(env.whole_number, "SUPPORTDESK_SMTP_PORT", defaults.smtp_port),
+            smtp_starttls=_read(env.flag, "SUPPORTDESK_SMTP_STARTTLS", defaults.smtp_starttls),
+            smtp_username=env.str("SUPPORTDESK_SMTP_USERNAME", defaults.smtp_username),
+            smtp_password=env.str("SUPPORTDESK_SMTP_PASSWORD", defaults.smtp_password),
+            smtp_timeout=float(_read(env.whole_number, "SUPPORTDESK_SMTP_TIMEOUT", int(defaults.smtp_timeout))),
+            smtp_max_attempts=_read(env.whole_number, "SUPPORTDESK_SMTP_MAX_ATTEMPTS", defaults.smtp_max_attempts),
+            support_address=env.str("SUPPORTDESK_SUPPORT_ADDRESS", defaults.support_address).strip(),
+            mail_server_host=env.str("SUPPORTDESK_MAIL_SERVER_HOST", defaults.mail_server_host),
+            mail_server_port=_read(env.whole_number, "SUPPORTDESK_MAIL_SERVER_PORT", defaults.mail_server_port),
+            max_message_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
+            max_attachment_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_ATTACHMENT_BYTES",
+                                       defaults.max_attachment_bytes),
+            max_request_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_REQUEST_BYTES", defaults.max_request_bytes),
+            # Unset (or blank): None, "decide from the portal URL".
+            secure_cookies=_read(env.flag, "SUPPORTDESK_SECURE_COOKIES", None),
+            require_admin_2fa=_read(env.flag, "SUPPORTDESK_REQUIRE_ADMIN_2FA", defaults.require_admin_2fa),
+            sign_in_attempts=_read(env.whole_number, "SUPPORTDESK_SIGN_IN_ATTEMPTS", defaults.sign_in_attempts,
+                                   validate=_AT_LEAST_1),
+            sign_in_address_attempts=_read(env.whole_number, "SUPPORTDESK_SIGN_IN_ADDRESS_ATTEMPTS",
+                                           defaults.sign_in_address_attempts, validate=_AT_LEAST_1),
+            sign_in_lockout_minutes=_read(env.whole_number, "SUPPORTDESK_SIGN_IN_LOCKOUT_MINUTES",
+                                          defaults.sign_in_lockout_minutes, validate=_AT_LEAST_1),
+            portal_link_days=_read(env.whole_number, "SUPPORTDESK_PORTAL_LINK_DAYS", defaults.portal_link_days,
+                                   validate=_AT_LEAST_1),
         )
-
-
-def _integer(env, name: str, default: int) -> int:
-    """A whole, non-negative number, or a ValueError that names the variable."""
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit():
-        raise ValueError(f"{name} must be a whole number, not {text!r}")
-    return int(text)
-
-
-def _positive(env, name: str, default: int) -> int:
-    value = _integer(env, name, default)
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1")
-    return value
 
 
 SQLITE_SYNCHRONOUS = ("full", "normal", "off")
 
-
-def _choice(env, name: str, default: str, choices: tuple[str, ...]) -> str:
-    text = env.get(name, "").strip().lower()
-    if not text:
-        return default
-    if text not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {text!r}")
-    return text
-
-
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
-def _flag(env, name: str, default: bool) -> bool:
-    text = env.get(name, "").strip().lower()
-    if not text:
-        return default
-    if text not in _TRUE | _FALSE:
-        raise ValueError(f"{name} must be true or false, not {text!r}")
-    return text in _TRUE
+# environs reads the variables and runs marshmallow fields and validators on them; the fields below are the
+# rules this desk has always had: surrounding spaces are ignored, a blank value counts as unset, and the error
+# says what is wanted. Plain text settings (URLs, addresses, passwords) are taken exactly as given.
+
+class _Blankable(ma.fields.Field):
+    lowercase = False
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value).strip()
+        if not text:
+            return self.load_default
+        return self._parse(text.lower() if self.lowercase else text)
+
+    def _parse(self, text: str):
+        return text
+
+
+class _WholeNumber(_Blankable):
+    """A whole, non-negative number written in digits."""
+
+    def _parse(self, text: str) -> int:
+        if not re.fullmatch(r"[0-9]+", text):
+            raise ma.ValidationError(f"must be a whole number, not {text!r}")
+        return int(text)
+
+
+class _Flag(_Blankable):
+    lowercase = True
+
+    def _parse(self, text: str) -> bool:
+        if text not in _TRUE | _FALSE:
+            raise ma.ValidationError(f"must be true or false, not {text!r}")
+        return text in _TRUE
+
+
+class _Choice(_Blankable):
+    """One word of a list (case ignored), checked by the ``validate=_one_of(...)`` it is read with."""
+
+    lowercase = True
+
+
+def _one_of(choices: tuple[str, ...]) -> OneOf:
+    return OneOf(choices, error="must be one of {choices}, not {input!r}")
+
+
+_AT_LEAST_1 = Range(min=1, error="must be at least {min}")
+
+
+class _Reader(Env):
+    """environs' reader over a given mapping (``os.environ``, or a test's own) rather than always
+    ``os.environ``; ``_get_value`` is the hook environs' own ``FileAwareEnv`` overrides."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        super().__init__(eager=True, expand_vars=False)
+        self._mapping = environ
+        self.add_parser_from_field("whole_number", _WholeNumber)
+        self.add_parser_from_field("flag", _Flag)
+        self.add_parser_from_field("choice", _Choice)
+
+    def _get_value(self, env_key: str, default: Any) -> Any:
+        return self._mapping.get(env_key, default)
+
+
+def _read(parse, name: str, default, **kwargs):
+    """One typed setting; a bad value is a ValueError in our words that names the variable."""
+    try:
+        return parse(name, default, **kwargs)
+    except EnvValidationError as error:  # the message is the field's or validator's, e.g. "must be at least 1"
+        raise ValueError(f"{name} {error.error_messages[0]}") from None
