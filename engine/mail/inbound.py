@@ -66,9 +66,10 @@ from supportdesk.engine.store.models import (
 )
 from supportdesk.engine.tickets import commands, history
 from supportdesk.engine.tickets.calls import CallDetails
-from supportdesk.engine.tickets.instances import UnitOfWork, advance, load_workflow, lock_ticket
+from supportdesk.engine.tickets.instances import advance, load_workflow, lock_ticket
 from supportdesk.engine.tickets.outbox import address_of
 from supportdesk.engine.tickets.references import PREFIXES
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.clock import clock
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,8 @@ def release(desk: Desk, quarantined_id: int) -> Receipt:
 def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelope_from: str,
           refused: str | None) -> Receipt:
     digest = hashlib.sha256(raw).hexdigest()
-    with commands._command(desk) as session:
+    with UnitOfWork(desk, ACTOR) as uow:
+        session = uow.session
         _one_at_a_time(session, mail.message_id)
         earlier = _received_before(session, raw, mail, digest)
         if earlier is not None:
@@ -197,38 +199,34 @@ def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelop
         session.add(record)
         session.flush()  # the same mail filed at this moment elsewhere fails here, before any work
         session.execute(delete(QuarantinedMail).where(QuarantinedMail.sha256 == digest))
-        receipt, uow = _file_record(desk, session, record, mail, refused)
-    if uow is not None:
-        commands._after_commit(desk, uow)
-    return receipt
+        return _file_record(uow, record, mail, refused)
 
 
-def _file_record(desk: Desk, session: Session, record: InboundMail, mail: parsing.ParsedMail,
-                 refused: str | None) -> tuple[Receipt, UnitOfWork | None]:
+def _file_record(uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail, refused: str | None) -> Receipt:
+    desk, session = uow.desk, uow.session
     quotes = _quoted(session, mail)
     if mail.auto_reply:
         record.outcome, record.reason = "auto_reply", mail.auto_reply[:500]
         found = next((q for q in quotes if q.ticket is not None and (q.by_our_mail or _known_for(session, mail, q))),
                      None)
         if found is None:
-            return Receipt("auto_reply", detail=f"not opened: {mail.auto_reply}"), None
+            return Receipt("auto_reply", detail=f"not opened: {mail.auto_reply}")
         ticket = lock_ticket(session, found.ticket.id)
         record.ticket_id = ticket.id
         history.append(session, ticket, at=clock.now(), kind="auto_reply_received", actor=ACTOR,
                        payload={**_described(mail, record, []), "why": mail.auto_reply})
-        return Receipt("auto_reply", ticket.reference, detail=mail.auto_reply), None
+        return Receipt("auto_reply", ticket.reference, detail=mail.auto_reply)
     if not quotes:
-        uow = open_call(desk, session, mail)
+        open_call(uow, mail)
         record.outcome, record.ticket_id = "new_call", uow.ticket.id
         uow.record("mail_received", _described(mail, record, _keep_attachments(desk, session, record, mail)))
-        return Receipt("new_call", uow.ticket.reference), uow
+        return Receipt("new_call", uow.ticket.reference)
     found = next((q for q in quotes if q.ticket is not None and _known_for(session, mail, q)), None)
     if found is None:
-        return _hold(desk, session, record, mail, quotes[0]), None
-    ticket = lock_ticket(session, found.ticket.id)
-    uow = UnitOfWork(session, ticket, clock.now(), ACTOR, desk)
+        return _hold(desk, session, record, mail, quotes[0])
+    ticket = uow.ticket = lock_ticket(session, found.ticket.id)
     reopened = add_to_call(desk, uow, record, mail, _keep_attachments(desk, session, record, mail), refused)
-    return Receipt("added", ticket.reference, reopened), uow
+    return Receipt("added", ticket.reference, reopened)
 
 
 def add_to_call(desk: Desk, uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail, attachments: list[str],
@@ -353,19 +351,18 @@ def _ticket_of_ids(session: Session, table, ids: list[str]) -> int | None:
                           .order_by(table.id.desc()).limit(1))
 
 
-def open_call(desk: Desk, session: Session, mail: parsing.ParsedMail, summary: str | None = None) -> UnitOfWork:
-    """C01: the mail becomes a call, as ``commands.log_call`` logs one, in this transaction. The call
+def open_call(uow: UnitOfWork, mail: parsing.ParsedMail, summary: str | None = None) -> None:
+    """C01: the mail becomes ``uow``'s call, as ``commands.log_call`` logs one, in its transaction. The call
     is logged by the mail (``ACTOR``), whoever let it in: its sender becomes the contact of this call
     only, never a known contact of its account."""
     summary = (mail.subject if summary is None else summary) or "(no subject)"
     details = CallDetails(contact_name=(mail.from_name or mail.from_address)[:200], contact_email=mail.from_address,
-                          account=_account_of(session, mail.from_address)[:200],
+                          account=_account_of(uow.session, mail.from_address)[:200],
                           summary=summary[:500], channel="email").validated()
     ticket = Ticket(kind="call", channel=details.channel, contact_name=details.contact_name,
                     contact_email=details.contact_email, account=details.account, summary=details.summary,
                     licence_type=details.licence_type)
-    return commands._start(desk, session, ticket, "support_call", details.decision_inputs(clock.now()), ACTOR,
-                           "call_logged", details.as_record())
+    commands.start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
 
 
 def _account_of(session: Session, address: str) -> str:

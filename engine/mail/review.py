@@ -24,8 +24,9 @@ from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import InvalidInput, NotAllowed, NotFound
 from supportdesk.engine.mail import inbound, parsing
 from supportdesk.engine.store.models import HeldMail, InboundMail, MailAttachment
-from supportdesk.engine.tickets import commands, history
-from supportdesk.engine.tickets.instances import UnitOfWork, find_ticket, lock_ticket
+from supportdesk.engine.tickets import history
+from supportdesk.engine.tickets.instances import find_ticket, lock_ticket
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.clock import clock, local
 
 REASON_CHARS = 2000
@@ -41,10 +42,10 @@ def attach(desk: Desk, held_id: int, reference: str, actor: str, reason: str = "
     refused = None
     for _ in range(2):  # a second time without the message the process refused, as a trusted reply is filed
         try:
-            with commands._command(desk) as session:
+            with UnitOfWork(desk, actor) as uow:
+                session = uow.session
                 held, record, mail = _take(session, desk, held_id)
-                ticket = find_ticket(session, reference, lock=True)
-                uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
+                ticket = uow.ticket = find_ticket(session, reference, lock=True)
                 noted = {"held_mail": held.id, "attached_by": actor, **({"review_reason": reason} if reason else {})}
                 reopened = inbound.add_to_call(desk, uow, record, mail, _attachments_of(session, desk, record),
                                                refused, **noted)
@@ -52,7 +53,6 @@ def attach(desk: Desk, held_id: int, reference: str, actor: str, reason: str = "
         except inbound._NotDelivered as exc:
             refused = str(exc)
             continue
-        commands._after_commit(desk, uow)
         return inbound.Receipt("added", ticket.reference, reopened)
     raise AssertionError("unreachable: the second try delivers no message")  # pragma: no cover
 
@@ -60,17 +60,17 @@ def attach(desk: Desk, held_id: int, reference: str, actor: str, reason: str = "
 def open_call(desk: Desk, held_id: int, actor: str, reason: str = "") -> str:
     """Open a new call from the held mail (C01), its sender the contact; returns its reference."""
     reason = _reason(reason)
-    with commands._command(desk) as session:
+    # The call is logged by the mail, as any call a mail opens: its sender becomes no known contact.
+    with UnitOfWork(desk, inbound.ACTOR) as uow:
+        session = uow.session
         held, record, mail = _take(session, desk, held_id)
-        uow = inbound.open_call(desk, session, mail, summary=without_references(mail.subject))
+        inbound.open_call(uow, mail, summary=without_references(mail.subject))
         record.outcome, record.ticket_id = "new_call", uow.ticket.id
         payload = inbound._described(mail, record, _attachments_of(session, desk, record))
         uow.record("mail_received", {**payload, "held_mail": held.id, "opened_by": actor,
                                      **({"review_reason": reason} if reason else {})}, actor=actor)
         _decide(held, "new_call", actor, reason, uow.ticket.id)
-        reference = uow.ticket.reference
-    commands._after_commit(desk, uow)
-    return reference
+    return uow.ticket.reference
 
 
 def discard(desk: Desk, held_id: int, actor: str, reason: str) -> None:
@@ -78,7 +78,8 @@ def discard(desk: Desk, held_id: int, actor: str, reason: str) -> None:
     reason = _reason(reason)
     if not reason:
         raise InvalidInput("say why the mail is discarded", {"reason": "Say why the mail is discarded"})
-    with commands._command(desk) as session:
+    with UnitOfWork(desk, actor) as uow:
+        session = uow.session
         held, record, _ = _take(session, desk, held_id, parse=False)
         record.outcome = "discarded"
         _decide(held, "discarded", actor, reason, None)

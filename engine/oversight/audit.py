@@ -51,6 +51,7 @@ from supportdesk.engine.tickets.calls import CallDetails
 from supportdesk.engine.tickets.history import events_of, first_broken_link
 from supportdesk.engine.tickets.instances import FIRED_WITH_COMMAND, find_ticket, load_workflow
 from supportdesk.engine.tickets.sla_clocks import SlaClocks
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.calendar import WorkingCalendar
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.engine.working_time.sla import Segment, compute
@@ -398,9 +399,8 @@ def _start_linked(scratch: Desk, stored: _Stored, kind: str, payload: dict, acto
                     licence_type=t["licence_type"])
     data = {"call_reference": payload.get("call")} if t["kind"] == "escalation" else {"need": payload.get("need")}
     first = {k: v for k, v in payload.items() if k != "diagram_version"}
-    with commands._command(scratch) as session:
-        uow = commands._start(scratch, session, ticket, t["process_id"], data, actor, kind, first)
-    commands._after_commit(scratch, uow)
+    with UnitOfWork(scratch, actor) as uow:
+        commands.start(uow, ticket, t["process_id"], data, kind, first)
 
 
 def _task_at(scratch: Desk, reference: str, element: str) -> str:

@@ -20,6 +20,7 @@ from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
 from supportdesk.engine.store.models import Account, User
 from supportdesk.engine.tickets.calls import FIELD_LIMITS, LICENCE_TYPES
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.clock import clock
 
 ACCOUNT_MANAGER_ROLE = "account_manager"
@@ -77,7 +78,8 @@ def create_account(desk: Desk, name: str, actor: str, *, account_manager: str | 
                    licence_type: str | None = None) -> AccountView:
     """A new account; ConflictError when the name is taken."""
     name = _clean_name(name)
-    with desk.db.transaction() as session:
+    with UnitOfWork(desk, actor) as uow:  # a command: the API's idempotency key joins its transaction
+        session = uow.session
         errors = _check(session, account_manager, licence_type)
         if errors:
             raise InvalidInput("the account cannot be created", errors)

@@ -18,8 +18,8 @@ from supportdesk.engine.errors import InvalidInput, NotAllowed, NotFound
 from supportdesk.engine.people.portal_access import contact_for_token, issue_token  # noqa: F401  (the portal's API)
 from supportdesk.engine.store.models import Ticket
 from supportdesk.engine.tickets import commands, queries
-from supportdesk.engine.tickets.instances import UnitOfWork, find_ticket
-from supportdesk.engine.working_time.clock import clock
+from supportdesk.engine.tickets.instances import find_ticket
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
 # What the customer sees of a call's history: their own words and ours to them,
 # never advisors' notes, hand-over reasons or internal alerts.
@@ -101,16 +101,14 @@ def add_information(desk: Desk, contact_email: str, reference: str, text: str) -
     text = text.strip()
     if not text:
         raise InvalidInput("say what you want to add", {"text": "Write the information to add"})
-    with commands._command(desk) as session:
-        ticket = _own_call(session, contact_email, reference)
-        ticket = find_ticket(session, reference, lock=True)
+    with UnitOfWork(desk, f"customer:{contact_email}") as uow:
+        _own_call(uow.session, contact_email, reference)
+        ticket = uow.ticket = find_ticket(uow.session, reference, lock=True)
         if ticket.status == "closed":
             raise NotAllowed(f"{reference} is closed: log a new call, or reply to our last email")
-        uow = UnitOfWork(session, ticket, clock.now(), f"customer:{contact_email}", desk)
         uow.record("customer_information", {"text": text[:4000]})
         if ticket.status == "delayed":
             commands.deliver(uow, "information_received", {"via": "portal"})
-    commands._after_commit(desk, uow)
 
 
 def leave_feedback(desk: Desk, contact_email: str, reference: str, rating: int | None, comment: str) -> None:

@@ -1,17 +1,17 @@
 """Commands: every change of state goes through one of these functions.
 
-Each runs in one transaction: load the ticket's instance (pinned to its
-diagram version), run SpiffWorkflow at the clock's now, save the state, the
-ready tasks, the waiting timers and the history, commit. All or nothing.
-A command against a stale ticket raises ``ConflictError`` and writes nothing.
+Each is one unit of work (``with UnitOfWork(desk, actor) as uow:``): load the
+ticket's instance (pinned to its diagram version), run SpiffWorkflow at the
+clock's now, save the state, the ready tasks, the waiting timers and the
+history, commit. All or nothing. A command against a stale ticket raises
+``ConflictError`` and writes nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from datetime import timedelta
 from uuid import UUID
 
@@ -21,7 +21,6 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, Forbidden, InvalidInput, NotAllowed, NotFound
@@ -33,7 +32,6 @@ from supportdesk.engine.tickets import history, jobs
 from supportdesk.engine.tickets.calls import CHANNELS, CallDetails  # noqa: F401  (CallDetails is part of this module's API)
 from supportdesk.engine.tickets.history import completion_of
 from supportdesk.engine.tickets.instances import (
-    UnitOfWork,
     advance,
     catch_up,
     find_ticket,
@@ -41,6 +39,7 @@ from supportdesk.engine.tickets.instances import (
     lock_ticket,
     timer_due,
 )
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.clock import clock, local
 
 JOB_RETRY_BASE = timedelta(seconds=10)
@@ -48,23 +47,6 @@ JOB_RETRY_MAX = timedelta(hours=1)
 # Tries before a failing job becomes an incident (10 s doubling: about 21 minutes of tries).
 JOB_RETRY_ATTEMPTS = 8
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def _command(desk: Desk) -> Iterator[Session]:
-    """One transaction; a lost optimistic-concurrency race becomes a ConflictError."""
-    try:
-        with desk.db.transaction() as session:
-            yield session
-    except StaleDataError as exc:
-        raise ConflictError("someone else changed this ticket at the same moment; nothing was saved, "
-                            "reload and try again") from exc
-
-
-def _after_commit(desk: Desk, uow: UnitOfWork) -> None:
-    # After the commit, not in it: a worker woken earlier would not see the new job yet.
-    if uow.jobs_written:
-        jobs.wake_workers(desk)
 
 
 def deploy(desk: Desk, directory=None, actor: str = "cli") -> DeployResult:
@@ -76,14 +58,12 @@ def deploy(desk: Desk, directory=None, actor: str = "cli") -> DeployResult:
 def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
     """Start a ticket on the active diagram version; returns its Call Reference."""
     details = details.validated()
-    with _command(desk) as session:
+    with UnitOfWork(desk, actor) as uow:
         ticket = Ticket(kind="call", channel=details.channel, contact_name=details.contact_name,
                         contact_email=details.contact_email, account=details.account, summary=details.summary,
                         licence_type=details.licence_type)
-        uow = _start(desk, session, ticket, "support_call", details.decision_inputs(clock.now()), actor,
-                     "call_logged", details.as_record())
-    _after_commit(desk, uow)
-    return uow.ticket.reference
+        start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
+    return ticket.reference
 
 
 def start_escalation(desk: Desk, concern: str, actor: str, *, call_reference: str | None = None,
@@ -92,17 +72,16 @@ def start_escalation(desk: Desk, concern: str, actor: str, *, call_reference: st
     there is one (its contact and account are the call's); returns the ESC- reference."""
     if not concern.strip():
         raise InvalidInput("say what the customer is unhappy about", {"concern": "The concern is required"})
-    with _command(desk) as session:
-        parent = find_ticket(session, call_reference, lock=True) if call_reference else None
+    with UnitOfWork(desk, actor) as uow:
+        parent = find_ticket(uow.session, call_reference, lock=True) if call_reference else None
         contact = _contact_of(parent, contact_name, contact_email, account)
         ticket = Ticket(kind="escalation", parent_id=parent.id if parent else None, channel="phone",
                         summary=concern.strip()[:500], **contact)
-        uow = _start(desk, session, ticket, "escalation", {"call_reference": call_reference}, actor,
-                     "escalation_raised", {"concern": concern.strip(), "call": call_reference})
+        start(uow, ticket, "escalation", {"call_reference": call_reference}, "escalation_raised",
+              {"concern": concern.strip(), "call": call_reference})
         if parent is not None:
             _note_on_parent(uow, parent, "escalation_started", {"escalation": ticket.reference})
-    _after_commit(desk, uow)
-    return uow.ticket.reference
+    return ticket.reference
 
 
 TRAINING_NEEDS = {"more_training": "the customer needs more training (C19)",
@@ -113,15 +92,14 @@ def record_training_need(desk: Desk, call_reference: str, need: str, notes: str,
     """C19, C20: any advisor records a training need; the Account Manager gets a task."""
     if need not in TRAINING_NEEDS:
         raise InvalidInput("unknown training need", {"need": f"Need must be one of: {', '.join(TRAINING_NEEDS)}"})
-    with _command(desk) as session:
-        parent = find_ticket(session, call_reference, lock=True)
+    with UnitOfWork(desk, actor) as uow:
+        parent = find_ticket(uow.session, call_reference, lock=True)
         ticket = Ticket(kind="training", parent_id=parent.id, channel=parent.channel,
                         summary=f"Training: {TRAINING_NEEDS[need]}"[:500], **_contact_of(parent, "", "", ""))
-        uow = _start(desk, session, ticket, "training", {"need": need}, actor, "training_need_recorded",
-                     {"need": need, "why": TRAINING_NEEDS[need], "notes": notes, "call": call_reference})
+        start(uow, ticket, "training", {"need": need}, "training_need_recorded",
+              {"need": need, "why": TRAINING_NEEDS[need], "notes": notes, "call": call_reference})
         _note_on_parent(uow, parent, "training_requested", {"training": ticket.reference, "need": need})
-    _after_commit(desk, uow)
-    return uow.ticket.reference
+    return ticket.reference
 
 
 def _contact_of(parent: Ticket | None, name: str, email: str, account: str) -> dict:
@@ -133,10 +111,10 @@ def _contact_of(parent: Ticket | None, name: str, email: str, account: str) -> d
             "account": details.account}
 
 
-def _start(desk: Desk, session: Session, ticket: Ticket, process_id: str, data: dict, actor: str,
-           first_event: str, first_payload: dict) -> UnitOfWork:
-    """Start ``ticket``'s instance of ``process_id`` on the active version, in this transaction."""
-    now = clock.now()
+def start(uow: UnitOfWork, ticket: Ticket, process_id: str, data: dict, first_event: str,
+          first_payload: dict) -> None:
+    """Within a command: start ``ticket``'s instance of ``process_id`` on the active version."""
+    session, desk = uow.session, uow.desk
     version = active_version(session)
     try:
         spec, subprocess_specs = desk.specs_for(version, process_id)
@@ -145,13 +123,12 @@ def _start(desk: Desk, session: Session, ticket: Ticket, process_id: str, data: 
     workflow = desk.process_engine.start(spec, subprocess_specs)
     workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
     ticket.version_id, ticket.process_id, ticket.status = version.id, process_id, "open"
-    ticket.state, ticket.created_at, ticket.updated_at = "", now, now
+    ticket.state, ticket.created_at, ticket.updated_at = "", uow.now, uow.now
     session.add(ticket)
     session.flush()
-    uow = UnitOfWork(session, ticket, now, actor, desk)
+    uow.ticket = ticket
     uow.record(first_event, {**first_payload, "diagram_version": version.number})
     advance(uow, workflow)
-    return uow
 
 
 def _note_on_parent(uow: UnitOfWork, parent: Ticket, kind: str, payload: dict) -> None:
@@ -166,16 +143,16 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
     ``roles``: the roles of the person completing it (None: any role, e.g. an
     admin or a trusted script); the task's lane must be one of them.
     """
-    with _command(desk) as session:
+    with UnitOfWork(desk, actor) as uow:
+        session = uow.session
         row = _open_task_for(session, task_id, actor, roles)
         if roles is not None and row.claimed_by not in (None, actor):
             raise ConflictError(f"{row.title} is claimed by {row.claimed_by}; ask them, or have it released")
-        ticket = row.ticket
+        ticket = uow.ticket = row.ticket
         if expected_revision is not None and ticket.revision != expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
                                 "reload and try again")
         workflow = load_workflow(session, desk, ticket.state)
-        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
         catch_up(uow, workflow)  # what fell due before this completion happens first
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
@@ -186,34 +163,32 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
         uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id,
                                       "data": values})
         advance(uow, workflow)
-        reference = ticket.reference
-    _after_commit(desk, uow)
-    return reference
+    return ticket.reference
 
 
 def claim_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] | None = None) -> None:
     """Take an open task, so others see who is on it (it can still be released)."""
-    with _command(desk) as session:
-        row = _open_task_for(session, task_id, actor, roles)
+    with UnitOfWork(desk, actor) as uow:
+        row = _open_task_for(uow.session, task_id, actor, roles)
         if row.claimed_by not in (None, actor):
             raise ConflictError(f"{row.title} on {row.ticket.reference} is already claimed by {row.claimed_by}")
         if row.claimed_by == actor:
             return
         row.claimed_by = actor
-        history.append(session, row.ticket, at=clock.now(), kind="task_claimed", actor=actor,
-                       payload={"task": row.title, "task_id": task_id})
+        uow.ticket = row.ticket
+        uow.record("task_claimed", {"task": row.title, "task_id": task_id})
 
 
 def release_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] | None = None) -> None:
     """Give a claimed task back to the queue (the claimant, or anyone with ``roles=None``: an admin)."""
-    with _command(desk) as session:
-        row = _open_task_for(session, task_id, actor, roles)
+    with UnitOfWork(desk, actor) as uow:
+        row = _open_task_for(uow.session, task_id, actor, roles)
         if row.claimed_by is None:
             return
         if roles is not None and row.claimed_by != actor:
             raise Forbidden(f"{row.title} is claimed by {row.claimed_by}; only they or an admin can release it")
-        history.append(session, row.ticket, at=clock.now(), kind="task_released", actor=actor,
-                       payload={"task": row.title, "task_id": task_id, "was_claimed_by": row.claimed_by})
+        uow.ticket = row.ticket
+        uow.record("task_released", {"task": row.title, "task_id": task_id, "was_claimed_by": row.claimed_by})
         row.claimed_by = None
 
 
@@ -238,12 +213,10 @@ def _gone_task_error(session: Session, task_id: str) -> Exception:
 
 def deliver_message(desk: Desk, reference: str, message: str, payload: dict | None, actor: str) -> None:
     """Deliver a BPMN message (e.g. information received) to the ticket's instance."""
-    with _command(desk) as session:
-        ticket = find_ticket(session, reference, lock=True)
-        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
+    with UnitOfWork(desk, actor) as uow:
+        uow.ticket = find_ticket(uow.session, reference, lock=True)
         if not deliver(uow, message, payload):
             raise NotAllowed(f"ticket {reference} is not waiting for the message {message!r}")
-    _after_commit(desk, uow)
 
 
 def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
@@ -307,17 +280,17 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
 
     Exactly once even if two workers hold the job (a lease ran out): the job is read
     again under the ticket's row lock, and a fired timer's job is gone by then."""
-    with _command(desk) as session:
+    with UnitOfWork(desk, "timer") as uow:
+        session = uow.session
         job = session.get(Job, job_id)
         if job is None:
             return False
-        ticket = lock_ticket(session, job.ticket_id)
+        ticket = uow.ticket = lock_ticket(session, job.ticket_id)
         # Another command on this ticket may have fired or replaced the timer while we waited.
         job = session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
         if job is None or job.status != jobs.PENDING:
             return False
         workflow = load_workflow(session, desk, ticket.state)
-        uow = UnitOfWork(session, ticket, clock.now(), "timer", desk)
         task = workflow.get_task_from_id(UUID(job.task_id))
         due = timer_due(task) if task is not None else None
         if due is not None and due >= uow.now:  # SpiffWorkflow fires strictly after the due moment
@@ -326,5 +299,4 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         uow.firing_timer = job.task_id  # advance records its timer_fired, with the timer's own due moment
         advance(uow, workflow)
         jobs.unlease(session, job)
-    _after_commit(desk, uow)
     return True

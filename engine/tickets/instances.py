@@ -1,16 +1,12 @@
-"""Running one ticket's instance inside one command's transaction.
-
-``UnitOfWork`` is what a command and the handlers it triggers write
-through; ``advance`` runs the engine at the clock's now and saves the
-instance, its ready tasks, its waiting timers and its history, all in the
-command's transaction.
+"""Running one ticket's instance inside one command's unit of work (``unit_of_work``):
+``advance`` runs the engine at the command's now and saves the instance, its ready tasks and its
+waiting timers, all in the command's transaction; ``find_ticket`` and ``lock_ticket`` read it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -23,67 +19,11 @@ from sqlalchemy.orm import Session, defer
 from supportdesk.engine.errors import NotFound
 from supportdesk.engine.process.roles import role_for_lane
 from supportdesk.engine.process.spiff import StoredSpec, running
-from supportdesk.engine.store.models import Feedback, Job, ProcessSpec, SlaClock, Ticket, WorkTask
-from supportdesk.engine.tickets import history, outbox
-from supportdesk.engine.tickets.sla_clocks import SlaClocks
-from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.store.models import Job, ProcessSpec, SlaClock, Ticket, WorkTask
 
 if TYPE_CHECKING:
     from supportdesk.engine.desk import Desk
-
-
-@dataclass
-class UnitOfWork:
-    session: Session
-    ticket: Ticket
-    now: datetime
-    actor: str
-    desk: Desk
-    jobs_written: bool = field(default=False)
-    # The timer job this command runs (its task id), if it is the worker firing a timer.
-    firing_timer: str | None = field(default=None)
-
-    _sla: SlaClocks | None = field(default=None, repr=False)
-
-    @property
-    def sla(self) -> SlaClocks:
-        """The ticket's SLA clocks, one object per command (it keeps their segments as they grow)."""
-        if self._sla is None:
-            self._sla = SlaClocks(self.session, self.ticket, self.desk.calendar, self.desk.sla_policy)
-        return self._sla
-
-    def record(self, kind: str, payload: dict[str, Any] | None = None, *, actor: str | None = None) -> None:
-        history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor,
-                       payload=payload)
-
-    def queue_mail(self, template: str, to: str, **context) -> None:
-        """Write a mail to the outbox in this transaction, and say so in the history."""
-        settings = self.desk.settings
-        mail = outbox.queue_mail(self.session, self.ticket, template, to,
-                                 {"portal_url": settings.portal_url, **context}, now=self.now,
-                                 mail_domain=settings.mail_domain)
-        self.record("mail_queued", {"template": template, "to": to, "subject": mail.subject,
-                                    "message_id": mail.message_id}, actor="desk")
-        self.jobs_written = True  # wake an in-process worker: the mail goes out now, not at its next pass
-
-    def record_breach(self, metric: str) -> bool:
-        """C14: the clock's breach, once, dated at its due moment, with its history event."""
-        if not self.sla.record_breach(metric, self.now):
-            return False
-        clock = self.sla.clock(metric)
-        self.record("sla_breached", {"clock": metric, "priority": clock.breached_priority, "target": clock.target,
-                                     "due": local(clock.breached_at).isoformat()}, actor="desk")
-        return True
-
-    def keep_feedback(self, rating: int | None, comment: str) -> None:
-        """C27: the customer's comment on their experience, kept with the call."""
-        self.session.add(Feedback(ticket_id=self.ticket.id, rating=rating, comment=comment, received_at=self.now))
-
-    def close_for_customer(self, outcome: str) -> None:
-        """The call is over for the customer (resolved, passed to development, advised)."""
-        if self.ticket.status != "closed":
-            self.ticket.status, self.ticket.outcome, self.ticket.closed_at = "closed", outcome, self.now
-            self.record("call_closed", {"outcome": outcome}, actor="desk")
+    from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
 
 def find_ticket(session: Session, reference: str, *, lock: bool = False) -> Ticket:

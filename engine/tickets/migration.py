@@ -50,10 +50,8 @@ from supportdesk.engine.errors import NoActiveVersion, NotAllowed, NotFound
 from supportdesk.engine.process.deployment import active_version
 from supportdesk.engine.process.spiff import running
 from supportdesk.engine.store.models import DiagramVersion, Job, Ticket, WorkTask
-from supportdesk.engine.tickets import commands
 from supportdesk.engine.tickets.instances import (
     NEVER,
-    UnitOfWork,
     find_ticket,
     load_workflow,
     lock_ticket,
@@ -62,6 +60,7 @@ from supportdesk.engine.tickets.instances import (
     timer_due,
     timer_of,
 )
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.clock import clock
 
 DONE = TaskState.COMPLETED
@@ -164,8 +163,7 @@ def plan(desk: Desk, to_version: int, *, reference: str | None = None, actor: st
         results = []
         for ticket_id in _candidates(session, target, reference):
             ticket = session.get(Ticket, ticket_id)
-            uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
-            outcome, _workflow = _analyse(uow, target)
+            outcome, _workflow = _analyse(UnitOfWork.dry_run(desk, session, ticket, actor), target)
             results.append(outcome)
         session.rollback()  # the evaluations may have touched the session's objects: write nothing
     return results
@@ -191,10 +189,9 @@ def migrate_ticket(desk: Desk, reference: str, to_version: int, actor: str) -> T
 
 
 def _migrate_one(desk: Desk, ticket_id: int, to_version: int, actor: str) -> TicketMigration:
-    with commands._command(desk) as session:
-        ticket = lock_ticket(session, ticket_id)
-        target = _version(session, to_version)
-        uow = UnitOfWork(session, ticket, clock.now(), actor, desk)
+    with UnitOfWork(desk, actor) as uow:
+        ticket = uow.ticket = lock_ticket(uow.session, ticket_id)
+        target = _version(uow.session, to_version)
         result, workflow = _analyse(uow, target)
         if result.outcome != SAFE:
             return result  # nothing was changed: the transaction writes nothing
@@ -204,7 +201,6 @@ def _migrate_one(desk: Desk, ticket_id: int, to_version: int, actor: str) -> Tic
                                        "changed": result.changes.as_record(),
                                        "timers": [t.as_record() for t in result.timers]})
         save(uow, workflow)
-    commands._after_commit(desk, uow)
     return replace(result, outcome=MIGRATED)
 
 

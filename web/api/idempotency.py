@@ -2,8 +2,9 @@
 request again with the same ``Idempotency-Key`` and gets the first answer, and nothing is created twice.
 
 The key, with a hash of the request and the answer, is written **in the transaction of what it
-creates**: the command runs on a desk whose write transactions end by adding the key's row (and
-flushing it) just before they commit. So either the call and its key commit together, or neither does:
+creates**: the API joins the command's unit of work (``unit_of_work.joining``), which adds the key's
+row (and flushes it) just before it commits. So either the call and its key commit together, or
+neither does:
 
 * a retry after the commit finds the key and replays the stored answer (``Idempotent-Replayed: true``);
 * a retry racing the first request (both looked before either committed) runs the command too, but
@@ -13,7 +14,7 @@ flushing it) just before they commit. So either the call and its key commit toge
 * the same key with another body, or on another endpoint, is refused (422, nothing run).
 
 The command is the engine's own (``commands.log_call``, ``start_escalation``, ``accounts.create_account``):
-no second path into the engine; only the transaction around it is the API's.
+no second path into the engine, and no wrapper around its database.
 
 Keys are kept per person; nothing deletes old ones yet (a key is ~1 KB; purge by ``created_at`` if needed).
 """
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.store.models import IdempotencyKey
+from supportdesk.engine.tickets.unit_of_work import joining
 from supportdesk.engine.working_time.clock import clock
 
 from .. import current_desk
@@ -43,43 +45,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # (the session, the objects the command added) -> the answer's body, or None when this transaction
 # did not create the thing (then nothing is recorded in it).
 Respond = Callable[[Session, list[Any]], dict | None]
-
-
-class _RecordingDatabase:
-    """The desk's database, whose write transactions end by calling ``finish(session, added)``."""
-
-    def __init__(self, db, finish: Callable[[Session, list[Any]], None]):
-        self._db, self._finish = db, finish
-
-    def __getattr__(self, name):
-        return getattr(self._db, name)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
-        with self._db.transaction() as session:
-            added: list[Any] = []
-
-            def collect(flushing: Session, _context) -> None:
-                added.extend(flushing.new)  # still the pre-flush state in after_flush
-
-            event.listen(session, "after_flush", collect)
-            try:
-                yield session  # the command's work; an exception here skips the rest, and rolls back
-                session.flush()
-                self._finish(session, added)
-            finally:
-                event.remove(session, "after_flush", collect)
-
-
-class _RecordingDesk:
-    """The desk, for one command: everything as it is, but its transactions end with ``finish``."""
-
-    def __init__(self, desk: Desk, finish: Callable[[Session, list[Any]], None]):
-        self._desk = desk
-        self.db = _RecordingDatabase(desk.db, finish)
-
-    def __getattr__(self, name):
-        return getattr(self._desk, name)
 
 
 def request_hash() -> str:
@@ -114,8 +79,12 @@ def create(*, key: str | None, endpoint: str, command: Callable[[Desk], Any], re
                                        created_at=clock.now()))
             session.flush()  # a racing twin fails here, before its commit, and rolls back what it created
 
+    def recording(session: Session) -> contextlib.AbstractContextManager:
+        return _recorded(session, finish)
+
     try:
-        command(_RecordingDesk(desk, finish))
+        with joining(recording):
+            command(desk)
     except IntegrityError:
         stored = _stored(desk, user_id, key) if key is not None else None
         if stored is None:
@@ -124,6 +93,24 @@ def create(*, key: str | None, endpoint: str, command: Callable[[Desk], Any], re
     if not answer:  # pragma: no cover  (the command created nothing we could describe)
         raise RuntimeError(f"{endpoint}: the command committed but created nothing to answer with")
     return _answer(status, answer["body"], location)
+
+
+@contextlib.contextmanager
+def _recorded(session: Session, finish: Callable[[Session, list[Any]], None]) -> Iterator[None]:
+    """Joins the command's transaction: collects what it adds, and just before the commit calls
+    ``finish(session, added)`` (an exception in the command skips it, and all rolls back)."""
+    added: list[Any] = []
+
+    def collect(flushing: Session, _context) -> None:
+        added.extend(flushing.new)  # still the pre-flush state in after_flush
+
+    event.listen(session, "after_flush", collect)
+    try:
+        yield
+        session.flush()
+        finish(session, added)
+    finally:
+        event.remove(session, "after_flush", collect)
 
 
 def _stored(desk: Desk, user_id: int, key: str) -> IdempotencyKey | None:
