@@ -97,21 +97,17 @@ class SlaClocks:
         after its target had passed, was already overdue), and keeps the priority in force
         then. It is never removed: a later re-grade, pause or re-open leaves it as it is."""
         clock = self.clock(metric)
-        if clock is None:
+        # The cached figures tell most commands at once (a due moment moves only when a segment is
+        # added, and that refreshes them): breached already, or not past its due moment.
+        if clock is None or clock.breached_at is not None or clock.due_at is None or clock.due_at >= now:
             return False
         segments = self.segments(clock)
-        if any(segment.kind == BREACH for segment in segments):
-            return False
         figures = compute(segments, self.calendar, now)
         if not figures.overdue:
             return False
         in_force = compute(segments, self.calendar, figures.due_at).priority
         self._append(clock, Segment(BREACH, max(figures.due_at, segments[-1].at), in_force))
         return True
-
-    def record_due_breaches(self, now: datetime) -> list[SlaClock]:
-        """Every clock that ran past its due moment by ``now`` and has no breach yet gets it."""
-        return [clock for clock in self.clocks() if self.record_breach(clock.metric, now)]
 
     def segments(self, clock: SlaClock) -> list[Segment]:
         if clock.id not in self._segments:
