@@ -23,6 +23,8 @@ from supportdesk.engine.tickets import commands
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers import REGISTRY
 
+from web_client import desk_app, use_quick_password_hashes
+
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
 TEST_DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
@@ -66,6 +68,25 @@ def desk(sqlite_url, frozen_clock):
     commands.deploy(desk, actor="test")
     yield desk
     desk.close()
+
+
+@pytest.fixture
+def quick_password_hashes(monkeypatch):
+    """Cheap password hashes (a real one costs a second per user); a module asks for it with
+    ``pytestmark = pytest.mark.usefixtures("quick_password_hashes")``."""
+    use_quick_password_hashes(monkeypatch)
+
+
+@pytest.fixture
+def app(desk, quick_password_hashes):
+    """The web desk on ``desk``, with its demo users."""
+    return desk_app(desk)
+
+
+@pytest.fixture
+def client(app):
+    """A browser (Flask's test client) on ``app``."""
+    return app.test_client()
 
 
 def _postgres_available() -> str | None:

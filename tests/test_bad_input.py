@@ -28,7 +28,7 @@ from supportdesk.web.api.schemas import CallIn
 
 from conftest import WORKFLOWS
 from helpers import log_call, open_task
-from web_client import desk_app, signed_in, text, token, use_quick_password_hashes
+from web_client import desk_app, signed_in, text, token
 
 PREFIX = "/api/v1"
 CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
@@ -37,19 +37,7 @@ TOO_BIG = 2**63  # one past what SQLite's 64-bit integers hold
 TOO_BIG_FOR_POSTGRES = 2**31  # one past PostgreSQL's INTEGER, the id columns' type
 
 
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch):
-    use_quick_password_hashes(monkeypatch)
-
-
-@pytest.fixture
-def app(desk):
-    return desk_app(desk)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+pytestmark = pytest.mark.usefixtures("quick_password_hashes")
 
 
 @pytest.fixture

@@ -3,28 +3,17 @@ customer's own calls and nothing else."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 import pytest
 
-from supportdesk.engine.store.models import OutboxMail, PortalAccess
+from supportdesk.engine.store.models import PortalAccess
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.web import create_app
 
 from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, log_and_triage, log_call
+from web_client import portal_link
 from web_client import token as csrf_token  # in this module a bare "token" is the portal link's
-
-LINK = re.compile(r"(http://\S+/portal/)(\S+)")
-
-
-def portal_link(desk, reference) -> tuple[str, str]:
-    """The portal path and token from the confirmation mail of ``reference``."""
-    with desk.db.reading() as session:
-        mail = session.query(OutboxMail).filter(OutboxMail.template == "confirmation",
-                                                OutboxMail.subject.startswith(f"[{reference}]")).one()
-    match = LINK.search(mail.body_text)
-    return f"/portal/{match.group(2)}", match.group(2)
 
 
 @pytest.fixture

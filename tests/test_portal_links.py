@@ -13,29 +13,12 @@ from supportdesk.engine.people import portal_access
 from supportdesk.engine.store.models import OutboxMail
 
 from helpers import ANN, log_call
-from web_client import desk_app, signed_in, text, token, use_quick_password_hashes
+from web_client import PORTAL_LINK, portal_link, signed_in, text, token
 
 ASKED = "a new link is on its way to it"
-LINK = re.compile(r"(http://\S+/portal/)(\S+)")
 
 
-def portal_link(desk, reference) -> tuple[str, str]:
-    """The portal path and token from the confirmation mail of ``reference``."""
-    with desk.db.reading() as session:
-        mail = session.query(OutboxMail).filter(OutboxMail.template == "confirmation",
-                                                OutboxMail.subject.startswith(f"[{reference}]")).one()
-    match = LINK.search(mail.body_text)
-    return f"/portal/{match.group(2)}", match.group(2)
-
-
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch):
-    use_quick_password_hashes(monkeypatch)
-
-
-@pytest.fixture
-def app(desk):
-    return desk_app(desk)
+pytestmark = pytest.mark.usefixtures("quick_password_hashes")
 
 
 @pytest.fixture
@@ -109,7 +92,7 @@ def test_a_customer_asks_for_a_new_link_which_is_mailed_to_their_address_only(de
     assert text(known).replace(ANN.contact_email.upper(), "X") == text(unknown).replace("nobody@nowhere.example", "X")
     [mail] = link_mails(desk)
     assert mail.to_address == ANN.contact_email and mail.subject.startswith(f"[{reference}]")
-    new_path = "/portal/" + LINK.search(mail.body_text).group(2)
+    new_path = "/portal/" + PORTAL_LINK.search(mail.body_text).group(2)
     assert new_path != old_path and customer.get(old_path).status_code == 404
     assert customer.get(new_path).status_code == 302
     assert reference in text(customer.get("/portal/"))

@@ -23,19 +23,12 @@ from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import SignInFailure, User
 from supportdesk.web import create_app
 
-from web_client import PASSWORD, desk_app, sign_in, signed_in, text, token, use_quick_password_hashes
+from web_client import PASSWORD, desk_app, sign_in, signed_in, text, token
 
 API = "/api/v1"
 
 
-@pytest.fixture(autouse=True)
-def quick_password_hashes(monkeypatch):
-    use_quick_password_hashes(monkeypatch)
-
-
-@pytest.fixture
-def app(desk):
-    return desk_app(desk)
+pytestmark = pytest.mark.usefixtures("quick_password_hashes")
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@ and hashing the demo users' passwords cheaply so that making them does not cost 
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 from werkzeug.security import generate_password_hash
 
 from supportdesk.engine.people import users
 from supportdesk.engine.people.users import ensure_demo_users
+from supportdesk.engine.store.models import OutboxMail
 from supportdesk.web import create_app
 
 PASSWORD = "kettle window orbit 42"  # every demo user's password in tests (it passes the password policy)
@@ -89,3 +91,15 @@ def use_quick_password_hashes(monkeypatch) -> None:
     Checking reads the method from the stored hash, so signing in still goes through werkzeug."""
     monkeypatch.setattr(users, "generate_password_hash",
                         lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+
+
+PORTAL_LINK = re.compile(r"(http://\S+/portal/)(\S+)")
+
+
+def portal_link(desk, reference) -> tuple[str, str]:
+    """The portal path and token from the confirmation mail of ``reference``."""
+    with desk.db.reading() as session:
+        mail = session.query(OutboxMail).filter(OutboxMail.template == "confirmation",
+                                                OutboxMail.subject.startswith(f"[{reference}]")).one()
+    match = PORTAL_LINK.search(mail.body_text)
+    return f"/portal/{match.group(2)}", match.group(2)
