@@ -122,6 +122,8 @@ def test_C12_C14_a_call_nobody_triages_is_breached_for_first_response_and_first_
     assert len(breach_events(desk, reference, FIRST_RESPONSE)) == 1  # stopped late: still one breach
     report = sla_report(desk, period="week", start=date(2026, 11, 23), end=date(2026, 11, 29))
     assert report.line(FIRST_RESPONSE, ALL).total.breached == 1
+    assert [(b.reference, b.metric, local(b.due_at), local(b.stopped_at)) for b in report.breaches] == [
+        (reference, FIRST_RESPONSE, london(2026, 11, 23, 11, 0), london(2026, 11, 23, 11, 30))]
 
 
 def test_C14_a_resolution_clock_that_starts_past_its_target_is_breached_at_its_due_moment(desk, frozen_clock):
