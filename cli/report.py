@@ -57,6 +57,7 @@ def as_json(report: reports.SlaReport) -> dict:
         "breaches": [{"reference": b.reference, "metric": b.metric, "priority": b.priority,
                       "due": b.due_at.isoformat(), "stopped": b.stopped_at.isoformat() if b.stopped_at else None,
                       "late_working_minutes": int(b.late.total_seconds() // 60)} for b in report.breaches],
+        "at_risk": report.at_risk,
     }
 
 
@@ -70,6 +71,8 @@ def text_lines(report: reports.SlaReport) -> list[str]:
             for name, figures in named:
                 lines.append(f"  {name:<26} {_priority(line.priority):<15} {figures.with_outcome:>5} with an outcome "
                              f"{figures.met:>5} met {figures.breached:>5} breached  {_share(figures.attainment):>8}")
+    lines += ["", "At risk now: " + ", ".join(f"{metric.replace('_', ' ')} {count}"
+                                             for metric, count in report.at_risk.items())]
     lines += ["", f"Breaches ({len(report.breaches)})"]
     for breach in report.breaches:
         stopped = f"{local(breach.stopped_at):%Y-%m-%d %H:%M}" if breach.stopped_at else "still open"

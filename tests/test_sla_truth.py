@@ -215,3 +215,20 @@ def test_C14_the_inbox_flags_a_first_response_clock_at_risk_only_in_its_last_qua
     assert urgency_at(london(2026, 11, 23, 10, 59)).state == "at-risk"
     assert urgency_at(london(2026, 11, 23, 11, 0, 1)).state == "breached"
     assert clock_of(desk, reference, FIRST_RESPONSE).breached  # the page says so too before the worker runs
+
+
+def test_C14_C31_the_report_counts_the_clocks_at_risk_now_by_the_same_rule(desk, frozen_clock, client):
+    """The report, its page and the API count a clock at risk as the inbox flags it: the last quarter."""
+    frozen_clock.set(london(2026, 11, 23, 10, 0))
+    log_call(desk)
+    week = {"period": "week", "start": date(2026, 11, 23), "end": date(2026, 11, 29)}
+    frozen_clock.set(london(2026, 11, 23, 10, 44))
+    assert sla_report(desk, **week).at_risk == {FIRST_RESPONSE: 0, RESOLUTION: 0}
+    frozen_clock.set(london(2026, 11, 23, 10, 46))
+    assert sla_report(desk, **week).at_risk == {FIRST_RESPONSE: 1, RESOLUTION: 0}
+    token = api_tokens.create_token(desk, "carl", "tests", by=None)[1]
+    body = client.get("/api/v1/reports/sla?period=week&from=2026-11-23&to=2026-11-29",
+                      headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["at_risk"] == {FIRST_RESPONSE: 1, RESOLUTION: 0}
+    page = text(signed_in(client, "carl").get("/reports?period=week&from=2026-11-23&to=2026-11-29"))
+    assert re.search(r"First response <strong>1</strong>, Resolution <strong>0</strong>", page), page

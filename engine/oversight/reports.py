@@ -35,6 +35,7 @@ from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.store.models import SlaClock, Ticket
 from supportdesk.engine.tickets.sla_clocks import clock_outcomes
 from supportdesk.engine.working_time.clock import DISPLAY_ZONE, clock, local
+from supportdesk.engine.working_time.sla import at_risk
 from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, METRICS, PRIORITIES, RESOLUTION
 
 WEEK, MONTH = "week", "month"
@@ -129,6 +130,9 @@ class SlaReport:
     lines: tuple[Line, ...]
     breaches: tuple[Breach, ...] = field(default=())  # the first ``breach_limit`` by due moment, or all
     breach_count: int = 0  # all of them
+    # C14: per metric, the range's calls whose clock runs now in its last share of working time
+    # (the SLA policy's "at risk"), as the inbox and the ticket page flag them.
+    at_risk: dict[str, int] = field(default_factory=dict)
 
     def lines_of(self, metric: str) -> list[Line]:
         return [line for line in self.lines if line.metric == metric]
@@ -231,10 +235,26 @@ def sla_report(desk: Desk, *, period: str, start: date, end: date, breach_limit:
     with desk.db.reading() as session:
         counts = session.execute(_counts_query(periods, met, breached, _in_range(start, end))).all()
         breach_rows, breach_count = _breaches(session, _breaches_query(breached, _in_range(start, end)), breach_limit)
+        at_risk_now = _at_risk(desk, session, _in_range(start, end), now)
     goals = dict(desk.sla_policy.goals)
     return SlaReport(period, start, end, now, goals, tuple(periods),
                      _lines(counts, len(periods), goals, desk.sla_policy.resolution),
-                     tuple(_breach(desk, row, now) for row in breach_rows), breach_count)
+                     tuple(_breach(desk, row, now) for row in breach_rows), breach_count, at_risk_now)
+
+
+def _at_risk(desk: Desk, session, in_range, now: datetime) -> dict[str, int]:
+    """Per metric, the clocks at risk now: running, not breached, a policy share or less of their
+    target's working time left. Only clocks still before their due moment are read."""
+    rows = session.execute(select(SlaClock.metric, SlaClock.due_at, SlaClock.budget_seconds)
+                           .join(Ticket, SlaClock.ticket_id == Ticket.id)
+                           .where(in_range, SlaClock.state == "running", SlaClock.breached_at.is_(None),
+                                  SlaClock.due_at > now, SlaClock.budget_seconds.is_not(None)))
+    found = dict.fromkeys(METRICS, 0)
+    for metric, due_at, budget_seconds in rows:
+        left = desk.calendar.between(now, due_at)
+        found[metric] = found.get(metric, 0) + at_risk(left, timedelta(seconds=budget_seconds),
+                                                       desk.sla_policy.at_risk_share)
+    return found
 
 
 def _counts_query(periods: list[Period], met, breached, in_range):

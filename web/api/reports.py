@@ -45,4 +45,5 @@ def as_dict(report: reports.SlaReport) -> dict:
         "breaches": [{"reference": b.reference, "metric": b.metric, "priority": b.priority, "due": b.due_at,
                       "stopped": b.stopped_at, "late_working_minutes": int(b.late.total_seconds() // 60)}
                      for b in report.breaches],
+        "at_risk": report.at_risk,
     }

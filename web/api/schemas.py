@@ -459,3 +459,6 @@ class Report(ma.Schema):
     goals = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
     lines = fields.List(fields.Nested(ReportLine), required=True)
     breaches = fields.List(fields.Nested(ReportBreach), required=True)
+    at_risk = fields.Dict(keys=fields.String(metadata=_enum(METRICS)), values=fields.Integer(), required=True,
+                          metadata={"description": "Per metric, the calls in the range whose clock is at risk now "
+                                                   "(running, not breached, its last share of working time begun)"})
