@@ -29,8 +29,14 @@ from supportdesk.engine.tickets.history import GENESIS_HASH, event_hash
 from supportdesk.engine.tickets.references import format_reference
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-TABLES: tuple[Table, ...] = (Ticket.__table__, SlaClock.__table__, SlaSegment.__table__, WorkTask.__table__,
-                             HistoryEvent.__table__, Job.__table__)
+TABLES: tuple[Table, ...] = (
+    Ticket.__table__,
+    SlaClock.__table__,
+    SlaSegment.__table__,
+    WorkTask.__table__,
+    HistoryEvent.__table__,
+    Job.__table__,
+)
 
 
 class _Text:
@@ -75,14 +81,20 @@ class Seed:
             return [dict(row) for row in connection.execute(select(table).where(*where).order_by(order)).mappings()]
 
         clock_rows = rows(SlaClock.__table__, SlaClock.ticket_id == ticket_id, order=SlaClock.id)
-        clocks = [(c, rows(SlaSegment.__table__, SlaSegment.clock_id == c["id"], order=SlaSegment.seq))
-                  for c in clock_rows]
-        tasks = [(t, _Text(t["id"], pattern))
-                 for t in rows(WorkTask.__table__, WorkTask.ticket_id == ticket_id, order=WorkTask.created_at)]
-        events = [(e, _Text(e["payload"], pattern))
-                  for e in rows(HistoryEvent.__table__, HistoryEvent.ticket_id == ticket_id, order=HistoryEvent.seq)]
-        jobs = [(j, _Text(j["task_id"], pattern))
-                for j in rows(Job.__table__, Job.ticket_id == ticket_id, order=Job.id)]
+        clocks = [
+            (c, rows(SlaSegment.__table__, SlaSegment.clock_id == c["id"], order=SlaSegment.seq)) for c in clock_rows
+        ]
+        tasks = [
+            (t, _Text(t["id"], pattern))
+            for t in rows(WorkTask.__table__, WorkTask.ticket_id == ticket_id, order=WorkTask.created_at)
+        ]
+        events = [
+            (e, _Text(e["payload"], pattern))
+            for e in rows(HistoryEvent.__table__, HistoryEvent.ticket_id == ticket_id, order=HistoryEvent.seq)
+        ]
+        jobs = [
+            (j, _Text(j["task_id"], pattern)) for j in rows(Job.__table__, Job.ticket_id == ticket_id, order=Job.id)
+        ]
         seed = cls(ticket, reference, _Text(ticket["state"], pattern), clocks, tasks, events, jobs)
         texts = [seed.state] + [t for _, t in tasks] + [t for _, t in events] + [t for _, t in jobs]
         seed.tokens = sorted({token for t in texts for token in t.tokens()})
@@ -97,7 +109,7 @@ def _new_uuids(count: int) -> list[str]:
     raw = os.urandom(16 * count).hex()
     found = []
     for i in range(count):
-        h = raw[32 * i:32 * i + 32]
+        h = raw[32 * i : 32 * i + 32]
         found.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}")
     return found
 
@@ -121,15 +133,19 @@ class Cloner:
         while written < count:
             batch = min(self.chunk, count - written)
             with self.engine.begin() as connection:
-                self._write(connection, order[written:written + batch])
+                self._write(connection, order[written : written + batch])
             written += batch
             if progress:
                 progress(written, count)
         if self.postgres:
             with self.engine.begin() as connection:
                 for table in (Ticket.__table__, SlaClock.__table__):
-                    connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                            f"(SELECT max(id) FROM {table.name}))"))
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT max(id) FROM {table.name}))"
+                        )
+                    )
         return written
 
     def _write(self, connection: Connection, seeds: list[Seed]) -> None:
@@ -142,22 +158,32 @@ class Cloner:
             uuids = _new_uuids(len(seed.tokens))
             mapping = dict(zip(seed.tokens, uuids, strict=True))
             mapping[seed.reference] = number
-            rows["ticket"].append({**seed.ticket, "id": ticket_id, "reference": number,
-                                   "state": seed.state.fill(mapping)})
+            rows["ticket"].append(
+                {**seed.ticket, "id": ticket_id, "reference": number, "state": seed.state.fill(mapping)}
+            )
             for clock, segments in seed.clocks:
                 clock_id, next_clock = next_clock, next_clock + 1
                 rows["sla_clock"].append({**clock, "id": clock_id, "ticket_id": ticket_id})
                 rows["sla_segment"] += [{**_without_id(s), "clock_id": clock_id} for s in segments]
             rows["work_task"] += [{**t, "id": ids.fill(mapping), "ticket_id": ticket_id} for t, ids in seed.tasks]
-            rows["job"] += [{**_without_id(j), "ticket_id": ticket_id, "task_id": ids.fill(mapping)}
-                            for j, ids in seed.jobs]
+            rows["job"] += [
+                {**_without_id(j), "ticket_id": ticket_id, "task_id": ids.fill(mapping)} for j, ids in seed.jobs
+            ]
             prev_hash = GENESIS_HASH
             for event, payload in seed.events:
                 filled = payload.fill(mapping)
-                digest = event_hash(prev_hash, ticket_id, event["seq"], event["at"], event["kind"], event["actor"],
-                                    filled)
-                rows["history_event"].append({**_without_id(event), "ticket_id": ticket_id, "payload": filled,
-                                              "prev_hash": prev_hash, "hash": digest})
+                digest = event_hash(
+                    prev_hash, ticket_id, event["seq"], event["at"], event["kind"], event["actor"], filled
+                )
+                rows["history_event"].append(
+                    {
+                        **_without_id(event),
+                        "ticket_id": ticket_id,
+                        "payload": filled,
+                        "prev_hash": prev_hash,
+                        "hash": digest,
+                    }
+                )
                 prev_hash = digest
         for table in TABLES:  # in the order of their foreign keys
             if rows[table.name]:
@@ -171,14 +197,19 @@ class Cloner:
             prefix, year, _ = seed.reference.split("-")
             key = (prefix, int(year))
             if key not in counters:
-                counters[key] = connection.scalar(select(ReferenceCounter.last_number).where(
-                    ReferenceCounter.prefix == prefix, ReferenceCounter.year == int(year)))
+                counters[key] = connection.scalar(
+                    select(ReferenceCounter.last_number).where(
+                        ReferenceCounter.prefix == prefix, ReferenceCounter.year == int(year)
+                    )
+                )
             counters[key] += 1
             found.append(format_reference(prefix, int(year), counters[key]))
         for (prefix, year), last in counters.items():
-            connection.execute(update(ReferenceCounter).where(ReferenceCounter.prefix == prefix,
-                                                              ReferenceCounter.year == year)
-                               .values(last_number=last))
+            connection.execute(
+                update(ReferenceCounter)
+                .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+                .values(last_number=last)
+            )
         return found
 
 
@@ -190,4 +221,3 @@ def _without_id(row: dict) -> dict:
 def drop_jobs(connection: Connection, ticket_ids: Iterable[int]) -> None:
     """Take the seeds' own timers away (a worker would fire them), once they are read."""
     connection.execute(delete(Job).where(Job.ticket_id.in_(list(ticket_ids))))
-

@@ -29,9 +29,14 @@ MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 FAR_FUTURE = "2999-01-01T00:00:00+00:00"
 
 HIGH_CALL = commands.CallDetails(
-    contact_name="Ann Example", contact_email="ann@example.com", account="Acme Ltd",
-    summary="Unable to load data for tomorrow's campaign", channel="phone", symptom="cannot_load_data",
-    campaign_at=MONDAY_10AM + timedelta(hours=20))
+    contact_name="Ann Example",
+    contact_email="ann@example.com",
+    account="Acme Ltd",
+    summary="Unable to load data for tomorrow's campaign",
+    channel="phone",
+    symptom="cannot_load_data",
+    campaign_at=MONDAY_10AM + timedelta(hours=20),
+)
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,26 @@ class Step:
 # log -> triage -> first response (passed to second line) -> resolved by second line -> feedback
 STEPS = (
     Step("task", "Task_triage", {"priority": "High"}, "alice", timedelta(minutes=4)),
-    Step("task", "Task_first_level_response", {"response_method": "phone", "response": "Called back; looking into it",
-                                                "next_step": "second_line", "handover_reason": "Needs the import logs"},
-         "alice", timedelta(minutes=20)),
-    Step("task", "Task_second_line", {"next_step": "resolved",
-                                       "resolution": "Import file had a stray BOM; fixed and reloaded"},
-         "sam", timedelta(hours=2)),
-    Step("message", "feedback", {"rating": 5, "comment": "Quick and helpful, thanks"}, "portal",
-         timedelta(hours=1)),
+    Step(
+        "task",
+        "Task_first_level_response",
+        {
+            "response_method": "phone",
+            "response": "Called back; looking into it",
+            "next_step": "second_line",
+            "handover_reason": "Needs the import logs",
+        },
+        "alice",
+        timedelta(minutes=20),
+    ),
+    Step(
+        "task",
+        "Task_second_line",
+        {"next_step": "resolved", "resolution": "Import file had a stray BOM; fixed and reloaded"},
+        "sam",
+        timedelta(hours=2),
+    ),
+    Step("message", "feedback", {"rating": 5, "comment": "Quick and helpful, thanks"}, "portal", timedelta(hours=1)),
 )
 COMMANDS_PER_LIFECYCLE = 1 + len(STEPS)
 
@@ -74,8 +91,11 @@ def sqlite_desk(folder: Path | None = None, name: str = "desk.sqlite", workflows
 def task_id(desk: Desk, reference: str, element: str) -> str:
     """The open task at ``element`` on the ticket: one indexed query, no instance loaded."""
     with desk.db.reading() as session:
-        found = session.scalar(select(WorkTask.id).join(Ticket, Ticket.id == WorkTask.ticket_id)
-                               .where(Ticket.reference == reference, WorkTask.element_id == element))
+        found = session.scalar(
+            select(WorkTask.id)
+            .join(Ticket, Ticket.id == WorkTask.ticket_id)
+            .where(Ticket.reference == reference, WorkTask.element_id == element)
+        )
     if found is None:
         raise LookupError(f"{reference} has no open task at {element}")
     return found
@@ -110,9 +130,17 @@ class InMemory:
         parser = parse_specs(read_diagram_files(workflows))
         self.spec = parser.get_spec("support_call")
         self.subprocess_specs = parser.get_subprocess_specs("support_call")
-        self.engine = ProcessEngine(HandlerRegistry({topic: _no_op for topic in HANDLERS}, {
-            "sla_due": lambda metric: FAR_FUTURE, "call_is_open": lambda: True,
-            "next_working_day": lambda: FAR_FUTURE, "working_days_from_now": lambda days: FAR_FUTURE}))
+        self.engine = ProcessEngine(
+            HandlerRegistry(
+                {topic: _no_op for topic in HANDLERS},
+                {
+                    "sla_due": lambda metric: FAR_FUTURE,
+                    "call_is_open": lambda: True,
+                    "next_working_day": lambda: FAR_FUTURE,
+                    "working_days_from_now": lambda days: FAR_FUTURE,
+                },
+            )
+        )
         details = HIGH_CALL.validated()
         self.start_data = details.decision_inputs(MONDAY_10AM)
         self.cleaned: dict[str, dict] = {}  # the form data as the desk cleans it, per task
@@ -124,15 +152,21 @@ class InMemory:
             _run_on(workflow)
             for step in STEPS:
                 if step.kind == "task":
-                    task = next(t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                                if t.task_spec.bpmn_id == step.name)
+                    task = next(
+                        t
+                        for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                        if t.task_spec.bpmn_id == step.name
+                    )
                     if step.name not in self.cleaned:
                         self.cleaned[step.name] = forms.clean(forms.fields_of(task.task_spec), step.data)
                     task.data.update(self.cleaned[step.name])
                     task.run()
                 else:
-                    workflow.send_event(BpmnEvent(MessageEventDefinition(step.name),
-                                                  payload={"payload": step.data, "result_var": step.name}))
+                    workflow.send_event(
+                        BpmnEvent(
+                            MessageEventDefinition(step.name), payload={"payload": step.data, "result_var": step.name}
+                        )
+                    )
                 _run_on(workflow)
             if not workflow.is_completed():
                 raise AssertionError("the in-memory lifecycle did not complete")

@@ -52,9 +52,16 @@ class Result:
     details: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
-        return {"value": _round(self.value), "baseline": _round(self.baseline), "ratio": _round(self.ratio),
-                "target": self.target, "met": bool(self.met), "unit": self.unit, "title": self.title,
-                "details": {k: _round(v) for k, v in self.details.items()}}
+        return {
+            "value": _round(self.value),
+            "baseline": _round(self.baseline),
+            "ratio": _round(self.ratio),
+            "target": self.target,
+            "met": bool(self.met),
+            "unit": self.unit,
+            "title": self.title,
+            "details": {k: _round(v) for k, v in self.details.items()},
+        }
 
 
 def _round(value):
@@ -79,12 +86,36 @@ class Sizes:
     memory_first: int = 100
 
 
-FULL = Sizes(rounds=9, memory_batch=40, persisted_batch=8, history_pairs=40, seeds=60, small_store=1_000,
-             large_store=100_000, query_repeats=30, timers=1_000, timer_window=100.0, scale_out_jobs=3_000,
-             memory_jobs=10_000, replay_tickets=400)
-QUICK = Sizes(rounds=5, memory_batch=30, persisted_batch=6, history_pairs=12, seeds=40, small_store=1_000,
-              large_store=20_000, query_repeats=15, timers=1_000, timer_window=60.0, scale_out_jobs=1_000,
-              memory_jobs=3_000, replay_tickets=200)
+FULL = Sizes(
+    rounds=9,
+    memory_batch=40,
+    persisted_batch=8,
+    history_pairs=40,
+    seeds=60,
+    small_store=1_000,
+    large_store=100_000,
+    query_repeats=30,
+    timers=1_000,
+    timer_window=100.0,
+    scale_out_jobs=3_000,
+    memory_jobs=10_000,
+    replay_tickets=400,
+)
+QUICK = Sizes(
+    rounds=5,
+    memory_batch=30,
+    persisted_batch=6,
+    history_pairs=12,
+    seeds=40,
+    small_store=1_000,
+    large_store=20_000,
+    query_repeats=15,
+    timers=1_000,
+    timer_window=60.0,
+    scale_out_jobs=1_000,
+    memory_jobs=3_000,
+    replay_tickets=200,
+)
 
 
 def _timed(function: Callable[[], object]) -> float:
@@ -112,28 +143,38 @@ def lifecycle_throughput(sizes: Sizes, folder: Path) -> tuple[Result, Desk]:
         raise AssertionError(f"the persisted lifecycle ended {view.status}, {view.priority}")
     memory_rates, persisted_rates = [], []
     for _ in range(sizes.rounds):  # interleaved: a noisy neighbour slows both sides alike
-        memory_rates.append(sizes.memory_batch / _timed(lambda: [memory.lifecycle()
-                                                                for _ in range(sizes.memory_batch)]))
-        persisted_rates.append(sizes.persisted_batch / _timed(lambda: [persisted_lifecycle(desk)
-                                                                      for _ in range(sizes.persisted_batch)]))
+        memory_rates.append(
+            sizes.memory_batch / _timed(lambda: [memory.lifecycle() for _ in range(sizes.memory_batch)])
+        )
+        persisted_rates.append(
+            sizes.persisted_batch / _timed(lambda: [persisted_lifecycle(desk) for _ in range(sizes.persisted_batch)])
+        )
     value, baseline = statistics.median(persisted_rates), statistics.median(memory_rates)
     ratio = value / baseline
     serializer = _serializer_time(desk, sizes.persisted_batch)
-    return Result("lifecycle_throughput", "1. Lifecycle throughput (persisted / in memory)", value, baseline, ratio,
-                  ">= 0.5", ratio >= 0.5, "lifecycles/s", {
-                      "commands_per_lifecycle": COMMANDS_PER_LIFECYCLE,
-                      "persisted_ms_per_command": 1000 / value / COMMANDS_PER_LIFECYCLE,
-                      "in_memory_ms_per_lifecycle": 1000 / baseline,
-                      "rounds": sizes.rounds,
-                      "round_ratios": [round(p / m, 4) for p, m in zip(persisted_rates, memory_rates, strict=True)],
-                      # SpiffWorkflow's serializer alone, per lifecycle: writing the state after each command
-                      # and reading it before each but the first. With a store that cost nothing else, the
-                      # ratio could be at most in_memory / (in_memory + serializer).
-                      "serialize_ms_per_lifecycle": serializer["dumps"] * 1000,
-                      "deserialize_ms_per_lifecycle": serializer["loads"] * 1000,
-                      "ceiling_with_a_free_store": (1 / baseline) / (1 / baseline + serializer["dumps"]
-                                                                      + serializer["loads"]),
-                  }), desk
+    return Result(
+        "lifecycle_throughput",
+        "1. Lifecycle throughput (persisted / in memory)",
+        value,
+        baseline,
+        ratio,
+        ">= 0.5",
+        ratio >= 0.5,
+        "lifecycles/s",
+        {
+            "commands_per_lifecycle": COMMANDS_PER_LIFECYCLE,
+            "persisted_ms_per_command": 1000 / value / COMMANDS_PER_LIFECYCLE,
+            "in_memory_ms_per_lifecycle": 1000 / baseline,
+            "rounds": sizes.rounds,
+            "round_ratios": [round(p / m, 4) for p, m in zip(persisted_rates, memory_rates, strict=True)],
+            # SpiffWorkflow's serializer alone, per lifecycle: writing the state after each command
+            # and reading it before each but the first. With a store that cost nothing else, the
+            # ratio could be at most in_memory / (in_memory + serializer).
+            "serialize_ms_per_lifecycle": serializer["dumps"] * 1000,
+            "deserialize_ms_per_lifecycle": serializer["loads"] * 1000,
+            "ceiling_with_a_free_store": (1 / baseline) / (1 / baseline + serializer["dumps"] + serializer["loads"]),
+        },
+    ), desk
 
 
 def _serializer_time(desk: Desk, lifecycles: int) -> dict[str, float]:
@@ -147,6 +188,7 @@ def _serializer_time(desk: Desk, lifecycles: int) -> dict[str, float]:
                 return function(*args)
             finally:
                 spent[name] += time.perf_counter() - start
+
         return timed
 
     engine.dumps, engine.loads = timing("dumps", engine.dumps), timing("loads", engine.loads)
@@ -165,8 +207,9 @@ LONG_HISTORY = 200
 
 def _event_count(desk: Desk, reference: str) -> int:
     with desk.db.reading() as session:
-        return session.scalar(select(func.count()).select_from(HistoryEvent).join(Ticket)
-                              .where(Ticket.reference == reference))
+        return session.scalar(
+            select(func.count()).select_from(HistoryEvent).join(Ticket).where(Ticket.reference == reference)
+        )
 
 
 def _pad_history(desk: Desk, reference: str, events: int) -> None:
@@ -201,24 +244,55 @@ def history_cost(sizes: Sizes, folder: Path) -> Result:
     short_times, long_times = [], []
     for n, (a, b) in enumerate(zip(short, long, strict=True)):
         pair = [(short_times, a), (long_times, b)]
-        for times, reference in (pair if n % 2 else pair[::-1]):  # alternate which goes first
+        for times, reference in pair if n % 2 else pair[::-1]:  # alternate which goes first
             task = task_id(desk, reference, triage.name)
             times.append(_timed(lambda: commands.complete_task(desk, task, triage.data, triage.actor)))  # noqa: B023
     short_times, long_times = short_times[2:], long_times[2:]  # the first two of each warm up
     value, baseline = statistics.median(long_times), statistics.median(short_times)
     ratio = value / baseline
-    return Result("history_cost", f"2. Task completion, {long_events} vs {short_events} history events",
-                  value * 1000, baseline * 1000, ratio, "<= 1.5", ratio <= 1.5, "ms", {
-                      "long_history_events": long_events, "short_history_events": short_events,
-                      "state_chars_long": long_state, "state_chars_short": short_state,
-                      "completions_each": len(long_times)})
+    return Result(
+        "history_cost",
+        f"2. Task completion, {long_events} vs {short_events} history events",
+        value * 1000,
+        baseline * 1000,
+        ratio,
+        "<= 1.5",
+        ratio <= 1.5,
+        "ms",
+        {
+            "long_history_events": long_events,
+            "short_history_events": short_events,
+            "state_chars_long": long_state,
+            "state_chars_short": short_state,
+            "completions_each": len(long_times),
+        },
+    )
 
 
 # --- 3. scale of the store ----------------------------------------------------------------------------------
 
-SEED_STAGES = ("logged", "logged", "logged", "triaged", "triaged", "triaged", "second_line", "second_line",
-               "second_line", "resolved", "resolved", "resolved", "closed", "closed", "closed", "closed", "closed",
-               "closed", "closed", "closed")  # of 20: 15 % at each open stage, 40 % closed
+SEED_STAGES = (
+    "logged",
+    "logged",
+    "logged",
+    "triaged",
+    "triaged",
+    "triaged",
+    "second_line",
+    "second_line",
+    "second_line",
+    "resolved",
+    "resolved",
+    "resolved",
+    "closed",
+    "closed",
+    "closed",
+    "closed",
+    "closed",
+    "closed",
+    "closed",
+    "closed",
+)  # of 20: 15 % at each open stage, 40 % closed
 SEED_SPAN = timedelta(days=28)
 
 
@@ -234,8 +308,9 @@ def _seed_population(desk: Desk, count: int) -> list[int]:
         steps = {"logged": 0, "triaged": 1, "second_line": 2, "resolved": 3, "closed": 4}[stage]
         for number, step in enumerate(STEPS[:steps]):
             if number == 0:  # the suggestion depends on when the campaign is: say why, whatever it was
-                step = type(step)(step.kind, step.name, {"priority": priority, "override_reason": "bench mix"},
-                                  step.actor, step.after)
+                step = type(step)(
+                    step.kind, step.name, {"priority": priority, "override_reason": "bench mix"}, step.actor, step.after
+                )
             run_step(desk, reference, step)
         with desk.db.reading() as session:
             ids.append(session.scalar(select(Ticket.id).where(Ticket.reference == reference)))
@@ -278,9 +353,13 @@ def _store_queries(desk: Desk, repeats: int) -> dict[str, float]:
 def _working_clone(desk: Desk, last_seed: int) -> bool:
     """A clone is a ticket like any other: complete its open first-line task, check its hash chain."""
     with desk.db.reading() as session:
-        row = session.execute(select(WorkTask.id, Ticket.reference, Ticket.id).join(Ticket)
-                              .where(WorkTask.element_id == "Task_first_level_response", Ticket.id > last_seed)
-                              .order_by(Ticket.id.desc()).limit(1)).first()
+        row = session.execute(
+            select(WorkTask.id, Ticket.reference, Ticket.id)
+            .join(Ticket)
+            .where(WorkTask.element_id == "Task_first_level_response", Ticket.id > last_seed)
+            .order_by(Ticket.id.desc())
+            .limit(1)
+        ).first()
     task, reference, ticket_id = row
     commands.complete_task(desk, task, STEPS[1].data, "alice")
     with desk.db.reading() as session:
@@ -313,17 +392,26 @@ def store_scale(sizes: Sizes, folder: Path) -> list[Result]:
     clock.set(MONDAY_10AM)
     large = _store_queries(desk, sizes.query_repeats)
     with desk.db.reading() as session:
-        counts = {"tickets": session.scalar(select(func.count()).select_from(Ticket)),
-                  "open_tasks": session.scalar(select(func.count()).select_from(WorkTask)),
-                  "pending_jobs": session.scalar(select(func.count()).select_from(Job)),
-                  "history_events": session.scalar(select(func.count()).select_from(HistoryEvent))}
+        counts = {
+            "tickets": session.scalar(select(func.count()).select_from(Ticket)),
+            "open_tasks": session.scalar(select(func.count()).select_from(WorkTask)),
+            "pending_jobs": session.scalar(select(func.count()).select_from(Job)),
+            "history_events": session.scalar(select(func.count()).select_from(HistoryEvent)),
+        }
     clones_work = _working_clone(desk, max(seed_ids))
     store_bytes = sum(path.stat().st_size for path in folder.glob("store.sqlite*"))
     growth = sizes.large_store / sizes.small_store
-    common = {"small_store": sizes.small_store, "large_store": sizes.large_store, **counts,
-              "store_mb": store_bytes / 1e6, "seeds_through_engine": sizes.seeds, "seeding_s": seeded_in,
-              "cloning_s": cloned_in, "clones_per_s": (sizes.large_store - sizes.small_store) / cloned_in,
-              "a_clone_completes_a_task_and_its_chain_holds": clones_work}
+    common = {
+        "small_store": sizes.small_store,
+        "large_store": sizes.large_store,
+        **counts,
+        "store_mb": store_bytes / 1e6,
+        "seeds_through_engine": sizes.seeds,
+        "seeding_s": seeded_in,
+        "cloning_s": cloned_in,
+        "clones_per_s": (sizes.large_store - sizes.small_store) / cloned_in,
+        "a_clone_completes_a_task_and_its_chain_holds": clones_work,
+    }
     desk.close()
     n_large, n_small = f"{sizes.large_store:,}", f"{sizes.small_store:,}"
     inbox_ratio = large["inbox"] / small["inbox"]
@@ -332,18 +420,49 @@ def store_scale(sizes: Sizes, folder: Path) -> list[Result]:
     due_ratio = large["due_jobs"] / small["due_jobs"]
     report_ratio = large["report"] / small["report"]
     return [
-        Result("store_scale_inbox", f"3a. Inbox query, {n_large} vs {n_small} tickets", large["inbox"] * 1000,
-               small["inbox"] * 1000, inbox_ratio, "<= 2", inbox_ratio <= 2, "ms", {
-                   **common, "count_open_tasks_ms_large": large["inbox_count"] * 1000,
-                   "count_open_tasks_ms_small": small["inbox_count"] * 1000}),
-        Result("store_scale_due_jobs", f"3b. Due-job query, {n_large} vs {n_small} tickets",
-               large["due_jobs"] * 1000, small["due_jobs"] * 1000, due_ratio, "<= 2", due_ratio <= 2, "ms",
-               {"what": "jobs.acquire (lease 10 due jobs) + jobs.next_due, as each pass of the worker does",
-                "acquire_ms_large": large["acquire"] * 1000, "acquire_ms_small": small["acquire"] * 1000,
-                "next_due_ms_large": large["next_due"] * 1000, "next_due_ms_small": small["next_due"] * 1000}),
-        Result("store_scale_report", f"3c. SLA report, {n_large} vs {n_small} tickets", large["report"] * 1000,
-               small["report"] * 1000, report_ratio, f"<= {growth:g} (linear)", report_ratio <= growth, "ms",
-               {"period": "week", "weeks": 5}),
+        Result(
+            "store_scale_inbox",
+            f"3a. Inbox query, {n_large} vs {n_small} tickets",
+            large["inbox"] * 1000,
+            small["inbox"] * 1000,
+            inbox_ratio,
+            "<= 2",
+            inbox_ratio <= 2,
+            "ms",
+            {
+                **common,
+                "count_open_tasks_ms_large": large["inbox_count"] * 1000,
+                "count_open_tasks_ms_small": small["inbox_count"] * 1000,
+            },
+        ),
+        Result(
+            "store_scale_due_jobs",
+            f"3b. Due-job query, {n_large} vs {n_small} tickets",
+            large["due_jobs"] * 1000,
+            small["due_jobs"] * 1000,
+            due_ratio,
+            "<= 2",
+            due_ratio <= 2,
+            "ms",
+            {
+                "what": "jobs.acquire (lease 10 due jobs) + jobs.next_due, as each pass of the worker does",
+                "acquire_ms_large": large["acquire"] * 1000,
+                "acquire_ms_small": small["acquire"] * 1000,
+                "next_due_ms_large": large["next_due"] * 1000,
+                "next_due_ms_small": small["next_due"] * 1000,
+            },
+        ),
+        Result(
+            "store_scale_report",
+            f"3c. SLA report, {n_large} vs {n_small} tickets",
+            large["report"] * 1000,
+            small["report"] * 1000,
+            report_ratio,
+            f"<= {growth:g} (linear)",
+            report_ratio <= growth,
+            "ms",
+            {"period": "week", "weeks": 5},
+        ),
     ]
 
 
@@ -353,16 +472,18 @@ def store_scale(sizes: Sizes, folder: Path) -> list[Result]:
 def _fired(desk: Desk, after: int = 0) -> list[tuple[datetime, datetime]]:
     """(due, fired) of every timer_fired event of a ticket with an id above ``after``."""
     with desk.db.reading() as session:
-        rows = session.execute(select(HistoryEvent.at, HistoryEvent.payload)
-                               .where(HistoryEvent.kind == "timer_fired", HistoryEvent.ticket_id > after)).all()
+        rows = session.execute(
+            select(HistoryEvent.at, HistoryEvent.payload).where(
+                HistoryEvent.kind == "timer_fired", HistoryEvent.ticket_id > after
+            )
+        ).all()
     return [(datetime.fromisoformat(json.loads(payload)["due_at"]), at) for at, payload in rows]
 
 
 def _pending_due(desk: Desk) -> int:
     now = datetime.now(UTC)
     with desk.db.reading() as session:
-        return session.scalar(select(func.count()).select_from(Job).where(Job.status == jobs.PENDING,
-                                                                          Job.due_at < now))
+        return session.scalar(select(func.count()).select_from(Job).where(Job.status == jobs.PENDING, Job.due_at < now))
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -397,12 +518,27 @@ def timer_punctuality(sizes: Sizes, folder: Path) -> Result:
     if len(delays) < sizes.timers:
         raise AssertionError(f"only {len(delays)} of {sizes.timers} timers fired")
     p99, median = _percentile(delays, 0.99), statistics.median(delays)
-    return Result("timer_punctuality", f"4. Timer delay, p99 of {sizes.timers:,} (s)", p99, 1.0, p99,
-                  "< 1 (p99 under 1 s)", p99 < 1.0, "s", {
-                      "median_s": median, "p99_s": p99, "max_s": max(delays), "min_s": min(delays),
-                      "timers": len(delays), "window_s": sizes.timer_window,
-                      "idle_before_first_due_s": (first_due - max(logged_by, started_by)).total_seconds(),
-                      "store": "SQLite", "worker": "python -m supportdesk.cli worker (one process, system clock)"})
+    return Result(
+        "timer_punctuality",
+        f"4. Timer delay, p99 of {sizes.timers:,} (s)",
+        p99,
+        1.0,
+        p99,
+        "< 1 (p99 under 1 s)",
+        p99 < 1.0,
+        "s",
+        {
+            "median_s": median,
+            "p99_s": p99,
+            "max_s": max(delays),
+            "min_s": min(delays),
+            "timers": len(delays),
+            "window_s": sizes.timer_window,
+            "idle_before_first_due_s": (first_due - max(logged_by, started_by)).total_seconds(),
+            "store": "SQLite",
+            "worker": "python -m supportdesk.cli worker (one process, system clock)",
+        },
+    )
 
 
 # --- 5. scale-out on PostgreSQL ------------------------------------------------------------------------------
@@ -467,12 +603,26 @@ def scale_out(sizes: Sizes, folder: Path) -> Result:
             desk.close()
         drop_database(url)
     ratio = rates[2] / rates[1]
-    return Result("scale_out", "5. PostgreSQL, due jobs/s with 2 workers vs 1", rates[2], rates[1], ratio,
-                  ">= 1.6", ratio >= 1.6, "jobs/s", {
-                      "jobs_per_run": sizes.scale_out_jobs, "cpus": os.cpu_count(),
-                      "worker_cpu_share_1": busy[1], "worker_cpu_share_2": busy[2],
-                      "machine_cpu_busy_1": machine[1], "machine_cpu_busy_2": machine[2],
-                      "load_average_before": load, "server": "PostgreSQL on this machine"})
+    return Result(
+        "scale_out",
+        "5. PostgreSQL, due jobs/s with 2 workers vs 1",
+        rates[2],
+        rates[1],
+        ratio,
+        ">= 1.6",
+        ratio >= 1.6,
+        "jobs/s",
+        {
+            "jobs_per_run": sizes.scale_out_jobs,
+            "cpus": os.cpu_count(),
+            "worker_cpu_share_1": busy[1],
+            "worker_cpu_share_2": busy[2],
+            "machine_cpu_busy_1": machine[1],
+            "machine_cpu_busy_2": machine[2],
+            "load_average_before": load,
+            "server": "PostgreSQL on this machine",
+        },
+    )
 
 
 # --- 6. replay -----------------------------------------------------------------------------------------------
@@ -496,12 +646,25 @@ def replay_rate(lifecycle: Result, desk: Desk, sizes: Sizes) -> Result:
         rates[processes] = len(references) / elapsed
     value = rates[jobs]
     ratio = value / lifecycle.value
-    return Result("replay", "6. Replay, tickets verified/s vs lifecycles/s", value, lifecycle.value, ratio, ">= 1",
-                  ratio >= 1, "tickets/s", {
-                      "tickets": len(references), "processes": jobs, "ms_per_ticket": 1000 / value,
-                      "one_process_tickets_per_s": rates[1], "one_process_ratio": rates[1] / lifecycle.value,
-                      "one_process": "a replay runs the ticket's commands again on a scratch store, then reads "
-                                     "and compares both histories: about the lifecycle's own rate"})
+    return Result(
+        "replay",
+        "6. Replay, tickets verified/s vs lifecycles/s",
+        value,
+        lifecycle.value,
+        ratio,
+        ">= 1",
+        ratio >= 1,
+        "tickets/s",
+        {
+            "tickets": len(references),
+            "processes": jobs,
+            "ms_per_ticket": 1000 / value,
+            "one_process_tickets_per_s": rates[1],
+            "one_process_ratio": rates[1] / lifecycle.value,
+            "one_process": "a replay runs the ticket's commands again on a scratch store, then reads "
+            "and compares both histories: about the lifecycle's own rate",
+        },
+    )
 
 
 # --- 7. memory -----------------------------------------------------------------------------------------------
@@ -529,7 +692,14 @@ def memory(sizes: Sizes, folder: Path) -> Result:
     if fired != sizes.memory_jobs:
         raise AssertionError(f"{fired} of {sizes.memory_jobs} jobs fired")
     growth = late - early
-    return Result("memory", f"7. Worker peak RSS after {sizes.memory_jobs:,} jobs vs {sizes.memory_first}",
-                  late, early, late / early, "value - baseline <= 20 MB", growth <= 20, "MB", {
-                      "growth_mb": growth, "jobs_when_first_read": early_done, "store": "SQLite"})
-
+    return Result(
+        "memory",
+        f"7. Worker peak RSS after {sizes.memory_jobs:,} jobs vs {sizes.memory_first}",
+        late,
+        early,
+        late / early,
+        "value - baseline <= 20 MB",
+        growth <= 20,
+        "MB",
+        {"growth_mb": growth, "jobs_when_first_read": early_done, "store": "SQLite"},
+    )

@@ -90,8 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         figures = {result.key: result.as_json() for result in results}
         for item, error in failed.items():
-            figures[f"failed_item_{item}"] = {"value": None, "baseline": None, "ratio": None, "target": None,
-                                              "met": False, "error": error}
+            figures[f"failed_item_{item}"] = {
+                "value": None,
+                "baseline": None,
+                "ratio": None,
+                "target": None,
+                "met": False,
+                "error": error,
+            }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 1 if failed else 0
 
@@ -99,13 +105,22 @@ def main(argv: list[str] | None = None) -> int:
 def table(results: list[Result], failed: dict[int, str]) -> str:
     rows = [("measurement", "value", "baseline", "ratio", "target", "met")]
     for r in results:
-        rows.append((r.title, f"{_figure(r.value)} {r.unit}", f"{_figure(r.baseline)} {r.unit}", f"{r.ratio:.2f}",
-                     r.target, "yes" if r.met else "NO"))
+        rows.append(
+            (
+                r.title,
+                f"{_figure(r.value)} {r.unit}",
+                f"{_figure(r.baseline)} {r.unit}",
+                f"{r.ratio:.2f}",
+                r.target,
+                "yes" if r.met else "NO",
+            )
+        )
     for item, error in failed.items():
         rows.append((f"{item}. {ITEMS[item]}", "failed", "", "", error[:60], "NO"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
-             for row in rows]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)
 
@@ -117,8 +132,7 @@ def _figure(value: float) -> str:
 
 
 def _machine() -> str:
-    return (f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    return f"{os.cpu_count()} CPU(s), Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 WORKER_COMMAND = [sys.executable, "-m", "supportdesk.cli", "worker"]
-POSTGRES_ADMIN_URL = os.environ.get("SUPPORTDESK_BENCH_POSTGRES",
-                                    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SUPPORTDESK_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 class Workers:
@@ -23,8 +24,10 @@ class Workers:
     def __init__(self, url: str, folder: Path, count: int, name: str = "worker"):
         env = {**os.environ, "SUPPORTDESK_DATABASE_URL": url, "SUPPORTDESK_SECRET_KEY": "bench"}
         self.logs = [folder / f"{name}-{n}.log" for n in range(count)]
-        self.processes = [subprocess.Popen(WORKER_COMMAND, env=env, cwd=folder, stdout=log.open("w"),
-                                           stderr=subprocess.STDOUT) for log in self.logs]
+        self.processes = [
+            subprocess.Popen(WORKER_COMMAND, env=env, cwd=folder, stdout=log.open("w"), stderr=subprocess.STDOUT)
+            for log in self.logs
+        ]
 
     def wait_until_started(self, timeout: float = 120.0, settle: float = 2.0) -> None:
         """Until each has said it started (then ``settle`` seconds more: LISTEN connects, first pass done)."""

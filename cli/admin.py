@@ -14,8 +14,12 @@ from .group import default_actor, main, open_desk, reports_desk_errors
 
 
 @main.command()
-@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of .bpmn/.dmn files (default: SUPPORTDESK_WORKFLOWS_DIR or the packaged workflows).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of .bpmn/.dmn files (default: SUPPORTDESK_WORKFLOWS_DIR or the packaged workflows).",
+)
 @click.option("--as", "actor", default=None, help="Who deploys (recorded with the version).")
 @reports_desk_errors
 def deploy(directory: Path | None, actor: str | None) -> None:
@@ -33,8 +37,14 @@ def users_group() -> None:
 
 @users_group.command("add")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(list(ROLES)),
-              help="A role of the charter; repeat for several.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(list(ROLES)),
+    help="A role of the charter; repeat for several.",
+)
 @click.option("--name", "display_name", default="", help="Full name.")
 @click.option("--email", default="")
 @click.password_option(help="Asked for when not given.")
@@ -57,8 +67,14 @@ def users_password(username: str, password: str) -> None:
 
 @users_group.command("roles")
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(list(ROLES)),
-              help="A role of the charter; repeat for several. The user has exactly these afterwards.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(list(ROLES)),
+    help="A role of the charter; repeat for several. The user has exactly these afterwards.",
+)
 @reports_desk_errors
 def users_roles(username: str, roles: tuple[str, ...]) -> None:
     """Set a user's roles; taking one away signs out their sessions."""

@@ -35,13 +35,25 @@ def verify() -> None:
 @audit.command()
 @click.argument("reference", required=False)
 @click.option("--all", "every", is_flag=True, help="Replay every ticket, with a summary.")
-@click.option("--calendar", "calendar_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="What if: another working calendar (TOML, like workflows/calendar.toml).")
-@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="What if: another SLA policy (TOML, like workflows/sla_policy.toml).")
+@click.option(
+    "--calendar",
+    "calendar_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="What if: another working calendar (TOML, like workflows/calendar.toml).",
+)
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="What if: another SLA policy (TOML, like workflows/sla_policy.toml).",
+)
 @click.option("--quiet", is_flag=True, help="No timeline; differences only.")
-@click.option("--jobs", type=click.IntRange(min=1), default=None,
-              help="With --all: processes to replay in (default: one per CPU for a large store).")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="With --all: processes to replay in (default: one per CPU for a large store).",
+)
 @reports_desk_errors
 def replay(reference, every, calendar_file, policy_file, quiet, jobs) -> None:
     """Re-run a ticket from its recorded inputs and compare with what is stored; exit 1 on any difference.
@@ -78,8 +90,10 @@ def _print_timeline(result) -> None:
     click.echo(f"{result.reference}")
     for row in result.timeline:
         clocks = ", ".join(f"{metric.replace('_', ' ')} {_hours(spent)}" for metric, spent in row.clocks.items())
-        click.echo(f"  {local(row.at):%a %d %b %Y %H:%M:%S %Z}  {row.kind:<22} {row.actor:<18} "
-                   f"{('[' + clocks + '] ') if clocks else ''}{row.summary}")
+        click.echo(
+            f"  {local(row.at):%a %d %b %Y %H:%M:%S %Z}  {row.kind:<22} {row.actor:<18} "
+            f"{('[' + clocks + '] ') if clocks else ''}{row.summary}"
+        )
 
 
 def _print_findings(result, what_if: bool) -> None:
@@ -97,8 +111,10 @@ def _print_summary(results, what_if: bool) -> None:
         click.echo(f"{len(changed)} of {len(results)} ticket(s) would change")
         return
     different = [r for r in results if not r.same]
-    click.echo(f"{len(results) - len(different)} of {len(results)} ticket(s) replay to what is stored"
-               + (f"; {len(different)} differ" if different else ""))
+    click.echo(
+        f"{len(results) - len(different)} of {len(results)} ticket(s) replay to what is stored"
+        + (f"; {len(different)} differ" if different else "")
+    )
 
 
 def _hours(amount) -> str:

@@ -37,14 +37,14 @@ class WorkingDuration(click.ParamType):
 
     name = "duration"
 
-    def convert(self, value: object, param: click.Parameter | None,
-                ctx: click.Context | None) -> int | timedelta:
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int | timedelta:
         if isinstance(value, int | timedelta):
             return value
         match = _DURATION_RE.match(str(value).strip().lower())
         if match is None:
-            self.fail(f"{value!r} is not a working duration: use e.g. 8h, 90m, 1h30m or 10d "
-                      "(d = working days)", param, ctx)
+            self.fail(
+                f"{value!r} is not a working duration: use e.g. 8h, 90m, 1h30m or 10d (d = working days)", param, ctx
+            )
         if match["days"] is not None:
             return int(match["days"])
         return timedelta(hours=int(match["hours"] or 0), minutes=int(match["minutes"] or 0))
@@ -61,8 +61,7 @@ class Moment(click.ParamType):
         try:
             return datetime.fromisoformat(str(value).strip())
         except ValueError:
-            self.fail(f"{value!r} is not a date-time: use e.g. 2026-12-24T17:00 or 2026-12-24T17:00+00:00",
-                      param, ctx)
+            self.fail(f"{value!r} is not a date-time: use e.g. 2026-12-24T17:00 or 2026-12-24T17:00+00:00", param, ctx)
 
 
 def _localize(moment: datetime, zone: ZoneInfo, hint: str) -> datetime:
@@ -74,10 +73,14 @@ def _localize(moment: datetime, zone: ZoneInfo, hint: str) -> datetime:
         return first
     # The two folds disagree only at a clock change: either the time was skipped or it happened twice.
     if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
-        raise click.BadParameter(f"{moment:%Y-%m-%d %H:%M} does not exist in {zone.key} "
-                                 "(the clocks went forward)", param_hint=hint)
-    raise click.BadParameter(f"{moment:%Y-%m-%d %H:%M} happens twice in {zone.key} (the clocks went back); "
-                             f"add a UTC offset, e.g. {first.isoformat()}", param_hint=hint)
+        raise click.BadParameter(
+            f"{moment:%Y-%m-%d %H:%M} does not exist in {zone.key} (the clocks went forward)", param_hint=hint
+        )
+    raise click.BadParameter(
+        f"{moment:%Y-%m-%d %H:%M} happens twice in {zone.key} (the clocks went back); "
+        f"add a UTC offset, e.g. {first.isoformat()}",
+        param_hint=hint,
+    )
 
 
 def _clock(moment: datetime) -> str:
@@ -104,8 +107,7 @@ def _period_line(period: Period) -> str:
     start, end = period
     # A period across a clock change shows both zone abbreviations.
     start_zone = f" {start:%Z}" if start.tzname() != end.tzname() else ""
-    return (f"  {start:%a %Y-%m-%d} {_clock(start)}{start_zone}-{_clock(end)} {end:%Z}"
-            f"  {_span(period.duration)}")
+    return f"  {start:%a %Y-%m-%d} {_clock(start)}{start_zone}-{_clock(end)} {end:%Z}  {_span(period.duration)}"
 
 
 def _echo_explanation(cal: WorkingCalendar, a: datetime, b: datetime) -> None:
@@ -132,9 +134,11 @@ def _load(path: Path) -> WorkingCalendar:
 
 def _calendar_option(command: Callable[..., None]) -> Callable[..., None]:
     return click.option(
-        "--calendar", "calendar_file",
+        "--calendar",
+        "calendar_file",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        default=DEFAULT_CALENDAR_FILE, show_default="workflows/calendar.toml",
+        default=DEFAULT_CALENDAR_FILE,
+        show_default="workflows/calendar.toml",
         help="Calendar TOML file to use instead of the charter's.",
     )(command)
 
@@ -186,4 +190,3 @@ def between_command(start: datetime, end: datetime, calendar_file: Path) -> None
     click.echo(f"To:           {_when(b)}")
     click.echo(f"Working time: {_span(cal.between(a, b))}")
     _echo_explanation(cal, a, b)
-

@@ -19,22 +19,55 @@ from .group import default_actor, main, open_desk, reports_desk_errors
 @click.option("--account", required=True, help="The customer's account.")
 @click.option("--summary", required=True, help="What the customer reports.")
 @click.option("--channel", type=click.Choice(list(calls.CHANNELS)), default="phone", show_default=True)
-@click.option("--licence", "licence_type", type=click.Choice(list(calls.LICENCE_TYPES)), default="saas",
-              show_default=True)
-@click.option("--kind", "request_kind", type=click.Choice(list(calls.REQUEST_KINDS)), default="problem",
-              show_default=True)
-@click.option("--symptom", type=click.Choice(list(calls.SYMPTOMS)), default="other", show_default=True,
-              help="What blocks the customer (C06).")
-@click.option("--campaign", "campaign_at", default=None, metavar="YYYY-MM-DDTHH:MM",
-              help="When the next campaign goes out (London time unless an offset is given).")
+@click.option(
+    "--licence", "licence_type", type=click.Choice(list(calls.LICENCE_TYPES)), default="saas", show_default=True
+)
+@click.option(
+    "--kind", "request_kind", type=click.Choice(list(calls.REQUEST_KINDS)), default="problem", show_default=True
+)
+@click.option(
+    "--symptom",
+    type=click.Choice(list(calls.SYMPTOMS)),
+    default="other",
+    show_default=True,
+    help="What blocks the customer (C06).",
+)
+@click.option(
+    "--campaign",
+    "campaign_at",
+    default=None,
+    metavar="YYYY-MM-DDTHH:MM",
+    help="When the next campaign goes out (London time unless an offset is given).",
+)
 @click.option("--preparing-campaign", is_flag=True, help="A future campaign is being prepared (C06).")
 @click.option("--as", "actor", default=None, help="The advisor logging the call.")
 @reports_desk_errors
-def log_call(contact_name, contact_email, account, summary, channel, licence_type, request_kind, symptom,
-             campaign_at, preparing_campaign, actor) -> None:
+def log_call(
+    contact_name,
+    contact_email,
+    account,
+    summary,
+    channel,
+    licence_type,
+    request_kind,
+    symptom,
+    campaign_at,
+    preparing_campaign,
+    actor,
+) -> None:
     """Log a call (C01, C02) and print its Call Reference."""
-    details = commands.CallDetails(contact_name, contact_email, account, summary, channel, licence_type,
-                                   request_kind, symptom, _london_moment(campaign_at), preparing_campaign)
+    details = commands.CallDetails(
+        contact_name,
+        contact_email,
+        account,
+        summary,
+        channel,
+        licence_type,
+        request_kind,
+        symptom,
+        _london_moment(campaign_at),
+        preparing_campaign,
+    )
     click.echo(commands.log_call(open_desk(), details, actor or default_actor()))
 
 
@@ -87,8 +120,7 @@ def show(reference: str) -> None:
     """Print a ticket, its open tasks and its history."""
     view = queries.ticket_view(open_desk(), reference)
     click.echo(f"{view.reference}  [{view.status}]  {view.summary}")
-    click.echo(f"  contact: {view.contact_name} <{view.contact_email}>, account {view.account}, "
-               f"by {view.channel}")
+    click.echo(f"  contact: {view.contact_name} <{view.contact_email}>, account {view.account}, by {view.channel}")
     click.echo(f"  logged {local(view.created_at):%Y-%m-%d %H:%M %Z}, diagram version {view.diagram_version}")
     for sla in view.clocks:
         click.echo(f"  SLA {sla.metric.replace('_', ' ')}: {_describe_clock(sla)}")
@@ -118,10 +150,18 @@ def _hours(amount) -> str:
 
 @main.command()
 @click.argument("reference")
-@click.argument("message", type=click.Choice(["call_delayed", "access_granted", "information_received",
-                                              "customer_back", "feedback"]))
-@click.option("--field", "-f", "fields", multiple=True, metavar="NAME=VALUE",
-              help="Message content, e.g. -f reason=information_awaited, -f rating=5.")
+@click.argument(
+    "message",
+    type=click.Choice(["call_delayed", "access_granted", "information_received", "customer_back", "feedback"]),
+)
+@click.option(
+    "--field",
+    "-f",
+    "fields",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Message content, e.g. -f reason=information_awaited, -f rating=5.",
+)
 @click.option("--as", "actor", default=None)
 @reports_desk_errors
 def message(reference: str, message: str, fields: tuple[str, ...], actor: str | None) -> None:
@@ -145,9 +185,17 @@ def _number_or_text(value: str):
 @reports_desk_errors
 def escalate(call_reference, concern, contact_name, contact_email, account, actor) -> None:
     """Start an escalation (C28-C30) and print its reference."""
-    click.echo(commands.start_escalation(open_desk(), concern, actor or default_actor(),
-                                         call_reference=call_reference, contact_name=contact_name,
-                                         contact_email=contact_email, account=account))
+    click.echo(
+        commands.start_escalation(
+            open_desk(),
+            concern,
+            actor or default_actor(),
+            call_reference=call_reference,
+            contact_name=contact_name,
+            contact_email=contact_email,
+            account=account,
+        )
+    )
 
 
 @main.command()

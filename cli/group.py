@@ -61,5 +61,6 @@ def reports_desk_errors(command):
 @click.option("-v", "--verbose", is_flag=True, help="Log what the desk does.")
 def main(verbose: bool) -> None:
     """supportdesk: a support desk whose process is its service charter."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

@@ -23,8 +23,9 @@ def list_() -> None:
     found = jobs.incidents(open_desk())
     for incident in found:
         failed = f"{local(incident.failed_at):%Y-%m-%d %H:%M %Z}" if incident.failed_at else "-"
-        click.echo(f"{incident.job_id}\t{incident.reference or '-'}\t{failed}\t{incident.attempts} tries\t"
-                   f"{incident.error}")
+        click.echo(
+            f"{incident.job_id}\t{incident.reference or '-'}\t{failed}\t{incident.attempts} tries\t{incident.error}"
+        )
     click.echo(f"{len(found)} incident(s)", err=True)
 
 

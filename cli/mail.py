@@ -75,20 +75,26 @@ def mail_status(limit: int) -> None:
     if not mail_queries.mail_delivery_enabled(desk):
         click.echo("  no SMTP host is set (SUPPORTDESK_SMTP_HOST): mail stays queued")
     for row in mail_queries.failed_mail(desk, limit=limit):
-        click.echo(f"  failed {row.id}  {row.reference or '-'}  to {row.to_address}  after {row.attempts} "
-                   f"attempt(s): {row.last_error}")
+        click.echo(
+            f"  failed {row.id}  {row.reference or '-'}  to {row.to_address}  after {row.attempts} "
+            f"attempt(s): {row.last_error}"
+        )
     for row in mail_queries.queued_mail(desk, limit=limit):
         due = f"{local(row.next_attempt_at):%Y-%m-%d %H:%M %Z}" if row.next_attempt_at else "-"
-        click.echo(f"  queued {row.id}  {row.reference or '-'}  to {row.to_address}  next try {due}"
-                   + (f"  (last error: {row.last_error})" if row.last_error else ""))
+        click.echo(
+            f"  queued {row.id}  {row.reference or '-'}  to {row.to_address}  next try {due}"
+            + (f"  (last error: {row.last_error})" if row.last_error else "")
+        )
     received = mail_queries.received_counts(desk)
-    click.echo("received: " + ", ".join(f"{received[name]} {words}"
-                                        for name, words in mail_queries.RECEIVED_PLACES.items()))
+    click.echo(
+        "received: " + ", ".join(f"{received[name]} {words}" for name, words in mail_queries.RECEIVED_PLACES.items())
+    )
     for row in mail_queries.held_mail(desk, limit=limit):
         click.echo(f"  held {row.id}  {local(row.received_at):%Y-%m-%d %H:%M %Z}  from {row.from_address}: {row.why}")
     for row in mail_queries.not_opened_mail(desk, limit=limit):
-        click.echo(f"  not opened {row.id}  {local(row.received_at):%Y-%m-%d %H:%M %Z}  from {row.from_address}: "
-                   f"{row.reason}")
+        click.echo(
+            f"  not opened {row.id}  {local(row.received_at):%Y-%m-%d %H:%M %Z}  from {row.from_address}: {row.reason}"
+        )
     quarantined = mail_queries.quarantined_mail(desk, limit=limit)
     click.echo(f"quarantine: {len(quarantined)}{'+' if len(quarantined) == limit else ''} message(s)")
     for row in quarantined:

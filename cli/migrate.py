@@ -15,8 +15,14 @@ EXIT_UNSAFE = 1
 
 
 @click.command("migrate")
-@click.option("--to", "to_version", type=int, required=True, metavar="VERSION",
-              help="The diagram version (its number) to move the tickets to.")
+@click.option(
+    "--to",
+    "to_version",
+    type=int,
+    required=True,
+    metavar="VERSION",
+    help="The diagram version (its number) to move the tickets to.",
+)
 @click.option("--ticket", "reference", default=None, metavar="REF", help="One ticket, by its reference.")
 @click.option("--all", "every", is_flag=True, help="Every open ticket that runs on another version.")
 @click.option("--dry-run", is_flag=True, help="Say what would happen; change nothing.")
@@ -46,9 +52,12 @@ def migrate(to_version: int, reference: str | None, every: bool, dry_run: bool, 
 
 
 def _print_result(result: migration.TicketMigration, shown_changes: set) -> None:
-    click.echo(result.describe() if result.outcome != migration.UNSAFE else
-               f"{result.reference} ({result.process_id}) version {result.from_version} -> {result.to_version}: "
-               "UNSAFE, left untouched")
+    click.echo(
+        result.describe()
+        if result.outcome != migration.UNSAFE
+        else f"{result.reference} ({result.process_id}) version {result.from_version} -> {result.to_version}: "
+        "UNSAFE, left untouched"
+    )
     if result.outcome in (migration.ALREADY, migration.FINISHED):
         return
     key = (result.from_version, result.process_id)
@@ -61,25 +70,32 @@ def _print_result(result: migration.TicketMigration, shown_changes: set) -> None
         click.echo(f"  because {reason}")
     for timer in result.timers:
         if timer.re_evaluated:
-            click.echo(f"  timer {timer.name} ({timer.element}): changed in this version, re-evaluated: "
-                       f"was {_moment(timer.was)}, now {_moment(timer.due)}")
+            click.echo(
+                f"  timer {timer.name} ({timer.element}): changed in this version, re-evaluated: "
+                f"was {_moment(timer.was)}, now {_moment(timer.due)}"
+            )
         else:
             kept = ", kept" if result.outcome != migration.UNSAFE else ""
             click.echo(f"  timer {timer.name} ({timer.element}): {_moment(timer.due)}{kept}")
 
 
 def _print_summary(results, to_version: int, dry_run: bool) -> None:
-    counts = {outcome: sum(1 for r in results if r.outcome == outcome)
-              for outcome in (migration.SAFE, migration.MIGRATED, migration.UNSAFE, migration.ALREADY,
-                              migration.FINISHED)}
-    parts = [f"{counts[migration.SAFE]} safe" if dry_run else f"{counts[migration.MIGRATED]} migrated",
-             f"{counts[migration.UNSAFE]} unsafe (left untouched)"]
+    counts = {
+        outcome: sum(1 for r in results if r.outcome == outcome)
+        for outcome in (migration.SAFE, migration.MIGRATED, migration.UNSAFE, migration.ALREADY, migration.FINISHED)
+    }
+    parts = [
+        f"{counts[migration.SAFE]} safe" if dry_run else f"{counts[migration.MIGRATED]} migrated",
+        f"{counts[migration.UNSAFE]} unsafe (left untouched)",
+    ]
     if counts[migration.ALREADY]:
         parts.append(f"{counts[migration.ALREADY]} already on version {to_version}")
     if counts[migration.FINISHED]:
         parts.append(f"{counts[migration.FINISHED]} finished")
-    click.echo(f"{'dry run, nothing changed: ' if dry_run else ''}{len(results)} ticket(s) for version {to_version}: "
-               + ", ".join(parts))
+    click.echo(
+        f"{'dry run, nothing changed: ' if dry_run else ''}{len(results)} ticket(s) for version {to_version}: "
+        + ", ".join(parts)
+    )
 
 
 def _moment(moment) -> str:

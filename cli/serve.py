@@ -23,9 +23,12 @@ DEMO_TICKETS, DEMO_DAYS, DEMO_SEED = 60, 20, 1
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--demo", is_flag=True,
-              help=f"On a store with no users, make demo users (one per role, a generated password printed); "
-                   f"with no tickets, first simulate {DEMO_TICKETS} calls over the last {DEMO_DAYS} days.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help=f"On a store with no users, make demo users (one per role, a generated password printed); "
+    f"with no tickets, first simulate {DEMO_TICKETS} calls over the last {DEMO_DAYS} days.",
+)
 @reports_desk_errors
 def serve(host: str, port: int, demo: bool) -> None:
     """Start the web desk and, in the same process, the worker (SQLite and small sites)."""
@@ -78,8 +81,10 @@ def seed_first_users(desk, *, demo: bool) -> str | None:
     password = users.ensure_first_admin(desk)
     if password:
         click.echo(f"first administrator: {users.FIRST_ADMIN}, password {password}")
-        click.echo("  shown this once: sign in and change it (Your account), then add people on Admin > Users "
-                   "or with `supportdesk users add`")
+        click.echo(
+            "  shown this once: sign in and change it (Your account), then add people on Admin > Users "
+            "or with `supportdesk users add`"
+        )
     return password
 
 
@@ -98,8 +103,13 @@ def fill_demo_store(desk, tickets: int = DEMO_TICKETS, days: int = DEMO_DAYS):
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run the jobs that are due, print the jobs' health, exit (cron, tests).")
-@click.option("--lease", default=30, show_default=True, type=click.IntRange(min=1),
-              help="Seconds a batch of jobs is held; a dead worker's jobs are taken over after this.")
+@click.option(
+    "--lease",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds a batch of jobs is held; a dead worker's jobs are taken over after this.",
+)
 @reports_desk_errors
 def worker(once: bool, lease: int) -> None:
     """Fire due timers and deliver mail; runs until SIGTERM or Ctrl-C (then finishes the job under way

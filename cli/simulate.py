@@ -22,12 +22,23 @@ from .group import main, open_desk, reports_desk_errors
 
 @main.command()
 @click.option("--tickets", type=click.IntRange(min=1), required=True, help="How many calls to log.")
-@click.option("--days", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Over how many days the calls arrive.")
-@click.option("--seed", type=int, default=1, show_default=True,
-              help="The same seed on the same store gives the same tickets and history.")
-@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
-              help="The first day (London time); by default the period ends now.")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=20, show_default=True, help="Over how many days the calls arrive."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="The same seed on the same store gives the same tickets and history.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="The first day (London time); by default the period ends now.",
+)
 @reports_desk_errors
 def simulate(tickets: int, days: int, seed: int, start: datetime | None) -> None:
     """Log simulated calls and work them through the real diagrams on a simulated clock,
@@ -47,8 +58,10 @@ def _start_moment(start: datetime | None, days: int) -> datetime | None:
         return None
     begin = start.replace(tzinfo=DISPLAY_ZONE)
     if begin + timedelta(days=days) > clock.now():
-        raise click.BadParameter(f"{days} days from {start:%Y-%m-%d} end after now: simulated tickets cannot "
-                                 "come from the future", param_hint="--start")
+        raise click.BadParameter(
+            f"{days} days from {start:%Y-%m-%d} end after now: simulated tickets cannot come from the future",
+            param_hint="--start",
+        )
     return begin
 
 
@@ -61,16 +74,21 @@ def _progress(done: int, total: int) -> None:
 def summary_lines(summary: simulation.SimulationSummary) -> list[str]:
     """The summary as a small table: calls, SLA attainment and breaches per priority, against the goals."""
     versions = ", ".join(str(number) for number in summary.diagram_versions) or "-"
-    lines = [f"{summary.tickets} calls from {local(summary.start):%a %d %b %Y %H:%M} to "
-             f"{local(summary.end):%a %d %b %Y %H:%M %Z} (seed {summary.seed}, diagram version {versions})",
-             _row("priority", "calls", "first response", "resolution", "breaches")]
+    lines = [
+        f"{summary.tickets} calls from {local(summary.start):%a %d %b %Y %H:%M} to "
+        f"{local(summary.end):%a %d %b %Y %H:%M %Z} (seed {summary.seed}, diagram version {versions})",
+        _row("priority", "calls", "first response", "resolution", "breaches"),
+    ]
     for row in summary.priorities:
         lines.append(_row(row.priority, row.calls, _cell(row.first_response), _cell(row.resolution), row.breaches))
-    lines.append(_row("all", summary.tickets, _cell(summary.first_response), _cell(summary.resolution),
-                      summary.breaches))
+    lines.append(
+        _row("all", summary.tickets, _cell(summary.first_response), _cell(summary.resolution), summary.breaches)
+    )
     lines.append(_row("goal", "", _goal(summary.first_response), _goal(summary.resolution), ""))
-    lines.append(f"still open {summary.still_open}, Delayed {summary.delayed}, escalations {summary.escalations}, "
-                 f"training requests {summary.training_requests}, feedback {summary.feedback}")
+    lines.append(
+        f"still open {summary.still_open}, Delayed {summary.delayed}, escalations {summary.escalations}, "
+        f"training requests {summary.training_requests}, feedback {summary.feedback}"
+    )
     if summary.refused:
         lines.append(f"the desk refused {len(summary.refused)} simulated action(s), e.g. {summary.refused[0]}")
     return lines

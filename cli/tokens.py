@@ -36,8 +36,9 @@ def create(username: str, name: str) -> None:
 def revoke(token_id: int) -> None:
     """Revoke the token TOKEN_ID (see `list`); it stops working at once."""
     info = api_tokens.revoke_token(open_desk(), token_id, by=None)
-    click.echo(f"token {info.id} of {info.username} ({info.name}) revoked at "
-               f"{local(info.revoked_at):%Y-%m-%d %H:%M %Z}")
+    click.echo(
+        f"token {info.id} of {info.username} ({info.name}) revoked at {local(info.revoked_at):%Y-%m-%d %H:%M %Z}"
+    )
 
 
 @token.command("list")
@@ -48,5 +49,6 @@ def list_(username: str | None) -> None:
     for info in api_tokens.list_tokens(open_desk(), username=username, by=None):
         used = f"{local(info.last_used_at):%Y-%m-%d %H:%M}" if info.last_used_at else "never used"
         state = f"revoked {local(info.revoked_at):%Y-%m-%d %H:%M}" if info.revoked_at else "active"
-        click.echo(f"{info.id}\t{info.username}\t{info.name}\tmade {local(info.created_at):%Y-%m-%d %H:%M}\t"
-                   f"{used}\t{state}")
+        click.echo(
+            f"{info.id}\t{info.username}\t{info.name}\tmade {local(info.created_at):%Y-%m-%d %H:%M}\t{used}\t{state}"
+        )

@@ -61,14 +61,32 @@ def list_versions(desk: Desk) -> list[VersionView]:
     """Every deployed version, newest first, with the lint warnings of its files and how many
     tickets that are not closed still run on it."""
     with desk.db.reading() as session:
-        versions = list(session.scalars(select(DiagramVersion).options(selectinload(DiagramVersion.files))
-                                        .order_by(DiagramVersion.number.desc())))
-        open_counts = dict(session.execute(select(Ticket.version_id, func.count())
-                                           .where(Ticket.status != CLOSED).group_by(Ticket.version_id)).all())
+        versions = list(
+            session.scalars(
+                select(DiagramVersion)
+                .options(selectinload(DiagramVersion.files))
+                .order_by(DiagramVersion.number.desc())
+            )
+        )
+        open_counts = dict(
+            session.execute(
+                select(Ticket.version_id, func.count()).where(Ticket.status != CLOSED).group_by(Ticket.version_id)
+            ).all()
+        )
     active_id = max(versions, key=lambda v: v.activation).id if versions else None
-    return [VersionView(v.number, v.deployed_at, v.deployed_by, v.activated_at, v.id == active_id,
-                        tuple(f.name for f in v.files), tuple(lint({f.name: f.content for f in v.files})),
-                        open_counts.get(v.id, 0)) for v in versions]
+    return [
+        VersionView(
+            v.number,
+            v.deployed_at,
+            v.deployed_by,
+            v.activated_at,
+            v.id == active_id,
+            tuple(f.name for f in v.files),
+            tuple(lint({f.name: f.content for f in v.files})),
+            open_counts.get(v.id, 0),
+        )
+        for v in versions
+    ]
 
 
 def overview(desk: Desk) -> Overview:
@@ -76,8 +94,13 @@ def overview(desk: Desk) -> Overview:
     active = next((v for v in versions if v.active), None)
     with desk.db.reading() as session:
         user_count = session.scalar(select(func.count()).select_from(User)) or 0
-    return Overview(active.number if active else None, len(versions), len(active.warnings) if active else 0,
-                    user_count, sum(v.open_tickets for v in versions))
+    return Overview(
+        active.number if active else None,
+        len(versions),
+        len(active.warnings) if active else 0,
+        user_count,
+        sum(v.open_tickets for v in versions),
+    )
 
 
 def deploy_uploaded(desk: Desk, uploads: Iterable[tuple[str, bytes]], actor: str) -> DeployResult:
@@ -124,12 +147,12 @@ def _diagram_text(name: str, content: bytes) -> str:
 
 def list_users(desk: Desk) -> list[UserRow]:
     with desk.db.reading() as session:
-        return [UserRow(users._person(u), u.created_at)
-                for u in session.scalars(select(User).order_by(User.username))]
+        return [UserRow(users._person(u), u.created_at) for u in session.scalars(select(User).order_by(User.username))]
 
 
-def add_user(desk: Desk, *, username: str, password: str, roles: list[str], display_name: str = "",
-             email: str = "") -> Person:
+def add_user(
+    desk: Desk, *, username: str, password: str, roles: list[str], display_name: str = "", email: str = ""
+) -> Person:
     """engine.users.add_user, with a username and email checked first and every refusal naming its field."""
     username, email = username.strip(), email.strip()
     problems = {}

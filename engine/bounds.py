@@ -73,8 +73,7 @@ def report_range(period: str | None, start: str | None, end: str | None) -> tupl
         today = local(clock.now()).date()
         # The engine's defaults: up to today, from a few periods back (well inside the cap).
         if (last or today) - (first or min(last or today, today)) > timedelta(days=MAX_REPORT_DAYS):
-            problems["from"] = (f"A report covers at most {MAX_REPORT_YEARS} years: "
-                                "ask for a shorter range")
+            problems["from"] = f"A report covers at most {MAX_REPORT_YEARS} years: ask for a shorter range"
     if problems:
         raise InvalidInput("the report cannot cover those dates", problems)
     # Imported here: the report module is heavy, and only the report's entry points need it.

@@ -75,8 +75,12 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.str("SUPPORTDESK_DATABASE_URL", defaults.database_url),
-            sqlite_synchronous=_read(env.choice, "SUPPORTDESK_SQLITE_SYNCHRONOUS", defaults.sqlite_synchronous,
-                                     validate=_one_of(SQLITE_SYNCHRONOUS)),
+            sqlite_synchronous=_read(
+                env.choice,
+                "SUPPORTDESK_SQLITE_SYNCHRONOUS",
+                defaults.sqlite_synchronous,
+                validate=_one_of(SQLITE_SYNCHRONOUS),
+            ),
             workflows_dir=env.path("SUPPORTDESK_WORKFLOWS_DIR", defaults.workflows_dir),
             secret_key=env.str("SUPPORTDESK_SECRET_KEY", defaults.secret_key),
             portal_url=env.str("SUPPORTDESK_PORTAL_URL", defaults.portal_url),
@@ -94,20 +98,31 @@ class Settings:
             mail_server_host=env.str("SUPPORTDESK_MAIL_SERVER_HOST", defaults.mail_server_host),
             mail_server_port=_read(env.whole_number, "SUPPORTDESK_MAIL_SERVER_PORT", defaults.mail_server_port),
             max_message_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
-            max_attachment_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_ATTACHMENT_BYTES",
-                                       defaults.max_attachment_bytes),
+            max_attachment_bytes=_read(
+                env.whole_number, "SUPPORTDESK_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes
+            ),
             max_request_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_REQUEST_BYTES", defaults.max_request_bytes),
             # Unset (or blank): None, "decide from the portal URL".
             secure_cookies=_read(env.flag, "SUPPORTDESK_SECURE_COOKIES", None),
             require_admin_2fa=_read(env.flag, "SUPPORTDESK_REQUIRE_ADMIN_2FA", defaults.require_admin_2fa),
-            sign_in_attempts=_read(env.whole_number, "SUPPORTDESK_SIGN_IN_ATTEMPTS", defaults.sign_in_attempts,
-                                   validate=_AT_LEAST_1),
-            sign_in_address_attempts=_read(env.whole_number, "SUPPORTDESK_SIGN_IN_ADDRESS_ATTEMPTS",
-                                           defaults.sign_in_address_attempts, validate=_AT_LEAST_1),
-            sign_in_lockout_minutes=_read(env.whole_number, "SUPPORTDESK_SIGN_IN_LOCKOUT_MINUTES",
-                                          defaults.sign_in_lockout_minutes, validate=_AT_LEAST_1),
-            portal_link_days=_read(env.whole_number, "SUPPORTDESK_PORTAL_LINK_DAYS", defaults.portal_link_days,
-                                   validate=_AT_LEAST_1),
+            sign_in_attempts=_read(
+                env.whole_number, "SUPPORTDESK_SIGN_IN_ATTEMPTS", defaults.sign_in_attempts, validate=_AT_LEAST_1
+            ),
+            sign_in_address_attempts=_read(
+                env.whole_number,
+                "SUPPORTDESK_SIGN_IN_ADDRESS_ATTEMPTS",
+                defaults.sign_in_address_attempts,
+                validate=_AT_LEAST_1,
+            ),
+            sign_in_lockout_minutes=_read(
+                env.whole_number,
+                "SUPPORTDESK_SIGN_IN_LOCKOUT_MINUTES",
+                defaults.sign_in_lockout_minutes,
+                validate=_AT_LEAST_1,
+            ),
+            portal_link_days=_read(
+                env.whole_number, "SUPPORTDESK_PORTAL_LINK_DAYS", defaults.portal_link_days, validate=_AT_LEAST_1
+            ),
         )
 
 
@@ -119,6 +134,7 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # environs reads the variables and runs marshmallow fields and validators on them; the fields below are the
 # rules this desk has always had: surrounding spaces are ignored, a blank value counts as unset, and the error
 # says what is wanted. Plain text settings (URLs, addresses, passwords) are taken exactly as given.
+
 
 class _Blankable(ma.fields.Field):
     lowercase = False

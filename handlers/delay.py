@@ -24,8 +24,9 @@ def set_delayed(uow, task) -> None:
     if uow.ticket.status not in ("open", "delayed"):
         raise NotAllowed(f"the call is {uow.ticket.status}: only a call being worked on can be Delayed")
     if reason not in DELAY_REASONS:
-        raise InvalidInput("say why the call is Delayed",
-                           {"reason": f"Reason must be one of: {', '.join(DELAY_REASONS)}"})
+        raise InvalidInput(
+            "say why the call is Delayed", {"reason": f"Reason must be one of: {', '.join(DELAY_REASONS)}"}
+        )
     if reason == "access_refused" and uow.ticket.licence_type != "on_premise":
         raise NotAllowed("C21: only an on-premise call waits for access to the customer's environment")
     if uow.ticket.priority == "High":

@@ -10,8 +10,12 @@ from . import handler
 def send_confirmation(uow, task) -> None:
     """C04: the Call Reference and how to track the call on the portal."""
     token = issue_token(uow.session, uow.ticket.contact_email, uow.now)
-    uow.queue_mail("confirmation", uow.ticket.contact_email, portal_url=f"{uow.desk.settings.portal_url}/{token}",
-                   first_response_target=str(uow.desk.sla_policy.first_response))
+    uow.queue_mail(
+        "confirmation",
+        uow.ticket.contact_email,
+        portal_url=f"{uow.desk.settings.portal_url}/{token}",
+        first_response_target=str(uow.desk.sla_policy.first_response),
+    )
 
 
 @handler("alert_first_line")
@@ -27,8 +31,9 @@ def send_progress_update(uow, task) -> None:
     """C26: kept informed after a breach, and each working day until resolved."""
     clock = uow.sla.clock("resolution")
     note = "Your call is waiting on information or access from you." if uow.ticket.status == "delayed" else ""
-    uow.queue_mail("progress_update", uow.ticket.contact_email, target=clock.target if clock else "our target",
-                   note=note)
+    uow.queue_mail(
+        "progress_update", uow.ticket.contact_email, target=clock.target if clock else "our target", note=note
+    )
 
 
 @handler("notify_enhancement")

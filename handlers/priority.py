@@ -14,12 +14,24 @@ def set_priority(uow, task) -> None:
     if chosen not in PRIORITIES:
         raise InvalidInput("unknown priority", {"priority": f"Priority must be one of: {', '.join(PRIORITIES)}"})
     if chosen != suggested and not reason:
-        raise InvalidInput("say why the priority differs from the suggestion",
-                           {"override_reason": f"Say why you chose {chosen} rather than the suggested {suggested}"})
+        raise InvalidInput(
+            "say why the priority differs from the suggestion",
+            {"override_reason": f"Say why you chose {chosen} rather than the suggested {suggested}"},
+        )
     task.data["priority"] = uow.ticket.priority = chosen
-    uow.record("priority_set", {"priority": chosen, "suggested": suggested,
-                                **({"override_reason": reason} if chosen != suggested else {})})
+    uow.record(
+        "priority_set",
+        {"priority": chosen, "suggested": suggested, **({"override_reason": reason} if chosen != suggested else {})},
+    )
     if uow.sla.start(RESOLUTION, chosen, uow.ticket.created_at) is not None:
         clock = uow.sla.clock(RESOLUTION)
-        uow.record("sla_started", {"clock": RESOLUTION, "priority": chosen, "target": clock.target,
-                                   "due": clock.due_at.isoformat() if clock.due_at else None}, actor="desk")
+        uow.record(
+            "sla_started",
+            {
+                "clock": RESOLUTION,
+                "priority": chosen,
+                "target": clock.target,
+                "due": clock.due_at.isoformat() if clock.due_at else None,
+            },
+            actor="desk",
+        )

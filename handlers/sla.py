@@ -21,10 +21,17 @@ NO_DEADLINE = NEVER.isoformat()
 
 def _record(uow, kind: str, metric: str, reason: str = "") -> None:
     clock = uow.sla.clock(metric)
-    uow.record(f"sla_{kind}", {
-        "clock": metric, "priority": clock.priority if clock else None, "target": clock.target if clock else None,
-        "due": local(clock.due_at).isoformat() if clock and clock.due_at else None,
-        **({"reason": reason} if reason else {})}, actor="desk")
+    uow.record(
+        f"sla_{kind}",
+        {
+            "clock": metric,
+            "priority": clock.priority if clock else None,
+            "target": clock.target if clock else None,
+            "due": local(clock.due_at).isoformat() if clock and clock.due_at else None,
+            **({"reason": reason} if reason else {}),
+        },
+        actor="desk",
+    )
 
 
 @handler("start_sla_clocks")

@@ -30,8 +30,9 @@ WORKFLOWS = REPO / "workflows"
 TEST_DIAGRAMS = Path(__file__).resolve().parent / "diagrams"
 # A Monday, 10:00 in London (GMT): inside working hours.
 MONDAY_10AM = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-POSTGRES_ADMIN_URL = os.environ.get("SUPPORTDESK_TEST_POSTGRES",
-                                    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SUPPORTDESK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 # "sqlite" (the default) or "postgres": the store behind the `sqlite_url` fixture.
 TEST_STORE = os.environ.get("SUPPORTDESK_TEST_STORE", "sqlite")
 if TEST_STORE not in ("sqlite", "postgres"):

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from supportdesk.engine.tickets import commands, queries
 
-ANN = commands.CallDetails(contact_name="Ann Example", contact_email="ann@example.com", account="Acme Ltd",
-                           summary="Unable to load data for tomorrow's campaign")
+ANN = commands.CallDetails(
+    contact_name="Ann Example",
+    contact_email="ann@example.com",
+    account="Acme Ltd",
+    summary="Unable to load data for tomorrow's campaign",
+)
 
-FIRST_RESPONSE = {"response_method": "phone", "response": "Called back; looking into the data load",
-                  "next_step": "second_line", "handover_reason": "Needs the import logs"}
-RESOLVED_STRAIGHT_AWAY = {"response_method": "phone", "response": "Walked the customer through it",
-                          "next_step": "resolved", "resolution": "Re-sent the invitation; the user can sign in"}
+FIRST_RESPONSE = {
+    "response_method": "phone",
+    "response": "Called back; looking into the data load",
+    "next_step": "second_line",
+    "handover_reason": "Needs the import logs",
+}
+RESOLVED_STRAIGHT_AWAY = {
+    "response_method": "phone",
+    "response": "Walked the customer through it",
+    "next_step": "resolved",
+    "resolution": "Re-sent the invitation; the user can sign in",
+}
 RESOLUTION = {"next_step": "resolved", "resolution": "Import file had a stray BOM; fixed and reloaded"}
 
 

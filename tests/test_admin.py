@@ -22,8 +22,7 @@ SHIPPED_FILES = ["escalation.bpmn", "priority.dmn", "support_call.bpmn", "traini
 RENAMED = SHIPPED.replace('name="First level response"', 'name="Answer the customer"', 1)
 BROKEN = SHIPPED.replace('targetRef="Task_set_priority" />', 'targetRef="Task_nowhere" />', 1)
 # Deploys, but a modeller would not show the triage task: a lint warning.
-UNDRAWN = re.sub(r'\s*<bpmndi:BPMNShape id="Task_triage_di".*?</bpmndi:BPMNShape>', "", SHIPPED, count=1,
-                 flags=re.S)
+UNDRAWN = re.sub(r'\s*<bpmndi:BPMNShape id="Task_triage_di".*?</bpmndi:BPMNShape>', "", SHIPPED, count=1, flags=re.S)
 
 
 def line_of(text: str, needle: str) -> int:
@@ -130,11 +129,14 @@ def test_an_upload_without_the_csrf_token_is_refused(browser, desk):
     assert [v.number for v in admin.list_versions(desk)] == [1]
 
 
-@pytest.mark.parametrize(("files", "words"), [
-    ([("notes.txt", "hello")], "only .bpmn and .dmn files"),
-    ([("support_call.bpmn", RENAMED), ("support_call.bpmn", SHIPPED)], "was chosen twice"),
-    ([], "Choose one or more .bpmn or .dmn files"),
-])
+@pytest.mark.parametrize(
+    ("files", "words"),
+    [
+        ([("notes.txt", "hello")], "only .bpmn and .dmn files"),
+        ([("support_call.bpmn", RENAMED), ("support_call.bpmn", SHIPPED)], "was chosen twice"),
+        ([], "Choose one or more .bpmn or .dmn files"),
+    ],
+)
 def test_what_cannot_be_a_diagram_is_refused_by_the_file_field(browser, desk, files, words):
     signed_in(browser, "admin")
     answer = upload(browser, *files)
@@ -156,8 +158,15 @@ def test_deploy_uploaded_takes_the_file_name_not_the_path_and_refuses_what_is_no
 
 def add_user(browser, **fields):
     page = browser.get("/admin/users")
-    data = {"csrf_token": token(page), "username": "", "display_name": "", "email": "", "password": "",
-            "roles": [], **fields}
+    data = {
+        "csrf_token": token(page),
+        "username": "",
+        "display_name": "",
+        "email": "",
+        "password": "",
+        "roles": [],
+        **fields,
+    }
     return browser.post("/admin/users", data=data)
 
 
@@ -165,30 +174,43 @@ def test_the_admin_adds_a_user_who_can_then_sign_in(browser, desk):
     signed_in(browser, "admin")
     page = browser.get("/admin/users")
     assert page.status_code == 200 and '<tr data-user="carl">' in text(page)
-    answer = add_user(browser, username="zoe", display_name="Zoe Second", email="Zoe@Example.com",
-                      password="s3cret long passphrase", roles=["second_line", "auditor"])
+    answer = add_user(
+        browser,
+        username="zoe",
+        display_name="Zoe Second",
+        email="Zoe@Example.com",
+        password="s3cret long passphrase",
+        roles=["second_line", "auditor"],
+    )
     assert answer.status_code == 302
     listed = text(browser.get("/admin/users"))
     assert "Added zoe (Second line, Auditor)." in listed
-    assert re.search(r'<tr data-user="zoe">\s*<td>zoe</td>\s*<td>Zoe Second</td>\s*<td>zoe@example.com</td>\s*'
-                     r'<td>Second line, Auditor</td>', listed)
+    assert re.search(
+        r'<tr data-user="zoe">\s*<td>zoe</td>\s*<td>Zoe Second</td>\s*<td>zoe@example.com</td>\s*'
+        r"<td>Second line, Auditor</td>",
+        listed,
+    )
     assert authenticate(desk, "zoe", "s3cret long passphrase").roles == ("second_line", "auditor")
 
 
-@pytest.mark.parametrize(("fields", "field", "words"), [
-    ({"username": "carl", "password": "long enough phrase", "roles": ["auditor"]}, "username", "exists already"),
-    ({"username": "new one", "password": "long enough phrase", "roles": ["auditor"]}, "username", "A username is"),
-    ({"username": "newbie", "password": "abc", "roles": ["auditor"]}, "password", "The password is too short"),
-    ({"username": "newbie", "password": "long enough phrase"}, "roles", "Unknown role(s) (none given)"),
-    ({"username": "newbie", "password": "long enough phrase", "roles": ["boss"]}, "roles", "Unknown role(s) boss"),
-    ({"username": "newbie", "password": "long enough phrase", "roles": ["auditor"], "email": "nope"}, "email", "@"),
-])
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"username": "carl", "password": "long enough phrase", "roles": ["auditor"]}, "username", "exists already"),
+        ({"username": "new one", "password": "long enough phrase", "roles": ["auditor"]}, "username", "A username is"),
+        ({"username": "newbie", "password": "abc", "roles": ["auditor"]}, "password", "The password is too short"),
+        ({"username": "newbie", "password": "long enough phrase"}, "roles", "Unknown role(s) (none given)"),
+        ({"username": "newbie", "password": "long enough phrase", "roles": ["boss"]}, "roles", "Unknown role(s) boss"),
+        ({"username": "newbie", "password": "long enough phrase", "roles": ["auditor"], "email": "nope"}, "email", "@"),
+    ],
+)
 def test_a_user_that_cannot_be_added_is_refused_by_the_field(browser, desk, fields, field, words):
     signed_in(browser, "admin")
     answer = add_user(browser, **fields)
     assert answer.status_code == 400
-    assert re.search(rf'class="field-error" id="{field}-error">[^<]*{re.escape(words)}', text(answer).replace(
-        "&#39;", "'")), text(answer)
+    assert re.search(
+        rf'class="field-error" id="{field}-error">[^<]*{re.escape(words)}', text(answer).replace("&#39;", "'")
+    ), text(answer)
     assert authenticate(desk, "newbie", "long enough phrase") is None
 
 
@@ -207,11 +229,19 @@ def test_only_the_admin_may_see_the_admin_pages(browser):
 def test_a_non_admin_may_not_deploy_or_add_users(browser, desk):
     signed_in(browser, "carl")
     page = browser.get("/calls")  # any page with the sign-out form carries a token
-    answer = browser.post("/admin/versions", content_type="multipart/form-data", data={
-        "csrf_token": token(page), "files": [(io.BytesIO(RENAMED.encode()), "support_call.bpmn")]})
+    answer = browser.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"csrf_token": token(page), "files": [(io.BytesIO(RENAMED.encode()), "support_call.bpmn")]},
+    )
     assert answer.status_code == 403
-    assert browser.post("/admin/users", data={"csrf_token": token(page), "username": "x",
-                                              "password": "long enough phrase", "roles": ["admin"]}).status_code == 403
+    assert (
+        browser.post(
+            "/admin/users",
+            data={"csrf_token": token(page), "username": "x", "password": "long enough phrase", "roles": ["admin"]},
+        ).status_code
+        == 403
+    )
     assert [v.number for v in admin.list_versions(desk)] == [1]
     assert authenticate(desk, "x", "long enough phrase") is None
 

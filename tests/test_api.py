@@ -29,8 +29,12 @@ from helpers import ANN, FIRST_RESPONSE, do, log_and_triage, log_call, open_task
 from web_client import PASSWORD, desk_app, sign_in, use_quick_password_hashes
 
 PREFIX = "/api/v1"
-CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
-        "summary": "Unable to load data for tomorrow's campaign"}
+CALL = {
+    "contact_name": "Ann Example",
+    "contact_email": "ann@example.com",
+    "account": "Acme Ltd",
+    "summary": "Unable to load data for tomorrow's campaign",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -102,6 +106,7 @@ def ticket_count(desk) -> int:
 
 # Signing in ------------------------------------------------------------------------------------------------
 
+
 def test_without_a_token_the_api_answers_401_with_a_challenge(client):
     response = Caller(client, None).get("/tickets")
     body = problem(response, 401, "unauthenticated")
@@ -132,8 +137,12 @@ def test_a_signed_in_browser_session_does_not_open_the_api_and_the_api_sets_no_c
 
 
 def test_me_says_who_the_token_signs_in(as_):
-    assert as_("sam").get("/me").get_json() == {"username": "sam", "display_name": "Sam Second",
-                                                 "email": "sam@supportdesk.local", "roles": ["second_line"]}
+    assert as_("sam").get("/me").get_json() == {
+        "username": "sam",
+        "display_name": "Sam Second",
+        "email": "sam@supportdesk.local",
+        "roles": ["second_line"],
+    }
 
 
 def test_a_role_taken_away_is_taken_from_the_persons_tokens_at_once(desk, as_):
@@ -145,6 +154,7 @@ def test_a_role_taken_away_is_taken_from_the_persons_tokens_at_once(desk, as_):
 
 
 # Tokens ------------------------------------------------------------------------------------------------------
+
 
 def test_a_person_makes_a_token_that_is_shown_once_and_stored_hashed(desk, client, as_):
     alice = as_("alice")
@@ -188,7 +198,8 @@ def test_only_an_admin_manages_other_peoples_tokens(as_):
     problem(admin.delete("/tokens/9999"), 404, "not-found")
     problem(admin.post("/tokens", json={"name": "x", "username": "nobody"}), 404, "not-found")
     assert problem(alice.post("/tokens", json={"name": " "}), 400, "invalid-input")["errors"] == {
-        "name": "Say what the token is for, e.g. 'CRM sync'"}
+        "name": "Say what the token is for, e.g. 'CRM sync'"
+    }
 
 
 def test_the_command_line_creates_lists_and_revokes_tokens(desk, sqlite_url, client, monkeypatch):
@@ -210,14 +221,22 @@ def test_the_command_line_creates_lists_and_revokes_tokens(desk, sqlite_url, cli
 
 # Logging a call ---------------------------------------------------------------------------------------------
 
+
 def test_first_line_logs_a_call_and_reads_it_back_where_it_points(desk, as_):
     alice = as_("alice")
-    response = alice.post("/calls", json={**CALL, "symptom": "software_crashes",
-                                          "campaign_at": "2026-11-23T13:00:00+00:00"})
+    response = alice.post(
+        "/calls", json={**CALL, "symptom": "software_crashes", "campaign_at": "2026-11-23T13:00:00+00:00"}
+    )
     assert response.status_code == 201
     created = response.get_json()
-    assert created == {"reference": "SUP-2026-000001", "kind": "call", "status": "open", "priority": None,
-                       "parent_reference": None, "created_at": "2026-11-23T10:00:00+00:00"}
+    assert created == {
+        "reference": "SUP-2026-000001",
+        "kind": "call",
+        "status": "open",
+        "priority": None,
+        "parent_reference": None,
+        "created_at": "2026-11-23T10:00:00+00:00",
+    }
     assert response.headers["Location"] == f"{PREFIX}/tickets/SUP-2026-000001"
     ticket = alice.get(response.headers["Location"].removeprefix(PREFIX)).get_json()
     assert ticket["account"] == "Acme Ltd" and ticket["status"] == "open"
@@ -230,25 +249,34 @@ def test_first_line_logs_a_call_and_reads_it_back_where_it_points(desk, as_):
 
 def test_a_call_is_refused_field_by_field_as_the_web_form_refuses_it(desk, as_):
     alice = as_("alice")
-    body = problem(alice.post("/calls", json={**CALL, "contact_email": "not an address", "summary": " "}),
-                   400, "invalid-input")
+    body = problem(
+        alice.post("/calls", json={**CALL, "contact_email": "not an address", "summary": " "}), 400, "invalid-input"
+    )
     with pytest.raises(InvalidInput) as engine:
         commands.CallDetails(**{**CALL, "contact_email": "not an address", "summary": " "}).validated()
     assert body["errors"] == engine.value.fields
     assert set(body["errors"]) == {"contact_email", "summary"}
     assert problem(alice.post("/calls", json={**CALL, "channel": "fax"}), 400, "invalid-input")["errors"] == {
-        "channel": "Channel must be one of: phone, email"}
+        "channel": "Channel must be one of: phone, email"
+    }
     # The shape: missing and unknown keys, wrong types, a campaign without a time zone, a body that is not JSON.
     missing = {key: value for key, value in CALL.items() if key != "account"}
     assert set(problem(alice.post("/calls", json=missing), 400, "invalid-input")["errors"]) == {"account"}
-    assert set(problem(alice.post("/calls", json={**CALL, "colour": "red"}), 400,
-                       "invalid-input")["errors"]) == {"colour"}
-    assert set(problem(alice.post("/calls", json={**CALL, "preparing_campaign": "perhaps"}), 400,
-                       "invalid-input")["errors"]) == {"preparing_campaign"}
-    assert set(problem(alice.post("/calls", json={**CALL, "campaign_at": "2026-12-01T09:00"}), 400,
-                       "invalid-input")["errors"]) == {"campaign_at"}
-    assert "_body" in problem(alice.post("/calls", data="{not json", content_type="application/json"), 400,
-                              "invalid-input")["errors"]
+    assert set(problem(alice.post("/calls", json={**CALL, "colour": "red"}), 400, "invalid-input")["errors"]) == {
+        "colour"
+    }
+    assert set(
+        problem(alice.post("/calls", json={**CALL, "preparing_campaign": "perhaps"}), 400, "invalid-input")["errors"]
+    ) == {"preparing_campaign"}
+    assert set(
+        problem(alice.post("/calls", json={**CALL, "campaign_at": "2026-12-01T09:00"}), 400, "invalid-input")["errors"]
+    ) == {"campaign_at"}
+    assert (
+        "_body"
+        in problem(alice.post("/calls", data="{not json", content_type="application/json"), 400, "invalid-input")[
+            "errors"
+        ]
+    )
     assert ticket_count(desk) == 0
 
 
@@ -260,6 +288,7 @@ def test_only_first_line_and_admin_log_calls(as_):
 
 
 # Idempotency keys -------------------------------------------------------------------------------------------
+
 
 def test_a_retried_call_with_the_same_idempotency_key_is_logged_once(desk, as_):
     alice = as_("alice")
@@ -274,8 +303,10 @@ def test_a_retried_call_with_the_same_idempotency_key_is_logged_once(desk, as_):
     assert ticket_count(desk) == 1
     # Without a key, or with another key, a second call is a second call.
     assert alice.post("/calls", json=CALL).get_json()["reference"] == "SUP-2026-000002"
-    assert alice.post("/calls", json=CALL, headers={"Idempotency-Key": "other"}).get_json()["reference"] == \
-        "SUP-2026-000003"
+    assert (
+        alice.post("/calls", json=CALL, headers={"Idempotency-Key": "other"}).get_json()["reference"]
+        == "SUP-2026-000003"
+    )
     # Keys are per person: bob's "0b6c3f0e-call-1" is not alice's.
     assert as_("admin").post("/calls", json=CALL, headers=key).get_json()["reference"] == "SUP-2026-000004"
 
@@ -284,14 +315,19 @@ def test_the_same_idempotency_key_with_another_request_is_refused_and_nothing_is
     alice = as_("alice")
     key = {"Idempotency-Key": "k-1"}
     assert alice.post("/calls", json=CALL, headers=key).status_code == 201
-    body = problem(alice.post("/calls", json={**CALL, "summary": "Something else"}, headers=key), 422,
-                   "idempotency-key-reused")
+    body = problem(
+        alice.post("/calls", json={**CALL, "summary": "Something else"}, headers=key), 422, "idempotency-key-reused"
+    )
     assert "k-1" in body["detail"]
-    problem(alice.post("/escalations", json={"concern": "x", "call_reference": "SUP-2026-000001"}, headers=key),
-            422, "idempotency-key-reused")
+    problem(
+        alice.post("/escalations", json={"concern": "x", "call_reference": "SUP-2026-000001"}, headers=key),
+        422,
+        "idempotency-key-reused",
+    )
     assert ticket_count(desk) == 1
-    assert set(problem(alice.post("/calls", json=CALL, headers={"Idempotency-Key": ""}), 400,
-                       "invalid-input")["errors"]) == {"Idempotency-Key"}
+    assert set(
+        problem(alice.post("/calls", json=CALL, headers={"Idempotency-Key": ""}), 400, "invalid-input")["errors"]
+    ) == {"Idempotency-Key"}
 
 
 def test_a_refused_request_keeps_no_key_so_the_corrected_retry_runs(desk, as_):
@@ -330,8 +366,10 @@ def test_a_retry_racing_the_first_request_rolls_back_its_call_and_answers_the_fi
 
 # Reading and listing tickets ---------------------------------------------------------------------------------
 
-def test_a_ticket_shows_its_clocks_with_due_and_remaining_working_time_tasks_and_public_history(desk, as_,
-                                                                                              frozen_clock):
+
+def test_a_ticket_shows_its_clocks_with_due_and_remaining_working_time_tasks_and_public_history(
+    desk, as_, frozen_clock
+):
     reference = log_and_triage(desk)  # Low: resolution in 10 working days; first response in 1 working hour
     frozen_clock.set(datetime(2026, 11, 23, 10, 20, tzinfo=UTC))
     ticket = as_("carl").get(f"/tickets/{reference}").get_json()
@@ -378,7 +416,7 @@ def test_tickets_are_listed_a_page_at_a_time_in_the_order_they_changed(desk, as_
             break
         link = response.headers["Link"]
         assert link.endswith('>; rel="next"')
-        assert parse_qs(urlsplit(link[1:link.index(">")]).query)["cursor"] == [cursor]
+        assert parse_qs(urlsplit(link[1 : link.index(">")]).query)["cursor"] == [cursor]
     assert seen == expected and pages == 3
     item = carl.get("/tickets", query_string={"limit": 1}).get_json()["items"][0]
     assert item["reference"] == references[0] and item["updated_at"] == "2026-11-23T10:00:00+00:00"
@@ -405,15 +443,20 @@ def test_tickets_are_filtered_by_status_priority_kind_account_breach_and_last_ch
     assert listed(breached="false") == [other, escalation]
     assert listed(updated_since="2026-11-23T11:15:00+00:00") == [other, escalation]
     assert listed(updated_since="2026-11-23T11:45:00Z") == []
-    errors = problem(carl.get("/tickets", query_string={"status": "lost", "limit": 0,
-                                                        "updated_since": "yesterday"}), 400, "invalid-input")["errors"]
+    errors = problem(
+        carl.get("/tickets", query_string={"status": "lost", "limit": 0, "updated_since": "yesterday"}),
+        400,
+        "invalid-input",
+    )["errors"]
     assert set(errors) == {"status", "limit", "updated_since"}
     assert problem(carl.get("/tickets?breach=true"), 400, "invalid-input")["errors"] == {"breach": "Unknown field."}
     assert problem(carl.get("/tickets?cursor=bm90IGEgY3Vyc29y"), 400, "invalid-input")["errors"] == {
-        "cursor": "Pass next_cursor from the previous page, unchanged"}
+        "cursor": "Pass next_cursor from the previous page, unchanged"
+    }
 
 
 # Messages and escalations ------------------------------------------------------------------------------------
+
 
 def _delayed_call(desk) -> str:
     reference = log_and_triage(desk)
@@ -425,8 +468,9 @@ def _delayed_call(desk) -> str:
 
 def test_C24_information_received_reopens_a_delayed_call(desk, as_):
     reference = _delayed_call(desk)
-    response = as_("sam").post(f"/tickets/{reference}/messages",
-                               json={"message": "information_received", "note": "The CSV arrived"})
+    response = as_("sam").post(
+        f"/tickets/{reference}/messages", json={"message": "information_received", "note": "The CSV arrived"}
+    )
     assert response.status_code == 200
     assert response.get_json()["status"] == "open"
     received = [e for e in queries.ticket_view(desk, reference).history if e.kind == "message_received"]
@@ -437,35 +481,37 @@ def test_C24_information_received_reopens_a_delayed_call(desk, as_):
 def test_a_message_the_ticket_is_not_waiting_for_is_422_and_changes_nothing(desk, as_):
     reference = log_call(desk)
     revision = queries.ticket_view(desk, reference).revision
-    body = problem(as_("alice").post(f"/tickets/{reference}/messages", json={"message": "customer_back"}),
-                   422, "not-allowed")
+    body = problem(
+        as_("alice").post(f"/tickets/{reference}/messages", json={"message": "customer_back"}), 422, "not-allowed"
+    )
     assert "not waiting for the message 'customer_back'" in body["detail"]
     assert queries.ticket_view(desk, reference).revision == revision
 
 
 def test_messages_are_checked_and_sent_by_advisors_only(desk, as_):
     reference = _delayed_call(desk)
-    assert set(problem(as_("sam").post(f"/tickets/{reference}/messages", json={"message": "call_closed"}),
-                       400, "invalid-input")["errors"]) == {"message"}
-    problem(as_("audrey").post(f"/tickets/{reference}/messages", json={"message": "access_granted"}),
-            403, "forbidden")
-    problem(as_("sam").post("/tickets/SUP-2026-999999/messages", json={"message": "customer_back"}),
-            404, "not-found")
+    assert set(
+        problem(
+            as_("sam").post(f"/tickets/{reference}/messages", json={"message": "call_closed"}), 400, "invalid-input"
+        )["errors"]
+    ) == {"message"}
+    problem(as_("audrey").post(f"/tickets/{reference}/messages", json={"message": "access_granted"}), 403, "forbidden")
+    problem(as_("sam").post("/tickets/SUP-2026-999999/messages", json={"message": "customer_back"}), 404, "not-found")
 
 
 def test_C28_an_account_manager_starts_an_escalation_linked_to_the_call(desk, as_):
     reference = log_call(desk)
     amy = as_("amy")
     key = {"Idempotency-Key": "esc-1"}
-    response = amy.post("/escalations", json={"concern": "Nobody called back", "call_reference": reference},
-                        headers=key)
+    response = amy.post(
+        "/escalations", json={"concern": "Nobody called back", "call_reference": reference}, headers=key
+    )
     assert response.status_code == 201
     created = response.get_json()
     assert (created["kind"], created["parent_reference"]) == ("escalation", reference)
     assert created["reference"].startswith("ESC-")
     assert response.headers["Location"] == f"{PREFIX}/tickets/{created['reference']}"
-    again = amy.post("/escalations", json={"concern": "Nobody called back", "call_reference": reference},
-                     headers=key)
+    again = amy.post("/escalations", json={"concern": "Nobody called back", "call_reference": reference}, headers=key)
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == created
     assert ticket_count(desk) == 2
     escalation = amy.get(f"/tickets/{created['reference']}").get_json()
@@ -474,25 +520,37 @@ def test_C28_an_account_manager_starts_an_escalation_linked_to_the_call(desk, as
 
 def test_escalations_are_checked(desk, as_):
     problem(as_("audrey").post("/escalations", json={"concern": "x"}), 403, "forbidden")
-    assert problem(as_("amy").post("/escalations", json={"concern": "  ", "call_reference": log_call(desk)}),
-                   400, "invalid-input")["errors"] == {"concern": "The concern is required"}
-    problem(as_("amy").post("/escalations", json={"concern": "x", "call_reference": "SUP-2026-999999"}),
-            404, "not-found")
+    assert problem(
+        as_("amy").post("/escalations", json={"concern": "  ", "call_reference": log_call(desk)}), 400, "invalid-input"
+    )["errors"] == {"concern": "The concern is required"}
+    problem(
+        as_("amy").post("/escalations", json={"concern": "x", "call_reference": "SUP-2026-999999"}), 404, "not-found"
+    )
     # Without a call: the contact is named, and checked as a call's would be.
-    assert set(problem(as_("amy").post("/escalations", json={"concern": "x"}), 400,
-                       "invalid-input")["errors"]) >= {"contact_name", "contact_email", "account"}
-    standalone = as_("amy").post("/escalations", json={"concern": "Unhappy with the product", "contact_name": "Bo",
-                                                       "contact_email": "bo@example.com", "account": "Initech"})
+    assert set(problem(as_("amy").post("/escalations", json={"concern": "x"}), 400, "invalid-input")["errors"]) >= {
+        "contact_name",
+        "contact_email",
+        "account",
+    }
+    standalone = as_("amy").post(
+        "/escalations",
+        json={
+            "concern": "Unhappy with the product",
+            "contact_name": "Bo",
+            "contact_email": "bo@example.com",
+            "account": "Initech",
+        },
+    )
     assert standalone.status_code == 201 and standalone.get_json()["parent_reference"] is None
 
 
 # Tasks --------------------------------------------------------------------------------------------------------
 
+
 def test_open_tasks_for_a_role(desk, as_):
     reference = log_call(desk)
     items = as_("alice").get("/tasks", query_string={"role": "first_line"}).get_json()["items"]
-    assert [(t["reference"], t["title"], t["role"]) for t in items] == [(reference, "Confirm priority",
-                                                                          "first_line")]
+    assert [(t["reference"], t["title"], t["role"]) for t in items] == [(reference, "Confirm priority", "first_line")]
     assert items[0]["due_at"] == "2026-11-23T11:00:00+00:00"
     assert as_("alice").get("/tasks").get_json()["items"] == items  # all her roles
     assert as_("sam").get("/tasks").get_json()["items"] == []
@@ -520,8 +578,10 @@ def test_completing_a_task_with_form_data(desk, as_):
     reference = log_call(desk)
     task = open_task(desk, reference, "Confirm priority")
     revision = queries.ticket_view(desk, reference).revision
-    response = as_("alice").post(f"/tasks/{task.task_id}/complete", json={
-        "data": {"priority": "Medium", "override_reason": "Their campaign moved"}, "revision": revision})
+    response = as_("alice").post(
+        f"/tasks/{task.task_id}/complete",
+        json={"data": {"priority": "Medium", "override_reason": "Their campaign moved"}, "revision": revision},
+    )
     assert response.status_code == 200
     ticket = response.get_json()
     assert ticket["priority"] == "Medium"
@@ -540,13 +600,20 @@ def test_task_data_is_refused_exactly_as_the_web_form_refuses_it(desk, as_):
         commands.complete_task(desk, task.task_id, bad, "alice", roles=["first_line"])
     assert body["errors"] == engine.value.fields
     assert set(body["errors"]) == {"priority", "_form"}
-    too_long = problem(alice.post(f"/tasks/{task.task_id}/complete",
-                                  json={"data": {"override_reason": "x" * 1001}}), 400, "invalid-input")
+    too_long = problem(
+        alice.post(f"/tasks/{task.task_id}/complete", json={"data": {"override_reason": "x" * 1001}}),
+        400,
+        "invalid-input",
+    )
     assert too_long["errors"] == {"override_reason": "Why a different priority allows at most 1000 characters"}
-    assert problem(alice.post(f"/tasks/{task.task_id}/complete", json={"data": {"priority": ["High"]}}), 400,
-                   "invalid-input")["errors"] == {"priority": "A form value is a string, a number, a boolean or null"}
-    assert set(problem(alice.post(f"/tasks/{task.task_id}/complete", json={"data": {}, "revision": "3"}), 400,
-                       "invalid-input")["errors"]) == {"revision"}
+    assert problem(
+        alice.post(f"/tasks/{task.task_id}/complete", json={"data": {"priority": ["High"]}}), 400, "invalid-input"
+    )["errors"] == {"priority": "A form value is a string, a number, a boolean or null"}
+    assert set(
+        problem(
+            alice.post(f"/tasks/{task.task_id}/complete", json={"data": {}, "revision": "3"}), 400, "invalid-input"
+        )["errors"]
+    ) == {"revision"}
     assert open_task(desk, task.reference, "Confirm priority").task_id == task.task_id  # still open
 
 
@@ -575,16 +642,23 @@ def test_a_task_of_another_lane_is_403_and_an_unknown_one_404(desk, as_):
 
 # Accounts ------------------------------------------------------------------------------------------------------
 
+
 def test_an_account_manager_manages_accounts(desk, as_):
     amy = as_("amy")
-    response = amy.post("/accounts", json={"name": "Acme Ltd", "account_manager": "amy", "licence_type": "saas"},
-                        headers={"Idempotency-Key": "acct-1"})
+    response = amy.post(
+        "/accounts",
+        json={"name": "Acme Ltd", "account_manager": "amy", "licence_type": "saas"},
+        headers={"Idempotency-Key": "acct-1"},
+    )
     assert response.status_code == 201
     account = response.get_json()
     assert (account["name"], account["account_manager"], account["updated_by"]) == ("Acme Ltd", "amy", "amy")
     assert response.headers["Location"] == f"{PREFIX}/accounts/Acme%20Ltd"
-    retry = amy.post("/accounts", json={"name": "Acme Ltd", "account_manager": "amy", "licence_type": "saas"},
-                     headers={"Idempotency-Key": "acct-1"})
+    retry = amy.post(
+        "/accounts",
+        json={"name": "Acme Ltd", "account_manager": "amy", "licence_type": "saas"},
+        headers={"Idempotency-Key": "acct-1"},
+    )
     assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
     problem(amy.post("/accounts", json={"name": "Acme Ltd"}), 409, "conflict")
     assert amy.post("/accounts", json={"name": "Globex"}).status_code == 201
@@ -594,8 +668,7 @@ def test_an_account_manager_manages_accounts(desk, as_):
     cleared = amy.patch("/accounts/Globex", json={"licence_type": None}).get_json()
     assert (cleared["licence_type"], cleared["account_manager"]) == (None, "amy")
     assert [a["name"] for a in as_("audrey").get("/accounts").get_json()["items"]] == ["Acme Ltd", "Globex"]
-    assert [a["name"] for a in amy.get("/accounts?account_manager=amy").get_json()["items"]] == [
-        "Acme Ltd", "Globex"]
+    assert [a["name"] for a in amy.get("/accounts?account_manager=amy").get_json()["items"]] == ["Acme Ltd", "Globex"]
     assert amy.get("/accounts?account_manager=sam").get_json()["items"] == []
 
 
@@ -603,19 +676,27 @@ def test_accounts_are_checked(desk, as_):
     amy = as_("amy")
     problem(as_("alice").post("/accounts", json={"name": "Acme Ltd"}), 403, "forbidden")
     problem(as_("alice").patch("/accounts/Acme Ltd", json={}), 403, "forbidden")
-    errors = problem(amy.post("/accounts", json={"name": "Acme Ltd", "account_manager": "alice",
-                                                 "licence_type": "perpetual"}), 400, "invalid-input")["errors"]
-    assert errors == {"account_manager": "alice does not have the Account manager role",
-                      "licence_type": "Licence type must be one of: saas, on_premise"}
+    errors = problem(
+        amy.post("/accounts", json={"name": "Acme Ltd", "account_manager": "alice", "licence_type": "perpetual"}),
+        400,
+        "invalid-input",
+    )["errors"]
+    assert errors == {
+        "account_manager": "alice does not have the Account manager role",
+        "licence_type": "Licence type must be one of: saas, on_premise",
+    }
     assert problem(amy.post("/accounts", json={"name": "  "}), 400, "invalid-input")["errors"] == {
-        "name": "Name is required"}
+        "name": "Name is required"
+    }
     problem(amy.get("/accounts/Nobody Ltd"), 404, "not-found")
     problem(amy.patch("/accounts/Nobody Ltd", json={"account_manager": None}), 404, "not-found")
-    assert set(problem(amy.patch("/accounts/Nobody Ltd", json={"name": "Renamed"}), 400,
-                       "invalid-input")["errors"]) == {"name"}
+    assert set(
+        problem(amy.patch("/accounts/Nobody Ltd", json={"name": "Renamed"}), 400, "invalid-input")["errors"]
+    ) == {"name"}
 
 
 # The SLA report ------------------------------------------------------------------------------------------------
+
 
 def test_the_sla_report_is_the_clis_report(desk, as_, frozen_clock):
     log_and_triage(desk)
@@ -628,13 +709,14 @@ def test_the_sla_report_is_the_clis_report(desk, as_, frozen_clock):
     assert response.get_json()["breaches"][0]["metric"] == "first_response"
     assert as_("audrey").get("/reports/sla").status_code == 200
     problem(as_("alice").get("/reports/sla"), 403, "forbidden")
-    assert problem(as_("carl").get("/reports/sla?from=2026-13-01&period=fortnight"), 400,
-                   "invalid-input")["errors"] == {"period": "The period is one of: week, month"}
-    assert set(problem(as_("carl").get("/reports/sla?from=2026-13-01"), 400,
-                       "invalid-input")["errors"]) == {"from"}
+    assert problem(as_("carl").get("/reports/sla?from=2026-13-01&period=fortnight"), 400, "invalid-input")[
+        "errors"
+    ] == {"period": "The period is one of: week, month"}
+    assert set(problem(as_("carl").get("/reports/sla?from=2026-13-01"), 400, "invalid-input")["errors"]) == {"from"}
 
 
 # The description, the docs, and everything else ---------------------------------------------------------------
+
 
 def test_the_openapi_description_is_valid_3_1_and_describes_every_api_endpoint(api_app, client):
     response = client.get(f"{PREFIX}/openapi.json")
@@ -642,8 +724,12 @@ def test_the_openapi_description_is_valid_3_1_and_describes_every_api_endpoint(a
     spec = response.get_json()
     assert spec["openapi"] == "3.1.0"
     validate(spec)
-    documented = {(path, method.upper()) for path, operations in spec["paths"].items() for method in operations
-                  if method != "parameters"}
+    documented = {
+        (path, method.upper())
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method != "parameters"
+    }
     served = set()
     for rule in api_app.url_map.iter_rules():
         if rule.rule.startswith(PREFIX) and not rule.endpoint.startswith(("api_docs.", "api-docs.")):
@@ -662,7 +748,13 @@ def test_the_openapi_description_is_valid_3_1_and_describes_every_api_endpoint(a
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in log["parameters"])
     assert {"400", "401", "403", "422"} <= set(log["responses"])
     assert set(spec["paths"][f"{PREFIX}/tasks/{{task_id}}/complete"]["post"]["responses"]) >= {
-        "200", "400", "401", "403", "404", "409"}
+        "200",
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+    }
 
 
 def test_the_docs_page_links_the_description_and_runs_under_the_strict_policy(client):
@@ -708,8 +800,9 @@ def test_a_token_records_when_it_was_last_used_to_the_minute(desk, client, froze
     caller.get("/me")
     frozen_clock.set(frozen_clock.now() + timedelta(seconds=30))
     caller.get("/me")
-    assert api_tokens.list_tokens(desk, username="alice", by=None)[0].last_used_at == datetime(2026, 11, 23, 10, 0,
-                                                                                               tzinfo=UTC)
+    assert api_tokens.list_tokens(desk, username="alice", by=None)[0].last_used_at == datetime(
+        2026, 11, 23, 10, 0, tzinfo=UTC
+    )
     frozen_clock.set(frozen_clock.now() + timedelta(minutes=2))
     caller.get("/me")
     assert api_tokens.list_tokens(desk, username="alice", by=None)[0].last_used_at == frozen_clock.now()

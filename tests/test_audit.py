@@ -52,8 +52,13 @@ def every_path(desk, clock) -> None:
     for day in (24, 25):  # the resolution deadline passes: breach and daily updates
         clock.set(london(2026, 11, day, 17, 0))
         Worker(desk).run_once()
-    do(desk, delayed, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
-                                                      "handover_reason": "Known bug?"}, "sam")
+    do(
+        desk,
+        delayed,
+        "Resolve call (second line)",
+        {**RESOLUTION, "next_step": "ask_third_line", "handover_reason": "Known bug?"},
+        "sam",
+    )
     do(desk, delayed, "Advise second line", {"advice": "Yes"}, "tara")
     do(desk, delayed, "Resolve call (second line)", RESOLUTION, "sam")
     do(desk, training, "Arrange training", {"arrangement": "Course booked"}, "amy")
@@ -127,8 +132,9 @@ def test_C13_C32_what_if_a_closure_day_changes_exactly_the_tickets_that_crossed_
     do(desk, after, "First level response", RESOLVED_STRAIGHT_AWAY)
 
     closed_wednesday = tmp_path / "calendar.toml"
-    closed_wednesday.write_text((WORKFLOWS / "calendar.toml").read_text().replace(
-        "[closures]", '[closures]\n"2026-11-25" = "Office move"'))
+    closed_wednesday.write_text(
+        (WORKFLOWS / "calendar.toml").read_text().replace("[closures]", '[closures]\n"2026-11-25" = "Office move"')
+    )
     calendar = WorkingCalendar.from_toml(closed_wednesday)
     changes = {r: audit.replay(desk, r, calendar=calendar).outcome_changes for r in (low, crossing, after)}
     assert changes[after] == []
@@ -156,8 +162,17 @@ def test_C32_the_export_carries_a_chain_an_outside_tool_can_check(desk):
     exported = json.loads(json.dumps(audit.export(desk, reference)))
     previous = "0" * 64
     for event in exported["events"]:
-        content = "\n".join([previous, str(exported["ticket_id"]), str(event["seq"]), event["at"], event["kind"],
-                             event["actor"], event["payload"]])
+        content = "\n".join(
+            [
+                previous,
+                str(exported["ticket_id"]),
+                str(event["seq"]),
+                event["at"],
+                event["kind"],
+                event["actor"],
+                event["payload"],
+            ]
+        )
         assert event["prev_hash"] == previous
         assert hashlib.sha256(content.encode()).hexdigest() == event["hash"]
         previous = event["hash"]

@@ -31,8 +31,12 @@ from helpers import log_call, open_task
 from web_client import desk_app, signed_in, text, token
 
 PREFIX = "/api/v1"
-CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
-        "summary": "Unable to load data for tomorrow's campaign"}
+CALL = {
+    "contact_name": "Ann Example",
+    "contact_email": "ann@example.com",
+    "account": "Acme Ltd",
+    "summary": "Unable to load data for tomorrow's campaign",
+}
 TOO_BIG = 2**63  # one past what SQLite's 64-bit integers hold
 TOO_BIG_FOR_POSTGRES = 2**31  # one past PostgreSQL's INTEGER, the id columns' type
 
@@ -77,8 +81,9 @@ def test_an_offset_past_any_page_is_a_400_not_an_overflow(client, bearer, path, 
 
 @pytest.mark.parametrize("ticket_id", [TOO_BIG, TOO_BIG_FOR_POSTGRES, -1, True])
 def test_a_cursor_whose_ticket_id_no_store_holds_is_a_400(client, bearer, ticket_id):
-    body = refused(client.get(f"{PREFIX}/tickets?cursor={cursor_of('2026-11-23T10:00:00+00:00', ticket_id)}",
-                              headers=bearer))
+    body = refused(
+        client.get(f"{PREFIX}/tickets?cursor={cursor_of('2026-11-23T10:00:00+00:00', ticket_id)}", headers=bearer)
+    )
     assert set(body["errors"]) == {"cursor"}
 
 
@@ -88,8 +93,9 @@ def test_a_cursor_with_a_moment_past_the_desk_range_or_deeply_nested_is_a_400(cl
     refused(client.get(f"{PREFIX}/tickets?cursor={deep}", headers=bearer))
 
 
-@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59",
-                                    "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"])
+@pytest.mark.parametrize(
+    "moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z"]
+)
 def test_updated_since_out_of_the_desk_range_is_a_400(client, bearer, moment):
     body = refused(client.get(f"{PREFIX}/tickets", query_string={"updated_since": moment}, headers=bearer))
     assert body["errors"] == {"updated_since": "Enter a moment between 1970-01-01 and 2199-12-31"}
@@ -97,23 +103,35 @@ def test_updated_since_out_of_the_desk_range_is_a_400(client, bearer, moment):
 
 def test_updated_since_in_range_still_filters(desk, client, bearer):
     log_call(desk)
-    assert len(client.get(f"{PREFIX}/tickets", query_string={"updated_since": "1970-01-01T00:00:00Z"},
-                          headers=bearer).get_json()["items"]) == 1
-    assert client.get(f"{PREFIX}/tickets", query_string={"updated_since": "2199-12-31T00:00:00Z"},
-                      headers=bearer).get_json()["items"] == []
+    assert (
+        len(
+            client.get(
+                f"{PREFIX}/tickets", query_string={"updated_since": "1970-01-01T00:00:00Z"}, headers=bearer
+            ).get_json()["items"]
+        )
+        == 1
+    )
+    assert (
+        client.get(
+            f"{PREFIX}/tickets", query_string={"updated_since": "2199-12-31T00:00:00Z"}, headers=bearer
+        ).get_json()["items"]
+        == []
+    )
 
 
 def test_a_campaign_moment_out_of_range_is_a_400_and_logs_nothing(desk, client, bearer):
-    body = refused(client.post(f"{PREFIX}/calls", json={**CALL, "campaign_at": "9999-12-31T23:59:59-23:59"},
-                               headers=bearer))
+    body = refused(
+        client.post(f"{PREFIX}/calls", json={**CALL, "campaign_at": "9999-12-31T23:59:59-23:59"}, headers=bearer)
+    )
     assert set(body["errors"]) == {"campaign_at"}
     assert count(desk, Ticket) == 0
 
 
 def test_a_revision_no_store_holds_is_a_400(desk, client, bearer):
     task = open_task(desk, log_call(desk), "Confirm priority").task_id
-    body = refused(client.post(f"{PREFIX}/tasks/{task}/complete", json={"data": {}, "revision": TOO_BIG},
-                               headers=bearer))
+    body = refused(
+        client.post(f"{PREFIX}/tasks/{task}/complete", json={"data": {}, "revision": TOO_BIG}, headers=bearer)
+    )
     assert set(body["errors"]) == {"revision"}
 
 
@@ -122,7 +140,8 @@ def test_an_integer_id_in_the_address_past_64_bits_is_no_page(client, bearer):
     assert refused(client.delete(f"{PREFIX}/tokens/{'9' * 5000}", headers=bearer), 404)
     assert refused(client.delete(f"{PREFIX}/tokens/{TOO_BIG_FOR_POSTGRES}", headers=bearer), 404)
     assert refused(client.delete(f"{PREFIX}/tokens/{2**31 - 1}", headers=bearer), 404)["detail"] == (
-        f"No API token {2**31 - 1}")  # the largest id is looked up, and found missing
+        f"No API token {2**31 - 1}"
+    )  # the largest id is looked up, and found missing
 
 
 # --- the report's range ----------------------------------------------------------------------------------
@@ -131,6 +150,7 @@ def test_an_integer_id_in_the_address_past_64_bits_is_no_page(client, bearer):
 @pytest.fixture
 def report_work_forbidden(monkeypatch):
     """Fails the test if the engine starts listing the report's periods: refusals come before any work."""
+
     def listing(*_args):
         raise AssertionError("the range was not refused before the engine listed its periods")
 
@@ -141,25 +161,35 @@ OUT_OF_RANGE = "Enter a date between 1970-01-01 and 2199-12-31"
 TOO_LONG = f"A report covers at most {MAX_REPORT_YEARS} years: ask for a shorter range"
 
 
-@pytest.mark.parametrize(("start", "end", "errors"), [
-    ("0001-01-01", "9999-12-31", {"from": OUT_OF_RANGE, "to": OUT_OF_RANGE}),
-    ("2026-01-01", "9999-12-31", {"to": OUT_OF_RANGE}),
-    ("", "9999-12-31", {"to": OUT_OF_RANGE}),
-    ("2000-01-01", "2026-11-23", {"from": TOO_LONG}),
-    ("1970-01-01", "", {"from": TOO_LONG}),
-    ("", "2199-12-31", {"from": TOO_LONG}),
-])
-def test_a_report_range_out_of_bounds_is_refused_before_any_work(client, bearer, report_work_forbidden, start, end,
-                                                                  errors):
+@pytest.mark.parametrize(
+    ("start", "end", "errors"),
+    [
+        ("0001-01-01", "9999-12-31", {"from": OUT_OF_RANGE, "to": OUT_OF_RANGE}),
+        ("2026-01-01", "9999-12-31", {"to": OUT_OF_RANGE}),
+        ("", "9999-12-31", {"to": OUT_OF_RANGE}),
+        ("2000-01-01", "2026-11-23", {"from": TOO_LONG}),
+        ("1970-01-01", "", {"from": TOO_LONG}),
+        ("", "2199-12-31", {"from": TOO_LONG}),
+    ],
+)
+def test_a_report_range_out_of_bounds_is_refused_before_any_work(
+    client, bearer, report_work_forbidden, start, end, errors
+):
     for period in ("week", "month"):
-        body = refused(client.get(f"{PREFIX}/reports/sla", query_string={"period": period, "from": start, "to": end},
-                                  headers=bearer))
+        body = refused(
+            client.get(
+                f"{PREFIX}/reports/sla", query_string={"period": period, "from": start, "to": end}, headers=bearer
+            )
+        )
         assert body["errors"] == errors
 
 
 def test_a_report_of_ten_years_by_month_is_still_answered(client, bearer):
-    answer = client.get(f"{PREFIX}/reports/sla", query_string={"period": "month", "from": "2016-12-01",
-                                                               "to": "2026-11-23"}, headers=bearer)
+    answer = client.get(
+        f"{PREFIX}/reports/sla",
+        query_string={"period": "month", "from": "2016-12-01", "to": "2026-11-23"},
+        headers=bearer,
+    )
     assert answer.status_code == 200
     assert len(answer.get_json()["lines"][0]["periods"]) == 120
 
@@ -178,12 +208,18 @@ def test_the_report_page_csv_and_chart_refuse_a_range_of_ten_thousand_years(clie
 
 
 def test_the_cli_report_refuses_a_range_of_ten_thousand_years(sqlite_url, frozen_clock, report_work_forbidden):
-    result = CliRunner().invoke(cli, ["report", "sla", "--from", "0001-01-01", "--to", "9999-12-31"],
-                                env={"SUPPORTDESK_DATABASE_URL": sqlite_url})
+    result = CliRunner().invoke(
+        cli,
+        ["report", "sla", "--from", "0001-01-01", "--to", "9999-12-31"],
+        env={"SUPPORTDESK_DATABASE_URL": sqlite_url},
+    )
     assert result.exit_code == 1, result.output
     assert "from: Enter a date between 1970-01-01 and 2199-12-31" in result.output
-    result = CliRunner().invoke(cli, ["report", "sla", "--by", "month", "--from", "2000-01-01", "--to", "2026-11-23"],
-                                env={"SUPPORTDESK_DATABASE_URL": sqlite_url})
+    result = CliRunner().invoke(
+        cli,
+        ["report", "sla", "--by", "month", "--from", "2000-01-01", "--to", "2026-11-23"],
+        env={"SUPPORTDESK_DATABASE_URL": sqlite_url},
+    )
     assert result.exit_code == 1, result.output
     assert f"from: A report covers at most {MAX_REPORT_YEARS} years" in result.output
 
@@ -193,8 +229,11 @@ def test_the_cli_report_refuses_a_range_of_ten_thousand_years(sqlite_url, frozen
 
 @pytest.mark.parametrize("depth", [100_000, 1_000, MAX_JSON_DEPTH + 1])
 def test_json_nested_too_deep_is_a_400(desk, client, bearer, depth):
-    body = refused(client.post(f"{PREFIX}/calls", data="[" * depth + "]" * depth,
-                               headers={**bearer, "Content-Type": "application/json"}))
+    body = refused(
+        client.post(
+            f"{PREFIX}/calls", data="[" * depth + "]" * depth, headers={**bearer, "Content-Type": "application/json"}
+        )
+    )
     assert body["errors"] == {"_body": f"JSON may nest objects and lists at most {MAX_JSON_DEPTH} deep"}
     deep_data = {"data": json.loads('{"a":' * (depth - 1) + "1" + "}" * (depth - 1))} if depth < 900 else None
     if deep_data is not None:  # deep inside a body the schema would take (a task form's data)
@@ -203,8 +242,9 @@ def test_json_nested_too_deep_is_a_400(desk, client, bearer, depth):
 
 def test_json_as_deep_as_allowed_is_read(client, bearer):
     data = '{"data": ' + '{"a":' * (MAX_JSON_DEPTH - 1) + "1" + "}" * (MAX_JSON_DEPTH - 1) + "}"
-    answer = client.post(f"{PREFIX}/tasks/no-such-task/complete", data=data,
-                         headers={**bearer, "Content-Type": "application/json"})
+    answer = client.post(
+        f"{PREFIX}/tasks/no-such-task/complete", data=data, headers={**bearer, "Content-Type": "application/json"}
+    )
     # Read: then the task form's own check refuses an object as a field's value.
     assert refused(answer)["errors"] == {"a": "A form value is a string, a number, a boolean or null"}
 
@@ -218,18 +258,27 @@ def test_a_lone_surrogate_in_json_is_a_400_naming_the_field(desk, client, bearer
 
 
 def test_a_lone_surrogate_in_a_key_or_a_task_forms_value_is_a_400(client, bearer):
-    body = refused(client.post(f"{PREFIX}/tasks/x/complete", data='{"data": {"note": "\\ud800"}}',
-                               headers={**bearer, "Content-Type": "application/json"}))
+    body = refused(
+        client.post(
+            f"{PREFIX}/tasks/x/complete",
+            data='{"data": {"note": "\\ud800"}}',
+            headers={**bearer, "Content-Type": "application/json"},
+        )
+    )
     assert list(body["errors"]) == ["data.note"]
-    body = refused(client.post(f"{PREFIX}/calls", data='{"\\ud800": 1}',
-                               headers={**bearer, "Content-Type": "application/json"}))
+    body = refused(
+        client.post(f"{PREFIX}/calls", data='{"\\ud800": 1}', headers={**bearer, "Content-Type": "application/json"})
+    )
     assert list(body["errors"]) == ["\ufffd"]  # the key is named, without its unstorable character
     assert "lone surrogate" in body["errors"]["\ufffd"]
 
 
 def test_a_body_that_is_not_utf8_is_a_400(client, bearer):
-    body = refused(client.post(f"{PREFIX}/calls", data=b'{"summary": "\xff"}',
-                               headers={**bearer, "Content-Type": "application/json"}))
+    body = refused(
+        client.post(
+            f"{PREFIX}/calls", data=b'{"summary": "\xff"}', headers={**bearer, "Content-Type": "application/json"}
+        )
+    )
     assert body["errors"] == {"_body": "Invalid JSON body."}
 
 
@@ -266,24 +315,30 @@ def test_a_nul_in_a_token_name_is_a_400_and_makes_no_token(desk, client, bearer)
     assert count(desk, ApiToken) == before
 
 
-@pytest.mark.parametrize("method, path, kwargs", [
-    ("POST", "/escalations", {"json": {"concern": NUL, "contact_name": "Ann", "contact_email": "a@example.com",
-                                       "account": "Acme Ltd"}}),
-    ("POST", "/escalations", {"json": {"concern": "Unhappy", "call_reference": NUL}}),
-    ("POST", "/accounts", {"json": {"name": NUL}}),
-    ("POST", "/accounts", {"json": {"name": "Acme Ltd", "account_manager": NUL}}),
-    ("PATCH", "/accounts/Acme Ltd", {"json": {"account_manager": NUL}}),
-    ("POST", "/tasks/x/complete", {"json": {"data": {"note": NUL}}}),
-    ("POST", "/tickets/SUP-2026-000001/messages", {"json": {"message": "information_received", "note": NUL}}),
-    ("GET", "/tickets", {"query_string": {"account": NUL}}),
-    ("GET", "/tickets", {"query_string": {"cursor": NUL}}),
-    ("GET", "/accounts", {"query_string": {"account_manager": NUL}}),
-    ("GET", "/tokens", {"query_string": {"username": NUL}}),
-    ("GET", "/reports/sla", {"query_string": {"from": NUL}}),
-    ("GET", "/tickets/SUP%00", {}),
-    ("GET", "/tasks/a%00b", {}),
-    ("GET", "/accounts/a%00b", {}),
-])
+@pytest.mark.parametrize(
+    "method, path, kwargs",
+    [
+        (
+            "POST",
+            "/escalations",
+            {"json": {"concern": NUL, "contact_name": "Ann", "contact_email": "a@example.com", "account": "Acme Ltd"}},
+        ),
+        ("POST", "/escalations", {"json": {"concern": "Unhappy", "call_reference": NUL}}),
+        ("POST", "/accounts", {"json": {"name": NUL}}),
+        ("POST", "/accounts", {"json": {"name": "Acme Ltd", "account_manager": NUL}}),
+        ("PATCH", "/accounts/Acme Ltd", {"json": {"account_manager": NUL}}),
+        ("POST", "/tasks/x/complete", {"json": {"data": {"note": NUL}}}),
+        ("POST", "/tickets/SUP-2026-000001/messages", {"json": {"message": "information_received", "note": NUL}}),
+        ("GET", "/tickets", {"query_string": {"account": NUL}}),
+        ("GET", "/tickets", {"query_string": {"cursor": NUL}}),
+        ("GET", "/accounts", {"query_string": {"account_manager": NUL}}),
+        ("GET", "/tokens", {"query_string": {"username": NUL}}),
+        ("GET", "/reports/sla", {"query_string": {"from": NUL}}),
+        ("GET", "/tickets/SUP%00", {}),
+        ("GET", "/tasks/a%00b", {}),
+        ("GET", "/accounts/a%00b", {}),
+    ],
+)
 def test_a_nul_anywhere_in_an_api_request_is_a_400(desk, client, bearer, method, path, kwargs):
     body = refused(client.open(PREFIX + path, method=method, headers=bearer, **kwargs))
     assert any("NUL" in message for message in body["errors"].values()), body
@@ -292,8 +347,9 @@ def test_a_nul_anywhere_in_an_api_request_is_a_400(desk, client, bearer, method,
 
 def test_a_nul_in_the_basic_credentials_is_a_400(client):
     credentials = base64.b64encode(b"ad\x00min:demo").decode()
-    body = refused(client.post(f"{PREFIX}/tokens", json={"name": "first"},
-                               headers={"Authorization": f"Basic {credentials}"}))
+    body = refused(
+        client.post(f"{PREFIX}/tokens", json={"name": "first"}, headers={"Authorization": f"Basic {credentials}"})
+    )
     assert body["type"].endswith("invalid-input")
 
 
@@ -308,16 +364,21 @@ def test_a_30_mb_body_is_refused_with_413_before_it_is_read(desk, client, bearer
     from supportdesk.web.api import base
 
     monkeypatch.setattr(base._Parser, "_raw_load_json", lambda *_: pytest.fail("the body was read"))
-    body = refused(client.post(f"{PREFIX}/calls", data=b"x" * (30 * 1024 * 1024),
-                               headers={**bearer, "Content-Type": "application/json"}), 413)
+    body = refused(
+        client.post(
+            f"{PREFIX}/calls", data=b"x" * (30 * 1024 * 1024), headers={**bearer, "Content-Type": "application/json"}
+        ),
+        413,
+    )
     assert body["detail"] == "The request body is larger than the 4 MiB this desk accepts."
 
 
 def test_the_request_size_limit_is_a_setting(sqlite_url, frozen_clock):
     assert Settings().max_request_bytes == 4 * 1024 * 1024
     assert Settings.from_env({"SUPPORTDESK_MAX_REQUEST_BYTES": "2000"}).max_request_bytes == 2000
-    desk = Desk(Settings(database_url=sqlite_url, workflows_dir=WORKFLOWS, secret_key="t",
-                                  max_request_bytes=2000), REGISTRY)
+    desk = Desk(
+        Settings(database_url=sqlite_url, workflows_dir=WORKFLOWS, secret_key="t", max_request_bytes=2000), REGISTRY
+    )
     desk.upgrade_schema()
     commands.deploy(desk, actor="test")
     try:
@@ -383,16 +444,24 @@ def test_the_inbox_page_past_any_page_is_no_overflow(client):
 def test_web_ids_past_64_bits_are_no_page(client):
     signed_in(client, "admin")
     page = client.get("/admin/mail")
-    for path in (f"/admin/incidents/{TOO_BIG}/retry", f"/admin/mail/{TOO_BIG_FOR_POSTGRES}/retry",
-                 f"/admin/mail/quarantine/{TOO_BIG}/release", f"/admin/incidents/{TOO_BIG_FOR_POSTGRES}/retry"):
+    for path in (
+        f"/admin/incidents/{TOO_BIG}/retry",
+        f"/admin/mail/{TOO_BIG_FOR_POSTGRES}/retry",
+        f"/admin/mail/quarantine/{TOO_BIG}/release",
+        f"/admin/incidents/{TOO_BIG_FOR_POSTGRES}/retry",
+    ):
         assert client.post(path, data={"csrf_token": token(page)}).status_code == 404
 
 
 # --- diagrams that are not UTF-8 ---------------------------------------------------------------------------
 
 
-LATIN_1 = (WORKFLOWS / "priority.dmn").read_text(encoding="utf-8").replace(
-    "<definitions", "<!-- caf\u00e9 --><definitions", 1).encode("latin-1")
+LATIN_1 = (
+    (WORKFLOWS / "priority.dmn")
+    .read_text(encoding="utf-8")
+    .replace("<definitions", "<!-- caf\u00e9 --><definitions", 1)
+    .encode("latin-1")
+)
 
 
 def test_deploying_a_diagram_that_is_not_utf8_from_the_cli_names_the_file(tmp_path, sqlite_url, frozen_clock):
@@ -415,14 +484,16 @@ def test_uploading_a_diagram_that_is_not_utf8_is_a_form_error_and_version_1_keep
 
     signed_in(client, "admin")
     page = client.get("/admin/versions")
-    answer = client.post("/admin/versions", content_type="multipart/form-data", data={
-        "csrf_token": token(page), "files": [(io.BytesIO(LATIN_1), "priority.dmn")]})
+    answer = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"csrf_token": token(page), "files": [(io.BytesIO(LATIN_1), "priority.dmn")]},
+    )
     assert answer.status_code == 400
     assert "priority.dmn: not UTF-8 text" in text(answer)
     from supportdesk.engine import admin
 
     assert [v.number for v in admin.list_versions(desk) if v.active] == [1]
-
 
 
 def test_an_api_address_that_matches_no_rule_answers_a_problem_not_a_page(client, bearer):

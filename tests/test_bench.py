@@ -29,19 +29,39 @@ def measures():
 
 
 def toy(measures):
-    return replace(measures.QUICK, rounds=1, memory_batch=2, persisted_batch=1, history_pairs=1, seeds=8,
-                   small_store=16, large_store=40, query_repeats=1, replay_tickets=4)
+    return replace(
+        measures.QUICK,
+        rounds=1,
+        memory_batch=2,
+        persisted_batch=1,
+        history_pairs=1,
+        seeds=8,
+        small_store=16,
+        large_store=40,
+        query_repeats=1,
+        replay_tickets=4,
+    )
 
 
 def test_the_lifecycle_history_store_and_replay_items_run_and_report_each_figure(measures, tmp_path):
     sizes = toy(measures)
     lifecycle, desk = measures.lifecycle_throughput(sizes, tmp_path)
-    results = [lifecycle, measures.history_cost(sizes, tmp_path), *measures.store_scale(sizes, tmp_path),
-               measures.replay_rate(lifecycle, desk, sizes)]  # raises if a replay differs from what is stored
+    results = [
+        lifecycle,
+        measures.history_cost(sizes, tmp_path),
+        *measures.store_scale(sizes, tmp_path),
+        measures.replay_rate(lifecycle, desk, sizes),
+    ]  # raises if a replay differs from what is stored
     desk.close()
     figures = {result.key: result.as_json() for result in results}
-    assert set(figures) == {"lifecycle_throughput", "history_cost", "store_scale_inbox", "store_scale_due_jobs",
-                            "store_scale_report", "replay"}
+    assert set(figures) == {
+        "lifecycle_throughput",
+        "history_cost",
+        "store_scale_inbox",
+        "store_scale_due_jobs",
+        "store_scale_report",
+        "replay",
+    }
     for key, figure in figures.items():
         assert figure["value"] > 0 and figure["baseline"] > 0 and isinstance(figure["met"], bool), key
         assert abs(figure["ratio"] - figure["value"] / figure["baseline"]) < 1e-3 * figure["ratio"], key

@@ -75,37 +75,72 @@ def test_C13_friday_17h_plus_8_working_hours_is_monday_15h30() -> None:
 
 ADD_CASES = [
     # (why, start, working time, due (local), due (UTC))
-    ("summer Friday 17:00 + 8h", uk(2026, 6, 12, 17), 8 * H,
-     uk(2026, 6, 15, 15, 30), utc(2026, 6, 15, 14, 30)),
-    ("ends exactly at closing: closing time returned", uk(2026, 11, 13, 17), H,
-     uk(2026, 11, 13, 18), utc(2026, 11, 13, 18)),
-    ("from the closing moment: continues Monday", uk(2026, 11, 13, 18), H,
-     uk(2026, 11, 16, 9, 30), utc(2026, 11, 16, 9, 30)),
+    ("summer Friday 17:00 + 8h", uk(2026, 6, 12, 17), 8 * H, uk(2026, 6, 15, 15, 30), utc(2026, 6, 15, 14, 30)),
+    (
+        "ends exactly at closing: closing time returned",
+        uk(2026, 11, 13, 17),
+        H,
+        uk(2026, 11, 13, 18),
+        utc(2026, 11, 13, 18),
+    ),
+    (
+        "from the closing moment: continues Monday",
+        uk(2026, 11, 13, 18),
+        H,
+        uk(2026, 11, 16, 9, 30),
+        utc(2026, 11, 16, 9, 30),
+    ),
     ("zero while open: now", uk(2026, 11, 13, 17), timedelta(0), uk(2026, 11, 13, 17), utc(2026, 11, 13, 17)),
-    ("a whole day from opening ends at closing", uk(2026, 11, 16, 8, 30), 9 * H + 30 * M,
-     uk(2026, 11, 16, 18), utc(2026, 11, 16, 18)),
-    ("one minute more runs into the next morning", uk(2026, 11, 16, 8, 30), 9 * H + 31 * M,
-     uk(2026, 11, 17, 8, 31), utc(2026, 11, 17, 8, 31)),
+    (
+        "a whole day from opening ends at closing",
+        uk(2026, 11, 16, 8, 30),
+        9 * H + 30 * M,
+        uk(2026, 11, 16, 18),
+        utc(2026, 11, 16, 18),
+    ),
+    (
+        "one minute more runs into the next morning",
+        uk(2026, 11, 16, 8, 30),
+        9 * H + 31 * M,
+        uk(2026, 11, 17, 8, 31),
+        utc(2026, 11, 17, 8, 31),
+    ),
     ("a working week", uk(2026, 11, 16, 8, 30), 47 * H + 30 * M, uk(2026, 11, 20, 18), utc(2026, 11, 20, 18)),
-    ("Christmas: skips Fri 25 and Mon 28 (Boxing Day substitute)", uk(2026, 12, 24, 17), 8 * H,
-     uk(2026, 12, 29, 15, 30), utc(2026, 12, 29, 15, 30)),
-    ("New Year: skips Fri 1 Jan", uk(2026, 12, 31, 17), 8 * H,
-     uk(2027, 1, 4, 15, 30), utc(2027, 1, 4, 15, 30)),
-    ("Easter 2027 and the clocks going forward in one weekend", uk(2027, 3, 25, 17), 8 * H,
-     uk(2027, 3, 30, 15, 30), utc(2027, 3, 30, 14, 30)),
-    ("clocks forward 2026: Friday 17:00 GMT + 2h", uk(2026, 3, 27, 17), 2 * H,
-     uk(2026, 3, 30, 9, 30), utc(2026, 3, 30, 8, 30)),
-    ("clocks back 2026: Friday 17:00 BST + 2h", uk(2026, 10, 23, 17), 2 * H,
-     uk(2026, 10, 26, 9, 30), utc(2026, 10, 26, 9, 30)),
-    ("95h from Friday 10:00 over Christmas", uk(2026, 12, 18, 10), 95 * H,
-     uk(2027, 1, 6, 10), utc(2027, 1, 6, 10)),
+    (
+        "Christmas: skips Fri 25 and Mon 28 (Boxing Day substitute)",
+        uk(2026, 12, 24, 17),
+        8 * H,
+        uk(2026, 12, 29, 15, 30),
+        utc(2026, 12, 29, 15, 30),
+    ),
+    ("New Year: skips Fri 1 Jan", uk(2026, 12, 31, 17), 8 * H, uk(2027, 1, 4, 15, 30), utc(2027, 1, 4, 15, 30)),
+    (
+        "Easter 2027 and the clocks going forward in one weekend",
+        uk(2027, 3, 25, 17),
+        8 * H,
+        uk(2027, 3, 30, 15, 30),
+        utc(2027, 3, 30, 14, 30),
+    ),
+    (
+        "clocks forward 2026: Friday 17:00 GMT + 2h",
+        uk(2026, 3, 27, 17),
+        2 * H,
+        uk(2026, 3, 30, 9, 30),
+        utc(2026, 3, 30, 8, 30),
+    ),
+    (
+        "clocks back 2026: Friday 17:00 BST + 2h",
+        uk(2026, 10, 23, 17),
+        2 * H,
+        uk(2026, 10, 26, 9, 30),
+        utc(2026, 10, 26, 9, 30),
+    ),
+    ("95h from Friday 10:00 over Christmas", uk(2026, 12, 18, 10), 95 * H, uk(2027, 1, 6, 10), utc(2027, 1, 6, 10)),
 ]
 
 
-@pytest.mark.parametrize(("why", "start", "working", "local", "in_utc"), ADD_CASES,
-                         ids=[case[0] for case in ADD_CASES])
-def test_C13_add_working_time(why: str, start: datetime, working: timedelta, local: datetime,
-                              in_utc: datetime) -> None:
+@pytest.mark.parametrize(("why", "start", "working", "local", "in_utc"), ADD_CASES, ids=[case[0] for case in ADD_CASES])
+def test_C13_add_working_time(why: str, start: datetime, working: timedelta, local: datetime, in_utc: datetime) -> None:
     due = CHARTER.add(start, working)
     assert due == local
     assert due.astimezone(UTC) == in_utc
@@ -137,45 +172,54 @@ def test_C13_call_logged_on_saturday_starts_its_clocks_monday_0830() -> None:
     assert CHARTER.add(saturday, 8 * H) == uk(2026, 11, 16, 16, 30)
 
 
-@pytest.mark.parametrize(("moment", "is_open"), [
-    (uk(2026, 11, 13, 17, 59), True),
-    (uk(2026, 11, 13, 18), False),  # closing moment: closed
-    (uk(2026, 11, 16, 8, 29), False),
-    (uk(2026, 11, 16, 8, 30), True),  # opening moment: open
-    (uk(2026, 12, 25, 10), False),  # Christmas Day
-    (uk(2026, 12, 28, 10), False),  # Boxing Day substitute
-    (uk(2027, 1, 1, 10), False),
-    (uk(2027, 3, 26, 10), False),  # Good Friday
-    (uk(2027, 3, 29, 10), False),  # Easter Monday
-    (uk(2027, 3, 30, 8, 30), True),
-    (utc(2027, 3, 30, 7, 30), True),  # 08:30 BST
-    (utc(2027, 3, 30, 7, 29), False),
-    (utc(2026, 10, 26, 8, 29), False),  # 08:29 GMT
-    (utc(2026, 10, 26, 8, 30), True),
-])
+@pytest.mark.parametrize(
+    ("moment", "is_open"),
+    [
+        (uk(2026, 11, 13, 17, 59), True),
+        (uk(2026, 11, 13, 18), False),  # closing moment: closed
+        (uk(2026, 11, 16, 8, 29), False),
+        (uk(2026, 11, 16, 8, 30), True),  # opening moment: open
+        (uk(2026, 12, 25, 10), False),  # Christmas Day
+        (uk(2026, 12, 28, 10), False),  # Boxing Day substitute
+        (uk(2027, 1, 1, 10), False),
+        (uk(2027, 3, 26, 10), False),  # Good Friday
+        (uk(2027, 3, 29, 10), False),  # Easter Monday
+        (uk(2027, 3, 30, 8, 30), True),
+        (utc(2027, 3, 30, 7, 30), True),  # 08:30 BST
+        (utc(2027, 3, 30, 7, 29), False),
+        (utc(2026, 10, 26, 8, 29), False),  # 08:29 GMT
+        (utc(2026, 10, 26, 8, 30), True),
+    ],
+)
 def test_C13_is_open(moment: datetime, is_open: bool) -> None:
     assert CHARTER.is_open(moment) is is_open
 
 
-@pytest.mark.parametrize(("moment", "opening", "opening_utc"), [
-    (uk(2026, 11, 13, 18), uk(2026, 11, 16, 8, 30), utc(2026, 11, 16, 8, 30)),
-    (uk(2026, 11, 13, 12), uk(2026, 11, 13, 12), utc(2026, 11, 13, 12)),
-    (uk(2026, 12, 24, 18), uk(2026, 12, 29, 8, 30), utc(2026, 12, 29, 8, 30)),
-    (uk(2026, 12, 31, 20), uk(2027, 1, 4, 8, 30), utc(2027, 1, 4, 8, 30)),
-    (uk(2026, 10, 25, 12), uk(2026, 10, 26, 8, 30), utc(2026, 10, 26, 8, 30)),  # the Sunday clocks go back
-    (uk(2027, 3, 28, 12), uk(2027, 3, 30, 8, 30), utc(2027, 3, 30, 7, 30)),  # forward, then Easter Monday
-    (uk(2027, 3, 25, 18), uk(2027, 3, 30, 8, 30), utc(2027, 3, 30, 7, 30)),
-])
+@pytest.mark.parametrize(
+    ("moment", "opening", "opening_utc"),
+    [
+        (uk(2026, 11, 13, 18), uk(2026, 11, 16, 8, 30), utc(2026, 11, 16, 8, 30)),
+        (uk(2026, 11, 13, 12), uk(2026, 11, 13, 12), utc(2026, 11, 13, 12)),
+        (uk(2026, 12, 24, 18), uk(2026, 12, 29, 8, 30), utc(2026, 12, 29, 8, 30)),
+        (uk(2026, 12, 31, 20), uk(2027, 1, 4, 8, 30), utc(2027, 1, 4, 8, 30)),
+        (uk(2026, 10, 25, 12), uk(2026, 10, 26, 8, 30), utc(2026, 10, 26, 8, 30)),  # the Sunday clocks go back
+        (uk(2027, 3, 28, 12), uk(2027, 3, 30, 8, 30), utc(2027, 3, 30, 7, 30)),  # forward, then Easter Monday
+        (uk(2027, 3, 25, 18), uk(2027, 3, 30, 8, 30), utc(2027, 3, 30, 7, 30)),
+    ],
+)
 def test_C13_next_open(moment: datetime, opening: datetime, opening_utc: datetime) -> None:
     assert CHARTER.next_open(moment) == opening
     assert CHARTER.next_open(moment).astimezone(UTC) == opening_utc
 
 
-@pytest.mark.parametrize(("year", "closed_weekdays"), [
-    # England & Wales bank holidays falling on weekdays, from gov.uk/bank-holidays.
-    (2026, ["01-01", "04-03", "04-06", "05-04", "05-25", "08-31", "12-25", "12-28"]),
-    (2027, ["01-01", "03-26", "03-29", "05-03", "05-31", "08-30", "12-27", "12-28"]),
-])
+@pytest.mark.parametrize(
+    ("year", "closed_weekdays"),
+    [
+        # England & Wales bank holidays falling on weekdays, from gov.uk/bank-holidays.
+        (2026, ["01-01", "04-03", "04-06", "05-04", "05-25", "08-31", "12-25", "12-28"]),
+        (2027, ["01-01", "03-26", "03-29", "05-03", "05-31", "08-30", "12-27", "12-28"]),
+    ],
+)
 def test_C13_bank_holidays_are_england_and_wales(year: int, closed_weekdays: list[str]) -> None:
     days = (date(year, 1, 1) + timedelta(days=n) for n in range(365))
     closed = [f"{day:%m-%d}" for day in days if day.weekday() < 5 and not CHARTER.is_working_day(day)]
@@ -202,18 +246,21 @@ def test_C13_opening_periods_follow_uk_time_across_clock_changes() -> None:
 # --- C13: between and the periods crossed -----------------------------------------------
 
 
-@pytest.mark.parametrize(("a", "b", "working"), [
-    (uk(2026, 11, 13, 17), uk(2026, 11, 16, 15, 30), 8 * H),
-    (uk(2026, 11, 16, 15, 30), uk(2026, 11, 13, 17), -8 * H),  # reversed: negative
-    (uk(2026, 11, 13, 17), uk(2026, 11, 13, 17), timedelta(0)),
-    (uk(2026, 11, 14, 9), uk(2026, 11, 15, 20), timedelta(0)),  # a weekend
-    (uk(2026, 10, 19), uk(2026, 10, 26), 47 * H + 30 * M),  # the week before the clocks go back
-    (uk(2026, 3, 23), uk(2026, 3, 30), 47 * H + 30 * M),  # the week before they go forward
-    (uk(2027, 3, 22), uk(2027, 3, 29), 38 * H),  # Good Friday week
-    (uk(2026, 10, 23, 8, 30), uk(2026, 10, 26, 18), 19 * H),  # 9.5h BST + 9.5h GMT
-    (uk(2026, 12, 24), uk(2027, 1, 4), 38 * H),  # 24, 29, 30, 31 December
-    (utc(2026, 10, 23, 7, 30), utc(2026, 10, 23, 17), 9 * H + 30 * M),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "working"),
+    [
+        (uk(2026, 11, 13, 17), uk(2026, 11, 16, 15, 30), 8 * H),
+        (uk(2026, 11, 16, 15, 30), uk(2026, 11, 13, 17), -8 * H),  # reversed: negative
+        (uk(2026, 11, 13, 17), uk(2026, 11, 13, 17), timedelta(0)),
+        (uk(2026, 11, 14, 9), uk(2026, 11, 15, 20), timedelta(0)),  # a weekend
+        (uk(2026, 10, 19), uk(2026, 10, 26), 47 * H + 30 * M),  # the week before the clocks go back
+        (uk(2026, 3, 23), uk(2026, 3, 30), 47 * H + 30 * M),  # the week before they go forward
+        (uk(2027, 3, 22), uk(2027, 3, 29), 38 * H),  # Good Friday week
+        (uk(2026, 10, 23, 8, 30), uk(2026, 10, 26, 18), 19 * H),  # 9.5h BST + 9.5h GMT
+        (uk(2026, 12, 24), uk(2027, 1, 4), 38 * H),  # 24, 29, 30, 31 December
+        (utc(2026, 10, 23, 7, 30), utc(2026, 10, 23, 17), 9 * H + 30 * M),
+    ],
+)
 def test_C13_between(a: datetime, b: datetime, working: timedelta) -> None:
     assert CHARTER.between(a, b) == working
 
@@ -231,15 +278,18 @@ def test_C13_periods_between_explain_the_answer() -> None:
 # --- C13: working days ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("start", "n", "due", "due_utc"), [
-    (uk(2026, 12, 18, 10), 10, uk(2027, 1, 6, 10), utc(2027, 1, 6, 10)),
-    (uk(2026, 12, 19, 10), 10, uk(2027, 1, 7, 8, 30), utc(2027, 1, 7, 8, 30)),  # Saturday: from Mon 08:30
-    (uk(2026, 11, 13, 17, 59), 1, uk(2026, 11, 16, 17, 59), utc(2026, 11, 16, 17, 59)),
-    (uk(2026, 11, 13, 18), 1, uk(2026, 11, 17, 8, 30), utc(2026, 11, 17, 8, 30)),  # closed: from Mon 08:30
-    (uk(2026, 10, 23, 10), 1, uk(2026, 10, 26, 10), utc(2026, 10, 26, 10)),  # same wall time, BST -> GMT
-    (uk(2027, 3, 25, 10), 1, uk(2027, 3, 30, 10), utc(2027, 3, 30, 9)),  # GMT -> BST, over Easter
-    (uk(2026, 11, 14, 10), 0, uk(2026, 11, 16, 8, 30), utc(2026, 11, 16, 8, 30)),  # 0 days: next opening
-])
+@pytest.mark.parametrize(
+    ("start", "n", "due", "due_utc"),
+    [
+        (uk(2026, 12, 18, 10), 10, uk(2027, 1, 6, 10), utc(2027, 1, 6, 10)),
+        (uk(2026, 12, 19, 10), 10, uk(2027, 1, 7, 8, 30), utc(2027, 1, 7, 8, 30)),  # Saturday: from Mon 08:30
+        (uk(2026, 11, 13, 17, 59), 1, uk(2026, 11, 16, 17, 59), utc(2026, 11, 16, 17, 59)),
+        (uk(2026, 11, 13, 18), 1, uk(2026, 11, 17, 8, 30), utc(2026, 11, 17, 8, 30)),  # closed: from Mon 08:30
+        (uk(2026, 10, 23, 10), 1, uk(2026, 10, 26, 10), utc(2026, 10, 26, 10)),  # same wall time, BST -> GMT
+        (uk(2027, 3, 25, 10), 1, uk(2027, 3, 30, 10), utc(2027, 3, 30, 9)),  # GMT -> BST, over Easter
+        (uk(2026, 11, 14, 10), 0, uk(2026, 11, 16, 8, 30), utc(2026, 11, 16, 8, 30)),  # 0 days: next opening
+    ],
+)
 def test_C13_add_working_days(start: datetime, n: int, due: datetime, due_utc: datetime) -> None:
     assert CHARTER.add_days(start, n) == due
     assert CHARTER.add_days(start, n).astimezone(UTC) == due_utc
@@ -270,7 +320,9 @@ def test_C13_lunch_break_calendar() -> None:
     assert LUNCH.next_open(uk(*monday, 12, 30)) == uk(*monday, 13)
     assert LUNCH.between(uk(*monday, 8), uk(*monday, 19)) == 8 * H + 30 * M
     assert LUNCH.periods_between(uk(*monday, 11), uk(*monday, 14)) == [
-        (uk(*monday, 11), uk(*monday, 12)), (uk(*monday, 13), uk(*monday, 14))]
+        (uk(*monday, 11), uk(*monday, 12)),
+        (uk(*monday, 13), uk(*monday, 14)),
+    ]
     assert LUNCH.add_days(uk(*monday, 12, 30), 1) == uk(2026, 11, 17, 13)  # closed: from 13:00
 
 
@@ -285,8 +337,9 @@ def test_C13_short_day() -> None:
 
 
 def test_C13_working_day_clamps_into_the_target_days_hours() -> None:
-    cal = charter_with(short_days={date(2026, 11, 17): ["08:30-12:00", "14:00-16:00"],
-                                   date(2026, 11, 18): ["10:00-18:00"]})
+    cal = charter_with(
+        short_days={date(2026, 11, 17): ["08:30-12:00", "14:00-16:00"], date(2026, 11, 18): ["10:00-18:00"]}
+    )
     assert cal.add_days(uk(2026, 11, 16, 12, 30), 1) == uk(2026, 11, 17, 12)  # in the gap: end before it
     assert cal.add_days(uk(2026, 11, 16, 17), 1) == uk(2026, 11, 17, 16)  # after the last period
     assert cal.add_days(uk(2026, 11, 17, 9), 1) == uk(2026, 11, 18, 10)  # before a late opening
@@ -315,15 +368,18 @@ def test_C13_no_public_holidays() -> None:
 # --- inputs ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("call", [
-    lambda t: CHARTER.is_open(t),
-    lambda t: CHARTER.next_open(t),
-    lambda t: CHARTER.add(t, H),
-    lambda t: CHARTER.add_days(t, 1),
-    lambda t: CHARTER.between(t, uk(2026, 11, 16)),
-    lambda t: CHARTER.between(uk(2026, 11, 16), t),
-    lambda t: CHARTER.periods_between(t, uk(2026, 11, 16)),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda t: CHARTER.is_open(t),
+        lambda t: CHARTER.next_open(t),
+        lambda t: CHARTER.add(t, H),
+        lambda t: CHARTER.add_days(t, 1),
+        lambda t: CHARTER.between(t, uk(2026, 11, 16)),
+        lambda t: CHARTER.between(uk(2026, 11, 16), t),
+        lambda t: CHARTER.periods_between(t, uk(2026, 11, 16)),
+    ],
+)
 def test_naive_datetimes_are_refused(call) -> None:
     with pytest.raises(ValueError, match="naive datetime.*timezone-aware"):
         call(datetime(2026, 11, 13, 17))  # noqa: DTZ001  (naive on purpose)
@@ -372,11 +428,11 @@ def test_C13_default_reads_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_from_config_matches_the_constructor() -> None:
-    config = charter_config(closures={"2026-12-24": "Office move"},
-                            short_days={"2026-12-31": ["08:30-13:00"]})
+    config = charter_config(closures={"2026-12-24": "Office move"}, short_days={"2026-12-31": ["08:30-13:00"]})
     built = WorkingCalendar.from_config(config)
-    assert built == charter_with(closures={date(2026, 12, 24): "Office move"},
-                                 short_days={date(2026, 12, 31): ("08:30-13:00",)})
+    assert built == charter_with(
+        closures={date(2026, 12, 24): "Office move"}, short_days={date(2026, 12, 31): ("08:30-13:00",)}
+    )
     assert built.add(uk(2026, 12, 23, 17), 8 * H) == uk(2026, 12, 29, 15, 30)
     assert built.add(uk(2026, 12, 31, 12), 2 * H) == uk(2027, 1, 4, 9, 30)
 
@@ -387,33 +443,57 @@ def test_subdivision_alias_is_the_same_calendar() -> None:
 
 CONFIG_ERRORS = [
     # (why, config changes, key named, words in the message)
-    ("closing before opening", {"opening_hours": {"monday": ["18:00-08:30"]}},
-     "opening_hours.monday[0]", "closes at or before it opens"),
-    ("closing at opening", {"opening_hours": {"monday": ["08:30-08:30"]}},
-     "opening_hours.monday[0]", "closes at or before it opens"),
-    ("overlapping periods", {"opening_hours": {"monday": ["08:30-12:30", "12:00-18:00"]}},
-     "opening_hours.monday", "08:30-12:30 and 12:00-18:00 overlap"),
+    (
+        "closing before opening",
+        {"opening_hours": {"monday": ["18:00-08:30"]}},
+        "opening_hours.monday[0]",
+        "closes at or before it opens",
+    ),
+    (
+        "closing at opening",
+        {"opening_hours": {"monday": ["08:30-08:30"]}},
+        "opening_hours.monday[0]",
+        "closes at or before it opens",
+    ),
+    (
+        "overlapping periods",
+        {"opening_hours": {"monday": ["08:30-12:30", "12:00-18:00"]}},
+        "opening_hours.monday",
+        "08:30-12:30 and 12:00-18:00 overlap",
+    ),
     ("bad time format", {"opening_hours": {"monday": ["8.30-18"]}}, "opening_hours.monday[0]", "HH:MM-HH:MM"),
-    ("hour out of range", {"opening_hours": {"monday": ["08:30-25:00"]}}, "opening_hours.monday[0]",
-     "bad time of day"),
-    ("minute out of range", {"opening_hours": {"monday": ["08:60-18:00"]}}, "opening_hours.monday[0]",
-     "bad time of day"),
-    ("a string, not a list", {"opening_hours": {"monday": "08:30-18:00"}}, "opening_hours.monday",
-     "expected a list"),
+    ("hour out of range", {"opening_hours": {"monday": ["08:30-25:00"]}}, "opening_hours.monday[0]", "bad time of day"),
+    (
+        "minute out of range",
+        {"opening_hours": {"monday": ["08:60-18:00"]}},
+        "opening_hours.monday[0]",
+        "bad time of day",
+    ),
+    ("a string, not a list", {"opening_hours": {"monday": "08:30-18:00"}}, "opening_hours.monday", "expected a list"),
     ("unknown day", {"opening_hours": {"funday": ["08:30-18:00"]}}, "opening_hours.funday", "unknown day"),
     ("never open", {"opening_hours": {"monday": []}}, "opening_hours", "never open"),
     ("unknown time zone", {"timezone": "Europe/Lndon"}, "timezone", "unknown time zone 'Europe/Lndon'"),
-    ("unknown holiday country", {"holidays": {"country": "XX"}}, "holidays.country",
-     "unknown holiday country"),
-    ("unknown subdivision", {"holidays": {"country": "GB", "subdivision": "XYZ"}}, "holidays.subdivision",
-     "ENG, NIR, SCT, WLS"),
-    ("misspelt holiday key", {"holidays": {"country": "GB", "subdivison": "ENG"}}, "holidays.subdivison",
-     "unknown setting"),
+    ("unknown holiday country", {"holidays": {"country": "XX"}}, "holidays.country", "unknown holiday country"),
+    (
+        "unknown subdivision",
+        {"holidays": {"country": "GB", "subdivision": "XYZ"}},
+        "holidays.subdivision",
+        "ENG, NIR, SCT, WLS",
+    ),
+    (
+        "misspelt holiday key",
+        {"holidays": {"country": "GB", "subdivison": "ENG"}},
+        "holidays.subdivison",
+        "unknown setting",
+    ),
     ("misspelt setting", {"opening_hour": {}}, "opening_hour", "unknown setting"),
     ("bad closure date", {"closures": {"2026-02-30": "nope"}}, "closures.2026-02-30", "bad date"),
-    ("closure and short day together",
-     {"closures": {"2026-12-24": "x"}, "short_days": {"2026-12-24": ["08:30-13:00"]}},
-     "short_days.2026-12-24", "also listed under [closures]"),
+    (
+        "closure and short day together",
+        {"closures": {"2026-12-24": "x"}, "short_days": {"2026-12-24": ["08:30-13:00"]}},
+        "short_days.2026-12-24",
+        "also listed under [closures]",
+    ),
     ("empty short day", {"short_days": {"2026-12-24": []}}, "short_days.2026-12-24", "use [closures]"),
 ]
 
@@ -501,8 +581,9 @@ def test_cli_between() -> None:
 
 def test_cli_uses_another_calendar_file(tmp_path: Path) -> None:
     custom = tmp_path / "custom.toml"
-    custom.write_text(CHARTER_CALENDAR_FILE.read_text().replace(
-        "[closures]\n", '[closures]\n"2026-11-16" = "Staff training"\n'))
+    custom.write_text(
+        CHARTER_CALENDAR_FILE.read_text().replace("[closures]\n", '[closures]\n"2026-11-16" = "Staff training"\n')
+    )
     code, output = run("add", "--calendar", str(custom), "2026-11-13T17:00", "8h")
     assert code == 0, output
     assert "Due:          Tue 2026-11-17 15:30 GMT" in output
@@ -518,21 +599,32 @@ def test_cli_reports_a_bad_calendar_file(tmp_path: Path) -> None:
     assert f"{bad}: timezone: unknown time zone 'Mars/Base'" in output
 
 
-@pytest.mark.parametrize(("args", "words"), [
-    (("add", "2026-11-13T17:00", "8x"), "not a working duration"),
-    (("add", "2026-11-13T17:00", "1d2h"), "not a working duration"),
-    (("add", "13/11/2026", "8h"), "not a date-time"),
-    (("add", "2027-03-28T01:30", "1h"), "does not exist in Europe/London"),
-    (("add", "2026-10-25T01:30", "1h"), "happens twice in Europe/London"),
-])
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("add", "2026-11-13T17:00", "8x"), "not a working duration"),
+        (("add", "2026-11-13T17:00", "1d2h"), "not a working duration"),
+        (("add", "13/11/2026", "8h"), "not a date-time"),
+        (("add", "2027-03-28T01:30", "1h"), "does not exist in Europe/London"),
+        (("add", "2026-10-25T01:30", "1h"), "happens twice in Europe/London"),
+    ],
+)
 def test_cli_refuses_bad_input(args: tuple[str, ...], words: str) -> None:
     code, output = run(*args)
     assert code == 2
     assert words in output
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("8h", 8 * H), ("90m", 90 * M), ("1h30m", 90 * M), ("0h", timedelta(0)), ("10d", 10), ("0d", 0),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("8h", 8 * H),
+        ("90m", 90 * M),
+        ("1h30m", 90 * M),
+        ("0h", timedelta(0)),
+        ("10d", 10),
+        ("0d", 0),
+    ],
+)
 def test_cli_durations(text: str, value: object) -> None:
     assert WorkingDuration().convert(text, None, None) == value

@@ -31,33 +31,30 @@ CALENDARS = {
     "charter": CHARTER,
     # A lunch break, Saturday mornings, a short day, a closure.
     "lunch": WorkingCalendar(
-        opening_hours={**{day: ["08:30-12:00", "13:00-18:00"] for day in WEEKDAYS},
-                       "saturday": ["10:00-13:00"]},
+        opening_hours={**{day: ["08:30-12:00", "13:00-18:00"] for day in WEEKDAYS}, "saturday": ["10:00-13:00"]},
         closures={"2026-11-16": "Staff training", "2027-06-01": "Office move"},
         short_days={"2026-12-24": ["08:30-13:00"], "2027-12-24": ["09:00-11:00", "11:30-12:00"]},
     ),
     # Hours around midnight and over the 01:00 clock changes on Sunday nights.
     "night": WorkingCalendar(
-        opening_hours={**{day: ["00:00-02:30", "20:00-24:00"] for day in WEEKDAYS},
-                       "sunday": ["00:00-03:00"]},
+        opening_hours={**{day: ["00:00-02:30", "20:00-24:00"] for day in WEEKDAYS}, "sunday": ["00:00-03:00"]},
         holidays_country=None,
         holidays_subdivision=None,
     ),
 }
 
-settings.register_profile("calendar", max_examples=150, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("calendar", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 calendar_settings = settings(settings.get_profile("calendar"))
 
 zones = st.sampled_from([UTC, LONDON, ZoneInfo("America/New_York")])
-any_minute = st.builds(lambda m, zone: (EPOCH + timedelta(minutes=m)).astimezone(zone),
-                       st.integers(0, SPAN_MINUTES), zones)
+any_minute = st.builds(
+    lambda m, zone: (EPOCH + timedelta(minutes=m)).astimezone(zone), st.integers(0, SPAN_MINUTES), zones
+)
 # Opening and closing moments (and midnights) of the calendars above, in UK time.
 boundary = st.builds(
     lambda days, clock: datetime.combine(date(2026, 1, 1) + timedelta(days=days), clock, tzinfo=LONDON),
     st.integers(0, 3 * 365),
-    st.sampled_from([time(0), time(2, 30), time(3), time(8, 30), time(9), time(12), time(13), time(18),
-                     time(20)]),
+    st.sampled_from([time(0), time(2, 30), time(3), time(8, 30), time(9), time(12), time(13), time(18), time(20)]),
 )
 instants = st.one_of(any_minute, boundary)
 # Working time: any number of minutes up to about six working weeks, or half hours
@@ -82,24 +79,23 @@ def test_C13_between_undoes_add(cal: WorkingCalendar, t: datetime, d: timedelta)
 
 @calendar_settings
 @given(calendars, instants, durations, durations)
-def test_C13_add_is_monotonic_in_the_amount(cal: WorkingCalendar, t: datetime, d1: timedelta,
-                                            d2: timedelta) -> None:
+def test_C13_add_is_monotonic_in_the_amount(cal: WorkingCalendar, t: datetime, d1: timedelta, d2: timedelta) -> None:
     d1, d2 = sorted((d1, d2))
     assert u(cal.add(t, d1)) <= u(cal.add(t, d2))
 
 
 @calendar_settings
 @given(calendars, instants, instants, durations)
-def test_C13_add_is_monotonic_in_the_start(cal: WorkingCalendar, t1: datetime, t2: datetime,
-                                           d: timedelta) -> None:
+def test_C13_add_is_monotonic_in_the_start(cal: WorkingCalendar, t1: datetime, t2: datetime, d: timedelta) -> None:
     t1, t2 = sorted((t1, t2), key=u)
     assert u(cal.add(t1, d)) <= u(cal.add(t2, d))
 
 
 @calendar_settings
 @given(calendars, instants, durations, positive_durations)
-def test_C13_adding_in_two_steps_is_adding_the_sum(cal: WorkingCalendar, t: datetime, a: timedelta,
-                                                   b: timedelta) -> None:
+def test_C13_adding_in_two_steps_is_adding_the_sum(
+    cal: WorkingCalendar, t: datetime, a: timedelta, b: timedelta
+) -> None:
     # Holds because a positive amount from a closing moment continues in the next period.
     assert u(cal.add(cal.add(t, a), b)) == u(cal.add(t, a + b))
 
@@ -116,7 +112,8 @@ def test_C13_adding_nothing_starts_the_clock(cal: WorkingCalendar, t: datetime, 
 @calendar_settings
 @given(calendars, instants, positive_durations)
 def test_C13_a_positive_amount_ends_inside_or_at_the_end_of_an_open_period(
-        cal: WorkingCalendar, t: datetime, d: timedelta) -> None:
+    cal: WorkingCalendar, t: datetime, d: timedelta
+) -> None:
     due = cal.add(t, d)
     # In (start, end] of a period: open just before, and the earliest such moment.
     assert cal.is_open(due - MICROSECOND)
@@ -164,15 +161,13 @@ def test_C13_is_open_is_the_charter_read_literally(t: datetime) -> None:
     # An independent statement of the charter: weekday, not an E&W bank holiday, 08:30 <= UK time < 18:00.
     local = t.astimezone(LONDON)
     bank_holidays = holidays.country_holidays("GB", subdiv="ENG")
-    expected = (local.weekday() < 5 and local.date() not in bank_holidays
-                and time(8, 30) <= local.time() < time(18))
+    expected = local.weekday() < 5 and local.date() not in bank_holidays and time(8, 30) <= local.time() < time(18)
     assert CHARTER.is_open(t) == expected
 
 
 @settings(calendar_settings, max_examples=40)
 @given(calendars, instants, st.integers(1, 40 * 60).map(lambda m: timedelta(minutes=m)))
-def test_C13_add_agrees_with_counting_minute_by_minute(cal: WorkingCalendar, t: datetime,
-                                                       d: timedelta) -> None:
+def test_C13_add_agrees_with_counting_minute_by_minute(cal: WorkingCalendar, t: datetime, d: timedelta) -> None:
     # The slow, obvious way: walk minute by minute, counting the open ones.
     moment, remaining = u(t), d
     while remaining:

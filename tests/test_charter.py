@@ -99,8 +99,14 @@ def test_C04_a_rolled_back_step_queues_no_mail(desk):
 
 # --- priority by the decision table (C05-C11) ----------------------------------------------------------
 
-SIX_SYMPTOMS = ["cannot_load_data", "cannot_access", "software_crashes", "cannot_send_tests",
-                "campaign_wont_send", "template_design_issue"]
+SIX_SYMPTOMS = [
+    "cannot_load_data",
+    "cannot_access",
+    "software_crashes",
+    "cannot_send_tests",
+    "campaign_wont_send",
+    "template_design_issue",
+]
 
 
 @pytest.mark.parametrize("symptom", SIX_SYMPTOMS)
@@ -123,8 +129,9 @@ def test_C07_a_campaign_within_3_days_that_the_issue_prevents_is_medium(desk, fr
 
 def test_C08_C11_no_campaign_in_the_next_days_is_low_and_anything_else_too(desk, frozen_clock):
     no_campaign = log_and_triage(desk)
-    far_campaign = log_and_triage(desk, details=call(symptom="software_crashes",
-                                                     campaign_at=frozen_clock.now() + 240 * H))
+    far_campaign = log_and_triage(
+        desk, details=call(symptom="software_crashes", campaign_at=frozen_clock.now() + 240 * H)
+    )
     assert suggested(desk, no_campaign) == suggested(desk, far_campaign) == "Low"
     assert clock_view(desk, no_campaign, "resolution").target == "10 working days"
 
@@ -179,20 +186,32 @@ def test_C15_first_line_resolves_straight_away(desk, frozen_clock):
 def test_C16_C17_first_to_second_to_third_line_with_the_advice_round_trip(desk, frozen_clock):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE, "alice")
-    do(desk, reference, "Resolve call (second line)",
-       {"next_step": "ask_third_line", "handover_reason": "Is the importer's BOM handling known?"}, "sam")
+    do(
+        desk,
+        reference,
+        "Resolve call (second line)",
+        {"next_step": "ask_third_line", "handover_reason": "Is the importer's BOM handling known?"},
+        "sam",
+    )
     advice = open_task(desk, reference, "Advise second line")
     assert advice.role == "third_line"
     do(desk, reference, "Advise second line", {"advice": "Yes: strip the BOM"}, "tara")
     assert open_task(desk, reference, "Resolve call (second line)").role == "second_line"  # back again
-    do(desk, reference, "Resolve call (second line)",
-       {"next_step": "pass_third_line", "handover_reason": "Needs a server-side fix"}, "sam")
+    do(
+        desk,
+        reference,
+        "Resolve call (second line)",
+        {"next_step": "pass_third_line", "handover_reason": "Needs a server-side fix"},
+        "sam",
+    )
     do(desk, reference, "Resolve call (third line)", {"resolution": "Patched the importer"}, "tara")
     assert queries.ticket_view(desk, reference).status == "resolved"
     handovers = [(e.actor, e.payload["step"], e.payload["reason"]) for e in events(desk, reference, "handed_over")]
-    assert handovers == [("alice", "second_line", "Needs the import logs"),
-                         ("sam", "ask_third_line", "Is the importer's BOM handling known?"),
-                         ("sam", "pass_third_line", "Needs a server-side fix")]
+    assert handovers == [
+        ("alice", "second_line", "Needs the import logs"),
+        ("sam", "ask_third_line", "Is the importer's BOM handling known?"),
+        ("sam", "pass_third_line", "Needs a server-side fix"),
+    ]
 
 
 def test_C16_a_handover_without_a_reason_is_refused(desk, frozen_clock):
@@ -233,8 +252,7 @@ def test_C19_C20_a_training_need_gives_the_account_manager_a_task(desk, frozen_c
 
 def answered_high_call(desk, clock, moment, **details):
     clock.set(moment)
-    reference = log_and_triage(desk, details=call(symptom="software_crashes", campaign_at=moment + 5 * H,
-                                                  **details))
+    reference = log_and_triage(desk, details=call(symptom="software_crashes", campaign_at=moment + 5 * H, **details))
     do(desk, reference, "First level response", FIRST_RESPONSE)
     return reference
 
@@ -244,8 +262,9 @@ def test_C22_C23_C24_high_call_delayed_over_a_weekend_is_medium_paused_and_reope
     assert local(clock_view(desk, reference, "resolution").due_at) == london(2026, 11, 23, 12, 30)
 
     frozen_clock.set(london(2026, 11, 20, 16, 0))
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited",
-                                                                "note": "Asked for the CSV"}, "sam")
+    commands.deliver_message(
+        desk, reference, "call_delayed", {"reason": "information_awaited", "note": "Asked for the CSV"}, "sam"
+    )
     view = queries.ticket_view(desk, reference)
     resolution = clock_view(desk, reference, "resolution")
     assert view.status == "delayed" and resolution.priority == "Medium" and resolution.state == "paused"
@@ -305,7 +324,10 @@ def test_C14_C26_daily_updates_after_a_breach_skip_weekends_and_bank_holidays(de
     assert run_timers_at(desk, frozen_clock, london(2026, 12, 30, 17, 0, 3)) == 1
     updates = [local(m.created_at) for m in mails(desk, reference, "progress_update")]
     assert [u.strftime("%a %d %b %H:%M") for u in updates] == [
-        "Thu 24 Dec 17:00", "Tue 29 Dec 17:00", "Wed 30 Dec 17:00"]
+        "Thu 24 Dec 17:00",
+        "Tue 29 Dec 17:00",
+        "Wed 30 Dec 17:00",
+    ]
     do(desk, reference, "Resolve call (second line)", RESOLUTION, "sam")
     run_timers_at(desk, frozen_clock, london(2027, 1, 5, 17, 0))  # the next day's timer finds it resolved
     assert len(mails(desk, reference, "progress_update")) == 3
@@ -348,8 +370,13 @@ def test_C28_C29_C30_an_escalation_from_a_call_runs_to_a_response(desk, frozen_c
     assert (view.contact_email, view.account) == ("ann@example.com", "Acme Ltd")
 
     do(desk, escalation, "Bring the concern to the Customer Services Manager", {"concern": "No call-back"}, "amy")
-    do(desk, escalation, "Investigate the concern", {"findings": "Queue overloaded", "information": "more_needed"},
-       "carl")
+    do(
+        desk,
+        escalation,
+        "Investigate the concern",
+        {"findings": "Queue overloaded", "information": "more_needed"},
+        "carl",
+    )
     do(desk, escalation, "Gather more information", {"information_found": "Rota gap on Friday"}, "amy")
     do(desk, escalation, "Investigate the concern", {"findings": "Rota gap", "information": "complete"}, "carl")
     assert open_task(desk, escalation, "Respond to the customer").role == "customer_services_manager"
@@ -360,6 +387,7 @@ def test_C28_C29_C30_an_escalation_from_a_call_runs_to_a_response(desk, frozen_c
 
 
 def test_C28_an_escalation_may_start_on_its_own(desk, frozen_clock):
-    escalation = commands.start_escalation(desk, "Invoices are wrong", "amy", contact_name="Zed",
-                                           contact_email="zed@example.com", account="Zed Co")
+    escalation = commands.start_escalation(
+        desk, "Invoices are wrong", "amy", contact_name="Zed", contact_email="zed@example.com", account="Zed Co"
+    )
     assert open_task(desk, escalation, "Bring the concern to the Customer Services Manager").role == "account_manager"

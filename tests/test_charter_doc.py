@@ -37,8 +37,9 @@ def test_every_clause_C01_to_C30_is_proven_by_a_test_named_after_it(clause):
     for reference in tests:
         file, name = reference.split("::")
         assert f"def {name}(" in (TESTS / file).read_text(), f"{reference} does not exist"
-        assert clause in re.findall(r"C\d\d", name) or _in_range(clause, name), \
+        assert clause in re.findall(r"C\d\d", name) or _in_range(clause, name), (
             f"{reference} is not named after {clause}"
+        )
 
 
 def _in_range(clause: str, name: str) -> bool:

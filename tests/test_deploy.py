@@ -62,17 +62,29 @@ def test_deploying_older_files_again_reactivates_their_version(desk, tmp_path):
 
 BROKEN = {
     "broken flow": (
-        'targetRef="Task_set_priority" />', 'targetRef="Task_nowhere" />', "Flow_triage_to_set_priority",
-        "Task_nowhere"),
+        'targetRef="Task_set_priority" />',
+        'targetRef="Task_nowhere" />',
+        "Flow_triage_to_set_priority",
+        "Task_nowhere",
+    ),
     "unknown element": (
         '<bpmn:endEvent id="EndEvent_call_closed" ',
-        '<bpmn:frobnicate id="Frob_1" />\n    <bpmn:endEvent id="EndEvent_call_closed" ', "Frob_1", "frobnicate"),
+        '<bpmn:frobnicate id="Frob_1" />\n    <bpmn:endEvent id="EndEvent_call_closed" ',
+        "Frob_1",
+        "frobnicate",
+    ),
     "unknown handler": (
-        'camunda:topic="assign_call_reference"', 'camunda:topic="assign_cal_reference"',
-        "Task_assign_call_reference", "unknown handler 'assign_cal_reference'"),
+        'camunda:topic="assign_call_reference"',
+        'camunda:topic="assign_cal_reference"',
+        "Task_assign_call_reference",
+        "unknown handler 'assign_cal_reference'",
+    ),
     "user task outside the roles": (
-        '<bpmn:lane id="Lane_first_line" name="First line">', '<bpmn:lane id="Lane_first_line" name="Sales">',
-        "Task_triage", "not a role of the charter"),
+        '<bpmn:lane id="Lane_first_line" name="First line">',
+        '<bpmn:lane id="Lane_first_line" name="Sales">',
+        "Task_triage",
+        "not a role of the charter",
+    ),
 }
 
 
@@ -93,8 +105,9 @@ def script_task(script: str) -> str:
     return changed(
         '<bpmn:endEvent id="EndEvent_call_closed" ',
         '<bpmn:scriptTask id="Task_broken_script" name="Broken">\n'
-        f'      <bpmn:script>{script}</bpmn:script>\n'
-        '    </bpmn:scriptTask>\n    <bpmn:endEvent id="EndEvent_call_closed" ')
+        f"      <bpmn:script>{script}</bpmn:script>\n"
+        '    </bpmn:scriptTask>\n    <bpmn:endEvent id="EndEvent_call_closed" ',
+    )
 
 
 def test_a_script_syntax_error_is_refused_with_its_line_and_element(desk, tmp_path):
@@ -108,8 +121,9 @@ def test_a_script_syntax_error_is_refused_with_its_line_and_element(desk, tmp_pa
 
 
 def test_a_condition_syntax_error_is_refused(desk, tmp_path):
-    text = changed('next_step == "resolved"</bpmn:conditionExpression>',
-                   'next_step == = "resolved"</bpmn:conditionExpression>')
+    text = changed(
+        'next_step == "resolved"</bpmn:conditionExpression>', 'next_step == = "resolved"</bpmn:conditionExpression>'
+    )
     write_diagram(tmp_path / "bad", text)
     with pytest.raises(DiagramError, match="Flow_resolved_by_first_line"):
         commands.deploy(desk, tmp_path / "bad")
@@ -139,8 +153,10 @@ def test_the_first_deploy_of_a_broken_diagram_leaves_no_version(sqlite_url, froz
 
 
 def test_an_element_id_the_engine_reserves_is_refused(desk, tmp_path):
-    write_diagram(tmp_path / "bad", SHIPPED.replace('"EndEvent_first_line_alerted"', '"End"').replace(
-        ">EndEvent_first_line_alerted<", ">End<"))
+    write_diagram(
+        tmp_path / "bad",
+        SHIPPED.replace('"EndEvent_first_line_alerted"', '"End"').replace(">EndEvent_first_line_alerted<", ">End<"),
+    )
     with pytest.raises(DiagramError, match="reserved by the engine") as refused:
         commands.deploy(desk, tmp_path / "bad")
     assert refused.value.element_id == "End"
@@ -152,14 +168,18 @@ def test_the_diagrams_in_the_repository_deploy_without_a_single_warning(sqlite_u
 
 
 def test_warnings_name_what_a_process_owner_would_trip_over_but_do_not_block(desk, tmp_path):
-    text = changed('<bpmndi:BPMNShape id="Task_alert_first_line_di" bpmnElement="Task_alert_first_line">',
-                   '<bpmndi:BPMNShape id="Task_alert_first_line_di" bpmnElement="Task_record_first_response_breach">')
+    text = changed(
+        '<bpmndi:BPMNShape id="Task_alert_first_line_di" bpmnElement="Task_alert_first_line">',
+        '<bpmndi:BPMNShape id="Task_alert_first_line_di" bpmnElement="Task_record_first_response_breach">',
+    )
     text = text.replace(' camunda:formKey="give_advice"', "")
     write_diagram(tmp_path / "v2", text)
     result = commands.deploy(desk, tmp_path / "v2")
     assert result.outcome == "deployed"
     assert sorted((w.element_id, w.message.split(":")[0]) for w in result.warnings) == [
-        ("Task_alert_first_line", "not drawn"), ("Task_give_advice", "has form fields but no form key")]
+        ("Task_alert_first_line", "not drawn"),
+        ("Task_give_advice", "has form fields but no form key"),
+    ]
     assert all(w.file == "support_call.bpmn" and w.line for w in result.warnings)
 
 

@@ -12,13 +12,34 @@ from supportdesk.handlers import HANDLERS
 
 from conftest import WORKFLOWS
 
-NS = {**NS, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI", "dc": "http://www.omg.org/spec/DD/20100524/DC",
-      "di": "http://www.omg.org/spec/DD/20100524/DI"}
+NS = {
+    **NS,
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
 DIAGRAMS = sorted(WORKFLOWS.glob("*.bpmn"))
-DRAWN = ("startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "task", "exclusiveGateway",
-         "parallelGateway", "eventBasedGateway", "intermediateCatchEvent", "intermediateThrowEvent",
-         "boundaryEvent", "subProcess", "callActivity", "businessRuleTask", "lane", "participant", "sequenceFlow",
-         "messageFlow")
+DRAWN = (
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "subProcess",
+    "callActivity",
+    "businessRuleTask",
+    "lane",
+    "participant",
+    "sequenceFlow",
+    "messageFlow",
+)
 
 
 def test_the_shipped_diagrams_pass_deploy_validation():

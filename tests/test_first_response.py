@@ -36,11 +36,12 @@ def timer_jobs(desk) -> list[Job]:
 def test_C12_an_answer_within_the_hour_stops_the_clock_and_its_timer(desk, frozen_clock):
     reference = log_and_triage(desk)
     # Both clocks are watched from the start (C14): the first response's deadline and the resolution's.
-    assert sorted(job.due_at for job in timer_jobs(desk)) == [frozen_clock.now() + timedelta(hours=1),
-                                                               resolution_due(desk, reference)]
+    assert sorted(job.due_at for job in timer_jobs(desk)) == [
+        frozen_clock.now() + timedelta(hours=1),
+        resolution_due(desk, reference),
+    ]
     frozen_clock.advance(timedelta(minutes=45))
-    commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE,
-                           "alice")
+    commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE, "alice")
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped" and clock.breached_at is None
     assert [job.due_at for job in timer_jobs(desk)] == [resolution_due(desk, reference)]
@@ -70,8 +71,7 @@ def test_C12_C14_a_missed_first_response_is_recorded_once_and_the_call_goes_on(d
     # Noticed a second after 09:00, dated at the due moment (C14).
     assert clock.breached_at == frozen_clock.now() - timedelta(seconds=1) and clock.state == "running"
     frozen_clock.advance(timedelta(minutes=10))
-    commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE,
-                           "alice")
+    commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE, "alice")
     open_task(desk, reference, "Resolve call (second line)")  # the call goes on (C14)
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped" and clock.breached_at is not None

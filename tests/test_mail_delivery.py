@@ -56,8 +56,13 @@ class Sink:
             if self.refused < self.refuse:
                 self.refused += 1
                 return "451 4.3.0 busy, try again later"
-            self.received.append((envelope.mail_from, list(envelope.rcpt_tos),
-                                  message_from_bytes(envelope.original_content, policy=policy.default)))
+            self.received.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    message_from_bytes(envelope.original_content, policy=policy.default),
+                )
+            )
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
 
     def message_ids(self) -> list[str]:
@@ -96,8 +101,7 @@ def attempts(desk, mail_id: int) -> list[tuple[int, str]]:
     return [(row.attempt, row.outcome) for row in mail_queries.attempts_of(desk, mail_id)]
 
 
-def test_C04_a_logged_call_sends_exactly_one_confirmation_with_reference_and_portal_link(mail_desk, sink,
-                                                                                          frozen_clock):
+def test_C04_a_logged_call_sends_exactly_one_confirmation_with_reference_and_portal_link(mail_desk, sink, frozen_clock):
     reference = log_call(mail_desk)
     worker = Worker(mail_desk)
     worker.run_once()
@@ -112,10 +116,15 @@ def test_C04_a_logged_call_sends_exactly_one_confirmation_with_reference_and_por
     html = message.get_body(("html",)).get_content()
     assert reference in text and mail_desk.settings.portal_url in text
     assert f'<a href="{mail_desk.settings.portal_url}/' in html and f"<strong>{reference}</strong>" in html
-    assert (queued.status, queued.attempts, queued.sent_at, queued.next_attempt_at) == ("sent", 1, frozen_clock.now(),
-                                                                                        None)
+    assert (queued.status, queued.attempts, queued.sent_at, queued.next_attempt_at) == (
+        "sent",
+        1,
+        frozen_clock.now(),
+        None,
+    )
     assert [(a.outcome, a.detail) for a in mail_queries.attempts_of(mail_desk, queued.id)] == [
-        ("sent", "250 2.0.0 Ok: queued as Q1")]
+        ("sent", "250 2.0.0 Ok: queued as Q1")
+    ]
 
 
 def test_C04_a_rolled_back_command_sends_nothing(mail_desk, sink, monkeypatch):
@@ -161,8 +170,10 @@ def test_the_server_refuses_for_a_while_then_every_mail_arrives_exactly_once(des
     assert {m.status for m in mails} == {"sent"}
     assert sorted(m.subject.split("]")[0][1:] for m in mails) == sorted(references)
     assert sorted(attempts(desk, m.id) for m in mails) == [
-        [(1, "retry"), (2, "retry"), (3, "sent")], [(1, "retry"), (2, "retry"), (3, "sent")],
-        [(1, "retry"), (2, "sent")]]
+        [(1, "retry"), (2, "retry"), (3, "sent")],
+        [(1, "retry"), (2, "retry"), (3, "sent")],
+        [(1, "retry"), (2, "sent")],
+    ]
     assert "451" in mail_queries.attempts_of(desk, mails[0].id)[1].detail
 
 
@@ -271,8 +282,9 @@ def test_the_desk_signs_in_to_its_smtp_server(desk, frozen_clock):
 
 
 def test_replies_are_directed_to_the_support_address(mail_desk, sink):
-    mail_desk.settings = replace(mail_desk.settings, mail_from="Support <noreply@example.com>",
-                                 support_address="help@example.com")
+    mail_desk.settings = replace(
+        mail_desk.settings, mail_from="Support <noreply@example.com>", support_address="help@example.com"
+    )
     log_call(mail_desk)
     Worker(mail_desk).run_once()
     [(envelope_from, _, message)] = sink.received

@@ -25,8 +25,12 @@ from helpers import FIRST_RESPONSE, RESOLVED_STRAIGHT_AWAY, do, events, history_
 SUPPORT = "support@supportdesk.local"
 
 
-def customer_mail(subject: str = "Campaign won't send", body: str = "It stops at 40%.\n",
-                  sender: str = "Ann Example <ann@example.com>", **headers: str) -> bytes:
+def customer_mail(
+    subject: str = "Campaign won't send",
+    body: str = "It stops at 40%.\n",
+    sender: str = "Ann Example <ann@example.com>",
+    **headers: str,
+) -> bytes:
     """A mail as a customer's mail program writes it; ``headers`` as In_Reply_To="<...>"."""
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, SUPPORT, subject
@@ -65,7 +69,12 @@ def test_C01_a_mail_to_the_support_address_opens_a_call_and_is_confirmed(desk):
     assert receipt.outcome == "new_call" and receipt.reference.startswith("SUP-")
     view = queries.ticket_view(desk, receipt.reference)
     assert (view.channel, view.contact_name, view.contact_email, view.account, view.summary) == (
-        "email", "Ann Example", "ann@example.com", "example.com", "Campaign won't send")
+        "email",
+        "Ann Example",
+        "ann@example.com",
+        "example.com",
+        "Campaign won't send",
+    )
     assert [t.title for t in view.open_tasks] == ["Confirm priority"]
     [received] = events(desk, receipt.reference, "mail_received")
     assert received.payload["from"] == "Ann Example <ann@example.com>"
@@ -89,9 +98,11 @@ def test_C01_a_known_sender_keeps_their_account_and_a_stranger_gets_their_domain
 
 def test_C03_a_reply_quoting_the_reference_is_added_to_its_call(desk):
     reference = log_call(desk)
-    reply = customer_mail(f"Re: [{reference}] We have logged your call",
-                          "The log is attached.\n\nOn Mon, 23 Nov 2026, Support desk wrote:\n> Dear Ann Example,\n"
-                          "> Thank you for contacting support.\n")
+    reply = customer_mail(
+        f"Re: [{reference}] We have logged your call",
+        "The log is attached.\n\nOn Mon, 23 Nov 2026, Support desk wrote:\n> Dear Ann Example,\n"
+        "> Thank you for contacting support.\n",
+    )
     receipt = receive(desk, reply)
     assert (receipt.outcome, receipt.reference, receipt.reopened) == ("added", reference, False)
     assert len(tickets(desk)) == 1 and len(outbox(desk)) == 1  # no new call, no second confirmation
@@ -116,9 +127,11 @@ def test_C24_a_reply_reopens_a_delayed_call(desk):
     receipt = receive(desk, customer_mail(f"RE: {reference} the CSV", "Here it is."))
     assert (receipt.outcome, receipt.reopened) == ("added", True)
     assert queries.ticket_view(desk, reference).status == "open"
-    after_the_mail = history_kinds(desk, reference)[history_kinds(desk, reference).index("mail_received"):]
+    after_the_mail = history_kinds(desk, reference)[history_kinds(desk, reference).index("mail_received") :]
     assert [k for k in after_the_mail if k in ("message_received", "call_reopened")] == [
-        "message_received", "call_reopened"]
+        "message_received",
+        "call_reopened",
+    ]
     assert events(desk, reference, "message_received")[-1].payload["message"] == "information_received"
 
 
@@ -134,14 +147,18 @@ def test_a_reply_to_a_resolved_call_is_recorded_on_it_and_changes_nothing_else(d
 # --- loop protection ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "envelope_from"), [
-    (customer_mail("Out of office", Auto_Submitted="auto-replied"), "ann@example.com"),
-    (customer_mail("Automatic reply: away", X_Autoreply="yes"), "ann@example.com"),
-    (customer_mail("Newsletter", Precedence="bulk"), "news@example.com"),
-    (customer_mail("Undeliverable", sender="MAILER-DAEMON@mx.example.com"), "<>"),
-    (customer_mail("Delivery failure"), "<>"),  # an empty return path is a bounce, whatever From says
-    (customer_mail("Looped", sender=f"Support desk <{SUPPORT}>"), SUPPORT),
-], ids=["auto-submitted", "x-autoreply", "precedence-bulk", "mailer-daemon", "null-sender", "own-address"])
+@pytest.mark.parametrize(
+    ("raw", "envelope_from"),
+    [
+        (customer_mail("Out of office", Auto_Submitted="auto-replied"), "ann@example.com"),
+        (customer_mail("Automatic reply: away", X_Autoreply="yes"), "ann@example.com"),
+        (customer_mail("Newsletter", Precedence="bulk"), "news@example.com"),
+        (customer_mail("Undeliverable", sender="MAILER-DAEMON@mx.example.com"), "<>"),
+        (customer_mail("Delivery failure"), "<>"),  # an empty return path is a bounce, whatever From says
+        (customer_mail("Looped", sender=f"Support desk <{SUPPORT}>"), SUPPORT),
+    ],
+    ids=["auto-submitted", "x-autoreply", "precedence-bulk", "mailer-daemon", "null-sender", "own-address"],
+)
 def test_an_auto_reply_never_opens_a_call_nor_gets_a_confirmation(desk, raw, envelope_from):
     receipt = receive(desk, raw, envelope_from)
     assert receipt.outcome == "auto_reply" and receipt.reference is None
@@ -180,13 +197,17 @@ def test_the_same_mail_received_twice_opens_one_call(desk):
     assert len(tickets(desk)) == 1 and len(outbox(desk)) == 1
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (bytes(range(256)) * 8, "no mail headers"),
-    (b"\r\n\r\n   \r\n", "the message is empty"),
-    (b"Subject: who am I?\r\n\r\nno sender at all\r\n", "no sender: the mail has no From address"),
-    (b"From: <<<@@>>>\r\nSubject: broken\r\n\r\nbody\r\n", "no sender: the mail has no From address"),
-    (customer_mail(sender="Ann <ann@localhost>"), "contact_email"),
-], ids=["binary", "blank", "no-from", "broken-from", "undeliverable-address"])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (bytes(range(256)) * 8, "no mail headers"),
+        (b"\r\n\r\n   \r\n", "the message is empty"),
+        (b"Subject: who am I?\r\n\r\nno sender at all\r\n", "no sender: the mail has no From address"),
+        (b"From: <<<@@>>>\r\nSubject: broken\r\n\r\nbody\r\n", "no sender: the mail has no From address"),
+        (customer_mail(sender="Ann <ann@localhost>"), "contact_email"),
+    ],
+    ids=["binary", "blank", "no-from", "broken-from", "undeliverable-address"],
+)
 def test_a_mail_that_cannot_be_filed_is_quarantined_whole_with_its_reason(desk, raw, reason):
     assert receive(desk, raw, "").outcome == "quarantined"
     assert receive(desk, raw, "").outcome == "quarantined"  # the same content is kept once
@@ -216,34 +237,61 @@ def _mime(headers: bytes, body: bytes) -> bytes:
 
 ODD_MAILS = {
     "latin-1 bytes in headers and body": (
-        _mime("Subject: Problème d'import\r\nContent-Type: text/plain".encode("latin-1"),
-              "Les données sont refusées".encode("latin-1")),
-        "Problème d'import", "Les données sont refusées"),
+        _mime(
+            "Subject: Problème d'import\r\nContent-Type: text/plain".encode("latin-1"),
+            "Les données sont refusées".encode("latin-1"),
+        ),
+        "Problème d'import",
+        "Les données sont refusées",
+    ),
     "encoded words, quoted-printable windows-1252": (
-        _mime(b"Subject: =?iso-8859-1?q?Caf=E9?= =?windows-1252?q?co=FBte_=80?=\r\n"
-              b"Content-Type: text/plain; charset=windows-1252\r\nContent-Transfer-Encoding: quoted-printable",
-              b"Prix: 10 =80, d=E9j=E0 pay=E9"),
-        "Cafécoûte €", "Prix: 10 €, déjà payé"),
+        _mime(
+            b"Subject: =?iso-8859-1?q?Caf=E9?= =?windows-1252?q?co=FBte_=80?=\r\n"
+            b"Content-Type: text/plain; charset=windows-1252\r\nContent-Transfer-Encoding: quoted-printable",
+            b"Prix: 10 =80, d=E9j=E0 pay=E9",
+        ),
+        "Cafécoûte €",
+        "Prix: 10 €, déjà payé",
+    ),
     "an unknown charset": (
-        _mime(b"Subject: =?x-unknown?q?Odd?=\r\nContent-Type: text/plain; charset=x-made-up",
-              "fonctionnalité".encode()),
-        "Odd", "fonctionnalité"),
+        _mime(
+            b"Subject: =?x-unknown?q?Odd?=\r\nContent-Type: text/plain; charset=x-made-up", "fonctionnalité".encode()
+        ),
+        "Odd",
+        "fonctionnalité",
+    ),
     "shift_jis": (
-        _mime(b"Subject: =?shift_jis?b?" + base64.b64encode("送信エラー".encode("shift_jis"))
-              + b"?=\r\nContent-Type: text/plain; charset=shift_jis", "送信できません".encode("shift_jis")),
-        "送信エラー", "送信できません"),
+        _mime(
+            b"Subject: =?shift_jis?b?"
+            + base64.b64encode("送信エラー".encode("shift_jis"))
+            + b"?=\r\nContent-Type: text/plain; charset=shift_jis",
+            "送信できません".encode("shift_jis"),
+        ),
+        "送信エラー",
+        "送信できません",
+    ),
     "HTML only": (
-        _mime(b"Subject: Styled\r\nContent-Type: text/html; charset=utf-8",
-              b"<html><head><style>p {color: red}</style></head><body><p>Line one</p>"
-              b"<p>Fish &amp; chips&nbsp;twice</p><script>track()</script></body></html>"),
-        "Styled", "Line one\n\nFish & chips twice"),
+        _mime(
+            b"Subject: Styled\r\nContent-Type: text/html; charset=utf-8",
+            b"<html><head><style>p {color: red}</style></head><body><p>Line one</p>"
+            b"<p>Fish &amp; chips&nbsp;twice</p><script>track()</script></body></html>",
+        ),
+        "Styled",
+        "Line one\n\nFish & chips twice",
+    ),
     "broken base64": (
-        _mime(b"Subject: b64\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64",
-              b"SGVsbG8gd29ybGQ=!!!"),
-        "b64", "Hello world"),
+        _mime(
+            b"Subject: b64\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64",
+            b"SGVsbG8gd29ybGQ=!!!",
+        ),
+        "b64",
+        "Hello world",
+    ),
     "multipart without its boundary": (
         _mime(b"Subject: No boundary\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed", b"plain words"),
-        "No boundary", "plain words"),
+        "No boundary",
+        "plain words",
+    ),
 }
 
 
@@ -266,10 +314,14 @@ def test_attachments_are_kept_up_to_the_size_limit_and_the_message_size_is_cappe
     receipt = receive(desk, message.as_bytes())
     [kept] = mail_queries.inbound_of(desk, receipt.reference)
     assert [(a.filename, a.content_type, a.kept) for a in kept.attachments] == [
-        ("import.csv", "text/csv", True), ("screen.png", "image/png", False)]
+        ("import.csv", "text/csv", True),
+        ("screen.png", "image/png", False),
+    ]
     assert mail_queries.attachment(desk, kept.attachments[0].id) == ("import.csv", "text/csv", b"id,name\n1,Ann\n")
     assert events(desk, receipt.reference, "mail_received")[0].payload["attachments"] == [
-        "import.csv", "screen.png (not kept: over 1000 bytes)"]
+        "import.csv",
+        "screen.png (not kept: over 1000 bytes)",
+    ]
     too_big = receive(desk, customer_mail(body="x" * 30_000))
     assert too_big.outcome == "too_large" and len(tickets(desk)) == 1
 
@@ -319,7 +371,6 @@ def test_ingest_mail_takes_a_file_a_folder_and_a_maildir_and_nothing_twice(desk,
     assert "quarantine: 1 message(s)" in status.output and "no mail headers" in status.output
 
 
-
 # --- on each store --------------------------------------------------------------------------------------
 
 
@@ -332,8 +383,10 @@ def store_desk(any_store_url, frozen_clock):
 
 
 def test_filing_mail_on_each_store(store_desk):
-    raw = _mime("Subject: Données perdues\r\nContent-Type: text/plain".encode("latin-1"),
-                "octets nuls \x00 et accents: déjà".encode("latin-1"))
+    raw = _mime(
+        "Subject: Données perdues\r\nContent-Type: text/plain".encode("latin-1"),
+        "octets nuls \x00 et accents: déjà".encode("latin-1"),
+    )
     opened = receive(store_desk, raw)
     assert opened.outcome == "new_call", opened.detail
     assert queries.ticket_view(store_desk, opened.reference).summary == "Données perdues"
@@ -361,8 +414,7 @@ def test_C03_copies_of_one_mail_by_different_relays_at_the_same_moment_open_one_
     so copies that differ only in their relay headers must still be filed one after the other."""
     raw, results = customer_mail(), []
     copies = [f"Received: from mx{n}.example.com by mx.example.com\r\n".encode() + raw for n in range(4)]
-    arrivals = [threading.Thread(target=lambda copy=copy: results.append(receive(store_desk, copy)))
-                for copy in copies]
+    arrivals = [threading.Thread(target=lambda copy=copy: results.append(receive(store_desk, copy))) for copy in copies]
     for thread in arrivals:
         thread.start()
     for thread in arrivals:

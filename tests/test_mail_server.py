@@ -30,8 +30,12 @@ SUPPORT = "support@supportdesk.local"
 SUPPORTDESK = [sys.executable, "-m", "supportdesk.cli"]
 
 
-def customer_mail(subject: str = "Campaign won't send", body: str = "It stops at 40%.",
-                  sender: str = "Ann Example <ann@example.com>", **headers: str) -> bytes:
+def customer_mail(
+    subject: str = "Campaign won't send",
+    body: str = "It stops at 40%.",
+    sender: str = "Ann Example <ann@example.com>",
+    **headers: str,
+) -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, SUPPORT, subject
     message["Message-ID"] = make_msgid(domain="example.com")
@@ -69,10 +73,16 @@ def served(tmp_path_factory, module_store_url):
     desk = open_test_desk(url)
     commands.deploy(desk, actor="test")
     port = free_port()
-    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": url, "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS),
-           "SUPPORTDESK_MAIL_SERVER_PORT": str(port), "SUPPORTDESK_SUPPORT_ADDRESS": SUPPORT}
-    server = subprocess.Popen([*SUPPORTDESK, "mail-server"], env=env, cwd=folder, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "SUPPORTDESK_DATABASE_URL": url,
+        "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS),
+        "SUPPORTDESK_MAIL_SERVER_PORT": str(port),
+        "SUPPORTDESK_SUPPORT_ADDRESS": SUPPORT,
+    }
+    server = subprocess.Popen(
+        [*SUPPORTDESK, "mail-server"], env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         wait_for_smtp(port, server, time.monotonic() + 60)
         yield desk, port
@@ -126,15 +136,24 @@ def test_an_auto_reply_over_smtp_opens_no_call(served):
 
 def test_malformed_and_oddly_encoded_mail_is_read_or_quarantined_and_the_server_keeps_serving(served):
     desk, port = served
-    latin1 = ("From: Élise <elise@example.fr>\r\nTo: support@supportdesk.local\r\nSubject: Problème d'envoi\r\n"
-              "\r\nLa campagne est bloquée\r\n").encode("latin-1")
-    html_only = (b"From: fay@example.com\r\nSubject: =?utf-8?q?Fen=C3=AAtre_vide?=\r\nMIME-Version: 1.0\r\n"
-                 b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Nothing <b>shows</b></p>\r\n")
+    latin1 = (
+        "From: Élise <elise@example.fr>\r\nTo: support@supportdesk.local\r\nSubject: Problème d'envoi\r\n"
+        "\r\nLa campagne est bloquée\r\n"
+    ).encode("latin-1")
+    html_only = (
+        b"From: fay@example.com\r\nSubject: =?utf-8?q?Fen=C3=AAtre_vide?=\r\nMIME-Version: 1.0\r\n"
+        b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Nothing <b>shows</b></p>\r\n"
+    )
     binary = bytes(range(1, 256)).replace(b"\r", b"").replace(b"\n", b"")
     no_from = b"Subject: Who am I\r\n\r\nno From header: the envelope sender is the contact\r\n"
     no_domain = b"From: Ivy <ivy@localhost>\r\nSubject: Hello\r\n\r\nan address no call can be logged for\r\n"
-    for raw, sender in ((latin1, "elise@example.fr"), (html_only, "fay@example.com"), (binary, "x@example.com"),
-                        (no_from, "hal@example.com"), (no_domain, "ivy@localhost")):
+    for raw, sender in (
+        (latin1, "elise@example.fr"),
+        (html_only, "fay@example.com"),
+        (binary, "x@example.com"),
+        (no_from, "hal@example.com"),
+        (no_domain, "ivy@localhost"),
+    ):
         code, said = send(port, raw, sender)
         assert code == 250, said  # kept: filed, or quarantined
     [elise] = queries.customer_calls(desk, "elise@example.fr")
@@ -165,18 +184,32 @@ def test_C03_a_strangers_reply_over_smtp_is_held_and_the_answer_reveals_nothing(
     commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
     before = [e.kind for e in queries.ticket_view(desk, reference).history]
     outbox_before = mail_queries.outbox_counts(desk)
-    quoting = send(port, customer_mail(f"Re: [{reference}] We have logged your call", "Let me in.",
-                                       sender="Eve <eve@elsewhere.example>"), "eve@elsewhere.example")
-    no_such_call = send(port, customer_mail("Re: [SUP-2026-999999] We have logged your call", "Let me in.",
-                                            sender="Eve <eve@elsewhere.example>"), "eve@elsewhere.example")
-    auto_reply = send(port, customer_mail(f"Re: [{reference}] Out of office", sender="eve@elsewhere.example",
-                                          Auto_Submitted="auto-replied"), "eve@elsewhere.example")
+    quoting = send(
+        port,
+        customer_mail(
+            f"Re: [{reference}] We have logged your call", "Let me in.", sender="Eve <eve@elsewhere.example>"
+        ),
+        "eve@elsewhere.example",
+    )
+    no_such_call = send(
+        port,
+        customer_mail(
+            "Re: [SUP-2026-999999] We have logged your call", "Let me in.", sender="Eve <eve@elsewhere.example>"
+        ),
+        "eve@elsewhere.example",
+    )
+    auto_reply = send(
+        port,
+        customer_mail(
+            f"Re: [{reference}] Out of office", sender="eve@elsewhere.example", Auto_Submitted="auto-replied"
+        ),
+        "eve@elsewhere.example",
+    )
     assert quoting == no_such_call == auto_reply == (250, "2.0.0 received")
     view = queries.ticket_view(desk, reference)
     assert view.status == "delayed" and [e.kind for e in view.history] == before
     assert {c.metric: c.state for c in view.clocks}["resolution"] == "paused"
-    assert "mail_received" not in [u.kind for u in portal.call_for_customer(desk, "ann@example.com",
-                                                                             reference).updates]
+    assert "mail_received" not in [u.kind for u in portal.call_for_customer(desk, "ann@example.com", reference).updates]
     assert mail_queries.outbox_counts(desk) == outbox_before  # no confirmation or auto-reply to anyone
     assert queries.customer_calls(desk, "eve@elsewhere.example") == []
     held = [row for row in mail_queries.held_mail(desk) if row.from_address == "eve@elsewhere.example"]

@@ -29,8 +29,13 @@ SUPPORT = "support@supportdesk.local"
 EVE = "Eve <eve@elsewhere.example>"
 
 
-def mail(subject: str = "Campaign won't send", body: str = "It stops at 40%.\n", sender: str = "Ann <ann@example.com>",
-         message_id: str | None = None, **headers: str) -> bytes:
+def mail(
+    subject: str = "Campaign won't send",
+    body: str = "It stops at 40%.\n",
+    sender: str = "Ann <ann@example.com>",
+    message_id: str | None = None,
+    **headers: str,
+) -> bytes:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = sender, SUPPORT, subject
     message["Message-ID"] = message_id or make_msgid(domain="example.com")
@@ -84,12 +89,18 @@ def test_C03_a_strangers_reply_quoting_a_call_is_held_and_touches_nothing(desk):
     view = queries.ticket_view(desk, reference)
     assert view.status == "delayed"  # not re-opened
     assert history_kinds(desk, reference) == before and clock_states(desk, reference) == clocks == {
-        "first_response": "stopped", "resolution": "paused"}  # the SLA clock is not restarted
+        "first_response": "stopped",
+        "resolution": "paused",
+    }  # the SLA clock is not restarted
     assert "mail_received" not in public_kinds(desk, "ann@example.com", reference)  # not on Ann's portal
     assert len(outbox(desk)) == sent  # no confirmation, no auto-reply
     [held] = mail_queries.held_mail(desk)
     assert (held.from_address, held.quoted_call, held.quoted_account, held.excerpt) == (
-        "eve@elsewhere.example", reference, "Acme Ltd", "Let me in.")
+        "eve@elsewhere.example",
+        reference,
+        "Acme Ltd",
+        "Let me in.",
+    )
     assert "not the contact of" in held.why and mail_queries.inbound_of(desk, reference) == []
 
 
@@ -108,8 +119,9 @@ def test_C03_a_stranger_cannot_become_a_known_contact_by_mailing_in(desk):
 
 def test_C03_the_contact_and_known_contacts_of_the_account_are_threaded(desk):
     reference = delayed_call(desk)
-    carol = commands.CallDetails(contact_name="Carol", contact_email="carol@acme.example", account="Acme Ltd",
-                                 summary="Another problem")
+    carol = commands.CallDetails(
+        contact_name="Carol", contact_email="carol@acme.example", account="Acme Ltd", summary="Another problem"
+    )
     log_call(desk, details=carol)  # staff logged a call of Acme Ltd for Carol: she is a known contact
     by_carol = receive(desk, mail(f"Re: [{reference}] the CSV", "Attached.", sender="Carol <CAROL@acme.example>"))
     assert (by_carol.outcome, by_carol.reference, by_carol.reopened) == ("added", reference, True)
@@ -125,9 +137,11 @@ def test_C03_whatever_a_stranger_quotes_the_answer_is_the_same(desk, quoted):
     mails by its Message-ID is quoting it: the sender cannot tell which calls exist."""
     reference = log_call(desk)
     confirmation = outbox(desk)[0].message_id
-    raw = {"existing": mail(f"Re: [{reference}]", sender=EVE),
-           "no-such-call": mail("Re: [SUP-2026-999999]", sender=EVE),
-           "message-id": mail("Re: your mail", sender=EVE, In_Reply_To=confirmation)}[quoted]
+    raw = {
+        "existing": mail(f"Re: [{reference}]", sender=EVE),
+        "no-such-call": mail("Re: [SUP-2026-999999]", sender=EVE),
+        "message-id": mail("Re: your mail", sender=EVE, In_Reply_To=confirmation),
+    }[quoted]
     receipt = receive(desk, raw, "eve@elsewhere.example")
     assert (receipt.outcome, receipt.reference_for_sender) == ("held", None)
     assert len(outbox(desk)) == 1 and len(queries.customer_calls(desk, "eve@elsewhere.example")) == 0
@@ -163,8 +177,9 @@ def test_C03_a_different_mail_with_a_reused_message_id_is_filed_as_its_own(desk,
     relayed = receive(desk, b"Received: from mx2.example.com\r\n\tby mx.example.com\r\n" + second_raw)
     assert [(r.outcome, r.reference) for r in (again, relayed)] == [("duplicate", second.reference)] * 2
     assert again.reference_for_sender is None  # a copy (a CC resent) is not told the call the mail opened
-    (tmp_path / "third.eml").write_bytes(mail("Third", "Another body", sender="eve@elsewhere.example",
-                                              message_id=shared))
+    (tmp_path / "third.eml").write_bytes(
+        mail("Third", "Another body", sender="eve@elsewhere.example", message_id=shared)
+    )
     env = {"SUPPORTDESK_DATABASE_URL": desk.settings.database_url, "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
     result = CliRunner().invoke(ingest_mail, [str(tmp_path / "third.eml")], env=env)
     assert result.exit_code == 0 and ": opened SUP-" in result.output and "received before" not in result.output
@@ -184,22 +199,33 @@ def test_C03_bulk_and_auto_reply_mail_is_listed_with_its_reason_and_counted(desk
     reference = log_call(desk)
     receive(desk, mail(f"Re: [{reference}]", sender=EVE))
     receive(desk, b"Subject: nobody\r\n\r\nno sender\r\n")
-    assert mail_queries.received_counts(desk) == {"on_calls": 1, "needs_review": 1, "not_opened": 2,
-                                                  "discarded": 0, "quarantined": 1}
+    assert mail_queries.received_counts(desk) == {
+        "on_calls": 1,
+        "needs_review": 1,
+        "not_opened": 2,
+        "discarded": 0,
+        "quarantined": 1,
+    }
     env = {"SUPPORTDESK_DATABASE_URL": desk.settings.database_url, "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
     status = CliRunner().invoke(mail_status, [], env=env)
     assert status.exit_code == 0, status.output
-    assert ("received: 1 on calls, 1 held: needs review, 2 not opened: auto-reply or bulk, 0 discarded after "
-            "review, 1 quarantined") in status.output
+    assert (
+        "received: 1 on calls, 1 held: needs review, 2 not opened: auto-reply or bulk, 0 discarded after "
+        "review, 1 quarantined"
+    ) in status.output
     assert "Precedence: bulk" in status.output and "not the contact of" in status.output
 
 
-@pytest.mark.parametrize(("raw", "envelope_from", "reason"), [
-    (b"Subject: who am I?\r\n\r\nno sender at all\r\n", "", "no sender"),
-    (b"From: Ivy <ivy@localhost>\r\nSubject: Hello\r\n\r\nhi\r\n", "", "contact_email"),
-    (bytes(range(256)) * 4, "", "no mail headers"),
-    (mail("Away", Auto_Submitted="auto-replied"), "ann@example.com", "Auto-Submitted: auto-replied"),
-], ids=["no-from", "undeliverable-address", "unreadable", "auto-reply"])
+@pytest.mark.parametrize(
+    ("raw", "envelope_from", "reason"),
+    [
+        (b"Subject: who am I?\r\n\r\nno sender at all\r\n", "", "no sender"),
+        (b"From: Ivy <ivy@localhost>\r\nSubject: Hello\r\n\r\nhi\r\n", "", "contact_email"),
+        (bytes(range(256)) * 4, "", "no mail headers"),
+        (mail("Away", Auto_Submitted="auto-replied"), "ann@example.com", "Auto-Submitted: auto-replied"),
+    ],
+    ids=["no-from", "undeliverable-address", "unreadable", "auto-reply"],
+)
 def test_C03_expected_bad_mail_is_logged_as_one_line_without_a_traceback(desk, caplog, raw, envelope_from, reason):
     caplog.set_level(logging.DEBUG, logger="supportdesk")
     receive(desk, raw, envelope_from)
@@ -235,14 +261,21 @@ def test_C03_an_advisor_attaches_held_mail_and_it_is_threaded_as_a_trusted_reply
     assert clock_states(desk, reference)["resolution"] == "running"
     [received] = events(desk, reference, "mail_received")
     assert (received.actor, received.payload["attached_by"], received.payload["review_reason"]) == (
-        "alice", "alice", "Eve is Ann's colleague")
+        "alice",
+        "alice",
+        "Eve is Ann's colleague",
+    )
     assert received.payload["excerpt"] == "Here it is."
-    after = history_kinds(desk, reference)[history_kinds(desk, reference).index("mail_received"):]
+    after = history_kinds(desk, reference)[history_kinds(desk, reference).index("mail_received") :]
     assert [k for k in after if k in ("message_received", "call_reopened")] == ["message_received", "call_reopened"]
     assert "mail_received" in public_kinds(desk, "ann@example.com", reference)
     [row] = mail_queries.held_mail(desk, decided=True)
     assert (row.status, row.decided_by, row.decision_reason, row.went_to) == (
-        "attached", "alice", "Eve is Ann's colleague", reference)
+        "attached",
+        "alice",
+        "Eve is Ann's colleague",
+        reference,
+    )
     assert row.decided_at is not None
     # An advisor vouched for Eve in Acme Ltd: her next reply to a call of the account is threaded.
     again = receive(desk, mail(f"Re: [{reference}] one more", sender=EVE))
@@ -256,8 +289,10 @@ def test_C03_an_advisor_opens_a_new_call_from_held_mail_and_its_confirmation_nam
     held_id = held_from_eve(desk, reference)
     opened = review.open_call(desk, held_id, "alice", "not Ann's: a new customer")
     view = queries.ticket_view(desk, opened)
-    assert opened != reference and (view.contact_email, view.summary) == ("eve@elsewhere.example",
-                                                                          "the CSV you asked for")
+    assert opened != reference and (view.contact_email, view.summary) == (
+        "eve@elsewhere.example",
+        "the CSV you asked for",
+    )
     [confirmation] = [m for m in outbox(desk) if m.to_address == "eve@elsewhere.example"]
     assert opened in confirmation.subject
     assert reference not in confirmation.subject + confirmation.body_text + confirmation.body_html
@@ -276,8 +311,11 @@ def test_C03_an_advisor_discards_held_mail_with_a_reason_noted_on_the_quoted_cal
     assert held_rows(desk)[0].status == "held"
     review.discard(desk, held_id, "alice", "phishing")
     [noted] = events(desk, reference, "held_mail_discarded")
-    assert (noted.actor, noted.payload["reason"], noted.payload["from"]) == ("alice", "phishing",
-                                                                            "eve@elsewhere.example")
+    assert (noted.actor, noted.payload["reason"], noted.payload["from"]) == (
+        "alice",
+        "phishing",
+        "eve@elsewhere.example",
+    )
     assert "held_mail_discarded" not in public_kinds(desk, "ann@example.com", reference)
     [row] = held_rows(desk)
     assert (row.status, row.decided_by, row.decision_reason) == ("discarded", "alice", "phishing")
@@ -314,20 +352,27 @@ def test_C03_held_mail_on_the_web_attach_open_and_discard(desk, web):
 
     no_token = alice.post(f"/mail/held/{first}/attach", data={"reference": reference})
     assert no_token.status_code == 400 and held_rows(desk)[0].status == "held"
-    attached = alice.post(f"/mail/held/{first}/attach", data={"csrf_token": token(page), "reference": reference,
-                                                              "reason": "her colleague"})
+    attached = alice.post(
+        f"/mail/held/{first}/attach",
+        data={"csrf_token": token(page), "reference": reference, "reason": "her colleague"},
+    )
     assert attached.status_code == 302 and queries.ticket_view(desk, reference).status == "open"
 
     no_reason = alice.post(f"/mail/held/{second}/discard", data={"csrf_token": token(page), "reason": ""})
     assert no_reason.status_code == 400 and held_rows(desk)[1].status == "held"
-    assert alice.post(f"/mail/held/{second}/discard", data={"csrf_token": token(page), "reason": "spam"}
-                      ).status_code == 302
+    assert (
+        alice.post(f"/mail/held/{second}/discard", data={"csrf_token": token(page), "reason": "spam"}).status_code
+        == 302
+    )
     opened = alice.post(f"/mail/held/{third}/new-call", data={"csrf_token": token(page)})
     assert opened.status_code == 302
     twice = alice.post(f"/mail/held/{third}/discard", data={"csrf_token": token(page), "reason": "again"})
     assert twice.status_code == 409 and "already opened as a new call by alice" in text(twice)
     assert [(r.status, r.decided_by) for r in held_rows(desk)] == [
-        ("attached", "alice"), ("discarded", "alice"), ("new_call", "alice")]
+        ("attached", "alice"),
+        ("discarded", "alice"),
+        ("new_call", "alice"),
+    ]
     after = text(alice.get("/mail/held"))
     assert "No mail is waiting for review." in after and "spam" in after and "her colleague" in after
 
@@ -384,13 +429,19 @@ def test_C03_migration_0009_keeps_received_mail_and_its_attachments_both_ways(sq
     again.upgrade_schema()
     with again.db.reading() as session:
         assert [m.message_id for m in session.query(InboundMail).order_by(InboundMail.id)] == [
-            "<same@example.com>", None]
-    [first, _] = sorted(queries.customer_calls(again, "ann@example.com") + queries.customer_calls(
-        again, "dan@other.example"), key=lambda c: c.reference)
+            "<same@example.com>",
+            None,
+        ]
+    [first, _] = sorted(
+        queries.customer_calls(again, "ann@example.com") + queries.customer_calls(again, "dan@other.example"),
+        key=lambda c: c.reference,
+    )
     [kept] = mail_queries.inbound_of(again, first.reference)
     assert mail_queries.attachment(again, kept.attachments[0].id) == ("data.csv", "text/csv", b"a,b\n1,2\n")
-    assert receive(again, mail("Third", sender="eve@elsewhere.example", message_id="<same@example.com>")
-                   ).outcome == "new_call"
+    assert (
+        receive(again, mail("Third", sender="eve@elsewhere.example", message_id="<same@example.com>")).outcome
+        == "new_call"
+    )
     again.close()
 
 

@@ -56,41 +56,53 @@ def cut(text: str, pattern: str) -> str:
 # so it deploys without a warning).
 WITH_CHECK = edited(
     SHIPPED,
-    ("<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>",
-     "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>\n"
-     "        <bpmn:flowNodeRef>Task_check_answer</bpmn:flowNodeRef>"),
-    ('    <bpmn:serviceTask id="Task_check_first_line_outcome"',
-     '    <bpmn:userTask id="Task_check_answer" name="Check the answer" camunda:formKey="check_answer">\n'
-     "      <bpmn:documentation>First line reads its answer again before it goes out.</bpmn:documentation>\n"
-     "      <bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n"
-     "      <bpmn:outgoing>Flow_check_answer_to_outcome</bpmn:outgoing>\n"
-     "    </bpmn:userTask>\n"
-     '    <bpmn:serviceTask id="Task_check_first_line_outcome"'),
-    ("<bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock",
-     "<bpmn:incoming>Flow_check_answer_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock"),
-    ('sourceRef="Task_first_level_response" targetRef="Task_check_first_line_outcome" />',
-     'sourceRef="Task_first_level_response" targetRef="Task_check_answer" />\n'
-     '    <bpmn:sequenceFlow id="Flow_check_answer_to_outcome" sourceRef="Task_check_answer" '
-     'targetRef="Task_check_first_line_outcome" />'),
-    ('<bpmndi:BPMNShape id="Task_check_first_line_outcome_di"',
-     '<bpmndi:BPMNShape id="Task_check_answer_di" bpmnElement="Task_check_answer">\n'
-     '        <dc:Bounds x="1420" y="85" width="100" height="80" />\n'
-     "      </bpmndi:BPMNShape>\n"
-     '      <bpmndi:BPMNShape id="Task_check_first_line_outcome_di"'),
-    ('<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
-     '        <di:waypoint x="1360" y="125" />\n'
-     '        <di:waypoint x="1390" y="125" />\n'
-     '        <di:waypoint x="1390" y="775" />\n'
-     '        <di:waypoint x="1410" y="775" />\n'
-     "      </bpmndi:BPMNEdge>",
-     '<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
-     '        <di:waypoint x="1360" y="125" />\n'
-     '        <di:waypoint x="1420" y="125" />\n'
-     "      </bpmndi:BPMNEdge>\n"
-     '      <bpmndi:BPMNEdge id="Flow_check_answer_to_outcome_di" bpmnElement="Flow_check_answer_to_outcome">\n'
-     '        <di:waypoint x="1470" y="165" />\n'
-     '        <di:waypoint x="1470" y="735" />\n'
-     "      </bpmndi:BPMNEdge>"),
+    (
+        "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>\n"
+        "        <bpmn:flowNodeRef>Task_check_answer</bpmn:flowNodeRef>",
+    ),
+    (
+        '    <bpmn:serviceTask id="Task_check_first_line_outcome"',
+        '    <bpmn:userTask id="Task_check_answer" name="Check the answer" camunda:formKey="check_answer">\n'
+        "      <bpmn:documentation>First line reads its answer again before it goes out.</bpmn:documentation>\n"
+        "      <bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n"
+        "      <bpmn:outgoing>Flow_check_answer_to_outcome</bpmn:outgoing>\n"
+        "    </bpmn:userTask>\n"
+        '    <bpmn:serviceTask id="Task_check_first_line_outcome"',
+    ),
+    (
+        "<bpmn:incoming>Flow_response_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock",
+        "<bpmn:incoming>Flow_check_answer_to_outcome</bpmn:incoming>\n      <bpmn:outgoing>Flow_outcome_to_stop_clock",
+    ),
+    (
+        'sourceRef="Task_first_level_response" targetRef="Task_check_first_line_outcome" />',
+        'sourceRef="Task_first_level_response" targetRef="Task_check_answer" />\n'
+        '    <bpmn:sequenceFlow id="Flow_check_answer_to_outcome" sourceRef="Task_check_answer" '
+        'targetRef="Task_check_first_line_outcome" />',
+    ),
+    (
+        '<bpmndi:BPMNShape id="Task_check_first_line_outcome_di"',
+        '<bpmndi:BPMNShape id="Task_check_answer_di" bpmnElement="Task_check_answer">\n'
+        '        <dc:Bounds x="1420" y="85" width="100" height="80" />\n'
+        "      </bpmndi:BPMNShape>\n"
+        '      <bpmndi:BPMNShape id="Task_check_first_line_outcome_di"',
+    ),
+    (
+        '<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
+        '        <di:waypoint x="1360" y="125" />\n'
+        '        <di:waypoint x="1390" y="125" />\n'
+        '        <di:waypoint x="1390" y="775" />\n'
+        '        <di:waypoint x="1410" y="775" />\n'
+        "      </bpmndi:BPMNEdge>",
+        '<bpmndi:BPMNEdge id="Flow_response_to_outcome_di" bpmnElement="Flow_response_to_outcome">\n'
+        '        <di:waypoint x="1360" y="125" />\n'
+        '        <di:waypoint x="1420" y="125" />\n'
+        "      </bpmndi:BPMNEdge>\n"
+        '      <bpmndi:BPMNEdge id="Flow_check_answer_to_outcome_di" bpmnElement="Flow_check_answer_to_outcome">\n'
+        '        <di:waypoint x="1470" y="165" />\n'
+        '        <di:waypoint x="1470" y="735" />\n'
+        "      </bpmndi:BPMNEdge>",
+    ),
 )
 
 # A version without third-line advice: second line resolves or passes the call on.
@@ -99,14 +111,19 @@ WITHOUT_ADVICE = edited(
     ("        <bpmn:flowNodeRef>Task_third_line_advice</bpmn:flowNodeRef>\n", ""),
     ("      <bpmn:outgoing>Flow_to_third_line_advice</bpmn:outgoing>\n", ""),
     ("      <bpmn:incoming>Flow_advice_back_to_second_line</bpmn:incoming>\n", ""),
-    ('    <bpmn:sequenceFlow id="Flow_advice_back_to_second_line" sourceRef="Task_third_line_advice" '
-     'targetRef="Task_second_line" />\n', ""),
+    (
+        '    <bpmn:sequenceFlow id="Flow_advice_back_to_second_line" sourceRef="Task_third_line_advice" '
+        'targetRef="Task_second_line" />\n',
+        "",
+    ),
 )
-for _pattern in (r'    <bpmn:userTask id="Task_third_line_advice".*?</bpmn:userTask>\n',
-                 r'    <bpmn:sequenceFlow id="Flow_to_third_line_advice".*?</bpmn:sequenceFlow>\n',
-                 r'      <bpmndi:BPMNShape id="Task_third_line_advice_di".*?</bpmndi:BPMNShape>\n',
-                 r'      <bpmndi:BPMNEdge id="Flow_to_third_line_advice_di".*?</bpmndi:BPMNEdge>\n',
-                 r'      <bpmndi:BPMNEdge id="Flow_advice_back_to_second_line_di".*?</bpmndi:BPMNEdge>\n'):
+for _pattern in (
+    r'    <bpmn:userTask id="Task_third_line_advice".*?</bpmn:userTask>\n',
+    r'    <bpmn:sequenceFlow id="Flow_to_third_line_advice".*?</bpmn:sequenceFlow>\n',
+    r'      <bpmndi:BPMNShape id="Task_third_line_advice_di".*?</bpmndi:BPMNShape>\n',
+    r'      <bpmndi:BPMNEdge id="Flow_to_third_line_advice_di".*?</bpmndi:BPMNEdge>\n',
+    r'      <bpmndi:BPMNEdge id="Flow_advice_back_to_second_line_di".*?</bpmndi:BPMNEdge>\n',
+):
     WITHOUT_ADVICE = cut(WITHOUT_ADVICE, _pattern)
 
 # Feedback is awaited three working days instead of five: the timer itself changed.
@@ -133,17 +150,26 @@ def london(*args) -> datetime:
 def sla_clocks(desk, reference: str) -> dict:
     with desk.db.reading() as session:
         clocks = SlaClocks(session, find_ticket(session, reference), desk.calendar, desk.sla_policy)
-        return {c.metric: {"state": c.state, "priority": c.priority, "due_at": c.due_at, "breached_at": c.breached_at,
-                           "stopped_at": c.stopped_at, "segments": [(s.kind, s.at, s.priority, s.budget)
-                                                                    for s in clocks.segments(c)]}
-                for c in clocks.clocks()}
+        return {
+            c.metric: {
+                "state": c.state,
+                "priority": c.priority,
+                "due_at": c.due_at,
+                "breached_at": c.breached_at,
+                "stopped_at": c.stopped_at,
+                "segments": [(s.kind, s.at, s.priority, s.budget) for s in clocks.segments(c)],
+            }
+            for c in clocks.clocks()
+        }
 
 
 def timer_jobs(desk, reference: str) -> dict[str, datetime]:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
-        return {job.task_id: job.due_at for job in session.scalars(
-            select(Job).where(Job.ticket_id == ticket.id, Job.kind == "timer"))}
+        return {
+            job.task_id: job.due_at
+            for job in session.scalars(select(Job).where(Job.ticket_id == ticket.id, Job.kind == "timer"))
+        }
 
 
 def waiting(desk, reference: str) -> dict[str, datetime]:
@@ -156,8 +182,10 @@ def waiting(desk, reference: str) -> dict[str, datetime]:
 def inbox_rows(desk, reference: str) -> set[tuple]:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
-        return {(row.id, row.element_id, row.title, row.role, row.claimed_by)
-                for row in session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id))}
+        return {
+            (row.id, row.element_id, row.title, row.role, row.claimed_by)
+            for row in session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id))
+        }
 
 
 def stored(desk, reference: str) -> tuple:
@@ -174,7 +202,8 @@ def fired(desk, reference: str) -> list[tuple[str, str]]:
 
 
 def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and_keep_every_due_moment(
-        desk, frozen_clock, tmp_path):
+    desk, frozen_clock, tmp_path
+):
     # Monday: a High call whose resolution target passes overnight: daily progress updates follow.
     breached = log_call(desk)
     do(desk, breached, "Confirm priority", {"priority": "High", "override_reason": "Campaign tomorrow"})
@@ -199,11 +228,16 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
 
     frozen_clock.set(london(2026, 11, 24, 9, 30))
     assert deploy(desk, tmp_path, WITH_CHECK, "v2") == 2
-    before = {ref: (sla_clocks(desk, ref), timer_jobs(desk, ref), waiting(desk, ref), inbox_rows(desk, ref))
-              for ref in tickets}
+    before = {
+        ref: (sla_clocks(desk, ref), timer_jobs(desk, ref), waiting(desk, ref), inbox_rows(desk, ref))
+        for ref in tickets
+    }
     never = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the clocks stopped: their watches wait for nothing
-    assert waiting(desk, awaiting_feedback) == {"Gateway_feedback": london(2026, 12, 1, 9, 0),
-                                                "Start_first_response_due": never, "Start_resolution_due": never}
+    assert waiting(desk, awaiting_feedback) == {
+        "Gateway_feedback": london(2026, 12, 1, 9, 0),
+        "Start_first_response_due": never,
+        "Start_resolution_due": never,
+    }
     assert waiting(desk, at_response)["Start_first_response_due"] == london(2026, 11, 24, 10, 0)
 
     # Later (re-evaluating now would give other moments): first the dry run, which changes nothing.
@@ -212,11 +246,19 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     assert set(report) == set(tickets)
     assert {r.outcome for r in report.values()} == {migration.SAFE}, [r.reasons for r in report.values()]
     assert report[at_response].changes.added == ("Task_check_answer",)
-    assert report[at_response].at == ("First level response", "First response due", "First response overdue",
-                                      "Resolution target missed", "Resolution target reached")  # the SLA watches
+    assert report[at_response].at == (
+        "First level response",
+        "First response due",
+        "First response overdue",
+        "Resolution target missed",
+        "Resolution target reached",
+    )  # the SLA watches
     feedback_timer = next(t for t in report[awaiting_feedback].timers if t.element == "Gateway_feedback")
     assert (feedback_timer.was, feedback_timer.due, feedback_timer.re_evaluated) == (
-        london(2026, 12, 1, 9, 0), london(2026, 12, 1, 9, 0), False)
+        london(2026, 12, 1, 9, 0),
+        london(2026, 12, 1, 9, 0),
+        False,
+    )
     assert report[escalation].changes == migration.DiagramChanges()
     assert {ref: stored(desk, ref)[0] for ref in tickets} == dict.fromkeys(tickets, 1)
 
@@ -273,18 +315,27 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
 
 
 def test_a_version_removing_the_element_a_ticket_is_in_is_refused_for_that_ticket_with_the_reason(
-        desk, frozen_clock, tmp_path):
+    desk, frozen_clock, tmp_path
+):
     at_second_line = log_and_triage(desk)
     do(desk, at_second_line, "First level response", FIRST_RESPONSE)
     at_advice = log_and_triage(desk)
     do(desk, at_advice, "First level response", FIRST_RESPONSE)
-    do(desk, at_advice, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
-                                                      "handover_reason": "Known bug?"})
+    do(
+        desk,
+        at_advice,
+        "Resolve call (second line)",
+        {**RESOLUTION, "next_step": "ask_third_line", "handover_reason": "Known bug?"},
+    )
     assert open_titles(desk, at_advice) == ["Advise second line"]
     advised = log_and_triage(desk)
     do(desk, advised, "First level response", FIRST_RESPONSE)
-    do(desk, advised, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
-                                                    "handover_reason": "Known bug?"})
+    do(
+        desk,
+        advised,
+        "Resolve call (second line)",
+        {**RESOLUTION, "next_step": "ask_third_line", "handover_reason": "Known bug?"},
+    )
     do(desk, advised, "Advise second line", {"advice": "Yes, fixed in 4.2"})
     untouched = {ref: stored(desk, ref) for ref in (at_advice, advised)}
     assert deploy(desk, tmp_path, WITHOUT_ADVICE, "v2") == 2
@@ -293,10 +344,13 @@ def test_a_version_removing_the_element_a_ticket_is_in_is_refused_for_that_ticke
     assert report[at_second_line].outcome == migration.SAFE
     assert report[at_advice].outcome == migration.UNSAFE
     assert report[at_advice].reasons == (
-        "the ticket is at \u201cAdvise second line\u201d (Task_third_line_advice), which version 2 no longer has",)
+        "the ticket is at \u201cAdvise second line\u201d (Task_third_line_advice), which version 2 no longer has",
+    )
     assert report[advised].outcome == migration.UNSAFE
-    assert any("has done \u201cAdvise second line\u201d (Task_third_line_advice)" in reason
-               for reason in report[advised].reasons)
+    assert any(
+        "has done \u201cAdvise second line\u201d (Task_third_line_advice)" in reason
+        for reason in report[advised].reasons
+    )
     assert report[at_advice].changes.removed == ("Task_third_line_advice",)
 
     results = {r.reference: r for r in migration.migrate(desk, 2, actor="pat")}
@@ -347,7 +401,10 @@ def test_a_timer_the_new_version_changed_is_evaluated_again_and_the_dry_run_says
     assert plan.outcome == migration.SAFE and plan.changes.changed == ("Gateway_feedback",)
     moved = {t.element: t for t in plan.timers}
     assert (moved["Gateway_feedback"].was, moved["Gateway_feedback"].due, moved["Gateway_feedback"].re_evaluated) == (
-        london(2026, 11, 30, 10, 0), london(2026, 11, 26, 12, 0), True)  # three working days from the migration
+        london(2026, 11, 30, 10, 0),
+        london(2026, 11, 26, 12, 0),
+        True,
+    )  # three working days from the migration
     assert moved["Start_resolution_due"].re_evaluated is False
     response_due = waiting(desk, at_response)
 
@@ -356,8 +413,12 @@ def test_a_timer_the_new_version_changed_is_evaluated_again_and_the_dry_run_says
     assert london(2026, 11, 26, 12, 0) in timer_jobs(desk, awaiting_feedback).values()
     assert waiting(desk, at_response) == response_due  # its timer did not change: kept
     (event,) = events(desk, awaiting_feedback, "ticket_migrated")
-    assert {"element": "Gateway_feedback", "was": "2026-11-30T10:00:00+00:00", "due": "2026-11-26T12:00:00+00:00",
-            "re_evaluated": True} in event.payload["timers"]
+    assert {
+        "element": "Gateway_feedback",
+        "was": "2026-11-30T10:00:00+00:00",
+        "due": "2026-11-26T12:00:00+00:00",
+        "re_evaluated": True,
+    } in event.payload["timers"]
 
 
 def test_a_changed_element_the_ticket_has_done_or_is_at_is_refused(desk, frozen_clock, tmp_path):
@@ -367,15 +428,18 @@ def test_a_changed_element_the_ticket_has_done_or_is_at_is_refused(desk, frozen_
     deploy(desk, tmp_path, RENAMED_TRIAGE, "v2")
     report = {r.reference: r for r in migration.plan(desk, 2)}
     assert report[at_triage].reasons == (
-        "the ticket is at \u201cConfirm priority\u201d (Task_triage), which version 2 changes (its name)",)
+        "the ticket is at \u201cConfirm priority\u201d (Task_triage), which version 2 changes (its name)",
+    )
     assert report[past_triage].reasons == (
-        "the ticket has done \u201cConfirm priority\u201d (Task_triage), which version 2 changes (its name)",)
+        "the ticket has done \u201cConfirm priority\u201d (Task_triage), which version 2 changes (its name)",
+    )
     assert report[escalation].outcome == migration.SAFE  # its own process did not change
     assert report[at_triage].changes.changed == ("Task_triage",)
 
 
 def test_a_version_without_the_tickets_process_is_refused_and_one_already_there_is_left_alone(
-        desk, frozen_clock, tmp_path):
+    desk, frozen_clock, tmp_path
+):
     reference = log_call(desk)
     training = commands.record_training_need(desk, reference, "new_user", "", "alice")
     folder = tmp_path / "v2"
@@ -412,8 +476,12 @@ def test_supportdesk_migrate_dry_run_then_migrate(desk, frozen_clock, tmp_path, 
     at_response = log_and_triage(desk)
     at_advice = log_and_triage(desk)
     do(desk, at_advice, "First level response", FIRST_RESPONSE)
-    do(desk, at_advice, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
-                                                      "handover_reason": "Known bug?"})
+    do(
+        desk,
+        at_advice,
+        "Resolve call (second line)",
+        {**RESOLUTION, "next_step": "ask_third_line", "handover_reason": "Known bug?"},
+    )
     deploy(desk, tmp_path, WITHOUT_ADVICE, "v2")
 
     assert "give --ticket REF, or --all" in cli("--to", "2", expect=2)
@@ -423,8 +491,9 @@ def test_supportdesk_migrate_dry_run_then_migrate(desk, frozen_clock, tmp_path, 
     assert f"{at_advice} (support_call) version 1 -> 2: UNSAFE, left untouched" in shown
     assert "because the ticket is at \u201cAdvise second line\u201d (Task_third_line_advice)" in shown
     assert "support_call 1 -> 2: removed Task_third_line_advice" in shown
-    assert shown.strip().endswith("dry run, nothing changed: 2 ticket(s) for version 2: 1 safe, "
-                                  "1 unsafe (left untouched)")
+    assert shown.strip().endswith(
+        "dry run, nothing changed: 2 ticket(s) for version 2: 1 safe, 1 unsafe (left untouched)"
+    )
     assert queries.ticket_view(desk, at_response).diagram_version == 1
 
     done = cli("--to", "2", "--ticket", at_response, "--as", "owner")
@@ -443,13 +512,16 @@ def signed_in(desk, monkeypatch):
     return lambda username: signed_in_client(app.test_client(), username)  # a fresh browser for each person
 
 
-def test_the_admin_page_shows_versions_a_dry_run_and_migrates_the_safe_tickets(desk, frozen_clock, tmp_path,
-                                                                             signed_in):
+def test_the_admin_page_shows_versions_a_dry_run_and_migrates_the_safe_tickets(desk, frozen_clock, tmp_path, signed_in):
     at_response = log_and_triage(desk)
     at_advice = log_and_triage(desk)
     do(desk, at_advice, "First level response", FIRST_RESPONSE)
-    do(desk, at_advice, "Resolve call (second line)", {**RESOLUTION, "next_step": "ask_third_line",
-                                                      "handover_reason": "Known bug?"})
+    do(
+        desk,
+        at_advice,
+        "Resolve call (second line)",
+        {**RESOLUTION, "next_step": "ask_third_line", "handover_reason": "Known bug?"},
+    )
     deploy(desk, tmp_path, WITHOUT_ADVICE, "v2")
 
     assert signed_in("alice").get("/admin/migration").status_code == 403
@@ -461,8 +533,9 @@ def test_the_admin_page_shows_versions_a_dry_run_and_migrates_the_safe_tickets(d
     assert '<td class="number">2</td>' in row_v1 and "support_call</code>: 2" in row_v1
     assert "Dry run: to version 2" in shown
     assert re.search(rf'<tr data-ticket="{at_advice}" class="breached">.*?Task_third_line_advice', shown, re.S)
-    assert re.search(rf'<tr data-ticket="{at_response}">.*?First response due: 23 Nov 2026 11:00 GMT, kept',
-                     shown, re.S)
+    assert re.search(
+        rf'<tr data-ticket="{at_response}">.*?First response due: 23 Nov 2026 11:00 GMT, kept', shown, re.S
+    )
     assert "Migrate the 1 safe ticket to version 2" in shown
 
     assert browser.post("/admin/migration", data={"to": "2"}).status_code == 400  # no CSRF token

@@ -32,8 +32,9 @@ def modeller_warnings(paths) -> dict[str, list[str]]:
         _skip_or_fail("Node.js is not installed")
     if not (MODELER / "node_modules").exists():
         _skip_or_fail("run `npm ci --prefix tests/modeler` to install bpmn-moddle")
-    done = subprocess.run(["node", str(MODELER / "check.mjs"), *map(str, paths)], capture_output=True, text=True,
-                          timeout=60, check=True)
+    done = subprocess.run(
+        ["node", str(MODELER / "check.mjs"), *map(str, paths)], capture_output=True, text=True, timeout=60, check=True
+    )
     return json.loads(done.stdout)
 
 
@@ -44,7 +45,10 @@ def test_the_shipped_diagrams_open_in_bpmn_io_without_warnings():
 
 def test_the_check_does_see_a_broken_reference(tmp_path):
     broken = tmp_path / "broken.bpmn"
-    broken.write_text((WORKFLOWS / "training.bpmn").read_text().replace(
-        'targetRef="Task_arrange_training"', 'targetRef="Task_missing"'))
+    broken.write_text(
+        (WORKFLOWS / "training.bpmn")
+        .read_text()
+        .replace('targetRef="Task_arrange_training"', 'targetRef="Task_missing"')
+    )
     [warnings] = modeller_warnings([broken]).values()
     assert any("Task_missing" in warning for warning in warnings)

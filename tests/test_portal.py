@@ -59,9 +59,17 @@ def test_C25_a_wrong_token_opens_nothing_and_no_token_means_no_access(desk, cust
 
 def test_C25_advisors_notes_are_not_shown_to_the_customer(desk, customer):
     reference = log_and_triage(desk)
-    do(desk, reference, "First level response", {"response_method": "phone", "response": "Called",
-                                                  "next_step": "second_line",
-                                                  "handover_reason": "INTERNAL: customer is difficult"})
+    do(
+        desk,
+        reference,
+        "First level response",
+        {
+            "response_method": "phone",
+            "response": "Called",
+            "next_step": "second_line",
+            "handover_reason": "INTERNAL: customer is difficult",
+        },
+    )
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}").get_data(as_text=True)
     assert "INTERNAL" not in page and "Called" not in page
@@ -70,14 +78,20 @@ def test_C25_advisors_notes_are_not_shown_to_the_customer(desk, customer):
 
 def test_C24_C25_information_added_on_the_portal_reopens_a_delayed_call(desk, customer):
     reference = log_and_triage(desk)
-    do(desk, reference, "First level response", {"response_method": "phone", "response": "Called",
-                                                  "next_step": "second_line", "handover_reason": "logs"})
+    do(
+        desk,
+        reference,
+        "First level response",
+        {"response_method": "phone", "response": "Called", "next_step": "second_line", "handover_reason": "logs"},
+    )
     commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}")
     assert "We are waiting for information or access from you" in page.get_data(as_text=True)
-    response = customer.post(f"/portal/calls/{reference}/information", data={
-        "information-csrf_token": csrf_token(page, form="information"), "information-text": "CSV attached"})
+    response = customer.post(
+        f"/portal/calls/{reference}/information",
+        data={"information-csrf_token": csrf_token(page, form="information"), "information-text": "CSV attached"},
+    )
     assert response.status_code == 302
     assert queries.ticket_view(desk, reference).status == "open"
     assert events(desk, reference, "customer_information")[0].payload == {"text": "CSV attached"}
@@ -88,8 +102,14 @@ def test_C27_feedback_on_a_resolved_call_from_the_portal(desk, customer):
     do(desk, reference, "First level response", RESOLVED_STRAIGHT_AWAY)
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}")
-    response = customer.post(f"/portal/calls/{reference}/feedback", data={
-        "feedback-csrf_token": csrf_token(page, form="feedback"), "feedback-rating": "5", "feedback-comment": "Lovely"})
+    response = customer.post(
+        f"/portal/calls/{reference}/feedback",
+        data={
+            "feedback-csrf_token": csrf_token(page, form="feedback"),
+            "feedback-rating": "5",
+            "feedback-comment": "Lovely",
+        },
+    )
     assert response.status_code == 302
     assert events(desk, reference, "feedback_received")[0].payload == {"rating": 5, "comment": "Lovely"}
     assert queries.ticket_view(desk, reference).status == "closed"
@@ -99,8 +119,13 @@ def test_C28_the_customer_asks_to_escalate(desk, customer):
     reference = log_and_triage(desk)
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}")
-    response = customer.post(f"/portal/calls/{reference}/escalation", data={
-        "escalation-csrf_token": csrf_token(page, form="escalation"), "escalation-concern": "Nobody has called me"})
+    response = customer.post(
+        f"/portal/calls/{reference}/escalation",
+        data={
+            "escalation-csrf_token": csrf_token(page, form="escalation"),
+            "escalation-concern": "Nobody has called me",
+        },
+    )
     assert response.status_code == 302
     [started] = events(desk, reference, "escalation_started")
     assert started.actor == "customer:ann@example.com"

@@ -59,8 +59,10 @@ def test_staff_revoke_a_contacts_links_and_the_sessions_opened_with_them(desk, a
     advisor = signed_in(app.test_client(), "alice")
     page = advisor.get(f"/calls/{reference}")
     assert "Revoke their portal links" in text(page)
-    answer = advisor.post("/portal/revoke", data={"csrf_token": token(page), "contact_email": ANN.contact_email,
-                                                  "next": f"/calls/{reference}"})
+    answer = advisor.post(
+        "/portal/revoke",
+        data={"csrf_token": token(page), "contact_email": ANN.contact_email, "next": f"/calls/{reference}"},
+    )
     assert answer.status_code == 302 and answer.headers["Location"] == f"/calls/{reference}"
     assert f"Revoked 1 portal link of {ANN.contact_email}" in text(advisor.get(f"/calls/{reference}"))
     assert customer.get(f"/portal/calls/{reference}").status_code == 403
@@ -72,8 +74,10 @@ def test_only_staff_who_deal_with_customers_revoke_links(desk, app):
     auditor = signed_in(app.test_client(), "audrey")
     page = auditor.get(f"/calls/{reference}")
     assert "Revoke their portal links" not in text(page)
-    assert auditor.post("/portal/revoke", data={"csrf_token": token(page),
-                                                "contact_email": ANN.contact_email}).status_code == 403
+    assert (
+        auditor.post("/portal/revoke", data={"csrf_token": token(page), "contact_email": ANN.contact_email}).status_code
+        == 403
+    )
     assert app.test_client().post("/portal/revoke", data={"contact_email": ANN.contact_email}).status_code == 400
     with desk.db.reading() as session:
         from supportdesk.engine.store.models import PortalAccess

@@ -120,7 +120,12 @@ def check_weekly_figures(report, refs) -> None:
     assert [p.first_day for p in report.periods] == [WEEK_1, WEEK_2]
     assert report.goals == {FIRST_RESPONSE: 0.85, RESOLUTION: 0.95}
     assert [(line.metric, line.priority) for line in report.lines] == [
-        (FIRST_RESPONSE, ALL), (RESOLUTION, "High"), (RESOLUTION, "Medium"), (RESOLUTION, "Low"), (RESOLUTION, ALL)]
+        (FIRST_RESPONSE, ALL),
+        (RESOLUTION, "High"),
+        (RESOLUTION, "Medium"),
+        (RESOLUTION, "Low"),
+        (RESOLUTION, ALL),
+    ]
     assert figures(report, FIRST_RESPONSE, ALL) == [(2, 1, 1), (1, 1, 0), (3, 2, 1)]
     assert figures(report, RESOLUTION, "High") == [(1, 0, 1), (0, 0, 0), (1, 0, 1)]
     assert figures(report, RESOLUTION, "Medium") == [(0, 0, 0), (1, 1, 0), (1, 1, 0)]
@@ -149,7 +154,9 @@ def test_C31_monthly_figures_put_each_call_in_the_month_it_was_logged(scenario):
     desk, _ = scenario
     report = sla_report(desk, period="month", start=date(2026, 11, 1), end=date(2026, 12, 31))
     assert [(p.first_day, p.last_day) for p in report.periods] == [
-        (date(2026, 11, 1), date(2026, 11, 30)), (date(2026, 12, 1), date(2026, 12, 31))]
+        (date(2026, 11, 1), date(2026, 11, 30)),
+        (date(2026, 12, 1), date(2026, 12, 31)),
+    ]
     assert figures(report, FIRST_RESPONSE, ALL) == [(3, 2, 1), (0, 0, 0), (3, 2, 1)]  # D has no outcome yet
     assert figures(report, RESOLUTION, "Low") == [(1, 1, 0), (0, 0, 0), (1, 1, 0)]
 
@@ -167,7 +174,11 @@ def test_C31_an_open_breach_appears_once_its_due_moment_passes(scenario):
     report = weekly(desk)
     assert figures(report, FIRST_RESPONSE, ALL)[1] == (2, 1, 1)
     assert [(b.reference, b.metric, b.is_open, b.late) for b in report.breaches][-1] == (
-        refs["D"], FIRST_RESPONSE, True, timedelta(minutes=15))
+        refs["D"],
+        FIRST_RESPONSE,
+        True,
+        timedelta(minutes=15),
+    )
 
 
 def test_C31_weeks_start_on_monday_in_london_not_in_utc(desk):
@@ -176,8 +187,9 @@ def test_C31_weeks_start_on_monday_in_london_not_in_utc(desk):
     assert local(clock.now()) == london(2026, 6, 1, 0, 30)
     reference = log_call(desk)
     clock.set(london(2026, 6, 1, 10, 0))  # its first response was due 09:30 (opening 08:30 + 1 h)
-    assert figures(sla_report(desk, period="week", start=date(2026, 5, 25), end=date(2026, 5, 31)),
-                   FIRST_RESPONSE, ALL) == [(0, 0, 0), (0, 0, 0)]
+    assert figures(
+        sla_report(desk, period="week", start=date(2026, 5, 25), end=date(2026, 5, 31)), FIRST_RESPONSE, ALL
+    ) == [(0, 0, 0), (0, 0, 0)]
     june = sla_report(desk, period="week", start=date(2026, 6, 1), end=date(2026, 6, 7))
     assert figures(june, FIRST_RESPONSE, ALL) == [(1, 0, 1), (1, 0, 1)]
     assert [(b.reference, b.late) for b in june.breaches] == [(reference, timedelta(minutes=30))]
@@ -187,8 +199,10 @@ def test_C31_periods_and_boundaries_in_london_time():
     assert reports.london_midnight(date(2026, 6, 1)).isoformat() == "2026-05-31T23:00:00+00:00"
     assert reports.london_midnight(date(2026, 12, 1)).isoformat() == "2026-12-01T00:00:00+00:00"
     weeks = reports.periods_between("week", date(2026, 12, 30), date(2027, 1, 5))
-    assert [(p.first_day, p.last_day) for p in weeks] == [(date(2026, 12, 28), date(2027, 1, 3)),
-                                                          (date(2027, 1, 4), date(2027, 1, 10))]
+    assert [(p.first_day, p.last_day) for p in weeks] == [
+        (date(2026, 12, 28), date(2027, 1, 3)),
+        (date(2027, 1, 4), date(2027, 1, 10)),
+    ]
     months = reports.periods_between("month", date(2026, 12, 15), date(2027, 2, 1))
     assert [p.first_day for p in months] == [date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)]
     assert Figures(3, 1).attainment == 0.75 and Figures().attainment is None
@@ -224,19 +238,45 @@ def test_C31_the_csv_has_the_figures_and_the_breaches(scenario):
     desk, refs = scenario
     rows, breaches = csv_sections(sla_report_csv(weekly(desk)))
     assert len(rows) == 5 * 3  # five lines, two weeks and a total each
-    assert rows[0] == {"period": "Week of Mon 23 Nov 2026", "first_day": "2026-11-23", "last_day": "2026-11-29",
-                       "metric": "first_response", "priority": "All", "with_outcome": "2", "met": "1",
-                       "breached": "1", "attainment": "0.5000", "goal": "0.85"}
+    assert rows[0] == {
+        "period": "Week of Mon 23 Nov 2026",
+        "first_day": "2026-11-23",
+        "last_day": "2026-11-29",
+        "metric": "first_response",
+        "priority": "All",
+        "with_outcome": "2",
+        "met": "1",
+        "breached": "1",
+        "attainment": "0.5000",
+        "goal": "0.85",
+    }
     total = next(r for r in rows if r["period"] == "Total" and r["priority"] == "High")
     assert (total["first_day"], total["last_day"], total["with_outcome"], total["attainment"]) == (
-        "2026-11-23", "2026-12-06", "1", "0.0000")
+        "2026-11-23",
+        "2026-12-06",
+        "1",
+        "0.0000",
+    )
     medium_week_1 = next(r for r in rows if r["priority"] == "Medium" and r["first_day"] == "2026-11-23")
     assert medium_week_1["with_outcome"] == "0" and medium_week_1["attainment"] == ""
     assert breaches == [
-        {"reference": refs["B"], "metric": "first_response", "priority": "High", "due": "2026-11-23T11:00:00+00:00",
-         "stopped": "2026-11-23T12:00:00+00:00", "late_working_minutes": "60"},
-        {"reference": refs["B"], "metric": "resolution", "priority": "High", "due": "2026-11-23T18:00:00+00:00",
-         "stopped": "open", "late_working_minutes": str(49 * 60)}]
+        {
+            "reference": refs["B"],
+            "metric": "first_response",
+            "priority": "High",
+            "due": "2026-11-23T11:00:00+00:00",
+            "stopped": "2026-11-23T12:00:00+00:00",
+            "late_working_minutes": "60",
+        },
+        {
+            "reference": refs["B"],
+            "metric": "resolution",
+            "priority": "High",
+            "due": "2026-11-23T18:00:00+00:00",
+            "stopped": "open",
+            "late_working_minutes": str(49 * 60),
+        },
+    ]
 
 
 def test_C31_the_cli_prints_the_same_report_as_a_table_csv_or_json(scenario, monkeypatch):
@@ -317,8 +357,14 @@ def test_C31_the_report_page_shows_the_figures_the_chart_and_the_breaches(browse
     assert response.status_code == 200
     page = _Page()
     page.feed(response.get_data(as_text=True))
-    assert page.rows["first_response/All/2026-11-23"] == ["Week of Mon 23 Nov 2026", "All priorities", "2", "1", "1",
-                                                          "50.0 %"]
+    assert page.rows["first_response/All/2026-11-23"] == [
+        "Week of Mon 23 Nov 2026",
+        "All priorities",
+        "2",
+        "1",
+        "1",
+        "50.0 %",
+    ]
     assert page.rows["resolution/High/2026-11-23"] == ["Week of Mon 23 Nov 2026", "High", "1", "0", "1", "0.0 %"]
     assert page.rows["resolution/Medium/2026-11-23"] == ["", "Medium", "0", "0", "0", "—"]
     assert page.rows["resolution/Medium/2026-11-30"][2:] == ["1", "1", "0", "100.0 %"]
@@ -409,8 +455,12 @@ def test_C31_twenty_calls_with_known_outcomes(desk, frozen_clock):
     for n, reference in enumerate(references):
         logged = london(2026, 11, 23, 9, 0) + n * timedelta(minutes=5)
         frozen_clock.set(logged + (timedelta(minutes=30) if n % 2 == 0 else timedelta(hours=2, minutes=30)))
-        do(desk, reference, "First level response", {"response_method": "phone", "response": "On it",
-                                                      "next_step": "second_line", "handover_reason": "logs"})
+        do(
+            desk,
+            reference,
+            "First level response",
+            {"response_method": "phone", "response": "On it", "next_step": "second_line", "handover_reason": "logs"},
+        )
     for n, reference in enumerate(references):
         frozen_clock.set(london(2026, 11, 23, 14, n) if n < 15 else london(2026, 11, 25, 10, n))
         do(desk, reference, "Resolve call (second line)", {"next_step": "resolved", "resolution": "Fixed"}, "sam")

@@ -55,8 +55,7 @@ def test_instances_stored_with_their_spec_inside_are_moved_to_process_spec(any_s
         config.attributes["connection"] = connection
         command.downgrade(config, "0006")
     with desk.db.reading() as session:
-        assert all(SPEC_INSIDE.search(t.state) and len(t.state) > 2 * slim[t.reference]
-                   for t in session.query(Ticket))
+        assert all(SPEC_INSIDE.search(t.state) and len(t.state) > 2 * slim[t.reference] for t in session.query(Ticket))
     desk.close()
 
     again = Desk(desk.settings, REGISTRY)  # a new process: nothing cached
@@ -71,7 +70,8 @@ def test_instances_stored_with_their_spec_inside_are_moved_to_process_spec(any_s
 
 
 def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_them_through_a_regrade(
-        any_store_url, frozen_clock):
+    any_store_url, frozen_clock
+):
     """A store written before 0008: a High call breached, then Delayed (re-graded Medium). After the
     upgrade its clock reads breached, counted against High, with the budget of its current target."""
     from dataclasses import replace
@@ -92,8 +92,9 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     desk = open_test_desk(any_store_url)
     commands.deploy(desk, actor="test")
     moment = frozen_clock.now()
-    high = log_and_triage(desk, details=replace(ANN, symptom="software_crashes",
-                                                campaign_at=moment + timedelta(hours=5)))
+    high = log_and_triage(
+        desk, details=replace(ANN, symptom="software_crashes", campaign_at=moment + timedelta(hours=5))
+    )
     do(desk, high, "First level response", FIRST_RESPONSE)
     frozen_clock.set(moment + timedelta(days=1))
     Worker(desk).run_once()

@@ -36,10 +36,19 @@ def wait_for(url: str, deadline: float) -> str:
 
 def test_serve_deploys_prints_the_first_admin_and_answers_on_its_port(tmp_path, new_store_url):
     port = free_port()
-    env = {**os.environ, "SUPPORTDESK_DATABASE_URL": new_store_url("serve"),
-           "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
-    server = subprocess.Popen([sys.executable, "-m", "supportdesk.cli", "serve", "--port", str(port)], env=env,
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "SUPPORTDESK_DATABASE_URL": new_store_url("serve"),
+        "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "supportdesk.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         page = wait_for(f"http://127.0.0.1:{port}/login", time.monotonic() + 60)
         assert "Sign in" in page

@@ -21,9 +21,19 @@ def test_a_bad_value_names_its_variable():
         Settings.from_env({"SUPPORTDESK_SQLITE_SYNCHRONOUS": "sometimes"})
 
 
-WHOLE_NUMBERS = ["SMTP_PORT", "SMTP_TIMEOUT", "SMTP_MAX_ATTEMPTS", "MAIL_SERVER_PORT", "MAX_MESSAGE_BYTES",
-                 "MAX_ATTACHMENT_BYTES", "MAX_REQUEST_BYTES", "SIGN_IN_ATTEMPTS", "SIGN_IN_ADDRESS_ATTEMPTS",
-                 "SIGN_IN_LOCKOUT_MINUTES", "PORTAL_LINK_DAYS"]
+WHOLE_NUMBERS = [
+    "SMTP_PORT",
+    "SMTP_TIMEOUT",
+    "SMTP_MAX_ATTEMPTS",
+    "MAIL_SERVER_PORT",
+    "MAX_MESSAGE_BYTES",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_REQUEST_BYTES",
+    "SIGN_IN_ATTEMPTS",
+    "SIGN_IN_ADDRESS_ATTEMPTS",
+    "SIGN_IN_LOCKOUT_MINUTES",
+    "PORTAL_LINK_DAYS",
+]
 
 
 @pytest.mark.parametrize("name", [f"SUPPORTDESK_{name}" for name in WHOLE_NUMBERS])
@@ -41,9 +51,15 @@ def test_flags_and_counts_say_what_they_want():
 
 
 def test_values_are_trimmed_and_blank_ones_keep_the_defaults():
-    settings = Settings.from_env({"SUPPORTDESK_SMTP_PORT": " 587 ", "SUPPORTDESK_SMTP_STARTTLS": "YES",
-                                  "SUPPORTDESK_SQLITE_SYNCHRONOUS": " ", "SUPPORTDESK_SECURE_COOKIES": "",
-                                  "SUPPORTDESK_SMTP_PASSWORD": " kept as given "})
+    settings = Settings.from_env(
+        {
+            "SUPPORTDESK_SMTP_PORT": " 587 ",
+            "SUPPORTDESK_SMTP_STARTTLS": "YES",
+            "SUPPORTDESK_SQLITE_SYNCHRONOUS": " ",
+            "SUPPORTDESK_SECURE_COOKIES": "",
+            "SUPPORTDESK_SMTP_PASSWORD": " kept as given ",
+        }
+    )
     assert (settings.smtp_port, settings.smtp_starttls, settings.sqlite_synchronous) == (587, True, "full")
     assert settings.secure_cookies is None and settings.smtp_password == " kept as given "
 
@@ -52,6 +68,7 @@ def test_a_given_mapping_is_read_instead_of_the_process_environment(monkeypatch)
     monkeypatch.setenv("SUPPORTDESK_SMTP_PORT", "2525")
     assert Settings.from_env({}).smtp_port == 25
     assert Settings.from_env().smtp_port == 2525
+
 
 @pytest.mark.parametrize(("chosen", "pragma"), [("full", 2), ("normal", 1), ("off", 0)])
 def test_sqlite_commits_wait_for_the_disk_as_configured(tmp_path, chosen, pragma):

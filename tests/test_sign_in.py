@@ -53,8 +53,10 @@ def is_signed_in(client) -> bool:
 
 # --- throttling ------------------------------------------------------------------------------------------------
 
-def test_sixty_wrong_guesses_on_the_form_then_the_right_password_is_refused_until_the_lockout_ends(browser,
-                                                                                                  frozen_clock):
+
+def test_sixty_wrong_guesses_on_the_form_then_the_right_password_is_refused_until_the_lockout_ends(
+    browser, frozen_clock
+):
     for guess in range(60):
         answer = sign_in(browser, "alice", f"wrong guess {guess}")
         assert answer.status_code in (200, 429)
@@ -119,8 +121,9 @@ def test_failures_shared_by_web_processes_live_in_the_store_and_old_ones_go(desk
 
 def test_unknown_and_known_users_cost_the_same_to_check(desk, monkeypatch):
     """User enumeration by timing: a real hash costs the same for an unknown username (a dummy is checked)."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:60000"))
+    monkeypatch.setattr(
+        users, "generate_password_hash", lambda password: generate_password_hash(password, method="pbkdf2:sha256:60000")
+    )
     users.add_user(desk, "known", PASSWORD, ["first_line"])
     desk.settings = replace(desk.settings, sign_in_attempts=1000, sign_in_address_attempts=1000)
 
@@ -140,13 +143,17 @@ def test_unknown_and_known_users_cost_the_same_to_check(desk, monkeypatch):
 
 # --- the password policy -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("password", "words"), [
-    ("short pw", "too short: at least 12 characters"),
-    ("password1234", "list of commonly used passwords"),
-    ("qwertyuiopasdf", "list of commonly used passwords"),
-    ("x" * 257, "too long: at most 256"),
-    ("zoe-zoe-zoe-zoe-1", "must not contain the username"),
-])
+
+@pytest.mark.parametrize(
+    ("password", "words"),
+    [
+        ("short pw", "too short: at least 12 characters"),
+        ("password1234", "list of commonly used passwords"),
+        ("qwertyuiopasdf", "list of commonly used passwords"),
+        ("x" * 257, "too long: at most 256"),
+        ("zoe-zoe-zoe-zoe-1", "must not contain the username"),
+    ],
+)
 def test_short_common_and_obvious_passwords_are_refused_naming_the_field(desk, password, words):
     with pytest.raises(InvalidInput) as refused:
         users.add_user(desk, "zoe-zoe", password, ["first_line"])
@@ -174,8 +181,7 @@ def test_the_command_line_refuses_a_common_password(desk, monkeypatch):
 
 def change_password(client, current: str, new: str):
     page = client.get("/account")
-    return client.post("/account", data={"csrf_token": token(page), "current_password": current,
-                                         "new_password": new})
+    return client.post("/account", data={"csrf_token": token(page), "current_password": current, "new_password": new})
 
 
 def test_a_person_changes_their_password_within_the_policy(desk, browser):
@@ -191,6 +197,7 @@ def test_a_person_changes_their_password_within_the_policy(desk, browser):
 
 
 # --- sessions ---------------------------------------------------------------------------------------------------
+
 
 def test_a_copied_cookie_stops_working_when_its_owner_signs_out(app, browser):
     signed_in(browser, "alice")
@@ -232,12 +239,15 @@ def test_an_admin_resets_a_password_within_the_policy(desk, app):
     assert users.verify_password(desk, "sam", "a fresh passphrase for him").username == "sam"
 
 
-@pytest.mark.parametrize(("portal_url", "env", "secure"), [
-    ("http://127.0.0.1:5000/portal", None, False),
-    ("https://desk.example.com/portal", None, True),
-    ("http://127.0.0.1:5000/portal", "true", True),
-    ("https://desk.example.com/portal", "false", False),
-])
+@pytest.mark.parametrize(
+    ("portal_url", "env", "secure"),
+    [
+        ("http://127.0.0.1:5000/portal", None, False),
+        ("https://desk.example.com/portal", None, True),
+        ("http://127.0.0.1:5000/portal", "true", True),
+        ("https://desk.example.com/portal", "false", False),
+    ],
+)
 def test_cookies_are_secure_when_set_or_when_the_desk_is_served_over_https(desk, portal_url, env, secure):
     environ = {"SUPPORTDESK_PORTAL_URL": portal_url, **({"SUPPORTDESK_SECURE_COOKIES": env} if env else {})}
     settings = Settings.from_env(environ)
@@ -250,6 +260,7 @@ def test_cookies_are_secure_when_set_or_when_the_desk_is_served_over_https(desk,
 
 
 # --- two-factor sign-in -------------------------------------------------------------------------------------------
+
 
 def enrol(client) -> str:
     """Set up two-factor sign-in on the page; returns the secret."""
@@ -326,8 +337,9 @@ def test_basic_auth_of_a_person_with_two_factor_needs_the_code_header(desk, app,
     client = app.test_client()
     frozen_clock.advance(timedelta(seconds=30))
     assert client.post(f"{API}/tokens", json={"name": "x"}, auth=("alice", PASSWORD)).status_code == 401
-    made = client.post(f"{API}/tokens", json={"name": "x"}, auth=("alice", PASSWORD),
-                       headers={"X-OTP-Code": code_at(secret)})
+    made = client.post(
+        f"{API}/tokens", json={"name": "x"}, auth=("alice", PASSWORD), headers={"X-OTP-Code": code_at(secret)}
+    )
     assert made.status_code == 201
 
 
@@ -341,8 +353,10 @@ def test_admins_must_set_up_two_factor_when_the_desk_requires_it(desk, frozen_cl
     page = browser.get("/account/two-factor")
     assert "Administrators of this desk sign in with a one-time code" in text(page)
     secret = re.search(r'data-secret="([A-Z2-7]+)"', text(page)).group(1)
-    assert browser.post("/account/two-factor", data={"csrf_token": token(page), "code": code_at(secret)}
-                        ).status_code == 302
+    assert (
+        browser.post("/account/two-factor", data={"csrf_token": token(page), "code": code_at(secret)}).status_code
+        == 302
+    )
     assert browser.get("/admin").status_code == 200
     assert signed_in(app.test_client(), "alice")  # other roles sign in as before
     with desk.db.reading() as session:
@@ -351,6 +365,7 @@ def test_admins_must_set_up_two_factor_when_the_desk_requires_it(desk, frozen_cl
 
 
 # --- the first users --------------------------------------------------------------------------------------------
+
 
 def test_serve_on_an_empty_store_makes_one_admin_with_a_generated_password_shown_once(desk, capsys):
     password = seed_first_users(desk, demo=False)

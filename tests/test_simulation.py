@@ -75,8 +75,10 @@ def test_a_small_run_logs_every_call_with_a_reference_and_a_consistent_history(p
 def test_the_summary_is_what_the_queries_show(played, frozen_clock):
     desk, summary = played
     shown = views(desk, summary)
-    triaged = Counter(next((e.payload["priority"] for e in reversed(v.history) if e.kind == "priority_set"),
-                           simulation.NOT_TRIAGED) for v in shown)
+    triaged = Counter(
+        next((e.payload["priority"] for e in reversed(v.history) if e.kind == "priority_set"), simulation.NOT_TRIAGED)
+        for v in shown
+    )
     assert {row.priority: row.calls for row in summary.priorities} == dict(triaged)
     clocks = [(c.metric, c) for v in shown for c in v.clocks]
     for metric, figures in (("first_response", summary.first_response), ("resolution", summary.resolution)):
@@ -105,8 +107,10 @@ def test_the_chosen_seed_breaches_targets_and_a_customer_escalates(played, froze
 
 
 def history_of_store(desk) -> list[tuple]:
-    return [(t.reference, t.status, [(e.kind, e.actor, e.at) for e in queries.ticket_view(desk, t.reference).history])
-            for t in all_tickets(desk)]
+    return [
+        (t.reference, t.status, [(e.kind, e.actor, e.at) for e in queries.ticket_view(desk, t.reference).history])
+        for t in all_tickets(desk)
+    ]
 
 
 def test_the_same_seed_on_fresh_stores_gives_the_same_tickets_and_history(new_store_url, frozen_clock):
@@ -127,8 +131,9 @@ def test_a_stricter_policy_on_the_same_calls_shows_in_the_figures(new_store_url,
     before = simulation.simulate(as_is, tickets=10, days=3, seed=SEED)
     after = simulation.simulate(stricter, tickets=10, days=3, seed=SEED)
     assert before.references == after.references
-    assert [t.created_at for t in all_tickets(as_is) if t.kind == "call"] == \
-        [t.created_at for t in all_tickets(stricter) if t.kind == "call"]
+    assert [t.created_at for t in all_tickets(as_is) if t.kind == "call"] == [
+        t.created_at for t in all_tickets(stricter) if t.kind == "call"
+    ]
     assert after.first_response.met < before.first_response.met
     assert after.first_response.missed > before.first_response.missed
 
@@ -146,8 +151,9 @@ def test_a_task_the_simulation_does_not_know_is_filled_from_its_form_and_a_refus
 
 def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(new_store_url, frozen_clock):
     url = new_store_url("cli")
-    result = CliRunner().invoke(main, ["simulate", "--tickets", "5", "--days", "3", "--seed", "2"],
-                                env={"SUPPORTDESK_DATABASE_URL": url})
+    result = CliRunner().invoke(
+        main, ["simulate", "--tickets", "5", "--days", "3", "--seed", "2"], env={"SUPPORTDESK_DATABASE_URL": url}
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "deployed diagrams as version 1"
@@ -163,8 +169,7 @@ def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(new_stor
 def test_the_cli_takes_a_start_day_and_gives_the_clock_back_to_the_system(new_store_url):
     clock.use_system_time()
     env = {"SUPPORTDESK_DATABASE_URL": new_store_url("cli")}
-    result = CliRunner().invoke(main, ["simulate", "--tickets", "3", "--days", "2", "--start", "2025-03-03"],
-                                env=env)
+    result = CliRunner().invoke(main, ["simulate", "--tickets", "3", "--days", "2", "--start", "2025-03-03"], env=env)
     assert result.exit_code == 0, result.output
     assert "3 calls from Mon 03 Mar 2025 00:00 to Wed 05 Mar 2025 00:00 GMT (seed 1" in result.stdout
     assert not clock.is_frozen

@@ -183,8 +183,7 @@ def test_C15_a_task_is_done_only_by_the_role_of_its_lane(desk):
 
 
 def test_C02_call_details_longer_than_the_store_allows_are_refused_by_field(desk):
-    long = commands.CallDetails(contact_name="Ann", contact_email="ann@example.com", account="Acme",
-                                summary="x" * 501)
+    long = commands.CallDetails(contact_name="Ann", contact_email="ann@example.com", account="Acme", summary="x" * 501)
     with pytest.raises(InvalidInput) as raised:
         commands.log_call(desk, long, "alice")
     assert raised.value.fields == {"summary": "Summary allows at most 500 characters"}

@@ -46,8 +46,7 @@ def clocks_of(sqlite_url, frozen_clock):
 
 def test_C12_C13_first_response_clock_of_a_call_logged_on_saturday_is_due_monday_0930(clocks_of):
     saturday = london(2026, 11, 21, 11, 0)
-    figures = clocks_of(lambda c: (c.start(FIRST_RESPONSE, None, saturday),
-                                   c.figures(FIRST_RESPONSE, saturday))[1])
+    figures = clocks_of(lambda c: (c.start(FIRST_RESPONSE, None, saturday), c.figures(FIRST_RESPONSE, saturday))[1])
     assert local(figures.due_at) == london(2026, 11, 23, 9, 30)
     assert figures.elapsed == timedelta(0) and figures.remaining == H and not figures.breached
 
@@ -126,8 +125,9 @@ def test_C14_a_clock_stopped_in_time_is_never_breached(clocks_of):
     def scenario(c):
         c.start(FIRST_RESPONSE, None, london(2026, 11, 23, 9, 0))
         c.stop(FIRST_RESPONSE, london(2026, 11, 23, 9, 45))
-        return c.record_breach(FIRST_RESPONSE, london(2026, 11, 23, 12, 0)), c.figures(FIRST_RESPONSE,
-                                                                                       london(2026, 11, 24))
+        return c.record_breach(FIRST_RESPONSE, london(2026, 11, 23, 12, 0)), c.figures(
+            FIRST_RESPONSE, london(2026, 11, 24)
+        )
 
     recorded, figures = clocks_of(scenario)
     assert recorded is False and figures.state == "stopped" and not figures.breached
@@ -159,11 +159,14 @@ def test_C32_figures_recomputed_from_the_stored_segments_equal_the_cached_ones(c
         from supportdesk.engine.store.models import SlaSegment
 
         rows = session.query(SlaSegment).filter_by(clock_id=clock_id).order_by(SlaSegment.seq).all()
-        segments = [Segment(r.kind, r.at, r.priority, timedelta(seconds=r.budget_seconds)
-                            if r.budget_seconds is not None else None) for r in rows]
+        segments = [
+            Segment(
+                r.kind, r.at, r.priority, timedelta(seconds=r.budget_seconds) if r.budget_seconds is not None else None
+            )
+            for r in rows
+        ]
     recomputed = compute(segments, CALENDAR, london(2026, 11, 23, 11, 0))
-    assert (recomputed.due_at, recomputed.state, recomputed.priority) == (cached_due, cached_state,
-                                                                          cached_priority)
+    assert (recomputed.due_at, recomputed.state, recomputed.priority) == (cached_due, cached_state, cached_priority)
     assert local(recomputed.due_at) == london(2026, 11, 24, 16, 30)  # 1h Fri + 7h Mon + 8h Tue = 16h
 
 
@@ -189,8 +192,9 @@ def test_nonsense_targets_are_refused_clearly(text, words):
 
 def test_a_policy_with_an_unknown_priority_names_it(tmp_path):
     path = tmp_path / "sla_policy.toml"
-    path.write_text('[first_response]\ntarget="1h"\ngoal=0.85\n[resolution]\ngoal=0.95\n'
-                    '[resolution.targets]\nUrgent="4h"\n')
+    path.write_text(
+        '[first_response]\ntarget="1h"\ngoal=0.85\n[resolution]\ngoal=0.95\n[resolution.targets]\nUrgent="4h"\n'
+    )
     with pytest.raises(PolicyError, match=r"sla_policy.toml: resolution.targets: unknown priority Urgent"):
         SlaPolicy.from_toml(path)
 
@@ -216,8 +220,17 @@ def test_C21_to_C24_the_sla_handlers_driven_by_a_diagram(sqlite_url, frozen_cloc
 
     kinds = [k for k in history_kinds(desk, reference) if k.startswith("sla_")]
     # The first response clock, paused at its due moment, is breached the moment it runs again (C14).
-    assert kinds == ["sla_started", "sla_started", "sla_paused", "sla_paused", "sla_regraded", "sla_resumed",
-                     "sla_resumed", "sla_breached", "sla_stopped"]
+    assert kinds == [
+        "sla_started",
+        "sla_started",
+        "sla_paused",
+        "sla_paused",
+        "sla_regraded",
+        "sla_resumed",
+        "sla_resumed",
+        "sla_breached",
+        "sla_stopped",
+    ]
     view = queries.ticket_view(desk, reference)
     resolution = next(c for c in view.clocks if c.metric == RESOLUTION)
     # 1h Friday (15:00-16:00) + 2h Monday (10:00-12:00) of Medium's 16h

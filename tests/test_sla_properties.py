@@ -49,25 +49,38 @@ def expected_breach(segments: list[Segment], calendar: WorkingCalendar, end: dat
 def _busy_behaviour(late: float, delayed: float) -> simulation.Behaviour:
     """People slower than usual, so that clocks run out on every path: at triage, before the first
     level response, with second and third line, while Delayed, and after re-opening."""
-    pick_up = {title: simulation.Delay(d.low, d.mode, d.high, late_share=late, late=(60, 1500))
-               for title, d in simulation.Behaviour().pick_up.items()}
-    return simulation.Behaviour(pick_up=pick_up, delayed=delayed, escalation=0.15, training=0.1, blocking_symptom=0.8,
-                                campaigns={"within_24h": 0.6, "within_3_days": 0.2, "later": 0.1, "none": 0.1},
-                                paths={"first_line": 0.25, "second_line": 0.3, "ask_third_line": 0.2,
-                                       "pass_third_line": 0.25})
+    pick_up = {
+        title: simulation.Delay(d.low, d.mode, d.high, late_share=late, late=(60, 1500))
+        for title, d in simulation.Behaviour().pick_up.items()
+    }
+    return simulation.Behaviour(
+        pick_up=pick_up,
+        delayed=delayed,
+        escalation=0.15,
+        training=0.1,
+        blocking_symptom=0.8,
+        campaigns={"within_24h": 0.6, "within_3_days": 0.2, "later": 0.1, "none": 0.1},
+        paths={"first_line": 0.25, "second_line": 0.3, "ask_third_line": 0.2, "pass_third_line": 0.25},
+    )
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 10_000), late=st.sampled_from([0.2, 0.5, 0.9]), delayed=st.sampled_from([0.3, 0.8]),
-       tickets=st.integers(3, 8))
+@given(
+    seed=st.integers(0, 10_000),
+    late=st.sampled_from([0.2, 0.5, 0.9]),
+    delayed=st.sampled_from([0.3, 0.8]),
+    tickets=st.integers(3, 8),
+)
 def test_C14_C32_every_clock_is_breached_exactly_at_its_due_moment_once_and_replay_agrees(
-        new_store_url, seed, late, delayed, tickets):
+    new_store_url, seed, late, delayed, tickets
+):
     clock.set(MONDAY_10AM)
     desk = open_test_desk(new_store_url(f"sim{seed}-{late}-{delayed}-{tickets}"))
     try:
         commands.deploy(desk, actor="test")
-        summary = simulation.simulate(desk, tickets=tickets, days=6, seed=seed,
-                                      behaviour=_busy_behaviour(late, delayed))
+        summary = simulation.simulate(
+            desk, tickets=tickets, days=6, seed=seed, behaviour=_busy_behaviour(late, delayed)
+        )
         end = clock.now()
         references = _check_every_clock(desk, end)
         assert summary.tickets == len([r for r in references if r.startswith("SUP-")])
@@ -95,8 +108,11 @@ def _check_clock(desk, reference: str, row: SlaClock, segments: list[Segment], e
     where = f"{reference} {row.metric}: segments {[(s.kind, s.at.isoformat()) for s in segments]}"
     assert recorded == ([expected] if expected else []), where  # at its due moment, exactly once
     assert row.breached_at == expected, where  # and still there at the end
-    events = [e for e in queries.ticket_view(desk, reference).history
-              if e.kind == "sla_breached" and e.payload["clock"] == row.metric]
+    events = [
+        e
+        for e in queries.ticket_view(desk, reference).history
+        if e.kind == "sla_breached" and e.payload["clock"] == row.metric
+    ]
     assert len(events) == len(recorded), where
     if expected is not None:
         noticed = events[0].at
@@ -109,5 +125,8 @@ def _check_clock(desk, reference: str, row: SlaClock, segments: list[Segment], e
 def _clock_started_at(desk, reference: str, metric: str) -> datetime:
     """When the clock was started, as the history says (a resolution clock starts at triage, counting
     from the moment the call was logged)."""
-    return next(e.at for e in queries.ticket_view(desk, reference).history
-                if e.kind == "sla_started" and e.payload["clock"] == metric)
+    return next(
+        e.at
+        for e in queries.ticket_view(desk, reference).history
+        if e.kind == "sla_started" and e.payload["clock"] == metric
+    )

@@ -72,7 +72,8 @@ def assert_breached_at(desk, reference: str, metric: str, due: datetime) -> None
 
 
 def test_C14_C26_a_high_call_nobody_answers_is_breached_at_its_due_moment_and_told_before_it_is_resolved(
-        desk, frozen_clock):
+    desk, frozen_clock
+):
     """Logged and triaged High at 09:00 Monday; nobody gives the first level response. The
     resolution target (17:00) is watched all the same: breached at 17:00, the progress mail
     goes then; answered and resolved Tuesday morning: the resolution mail is the last."""
@@ -91,8 +92,11 @@ def test_C14_C26_a_high_call_nobody_answers_is_breached_at_its_due_moment_and_to
     assert queries.ticket_view(desk, reference).status == "resolved"
     assert worker_at(desk, frozen_clock, london(2026, 11, 24, 17, 0) + TICK) <= 1  # the next day's update: none
     assert mail_log(desk, reference) == [
-        ("confirmation", "Mon 09:00"), ("first_line_alert", "Mon 10:00"), ("progress_update", "Mon 17:00"),
-        ("resolution", "Tue 09:00")]
+        ("confirmation", "Mon 09:00"),
+        ("first_line_alert", "Mon 10:00"),
+        ("progress_update", "Mon 17:00"),
+        ("resolution", "Tue 09:00"),
+    ]
     kinds = history_kinds(desk, reference)
     assert kinds.index("sla_breached") < kinds.index("call_resolved")
     assert [e.payload["clock"] for e in events(desk, reference, "sla_breached")] == [FIRST_RESPONSE, RESOLUTION]
@@ -101,7 +105,9 @@ def test_C14_C26_a_high_call_nobody_answers_is_breached_at_its_due_moment_and_to
     assert (report.line(RESOLUTION, "High").total.breached, report.line(RESOLUTION, "High").total.met) == (1, 0)
     assert (report.line(FIRST_RESPONSE, ALL).total.breached, report.line(FIRST_RESPONSE, ALL).total.met) == (1, 0)
     assert [(b.metric, b.priority, local(b.due_at)) for b in report.breaches] == [
-        (FIRST_RESPONSE, "High", london(2026, 11, 23, 10, 0)), (RESOLUTION, "High", london(2026, 11, 23, 17, 0))]
+        (FIRST_RESPONSE, "High", london(2026, 11, 23, 10, 0)),
+        (RESOLUTION, "High", london(2026, 11, 23, 17, 0)),
+    ]
 
 
 def test_C12_C14_a_call_nobody_triages_is_breached_for_first_response_and_first_line_is_alerted(desk, frozen_clock):
@@ -123,15 +129,17 @@ def test_C12_C14_a_call_nobody_triages_is_breached_for_first_response_and_first_
     report = sla_report(desk, period="week", start=date(2026, 11, 23), end=date(2026, 11, 29))
     assert report.line(FIRST_RESPONSE, ALL).total.breached == 1
     assert [(b.reference, b.metric, local(b.due_at), local(b.stopped_at)) for b in report.breaches] == [
-        (reference, FIRST_RESPONSE, london(2026, 11, 23, 11, 0), london(2026, 11, 23, 11, 30))]
+        (reference, FIRST_RESPONSE, london(2026, 11, 23, 11, 0), london(2026, 11, 23, 11, 30))
+    ]
 
 
 def test_C14_a_resolution_clock_that_starts_past_its_target_is_breached_at_its_due_moment(desk, frozen_clock):
     """Triaged High only the next morning: the resolution clock counts from the logging moment, so its
     target (17:00 on the day it was logged) has passed when it starts. The breach is dated then."""
     frozen_clock.set(london(2026, 11, 23, 9, 0))
-    reference = log_call(desk, details=replace(ANN, symptom="software_crashes",
-                                               campaign_at=london(2026, 11, 23, 14, 0)))
+    reference = log_call(
+        desk, details=replace(ANN, symptom="software_crashes", campaign_at=london(2026, 11, 23, 14, 0))
+    )
     frozen_clock.set(london(2026, 11, 24, 9, 0))
     do(desk, reference, "Confirm priority")
     view = clock_of(desk, reference, RESOLUTION)
@@ -145,7 +153,8 @@ def test_C14_a_resolution_clock_that_starts_past_its_target_is_breached_at_its_d
 
 
 def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_and_resolved(
-        desk, frozen_clock, monkeypatch):
+    desk, frozen_clock, monkeypatch
+):
     """High, resolution breached at 17:00 Monday; Tuesday it is set Delayed for information (re-graded
     Medium, C22), re-opened when it arrives (C24) and resolved. The breach stays on the clock, the
     ticket page, the API and the report, counted against High, the priority when it happened."""
@@ -185,8 +194,11 @@ def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_a
     breached = client.get("/api/v1/tickets?breached=true", headers={"Authorization": f"Bearer {token}"}).get_json()
     assert [row["reference"] for row in breached["items"]] == [reference]
     page = text(signed_in(client, "carl").get(f"/calls/{reference}"))
-    assert re.search(r'BREACHED</strong> <span class="breach-when">at <time[^>]*>23 Nov 2026 17:00 GMT</time> '
-                     r"\(then High\)", page), page
+    assert re.search(
+        r'BREACHED</strong> <span class="breach-when">at <time[^>]*>23 Nov 2026 17:00 GMT</time> '
+        r"\(then High\)",
+        page,
+    ), page
 
 
 def test_C14_the_task_form_shows_the_priority_after_a_regrade(desk, frozen_clock):
@@ -227,8 +239,9 @@ def test_C14_C31_the_report_counts_the_clocks_at_risk_now_by_the_same_rule(desk,
     frozen_clock.set(london(2026, 11, 23, 10, 46))
     assert sla_report(desk, **week).at_risk == {FIRST_RESPONSE: 1, RESOLUTION: 0}
     token = api_tokens.create_token(desk, "carl", "tests", by=None)[1]
-    body = client.get("/api/v1/reports/sla?period=week&from=2026-11-23&to=2026-11-29",
-                      headers={"Authorization": f"Bearer {token}"}).get_json()
+    body = client.get(
+        "/api/v1/reports/sla?period=week&from=2026-11-23&to=2026-11-29", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
     assert body["at_risk"] == {FIRST_RESPONSE: 1, RESOLUTION: 0}
     page = text(signed_in(client, "carl").get("/reports?period=week&from=2026-11-23&to=2026-11-29"))
     assert re.search(r"First response <strong>1</strong>, Resolution <strong>0</strong>", page), page

@@ -31,8 +31,13 @@ from helpers import (
 )
 from web_client import PASSWORD, desk_app, hidden, parse, sign_in, text, token, use_quick_password_hashes
 
-CALL = {"contact_name": "Ann Example", "contact_email": "ann@example.com", "account": "Acme Ltd",
-        "summary": "Unable to load data for tomorrow's campaign", "channel": "phone"}
+CALL = {
+    "contact_name": "Ann Example",
+    "contact_email": "ann@example.com",
+    "account": "Acme Ltd",
+    "summary": "Unable to load data for tomorrow's campaign",
+    "channel": "phone",
+}
 # C06: the software crashes three hours before a campaign (the frozen clock is Monday 10:00 GMT).
 HIGH = replace(ANN, symptom="software_crashes", campaign_at=datetime(2026, 11, 23, 13, 0, tzinfo=UTC))
 
@@ -75,11 +80,19 @@ def submit_task(browser, task_id: str, answers: dict, *, page=None):
     """Open the task form (or reuse an opened one) and submit it with its hidden fields."""
     page = page or browser.get(f"/tasks/{task_id}")
     fields = {f"field_{key}": value for key, value in answers.items()}
-    return browser.post(f"/tasks/{task_id}", data={"csrf_token": token(page), "revision": hidden(page, "revision"),
-                                                   "reference": hidden(page, "reference"), **fields})
+    return browser.post(
+        f"/tasks/{task_id}",
+        data={
+            "csrf_token": token(page),
+            "revision": hidden(page, "revision"),
+            "reference": hidden(page, "reference"),
+            **fields,
+        },
+    )
 
 
 # Signing in -----------------------------------------------------------------------------------------------
+
 
 def test_sign_in_with_good_credentials_lands_on_the_inbox(browser):
     response = sign_in(browser, "alice")
@@ -101,8 +114,9 @@ def test_bad_credentials_show_a_clear_error_and_sign_nobody_in(browser, username
     assert browser.get("/tasks").status_code == 302
 
 
-@pytest.mark.parametrize("path", ["/tasks", "/tasks?page=2", "/calls", "/calls/new", "/calls/SUP-2026-000001",
-                                  "/tasks/x"])
+@pytest.mark.parametrize(
+    "path", ["/tasks", "/tasks?page=2", "/calls", "/calls/new", "/calls/SUP-2026-000001", "/tasks/x"]
+)
 def test_anonymous_visitors_are_sent_to_sign_in(browser, path):
     response = browser.get(path)
     assert response.status_code == 302
@@ -113,12 +127,15 @@ def test_the_home_page_is_the_inbox(browser):
     assert browser.get("/").headers["Location"] == "/tasks"
 
 
-@pytest.mark.parametrize("next_url, landing", [
-    ("/calls", "/calls"),
-    ("https://evil.example/", "/tasks"),
-    ("//evil.example/", "/tasks"),
-    ("/\\evil.example/", "/tasks"),
-])
+@pytest.mark.parametrize(
+    "next_url, landing",
+    [
+        ("/calls", "/calls"),
+        ("https://evil.example/", "/tasks"),
+        ("//evil.example/", "/tasks"),
+        ("/\\evil.example/", "/tasks"),
+    ],
+)
 def test_sign_in_follows_next_only_to_a_local_path(browser, next_url, landing):
     assert sign_in(browser, "alice", next_url=next_url).headers["Location"] == landing
 
@@ -132,6 +149,7 @@ def test_sign_out_is_a_post_with_a_token(browser):
 
 
 # Roles ----------------------------------------------------------------------------------------------------
+
 
 def test_an_auditor_may_read_calls_but_not_log_one(browser, desk):
     reference = log_call(desk)
@@ -153,10 +171,18 @@ def test_second_line_may_not_open_or_complete_a_first_line_task(browser, desk):
     inbox = browser.get("/tasks")
     assert reference not in text(inbox)
     before = history_kinds(desk, reference)
-    response = browser.post(f"/tasks/{task.task_id}", data={
-        "csrf_token": token(inbox), "revision": "1", "reference": reference,
-        "field_response_method": "phone", "field_response": "sneaky", "field_next_step": "resolved",
-        "field_resolution": "sneaky"})
+    response = browser.post(
+        f"/tasks/{task.task_id}",
+        data={
+            "csrf_token": token(inbox),
+            "revision": "1",
+            "reference": reference,
+            "field_response_method": "phone",
+            "field_response": "sneaky",
+            "field_next_step": "resolved",
+            "field_resolution": "sneaky",
+        },
+    )
     assert response.status_code == 403
     assert history_kinds(desk, reference) == before
     # The ticket page shows the task, without a link to its form.
@@ -173,6 +199,7 @@ def test_admin_sees_every_role_in_the_inbox_and_may_log_calls(browser, desk):
 
 
 # Logging a call -------------------------------------------------------------------------------------------
+
 
 def test_C01_C05_logging_a_call_through_the_form_puts_confirm_priority_in_the_inbox(browser, desk):
     sign_in(browser, "alice")
@@ -230,6 +257,7 @@ def test_what_people_typed_is_escaped(browser, desk):
 
 # Task forms -----------------------------------------------------------------------------------------------
 
+
 def test_the_task_form_is_generated_from_the_diagram_fields(browser, desk):
     reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
@@ -255,9 +283,16 @@ def test_C05_C12_C16_C27_the_whole_path_through_the_forms_from_triage_to_closed(
     assert submit_task(browser, triage.task_id, {"priority": "", "override_reason": ""}).status_code == 302
     first = open_task(desk, reference, "First level response")
     frozen_clock.advance(timedelta(minutes=20))
-    response = submit_task(browser, first.task_id, {
-        "response_method": "email", "response": "Replied by email", "next_step": "second_line",
-        "handover_reason": "Needs the import logs"})
+    response = submit_task(
+        browser,
+        first.task_id,
+        {
+            "response_method": "email",
+            "response": "Replied by email",
+            "next_step": "second_line",
+            "handover_reason": "Needs the import logs",
+        },
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == f"/calls/{reference}"
     assert "First level response completed on" in text(browser.get(response.headers["Location"]))
@@ -266,8 +301,9 @@ def test_C05_C12_C16_C27_the_whole_path_through_the_forms_from_triage_to_closed(
     sign_in(browser, "sam")
     resolve = open_task(desk, reference, "Resolve call (second line)")
     assert resolve.title in text(browser.get("/tasks"))
-    response = submit_task(browser, resolve.task_id, {"next_step": "resolved",
-                                                      "resolution": "Import file had a stray BOM"})
+    response = submit_task(
+        browser, resolve.task_id, {"next_step": "resolved", "resolution": "Import file had a stray BOM"}
+    )
     assert response.status_code == 302
     view = queries.ticket_view(desk, reference)
     assert view.status == "resolved" and view.open_tasks == []
@@ -334,8 +370,9 @@ def test_submitting_a_completed_task_again_is_a_409_and_changes_nothing(browser,
 
     again = submit_task(browser, task.task_id, answers, page=opened)
     assert again.status_code == 409
-    assert "First level response on SUP-2026-000001 was already completed by alice at 23 Nov 2026 10:00 GMT" \
-        in text(again)
+    assert "First level response on SUP-2026-000001 was already completed by alice at 23 Nov 2026 10:00 GMT" in text(
+        again
+    )
     assert queries.ticket_view(desk, reference) == before
 
 
@@ -343,14 +380,17 @@ def test_an_unknown_task_or_call_is_a_404_page(browser):
     sign_in(browser, "alice")
     page = browser.get("/tasks/00000000-0000-0000-0000-000000000000")
     assert page.status_code == 404 and "this task is no longer open" in text(page)
-    unknown_post = browser.post("/tasks/00000000-0000-0000-0000-000000000000",
-                                data={"csrf_token": token(page), "revision": "1", "reference": "SUP-2026-000009"})
+    unknown_post = browser.post(
+        "/tasks/00000000-0000-0000-0000-000000000000",
+        data={"csrf_token": token(page), "revision": "1", "reference": "SUP-2026-000009"},
+    )
     assert unknown_post.status_code == 404
     missing = browser.get("/calls/SUP-2026-999999")
     assert missing.status_code == 404 and "no ticket with Call Reference" in text(missing)
 
 
 # CSRF -----------------------------------------------------------------------------------------------------
+
 
 def test_a_post_without_a_csrf_token_is_refused(browser, desk):
     sign_in(browser, "alice")
@@ -362,8 +402,10 @@ def test_a_post_without_a_csrf_token_is_refused(browser, desk):
     reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     before = history_kinds(desk, reference)
-    response = browser.post(f"/tasks/{task.task_id}", data={
-        "revision": "1", "field_response_method": "phone", "field_response": "Called back"})
+    response = browser.post(
+        f"/tasks/{task.task_id}",
+        data={"revision": "1", "field_response_method": "phone", "field_response": "Called back"},
+    )
     assert response.status_code == 400
     assert history_kinds(desk, reference) == before
 
@@ -374,6 +416,7 @@ def test_sign_in_without_a_csrf_token_is_refused(browser):
 
 
 # Time and pages -------------------------------------------------------------------------------------------
+
 
 def test_ticket_history_is_shown_in_london_time_gmt_in_winter(browser, desk, frozen_clock):
     clock.set(datetime(2026, 11, 26, 10, 0, tzinfo=UTC))
@@ -417,6 +460,7 @@ def test_recent_calls_list_links_to_each_ticket(browser, desk):
 
 # Logging a call: what the priority table needs (C05-C11) ------------------------------------------------
 
+
 def test_the_log_call_form_offers_the_engine_vocabularies(browser):
     sign_in(browser, "alice")
     page = browser.get("/calls/new")
@@ -432,14 +476,22 @@ def test_the_log_call_form_offers_the_engine_vocabularies(browser):
 
 def test_C05_C06_a_crash_three_hours_before_a_campaign_is_suggested_high_on_confirm_priority(browser, desk):
     sign_in(browser, "alice")
-    response = log_call_via_form(browser, symptom="software_crashes", campaign_at="2026-11-23T13:00",
-                                 licence_type="on_premise", request_kind="problem")
+    response = log_call_via_form(
+        browser,
+        symptom="software_crashes",
+        campaign_at="2026-11-23T13:00",
+        licence_type="on_premise",
+        request_kind="problem",
+    )
     assert response.status_code == 302
     reference = "SUP-2026-000001"
     logged = events(desk, reference, "call_logged")[0].payload
     assert logged["campaign_at"] == "2026-11-23T13:00:00+00:00"  # London time; GMT in November
     assert (logged["symptom"], logged["licence_type"], logged["preparing_campaign"]) == (
-        "software_crashes", "on_premise", False)
+        "software_crashes",
+        "on_premise",
+        False,
+    )
     assert "Confirm priority" in text(browser.get("/tasks"))
 
     triage = open_task(desk, reference, "Confirm priority")
@@ -507,6 +559,7 @@ def test_C05_a_priority_other_than_the_suggestion_needs_a_reason(browser, desk):
 
 # Task forms show what the task needs to know ---------------------------------------------------------------
 
+
 def test_C16_C17_each_line_sees_why_the_call_came_to_it(browser, desk):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
@@ -527,6 +580,7 @@ def test_C16_C17_each_line_sees_why_the_call_came_to_it(browser, desk):
 
 
 # SLA clocks on the ticket page (C12-C14) -----------------------------------------------------------------
+
 
 def test_C12_C13_the_ticket_page_shows_the_sla_clocks_in_london_time(browser, desk):
     reference = log_and_triage(desk, details=HIGH)
@@ -549,6 +603,7 @@ def test_C14_a_breached_clock_is_highlighted_and_the_call_goes_on(browser, desk,
 
 
 # Actions on a call -----------------------------------------------------------------------------------------
+
 
 def test_C22_C23_C24_an_advisor_sets_a_call_delayed_then_says_work_can_progress(browser, desk):
     reference = answered_high_call(desk)
@@ -574,7 +629,9 @@ def test_C22_C23_C24_an_advisor_sets_a_call_delayed_then_says_work_can_progress(
     assert "The information has arrived" in text(browser.get(f"/calls/{reference}"))
     assert queries.ticket_view(desk, reference).status == "open"
     assert events(desk, reference, "message_received")[-1].payload == {
-        "message": "information_received", "payload": {"note": "CSV attached"}}
+        "message": "information_received",
+        "payload": {"note": "CSV attached"},
+    }
     assert events(desk, reference, "call_delayed")[0].actor == "sam"
 
 
@@ -670,13 +727,16 @@ def test_C28_an_account_manager_starts_an_escalation_from_the_call(browser, desk
     assert events(desk, reference, "escalation_started")[0].actor == "amy"
 
 
-@pytest.mark.parametrize("username, action, fields", [
-    ("audrey", "delayed", {"reason": "information_awaited"}),
-    ("audrey", "escalation", {"concern": "Unhappy"}),
-    ("dev", "training", {"need": "new_user"}),
-    ("amy", "delayed", {"reason": "customer_absent"}),
-    ("carl", "progress", {"message": "customer_back"}),
-])
+@pytest.mark.parametrize(
+    "username, action, fields",
+    [
+        ("audrey", "delayed", {"reason": "information_awaited"}),
+        ("audrey", "escalation", {"concern": "Unhappy"}),
+        ("dev", "training", {"need": "new_user"}),
+        ("amy", "delayed", {"reason": "customer_absent"}),
+        ("carl", "progress", {"message": "customer_back"}),
+    ],
+)
 def test_only_advisors_act_on_a_call_and_others_get_403(browser, desk, username, action, fields):
     reference = answered_high_call(desk)
     before = queries.ticket_view(desk, reference)
@@ -741,8 +801,9 @@ def test_claim_and_release_from_the_inbox_show_who_is_on_a_task(browser, desk):
 def test_the_inbox_puts_the_most_urgent_deadline_first_and_flags_breaches(browser, desk, frozen_clock):
     low = log_and_triage(desk)  # no campaign: Low, first response due in 1 h
     frozen_clock.advance(timedelta(minutes=30))
-    high = log_and_triage(desk, details=replace(ANN, symptom="software_crashes",
-                                                campaign_at=frozen_clock.now() + timedelta(hours=3)))
+    high = log_and_triage(
+        desk, details=replace(ANN, symptom="software_crashes", campaign_at=frozen_clock.now() + timedelta(hours=3))
+    )
     sign_in(browser, "alice")
     page = browser.get("/tasks").get_data(as_text=True)
     assert page.index(low) < page.index(high)  # both first responses: the older deadline first

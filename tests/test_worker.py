@@ -191,14 +191,19 @@ def test_a_failing_job_is_retried_with_backoff_then_becomes_an_incident(flaky_de
     for attempt in range(1, commands.JOB_RETRY_ATTEMPTS + 1):
         assert worker.run_once() == 0
         [job] = job_rows(desk)
-        assert job.attempts == attempt and job.last_error == "HandlerError: ticket " + reference + \
-            ", task AfterTimer: handler 'flaky' failed: ConnectionError: CRM unreachable"
+        assert (
+            job.attempts == attempt
+            and job.last_error
+            == "HandlerError: ticket "
+            + reference
+            + ", task AfterTimer: handler 'flaky' failed: ConnectionError: CRM unreachable"
+        )
         assert job.lease_owner is None and job.failed_at == frozen_clock.now()
         if job.status == jobs.PENDING:
             waits.append(job.due_at - frozen_clock.now())
             assert worker.run_once() == 0 and job_rows(desk)[0].attempts == attempt  # not before its time
             frozen_clock.advance(waits[-1] + S)
-    assert waits == [timedelta(seconds=10 * 2 ** n) for n in range(commands.JOB_RETRY_ATTEMPTS - 1)]
+    assert waits == [timedelta(seconds=10 * 2**n) for n in range(commands.JOB_RETRY_ATTEMPTS - 1)]
     assert job.status == jobs.INCIDENT and flaky["calls"] == commands.JOB_RETRY_ATTEMPTS
 
     frozen_clock.advance(timedelta(days=1))  # an incident is not tried again by itself
@@ -241,8 +246,9 @@ def test_an_incident_is_listed_for_admin_and_the_ticket_and_an_admin_retries_it(
 # --- stopping -------------------------------------------------------------------------------------------
 
 
-def test_a_stopping_worker_finishes_the_job_under_way_and_gives_back_the_rest(sqlite_url, tmp_path, frozen_clock,
-                                                                              monkeypatch):
+def test_a_stopping_worker_finishes_the_job_under_way_and_gives_back_the_rest(
+    sqlite_url, tmp_path, frozen_clock, monkeypatch
+):
     worker: Worker | None = None
 
     def stop_now(uow, task):  # SIGTERM arrives while the first job runs
@@ -268,8 +274,12 @@ def test_a_stopping_worker_finishes_the_job_under_way_and_gives_back_the_rest(sq
 def test_sigterm_stops_an_idle_worker_at_once(postgres_url, tmp_path):
     open_test_desk(postgres_url).close()
     log = tmp_path / "worker.log"
-    worker = subprocess.Popen([*WORKER_COMMAND], env={**os.environ, "SUPPORTDESK_DATABASE_URL": postgres_url},
-                              stdout=log.open("w"), stderr=subprocess.STDOUT)
+    worker = subprocess.Popen(
+        [*WORKER_COMMAND],
+        env={**os.environ, "SUPPORTDESK_DATABASE_URL": postgres_url},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_until(lambda: "worker " in log.read_text() or worker.poll() is not None, timeout=60)
         time.sleep(1)  # listening, napping
@@ -298,8 +308,14 @@ def test_worker_once_runs_the_due_jobs_prints_their_health_and_exits(sqlite_url,
             session.query(Job).filter_by(ticket_id=ticket.id).update({Job.due_at: tomorrow})
     finally:
         clock.use_system_time()
-    done = subprocess.run([*WORKER_COMMAND, "--once"], env={**os.environ, "SUPPORTDESK_DATABASE_URL": sqlite_url},
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*WORKER_COMMAND, "--once"],
+        env={**os.environ, "SUPPORTDESK_DATABASE_URL": sqlite_url},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "fired 1 timer(s)"
@@ -422,8 +438,9 @@ class Probe:
 
     def parallel_tickets(self) -> int:
         """How many visits overlapped a visit to another ticket by another worker."""
-        return sum(1 for a in self.visits for b in self.visits
-                   if a[0] < b[0] and a[1] != b[1] and a[2] < b[3] and b[2] < a[3])
+        return sum(
+            1 for a in self.visits for b in self.visits if a[0] < b[0] and a[1] != b[1] and a[2] < b[3] and b[2] < a[3]
+        )
 
 
 @pytest.mark.postgres
@@ -511,15 +528,19 @@ def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(f
 
 def two_timer_desk(url: str, folder: Path):
     """The timer diagram with a second non-interrupting timer on the same task: a reminder after 30 minutes."""
-    reminder = ('<bpmn:boundaryEvent id="Reminder" name="Reminder" cancelActivity="false" attachedToRef="Respond">'
-                '<bpmn:outgoing>F7</bpmn:outgoing><bpmn:timerEventDefinition id="Reminder_timer">'
-                f'{duration("PT30M")}</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
-                '<bpmn:endEvent id="Reminded"><bpmn:incoming>F7</bpmn:incoming></bpmn:endEvent>'
-                '<bpmn:sequenceFlow id="F7" sourceRef="Reminder" targetRef="Reminded" />')
+    reminder = (
+        '<bpmn:boundaryEvent id="Reminder" name="Reminder" cancelActivity="false" attachedToRef="Respond">'
+        '<bpmn:outgoing>F7</bpmn:outgoing><bpmn:timerEventDefinition id="Reminder_timer">'
+        f"{duration('PT30M')}</bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        '<bpmn:endEvent id="Reminded"><bpmn:incoming>F7</bpmn:incoming></bpmn:endEvent>'
+        '<bpmn:sequenceFlow id="F7" sourceRef="Reminder" targetRef="Reminded" />'
+    )
     text = TIMER_DIAGRAM.format(timer=duration("PT1H"), after_timer=NOTHING_AFTER_TIMER + reminder)
-    text = text.replace("<bpmn:flowNodeRef>Done</bpmn:flowNodeRef>",
-                        "<bpmn:flowNodeRef>Done</bpmn:flowNodeRef><bpmn:flowNodeRef>Reminder</bpmn:flowNodeRef>"
-                        "<bpmn:flowNodeRef>Reminded</bpmn:flowNodeRef>")
+    text = text.replace(
+        "<bpmn:flowNodeRef>Done</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>Done</bpmn:flowNodeRef><bpmn:flowNodeRef>Reminder</bpmn:flowNodeRef>"
+        "<bpmn:flowNodeRef>Reminded</bpmn:flowNodeRef>",
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "support_call.bpmn").write_text(text)
     desk = open_test_desk(url, folder)
@@ -540,7 +561,9 @@ def test_C32_every_timer_that_fires_has_its_event_and_the_ticket_replays(sqlite_
     assert commands.fire_due_timers(desk, job_ids=[first.id]) == 1
     fired = {e.payload["element"]: e.payload for e in events(desk, reference, "timer_fired")}
     assert {element: p["due_at"] for element, p in fired.items()} == {
-        "Reminder": (logged + HOUR / 2).isoformat(), "Overdue": (logged + HOUR).isoformat()}
+        "Reminder": (logged + HOUR / 2).isoformat(),
+        "Overdue": (logged + HOUR).isoformat(),
+    }
     assert sorted(p["cause"] for p in fired.values()) == ["due when the command ran", "timer job"]
     assert job_rows(desk) == []  # the other job went with its timer
     assert open_titles(desk, reference) == ["Chase the response", "First level response"]

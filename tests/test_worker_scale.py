@@ -39,8 +39,16 @@ class Workers:
     def __init__(self, url: str, folder: Path, count: int, lease: int = LEASE_SECONDS):
         env = {**os.environ, "SUPPORTDESK_DATABASE_URL": url}
         self.logs = [folder / f"worker-{n}.log" for n in range(count)]
-        self.processes = [subprocess.Popen([*WORKER_COMMAND, "--lease", str(lease)], env=env, cwd=folder,
-                                           stdout=log.open("w"), stderr=subprocess.STDOUT) for log in self.logs]
+        self.processes = [
+            subprocess.Popen(
+                [*WORKER_COMMAND, "--lease", str(lease)],
+                env=env,
+                cwd=folder,
+                stdout=log.open("w"),
+                stderr=subprocess.STDOUT,
+            )
+            for log in self.logs
+        ]
 
     def owner(self, n: int) -> str:
         return f"{os.uname().nodename}:{self.processes[n].pid}"
@@ -180,8 +188,11 @@ def test_2000_timers_three_workers_one_killed_every_timer_fires_exactly_once(pos
     assert {ticket_id: len(events) for ticket_id, events in fired.items() if len(events) != 1} == {}
     with desk.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(Job).where(Job.ticket_id.in_(ids))) == 0
-        chased = session.scalar(select(func.count()).select_from(WorkTask).where(
-            WorkTask.ticket_id.in_(ids), WorkTask.title == "Chase the response"))
+        chased = session.scalar(
+            select(func.count())
+            .select_from(WorkTask)
+            .where(WorkTask.ticket_id.in_(ids), WorkTask.title == "Chase the response")
+        )
     assert chased == TIMERS  # nothing lost: every call went on past its timer
     # The killed worker's leases were taken over by the others once they ran out.
     assert orphans
@@ -193,12 +204,14 @@ def test_2000_timers_three_workers_one_killed_every_timer_fires_exactly_once(pos
     all_events = [events[0] for events in fired.values()]
     delays = lateness(all_events)
     first, last = min(e.at for e in all_events), max(e.at for e in all_events)
-    print(f"\n{TIMERS} timers due at one moment; logged in {created_in:.1f} s ({CREATING_THREADS} threads); "
-          f"{WORKERS} workers, one SIGKILLed after {killed_at} fired holding {len(orphans)} lease(s); "
-          f"all fired {(last - first).total_seconds():.1f} s after the first "
-          f"({TIMERS / max((last - first).total_seconds(), 0.001):.0f} timers/s); "
-          f"delay median {statistics.median(delays):.2f} s, max {max(delays):.2f} s; "
-          f"done {(done_at - due).total_seconds():.1f} s after the due moment")
+    print(
+        f"\n{TIMERS} timers due at one moment; logged in {created_in:.1f} s ({CREATING_THREADS} threads); "
+        f"{WORKERS} workers, one SIGKILLed after {killed_at} fired holding {len(orphans)} lease(s); "
+        f"all fired {(last - first).total_seconds():.1f} s after the first "
+        f"({TIMERS / max((last - first).total_seconds(), 0.001):.0f} timers/s); "
+        f"delay median {statistics.median(delays):.2f} s, max {max(delays):.2f} s; "
+        f"done {(done_at - due).total_seconds():.1f} s after the due moment"
+    )
 
 
 PUNCTUAL_TIMERS = 300
@@ -228,8 +241,10 @@ def test_timers_fire_within_about_a_second_of_their_moment(postgres_url, tmp_pat
     assert all(len(events) == 1 for events in fired.values())
     delays = lateness([events[0] for events in fired.values()])
     median, p99 = statistics.median(delays), percentile(delays, 0.99)
-    print(f"\npunctuality over {PUNCTUAL_TIMERS} timers ({PUNCTUAL_RATE} calls/s, 2 workers): "
-          f"median {median * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms")
+    print(
+        f"\npunctuality over {PUNCTUAL_TIMERS} timers ({PUNCTUAL_RATE} calls/s, 2 workers): "
+        f"median {median * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms"
+    )
     assert min(delays) > 0  # never early: strictly after the moment, as SpiffWorkflow fires
     assert p99 < 5.0
     desk.close()

@@ -89,8 +89,9 @@ def signed_in(client, username: str):
 def use_quick_password_hashes(monkeypatch) -> None:
     """Hash the demo users' passwords with a cheap method: a real one costs a second per user.
     Checking reads the method from the stored hash, so signing in still goes through werkzeug."""
-    monkeypatch.setattr(users, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
+    monkeypatch.setattr(
+        users, "generate_password_hash", lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000")
+    )
 
 
 PORTAL_LINK = re.compile(r"(http://\S+/portal/)(\S+)")
@@ -99,7 +100,10 @@ PORTAL_LINK = re.compile(r"(http://\S+/portal/)(\S+)")
 def portal_link(desk, reference) -> tuple[str, str]:
     """The portal path and token from the confirmation mail of ``reference``."""
     with desk.db.reading() as session:
-        mail = session.query(OutboxMail).filter(OutboxMail.template == "confirmation",
-                                                OutboxMail.subject.startswith(f"[{reference}]")).one()
+        mail = (
+            session.query(OutboxMail)
+            .filter(OutboxMail.template == "confirmation", OutboxMail.subject.startswith(f"[{reference}]"))
+            .one()
+        )
     match = PORTAL_LINK.search(mail.body_text)
     return f"/portal/{match.group(2)}", match.group(2)

@@ -62,8 +62,10 @@ def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
 
 # Pages carry no inline script or style: everything comes from /static, so a strict
 # policy costs nothing and blunts any markup that slipped past escaping.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def _security_headers(response):
@@ -95,8 +97,16 @@ def _set_up_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from . import actions, admin, admin_migration, auth, portal, reports, tasks, tickets
 
-    for blueprint in (auth.blueprint, tasks.blueprint, tickets.blueprint, actions.blueprint, reports.blueprint,
-                      admin.blueprint, admin_migration.blueprint, portal.blueprint):
+    for blueprint in (
+        auth.blueprint,
+        tasks.blueprint,
+        tickets.blueprint,
+        actions.blueprint,
+        reports.blueprint,
+        admin.blueprint,
+        admin_migration.blueprint,
+        portal.blueprint,
+    ):
         app.register_blueprint(blueprint)
     from . import mail_review  # held mail (C03)
 
@@ -113,23 +123,40 @@ def _register_error_pages(app: Flask) -> None:
     def page(status: int, title: str, message: str):
         return render_template("error.html", title=title, message=message), status
 
-    app.register_error_handler(403, lambda _e: page(403, "Not allowed",
-                                                     "Your role does not allow this page."))
+    app.register_error_handler(403, lambda _e: page(403, "Not allowed", "Your role does not allow this page."))
     # An address under /api/ that matches no rule at all (a newline in a path) is the API's: a problem, not a page.
-    app.register_error_handler(404, edges.api_problem_or(
-        lambda _e: page(404, "Not found", "There is nothing at this address.")))
+    app.register_error_handler(
+        404, edges.api_problem_or(lambda _e: page(404, "Not found", "There is nothing at this address."))
+    )
     # The engine's NotFound carries a message a person can act on; show it.
     app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
     app.register_error_handler(Forbidden, lambda e: page(403, "Not allowed", str(e)))
     app.register_error_handler(NotAllowed, lambda e: page(409, "Not possible now", str(e)))
     app.register_error_handler(413, edges.too_large)
-    app.register_error_handler(CSRFError, lambda _e: page(
-        400, "Form not accepted",
-        "The form had no valid security token (it may have expired). Go back, reload the page and try again."))
+    app.register_error_handler(
+        CSRFError,
+        lambda _e: page(
+            400,
+            "Form not accepted",
+            "The form had no valid security token (it may have expired). Go back, reload the page and try again.",
+        ),
+    )
 
 
-FILTERS = ("local_time", "age", "role_name", "event_kind", "event_summary", "sentence", "label", "working_time",
-           "clock_name", "moment", "linked_ticket", "task_context")
+FILTERS = (
+    "local_time",
+    "age",
+    "role_name",
+    "event_kind",
+    "event_summary",
+    "sentence",
+    "label",
+    "working_time",
+    "clock_name",
+    "moment",
+    "linked_ticket",
+    "task_context",
+)
 
 
 def _register_filters(app: Flask) -> None:

@@ -29,9 +29,13 @@ blueprint = Blueprint("actions", __name__)
 def set_delayed(reference: str):
     form = posted_form("delayed")
     payload = {"reason": form.reason.data or "", "note": (form.note.data or "").strip()}
-    return _act(reference, "delayed", form, lambda: commands.deliver_message(
-        current_desk(), reference, "call_delayed", payload, current_user.username),
-        lambda _: f"{reference} is Delayed; its SLA clocks are paused.")
+    return _act(
+        reference,
+        "delayed",
+        form,
+        lambda: commands.deliver_message(current_desk(), reference, "call_delayed", payload, current_user.username),
+        lambda _: f"{reference} is Delayed; its SLA clocks are paused.",
+    )
 
 
 @blueprint.route("/calls/<reference>/progress", methods=["POST"])
@@ -43,27 +47,45 @@ def work_can_progress(reference: str):
         form.message.errors = ["Choose what happened"]
         return render_ticket(reference, posted={"progress": form}, refusal="Choose what happened.", status=400)
     note = (form.note.data or "").strip()
-    return _act(reference, "progress", form, lambda: commands.deliver_message(
-        current_desk(), reference, message, {"note": note} if note else {}, current_user.username),
-        lambda _: f"{PROGRESS_MESSAGES[message]}: {reference} is re-opened.")
+    return _act(
+        reference,
+        "progress",
+        form,
+        lambda: commands.deliver_message(
+            current_desk(), reference, message, {"note": note} if note else {}, current_user.username
+        ),
+        lambda _: f"{PROGRESS_MESSAGES[message]}: {reference} is re-opened.",
+    )
 
 
 @blueprint.route("/calls/<reference>/training", methods=["POST"])
 @requires_roles(*ADVISORS)
 def record_training_need(reference: str):
     form = posted_form("training")
-    return _act(reference, "training", form, lambda: commands.record_training_need(
-        current_desk(), reference, form.need.data or "", (form.notes.data or "").strip(), current_user.username),
-        lambda linked: f"Training need recorded: {linked}. The account manager will arrange it.")
+    return _act(
+        reference,
+        "training",
+        form,
+        lambda: commands.record_training_need(
+            current_desk(), reference, form.need.data or "", (form.notes.data or "").strip(), current_user.username
+        ),
+        lambda linked: f"Training need recorded: {linked}. The account manager will arrange it.",
+    )
 
 
 @blueprint.route("/calls/<reference>/escalation", methods=["POST"])
 @requires_roles(*ESCALATORS)
 def start_escalation(reference: str):
     form = posted_form("escalation")
-    return _act(reference, "escalation", form, lambda: commands.start_escalation(
-        current_desk(), form.concern.data or "", current_user.username, call_reference=reference),
-        lambda linked: f"Escalation started: {linked}.")
+    return _act(
+        reference,
+        "escalation",
+        form,
+        lambda: commands.start_escalation(
+            current_desk(), form.concern.data or "", current_user.username, call_reference=reference
+        ),
+        lambda linked: f"Escalation started: {linked}.",
+    )
 
 
 def _act(reference: str, name: str, form, command: Callable[[], str | None], done: Callable[[str | None], str]):

@@ -34,9 +34,13 @@ class UserForm(FlaskForm):
     display_name = StringField("Full name", render_kw={"maxlength": 200})
     email = EmailField("Email", render_kw={"maxlength": 320})
     password = PasswordField("Password", render_kw={"required": True, "autocomplete": "new-password"})
-    roles = SelectMultipleField("Roles", choices=[SelectChoice(role, name) for role, name in ROLES.items()],
-                                validate_choice=False, widget=ListWidget(prefix_label=False),
-                                option_widget=CheckboxInput())
+    roles = SelectMultipleField(
+        "Roles",
+        choices=[SelectChoice(role, name) for role, name in ROLES.items()],
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
 
 
 @blueprint.route("/admin")
@@ -58,8 +62,11 @@ def upload():
     if not form.validate_on_submit():  # CSRFProtect refuses a missing token before this; kept for clarity
         return _versions_page(form), 400
     # Read one byte past the engine's limit: enough for it to refuse an oversized file by name.
-    uploads = [(storage.filename or "", storage.read(admin.MAX_DIAGRAM_BYTES + 1))
-               for storage in form.files.data or [] if storage]
+    uploads = [
+        (storage.filename or "", storage.read(admin.MAX_DIAGRAM_BYTES + 1))
+        for storage in form.files.data or []
+        if storage
+    ]
     try:
         result = admin.deploy_uploaded(current_desk(), uploads, current_user.username)
     except InvalidInput as exc:
@@ -80,8 +87,9 @@ def _describe(result) -> str:
 
 
 def _versions_page(form: UploadForm, refused: DiagramError | None = None) -> str:
-    return render_template("admin_versions.html", versions=admin.list_versions(current_desk()), form=form,
-                           refused=refused)
+    return render_template(
+        "admin_versions.html", versions=admin.list_versions(current_desk()), form=form, refused=refused
+    )
 
 
 @blueprint.route("/admin/users", methods=["GET", "POST"])
@@ -91,12 +99,18 @@ def users():
     if not form.validate_on_submit():
         return _users_page(form), 400 if form.errors else 200
     try:
-        person = admin.add_user(current_desk(), username=form.username.data or "", password=form.password.data or "",
-                                roles=list(form.roles.data or []), display_name=form.display_name.data or "",
-                                email=form.email.data or "")
+        person = admin.add_user(
+            current_desk(),
+            username=form.username.data or "",
+            password=form.password.data or "",
+            roles=list(form.roles.data or []),
+            display_name=form.display_name.data or "",
+            email=form.email.data or "",
+        )
     except InvalidInput as exc:
         general = [message for name, message in exc.fields.items() if name not in form] or (
-            [] if exc.fields else [str(exc)])
+            [] if exc.fields else [str(exc)]
+        )
         for name, message in exc.fields.items():
             if name in form:
                 form[name].errors = [message]
@@ -106,8 +120,9 @@ def users():
 
 
 def _users_page(form: UserForm, errors: list[str] | None = None) -> str:
-    return render_template("admin_users.html", users=admin.list_users(current_desk()), form=form, errors=errors,
-                           roles=ROLES)
+    return render_template(
+        "admin_users.html", users=admin.list_users(current_desk()), form=form, errors=errors, roles=ROLES
+    )
 
 
 def _user_action(change, done: str):
@@ -128,24 +143,30 @@ def _user_action(change, done: str):
 @requires_roles(ADMIN)
 def user_roles(username: str):
     """Set a person's roles; taking one away signs out their sessions (engine.users.set_roles)."""
-    return _user_action(lambda: people.set_roles(current_desk(), username, request.form.getlist("roles")),
-                        "The roles of {username} are changed.")
+    return _user_action(
+        lambda: people.set_roles(current_desk(), username, request.form.getlist("roles")),
+        "The roles of {username} are changed.",
+    )
 
 
 @blueprint.route("/admin/users/<username>/password", methods=["POST"])
 @requires_roles(ADMIN)
 def user_password(username: str):
     """A new password for a person (who forgot theirs); their sessions end."""
-    return _user_action(lambda: people.set_password(current_desk(), username, request.form.get("password", "")),
-                        "The password of {username} is changed; their sessions are signed out.")
+    return _user_action(
+        lambda: people.set_password(current_desk(), username, request.form.get("password", "")),
+        "The password of {username} is changed; their sessions are signed out.",
+    )
 
 
 @blueprint.route("/admin/users/<username>/two-factor-off", methods=["POST"])
 @requires_roles(ADMIN)
 def user_two_factor_off(username: str):
     """Turn off a person's two-factor sign-in (a lost phone); they can set it up again."""
-    return _user_action(lambda: people.disable_two_factor(current_desk(), username),
-                        "Two-factor sign-in of {username} is off; their sessions are signed out.")
+    return _user_action(
+        lambda: people.disable_two_factor(current_desk(), username),
+        "Two-factor sign-in of {username} is off; their sessions are signed out.",
+    )
 
 
 @blueprint.route("/admin/mail", methods=["GET"])
@@ -154,11 +175,17 @@ def mail():
     """Mail that failed (kept, never dropped), where received mail is (on calls, held for review, not
     opened, discarded, quarantined), and mail that could not be read (quarantined)."""
     desk = current_desk()
-    return render_template("admin_mail.html", counts=mail_queries.outbox_counts(desk),
-                           failed=mail_queries.failed_mail(desk), quarantined=mail_queries.quarantined_mail(desk),
-                           enabled=mail_queries.mail_delivery_enabled(desk), incidents=jobs.incidents(desk),
-                           received=mail_queries.received_counts(desk), places=mail_queries.RECEIVED_PLACES,
-                           form=FlaskForm())
+    return render_template(
+        "admin_mail.html",
+        counts=mail_queries.outbox_counts(desk),
+        failed=mail_queries.failed_mail(desk),
+        quarantined=mail_queries.quarantined_mail(desk),
+        enabled=mail_queries.mail_delivery_enabled(desk),
+        incidents=jobs.incidents(desk),
+        received=mail_queries.received_counts(desk),
+        places=mail_queries.RECEIVED_PLACES,
+        form=FlaskForm(),
+    )
 
 
 @blueprint.route("/admin/incidents/<int:job_id>/retry", methods=["POST"])

@@ -31,9 +31,16 @@ def page():
     for result in report:
         if result.outcome in (migration.SAFE, migration.UNSAFE):
             changes.setdefault((result.process_id, result.from_version), result.changes)
-    return render_template("admin_migration.html", versions=versions, target=target, report=report,
-                           changes=changes, safe=[r for r in report if r.outcome == migration.SAFE],
-                           unsafe=[r for r in report if r.outcome == migration.UNSAFE], form=FlaskForm())
+    return render_template(
+        "admin_migration.html",
+        versions=versions,
+        target=target,
+        report=report,
+        changes=changes,
+        safe=[r for r in report if r.outcome == migration.SAFE],
+        unsafe=[r for r in report if r.outcome == migration.UNSAFE],
+        form=FlaskForm(),
+    )
 
 
 @blueprint.route("/admin/migration", methods=["POST"])

@@ -33,27 +33,46 @@ WRONG = "Unknown username or wrong password."
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[InputRequired("Enter your username")],
-                           render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[InputRequired("Enter your password")],
-                             render_kw={"autocomplete": "current-password"})
+    username = StringField(
+        "Username",
+        validators=[InputRequired("Enter your username")],
+        render_kw={"autocomplete": "username", "autofocus": True},
+    )
+    password = PasswordField(
+        "Password", validators=[InputRequired("Enter your password")], render_kw={"autocomplete": "current-password"}
+    )
 
 
 class CodeForm(FlaskForm):
-    code = StringField("One-time code", validators=[InputRequired("Enter the 6-digit code from your app"),
-                                                     Length(max=10)],
-                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True,
-                                  "required": True, "maxlength": 10})
+    code = StringField(
+        "One-time code",
+        validators=[InputRequired("Enter the 6-digit code from your app"), Length(max=10)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autofocus": True,
+            "required": True,
+            "maxlength": 10,
+        },
+    )
 
 
 class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[InputRequired("Enter your current password")],
-                                     render_kw={"autocomplete": "current-password", "required": True})
-    new_password = PasswordField(f"New password (at least {users.MIN_PASSWORD_LENGTH} characters)",
-                                 validators=[InputRequired("Enter a new password")],
-                                 render_kw={"autocomplete": "new-password", "required": True,
-                                            "minlength": users.MIN_PASSWORD_LENGTH,
-                                            "maxlength": users.MAX_PASSWORD_LENGTH})
+    current_password = PasswordField(
+        "Current password",
+        validators=[InputRequired("Enter your current password")],
+        render_kw={"autocomplete": "current-password", "required": True},
+    )
+    new_password = PasswordField(
+        f"New password (at least {users.MIN_PASSWORD_LENGTH} characters)",
+        validators=[InputRequired("Enter a new password")],
+        render_kw={
+            "autocomplete": "new-password",
+            "required": True,
+            "minlength": users.MIN_PASSWORD_LENGTH,
+            "maxlength": users.MAX_PASSWORD_LENGTH,
+        },
+    )
 
 
 def _address() -> str | None:
@@ -69,14 +88,21 @@ def login():
     try:
         person = users.verify_password(desk, form.username.data.strip(), form.password.data, address=_address())
     except TooManyAttempts as refused:
-        return render_template("login.html", form=form, error=str(refused)), 429, {
-            "Retry-After": str(refused.retry_after)}
+        return (
+            render_template("login.html", form=form, error=str(refused)),
+            429,
+            {"Retry-After": str(refused.retry_after)},
+        )
     if person is None:
         return render_template("login.html", form=form, error=WRONG), 200
     next_path = _local_path(request.args.get("next"))
     if person.two_factor or users.needs_enrolment(desk, person):
-        session[PENDING] = {"id": person.id, "epoch": person.session_epoch, "next": next_path,
-                            "at": clock.now().isoformat()}
+        session[PENDING] = {
+            "id": person.id,
+            "epoch": person.session_epoch,
+            "next": next_path,
+            "at": clock.now().isoformat(),
+        }
         return redirect(url_for("auth.code" if person.two_factor else "auth.two_factor"))
     return _signed_in(person, next_path)
 
@@ -122,8 +148,11 @@ def code():
         accepted = users.verify_code(current_desk(), person, form.code.data, address=_address())
     except TooManyAttempts as refused:
         session.pop(PENDING, None)
-        return render_template("login_code.html", form=form, error=str(refused)), 429, {
-            "Retry-After": str(refused.retry_after)}
+        return (
+            render_template("login_code.html", form=form, error=str(refused)),
+            429,
+            {"Retry-After": str(refused.retry_after)},
+        )
     if not accepted:
         form.code.errors = ["That code is not right (or was used already): enter the one your app shows now"]
         return render_template("login_code.html", form=form), 400
@@ -152,15 +181,17 @@ def two_factor():
             form.code.errors = list(exc.fields.values())
         else:
             session.pop(ENROLLING, None)
-            flash("Two-factor sign-in is on: you will be asked for a code from your app each time you sign in.",
-                  "success")
+            flash(
+                "Two-factor sign-in is on: you will be asked for a code from your app each time you sign in.", "success"
+            )
             if current_user.is_authenticated:  # the other sessions ended; this one goes on
                 login_user(DeskUser(person))
                 return redirect(url_for("auth.account"))
             return _signed_in(person, next_path)
     required = not current_user.is_authenticated
-    return render_template("two_factor.html", form=form, secret=secret, required=required,
-                           uri=users.totp_uri(secret, person.username)), 400 if form.errors else 200
+    return render_template(
+        "two_factor.html", form=form, secret=secret, required=required, uri=users.totp_uri(secret, person.username)
+    ), 400 if form.errors else 200
 
 
 @blueprint.route("/account", methods=["GET", "POST"])
@@ -171,11 +202,15 @@ def account():
     if not form.validate_on_submit():
         return render_template("account.html", form=form), 400 if form.errors else 200
     try:
-        person = users.change_password(current_desk(), current_user.person, form.current_password.data,
-                                       form.new_password.data, address=_address())
+        person = users.change_password(
+            current_desk(), current_user.person, form.current_password.data, form.new_password.data, address=_address()
+        )
     except TooManyAttempts as refused:
-        return render_template("account.html", form=form, error=str(refused)), 429, {
-            "Retry-After": str(refused.retry_after)}
+        return (
+            render_template("account.html", form=form, error=str(refused)),
+            429,
+            {"Retry-After": str(refused.retry_after)},
+        )
     except InvalidInput as exc:
         for name, message in exc.fields.items():
             form[name].errors = [message]

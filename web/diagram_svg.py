@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from lxml import etree
 from markupsafe import Markup, escape
 
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-      "dc": "http://www.omg.org/spec/DD/20100524/DC", "di": "http://www.omg.org/spec/DD/20100524/DI"}
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
 GATEWAYS = ("exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway")
 POOLS = ("participant", "lane")
@@ -46,10 +49,12 @@ def render(bpmn_xml: str, *, active: Iterable[str] = (), done: Iterable[str] = (
     top = min(s.y for s in shapes) - MARGIN
     width = max(s.x + s.w for s in shapes) - left + MARGIN
     height = max(s.y + s.h for s in shapes) - top + MARGIN
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="diagram" viewBox="{left} {top} {width} {height}" '
-             f'role="img" aria-label="Process diagram">',
-             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-             'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="diagram" viewBox="{left} {top} {width} {height}" '
+        f'role="img" aria-label="Process diagram">',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
+    ]
     parts += [_shape(s, active, done) for s in shapes if s.kind in POOLS + CONTAINERS]
     parts += [_edge(points) for points in _edges(tree)]
     parts += [_shape(s, active, done) for s in shapes if s.kind not in POOLS + CONTAINERS]
@@ -68,14 +73,22 @@ def _shapes(tree) -> list[Shape]:
         kind = etree.QName(element).localname
         if kind == "subProcess" and element.get("triggeredByEvent") == "true":
             kind = "eventSubProcess"
-        shapes.append(Shape(element.get("id"), kind, element.get("name") or "",
-                            *(float(bounds.get(k)) for k in ("x", "y", "width", "height"))))
+        shapes.append(
+            Shape(
+                element.get("id"),
+                kind,
+                element.get("name") or "",
+                *(float(bounds.get(k)) for k in ("x", "y", "width", "height")),
+            )
+        )
     return shapes
 
 
 def _edges(tree) -> list[list[tuple[float, float]]]:
-    return [[(float(p.get("x")), float(p.get("y"))) for p in edge.findall("di:waypoint", NS)]
-            for edge in tree.xpath("//bpmndi:BPMNEdge", namespaces=NS)]
+    return [
+        [(float(p.get("x")), float(p.get("y"))) for p in edge.findall("di:waypoint", NS)]
+        for edge in tree.xpath("//bpmndi:BPMNEdge", namespaces=NS)
+    ]
 
 
 def _edge(points) -> str:
@@ -88,20 +101,26 @@ def _shape(shape: Shape, active: set[str], done: set[str]) -> str:
     css = f"shape {shape.kind} {state}".strip()
     title = f"<title>{escape(shape.name or shape.element_id)}</title>"
     if shape.kind in POOLS:
-        return (f'<g class="{css}">{title}<rect x="{shape.x}" y="{shape.y}" width="{shape.w}" height="{shape.h}"/>'
-                f'{_side_label(shape)}</g>')
+        return (
+            f'<g class="{css}">{title}<rect x="{shape.x}" y="{shape.y}" width="{shape.w}" height="{shape.h}"/>'
+            f"{_side_label(shape)}</g>"
+        )
     if shape.kind in CONTAINERS:
-        return (f'<g class="{css}" data-element="{shape.element_id}">{title}<rect x="{shape.x}" y="{shape.y}" '
-                f'width="{shape.w}" height="{shape.h}" rx="10"/><text class="label" x="{shape.x + 10}" '
-                f'y="{shape.y + 18}">{escape(shape.name)}</text></g>')
+        return (
+            f'<g class="{css}" data-element="{shape.element_id}">{title}<rect x="{shape.x}" y="{shape.y}" '
+            f'width="{shape.w}" height="{shape.h}" rx="10"/><text class="label" x="{shape.x + 10}" '
+            f'y="{shape.y + 18}">{escape(shape.name)}</text></g>'
+        )
     cx, cy = shape.x + shape.w / 2, shape.y + shape.h / 2
     if shape.kind in EVENTS:
         body = f'<circle cx="{cx}" cy="{cy}" r="{shape.w / 2}"/>'
         return f'<g class="{css}" data-element="{shape.element_id}">{title}{body}{_label_below(shape)}</g>'
     if shape.kind in GATEWAYS:
         points = f"{cx},{shape.y} {shape.x + shape.w},{cy} {cx},{shape.y + shape.h} {shape.x},{cy}"
-        return f'<g class="{css}" data-element="{shape.element_id}">{title}<polygon points="{points}"/>' \
-               f'{_label_below(shape)}</g>'
+        return (
+            f'<g class="{css}" data-element="{shape.element_id}">{title}<polygon points="{points}"/>'
+            f"{_label_below(shape)}</g>"
+        )
     body = f'<rect x="{shape.x}" y="{shape.y}" width="{shape.w}" height="{shape.h}" rx="10"/>'
     return f'<g class="{css}" data-element="{shape.element_id}">{title}{body}{_wrapped(shape)}</g>'
 
@@ -117,19 +136,25 @@ def _wrapped(shape: Shape, per_line: int = 16) -> str:
             line = f"{line} {word}".strip()
     lines.append(line)
     first_y = shape.y + shape.h / 2 - (len(lines) - 1) * 6.5
-    spans = "".join(f'<tspan x="{shape.x + shape.w / 2}" y="{first_y + i * 13}">{escape(text)}</tspan>'
-                    for i, text in enumerate(lines))
+    spans = "".join(
+        f'<tspan x="{shape.x + shape.w / 2}" y="{first_y + i * 13}">{escape(text)}</tspan>'
+        for i, text in enumerate(lines)
+    )
     return f'<text class="label" text-anchor="middle">{spans}</text>'
 
 
 def _label_below(shape: Shape) -> str:
     if not shape.name:
         return ""
-    return (f'<text class="label" text-anchor="middle" x="{shape.x + shape.w / 2}" '
-            f'y="{shape.y + shape.h + 14}">{escape(shape.name)}</text>')
+    return (
+        f'<text class="label" text-anchor="middle" x="{shape.x + shape.w / 2}" '
+        f'y="{shape.y + shape.h + 14}">{escape(shape.name)}</text>'
+    )
 
 
 def _side_label(shape: Shape) -> str:
     x, y = shape.x + 16, shape.y + shape.h / 2
-    return (f'<text class="lane-label" text-anchor="middle" x="{x}" y="{y}" '
-            f'transform="rotate(-90 {x} {y})">{escape(shape.name)}</text>')
+    return (
+        f'<text class="lane-label" text-anchor="middle" x="{x}" y="{y}" '
+        f'transform="rotate(-90 {x} {y})">{escape(shape.name)}</text>'
+    )

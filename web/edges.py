@@ -84,8 +84,9 @@ class BoundedIntegerConverter(IntegerConverter):
 
     regex = r"\d{1,10}"
 
-    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
-                 signed: bool = False):
+    def __init__(
+        self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ):
         super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
 
 
@@ -124,8 +125,7 @@ def check_request():
             look(key, value)
     if not problems:
         return None
-    return refusal(400, "The request holds a character that cannot be stored (a NUL or a lone surrogate).",
-                   problems)
+    return refusal(400, "The request holds a character that cannot be stored (a NUL or a lone surrogate).", problems)
 
 
 def refusal(status: int, detail: str, problems: dict[str, str] | None = None):
@@ -155,8 +155,9 @@ def api_problem_or(page: Callable[[HTTPException], Any]) -> Callable[[HTTPExcept
 
 def too_large(_exc: RequestEntityTooLarge | None):
     """413, for a body refused by its Content-Length here or while Flask reads it."""
-    return refusal(413, f"The request body is larger than the {_size(current_app.config['MAX_CONTENT_LENGTH'])} "
-                        "this desk accepts.")
+    return refusal(
+        413, f"The request body is larger than the {_size(current_app.config['MAX_CONTENT_LENGTH'])} this desk accepts."
+    )
 
 
 def _size(limit: int | None) -> str:

@@ -44,8 +44,14 @@ CONTEXT_LABELS = {
     "findings": "Findings so far",
     "information_found": "Information gathered",
 }
-VOCABULARIES = {"channel": CHANNELS, "licence_type": LICENCE_TYPES, "request_kind": REQUEST_KINDS,
-                "symptom": SYMPTOMS, "delay_reason": DELAY_REASONS, "training_need": TRAINING_NEEDS}
+VOCABULARIES = {
+    "channel": CHANNELS,
+    "licence_type": LICENCE_TYPES,
+    "request_kind": REQUEST_KINDS,
+    "symptom": SYMPTOMS,
+    "delay_reason": DELAY_REASONS,
+    "training_need": TRAINING_NEEDS,
+}
 
 
 def local_time(moment: datetime | None) -> str:
@@ -105,8 +111,12 @@ def task_context(context: dict[str, Any]) -> list[tuple[str, str]]:
     lines = []
     if context.get("suggested_priority"):
         reason = context.get("priority_reason")
-        lines.append(("Suggested priority", f"{context['suggested_priority']} — {reason}" if reason
-                      else str(context["suggested_priority"])))
+        lines.append(
+            (
+                "Suggested priority",
+                f"{context['suggested_priority']} — {reason}" if reason else str(context["suggested_priority"]),
+            )
+        )
     for key, value in context.items():
         if key not in ("suggested_priority", "priority_reason"):
             lines.append((CONTEXT_LABELS.get(key, sentence(key.replace("_", " "))), str(value)))
@@ -131,9 +141,11 @@ def event_summary(kind: str, payload: dict[str, Any]) -> str:
 
 
 def _call_logged(p: dict[str, Any]) -> str:
-    return (f"by {label(p.get('channel'), 'channel').lower()} from {p.get('contact_name')} "
-            f"<{p.get('contact_email')}>, account {p.get('account')}: {p.get('summary')} "
-            f"(diagram version {p.get('diagram_version')})")
+    return (
+        f"by {label(p.get('channel'), 'channel').lower()} from {p.get('contact_name')} "
+        f"<{p.get('contact_email')}>, account {p.get('account')}: {p.get('summary')} "
+        f"(diagram version {p.get('diagram_version')})"
+    )
 
 
 def _training_need(p: dict[str, Any]) -> str:

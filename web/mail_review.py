@@ -50,16 +50,19 @@ def attach(held_id: int):
     if not form.validate_on_submit():
         return _page(refusal="The form was not accepted: reload the page and try again.", status=400)
     try:
-        receipt = review.attach(current_desk(), held_id, form.reference.data or "", current_user.username,
-                                form.reason.data or "")
+        receipt = review.attach(
+            current_desk(), held_id, form.reference.data or "", current_user.username, form.reason.data or ""
+        )
     except NotFound as exc:
         if "held mail" in str(exc):
             raise
         return _page(refusal=sentence(str(exc)) + ".", status=400)  # the reference typed names no call
     except (InvalidInput, NotAllowed) as exc:
         return _refused(exc)
-    flash(f"Held mail {held_id} is added to {receipt.reference}"
-          + (", which is re-opened." if receipt.reopened else "."), "success")
+    flash(
+        f"Held mail {held_id} is added to {receipt.reference}" + (", which is re-opened." if receipt.reopened else "."),
+        "success",
+    )
     return redirect(url_for("mail_review.held"))
 
 
@@ -99,9 +102,15 @@ def _refused(exc: InvalidInput | NotAllowed):
 
 def _page(refusal: str | None = None, status: int = 200):
     desk = current_desk()
-    return render_template("mail_review.html", held=mail_queries.held_mail(desk),
-                           decided=mail_queries.held_mail(desk, decided=True, limit=50),
-                           not_opened=mail_queries.not_opened_mail(desk, limit=50),
-                           counts=mail_queries.received_counts(desk), places=mail_queries.RECEIVED_PLACES,
-                           attach_form=AttachForm(formdata=None), new_call_form=NewCallForm(formdata=None),
-                           discard_form=DiscardForm(formdata=None), refusal=refusal), status
+    return render_template(
+        "mail_review.html",
+        held=mail_queries.held_mail(desk),
+        decided=mail_queries.held_mail(desk, decided=True, limit=50),
+        not_opened=mail_queries.not_opened_mail(desk, limit=50),
+        counts=mail_queries.received_counts(desk),
+        places=mail_queries.RECEIVED_PLACES,
+        attach_form=AttachForm(formdata=None),
+        new_call_form=NewCallForm(formdata=None),
+        discard_form=DiscardForm(formdata=None),
+        refusal=refusal,
+    ), status

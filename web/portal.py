@@ -28,8 +28,9 @@ class InformationForm(FlaskForm):
 
 
 class FeedbackForm(FlaskForm):
-    rating = IntegerField("How did we do, from 1 (poor) to 5 (excellent)?",
-                          validators=[Optional(), NumberRange(min=1, max=5)])
+    rating = IntegerField(
+        "How did we do, from 1 (poor) to 5 (excellent)?", validators=[Optional(), NumberRange(min=1, max=5)]
+    )
     comment = TextAreaField("Your comments", validators=[Length(max=4000)])
 
 
@@ -38,9 +39,11 @@ class EscalationForm(FlaskForm):
 
 
 class LinkRequestForm(FlaskForm):
-    email = EmailField("Your email address", validators=[InputRequired("Enter your email address"),
-                                                         Length(max=320)],
-                       render_kw={"autocomplete": "email", "required": True, "maxlength": 320})
+    email = EmailField(
+        "Your email address",
+        validators=[InputRequired("Enter your email address"), Length(max=320)],
+        render_kw={"autocomplete": "email", "required": True, "maxlength": 320},
+    )
 
 
 def customer_only(view):
@@ -50,8 +53,11 @@ def customer_only(view):
     @wraps(view)
     def checked(*args, **kwargs):
         access = session.get(ACCESS)
-        if not session.get(CONTACT) or not isinstance(access, int) \
-                or not portal_access.access_is_valid(current_desk(), access):
+        if (
+            not session.get(CONTACT)
+            or not isinstance(access, int)
+            or not portal_access.access_is_valid(current_desk(), access)
+        ):
             session.pop(CONTACT, None)
             session.pop(ACCESS, None)
             return render_template("portal_no_access.html"), 403
@@ -95,9 +101,12 @@ def call(contact: str, reference: str):
 
 def _page(contact: str, reference: str, *, refusal: str | None = None, status: int = 200, **posted):
     shown = portal.call_for_customer(current_desk(), contact, reference)  # NotFound: the 404 page
-    forms = {"information": InformationForm(prefix="information", formdata=None),
-             "feedback": FeedbackForm(prefix="feedback", formdata=None),
-             "escalation": EscalationForm(prefix="escalation", formdata=None), **posted}
+    forms = {
+        "information": InformationForm(prefix="information", formdata=None),
+        "feedback": FeedbackForm(prefix="feedback", formdata=None),
+        "escalation": EscalationForm(prefix="escalation", formdata=None),
+        **posted,
+    }
     return render_template("portal_call.html", call=shown, forms=forms, refusal=refusal), status
 
 
@@ -105,28 +114,42 @@ def _page(contact: str, reference: str, *, refusal: str | None = None, status: i
 @customer_only
 def add_information(contact: str, reference: str):
     form = InformationForm(prefix="information")
-    return _act(contact, reference, "information", form,
-                lambda: portal.add_information(current_desk(), contact, reference, form.text.data),
-                "Thank you: your information is added to the call.")
+    return _act(
+        contact,
+        reference,
+        "information",
+        form,
+        lambda: portal.add_information(current_desk(), contact, reference, form.text.data),
+        "Thank you: your information is added to the call.",
+    )
 
 
 @blueprint.route("/calls/<reference>/feedback", methods=["POST"])
 @customer_only
 def leave_feedback(contact: str, reference: str):
     form = FeedbackForm(prefix="feedback")
-    return _act(contact, reference, "feedback", form,
-                lambda: portal.leave_feedback(current_desk(), contact, reference, form.rating.data,
-                                              form.comment.data or ""),
-                "Thank you for your feedback.")
+    return _act(
+        contact,
+        reference,
+        "feedback",
+        form,
+        lambda: portal.leave_feedback(current_desk(), contact, reference, form.rating.data, form.comment.data or ""),
+        "Thank you for your feedback.",
+    )
 
 
 @blueprint.route("/calls/<reference>/escalation", methods=["POST"])
 @customer_only
 def escalate(contact: str, reference: str):
     form = EscalationForm(prefix="escalation")
-    return _act(contact, reference, "escalation", form,
-                lambda: portal.ask_to_escalate(current_desk(), contact, reference, form.concern.data),
-                "Your concern is with your Account Manager, who will contact you.")
+    return _act(
+        contact,
+        reference,
+        "escalation",
+        form,
+        lambda: portal.ask_to_escalate(current_desk(), contact, reference, form.concern.data),
+        "Your concern is with your Account Manager, who will contact you.",
+    )
 
 
 def _act(contact: str, reference: str, name: str, form: FlaskForm, command, done: str):
@@ -158,9 +181,8 @@ def revoke():
     if not FlaskForm().validate_on_submit() or not email:
         return redirect(back)
     count = portal_access.revoke_links(current_desk(), email)
-    flash(f"Revoked {count} portal link{'s' if count != 1 else ''} of {email}; they can ask for a new one "
-          f"at the portal.", "success")
+    flash(
+        f"Revoked {count} portal link{'s' if count != 1 else ''} of {email}; they can ask for a new one at the portal.",
+        "success",
+    )
     return redirect(back)
-
-
-

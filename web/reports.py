@@ -39,8 +39,9 @@ def report():
         period, start, end = _asked()
     except InvalidInput as exc:
         return _page(None, exc.fields), 400
-    return _page(reports.sla_report(current_desk(), period=period, start=start, end=end,
-                                    breach_limit=BREACHES_SHOWN), {})
+    return _page(
+        reports.sla_report(current_desk(), period=period, start=start, end=end, breach_limit=BREACHES_SHOWN), {}
+    )
 
 
 @blueprint.route("/reports.csv")
@@ -52,8 +53,11 @@ def report_csv():
         return _page(None, exc.fields), 400
     report = reports.sla_report(current_desk(), period=period, start=start, end=end)
     name = f"sla-report-{period}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(reports.sla_report_csv(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        reports.sla_report_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @blueprint.route("/reports/chart/<metric>.svg")
@@ -66,8 +70,9 @@ def chart(metric: str):
     except InvalidInput:
         abort(400)
     report = reports.sla_report(current_desk(), period=period, start=start, end=end, breach_limit=0)
-    return Response(attainment_chart(report, metric), mimetype="image/svg+xml",
-                    headers={"Content-Security-Policy": CHART_POLICY})
+    return Response(
+        attainment_chart(report, metric), mimetype="image/svg+xml", headers={"Content-Security-Policy": CHART_POLICY}
+    )
 
 
 def _asked() -> tuple[str, date, date]:
@@ -78,10 +83,15 @@ def _asked() -> tuple[str, date, date]:
 def _page(report: reports.SlaReport | None, errors: dict[str, str]) -> str:
     query = _query(report) if report else {}
     return render_template(
-        "reports.html", report=report, errors=errors, asked=request.args, periods=reports.PERIODS,
+        "reports.html",
+        report=report,
+        errors=errors,
+        asked=request.args,
+        periods=reports.PERIODS,
         all_priorities=reports.ALL,
         csv_url=url_for("reports.report_csv", **query) if report else None,
-        charts={metric: url_for("reports.chart", metric=metric, **query) for metric in METRICS} if report else {})
+        charts={metric: url_for("reports.chart", metric=metric, **query) for metric in METRICS} if report else {},
+    )
 
 
 def _query(report: reports.SlaReport) -> dict[str, str]:
@@ -103,15 +113,33 @@ def attainment_chart(report: reports.SlaReport, metric: str) -> bytes:
     colours = (*LINE_COLOURS[: len(lines)], GOAL_COLOUR)
     chart = pygal.Line(
         js=(),  # no tooltip script: an image runs none, and the CSP allows none
-        style=Style(colors=colours, font_family=FONT, background="white", plot_background="white",
-                    title_font_size=15, legend_font_size=12, label_font_size=11, major_label_font_size=11),
-        title=f"{clock_name(metric)}: share met per {report.period}", width=760, height=320,
-        range=(0, 100), min_scale=5, max_scale=5, value_formatter=lambda value: f"{value:.0f} %",
-        allow_interruptions=True, legend_at_bottom=True, legend_at_bottom_columns=len(colours),
+        style=Style(
+            colors=colours,
+            font_family=FONT,
+            background="white",
+            plot_background="white",
+            title_font_size=15,
+            legend_font_size=12,
+            label_font_size=11,
+            major_label_font_size=11,
+        ),
+        title=f"{clock_name(metric)}: share met per {report.period}",
+        width=760,
+        height=320,
+        range=(0, 100),
+        min_scale=5,
+        max_scale=5,
+        value_formatter=lambda value: f"{value:.0f} %",
+        allow_interruptions=True,
+        legend_at_bottom=True,
+        legend_at_bottom_columns=len(colours),
         # Many weeks: label every n-th so the labels stay readable.
-        x_label_rotation=30 if len(report.periods) > 8 else 0, x_labels_major_every=max(len(report.periods) // 12, 1),
+        x_label_rotation=30 if len(report.periods) > 8 else 0,
+        x_labels_major_every=max(len(report.periods) // 12, 1),
         show_minor_x_labels=len(report.periods) <= 12,
-        truncate_legend=-1, no_data_text="No clocks")
+        truncate_legend=-1,
+        no_data_text="No clocks",
+    )
     # pygal writes its config as a script too, whatever ``js`` says: take it out.
     chart.add_xml_filter(_without_scripts)
     chart.x_labels = [period.short_label for period in report.periods]
@@ -119,8 +147,12 @@ def attainment_chart(report: reports.SlaReport, metric: str) -> bytes:
         name = "All priorities" if line.priority == reports.ALL else line.priority
         chart.add(name, [_percent(figures.attainment) for figures in line.figures])
     goal = report.goals.get(metric, 0.0)
-    chart.add(f"Goal {goal * 100:.0f} %", [goal * 100] * len(report.periods), show_dots=False,
-              stroke_style={"width": 2, "dasharray": "6, 4"})
+    chart.add(
+        f"Goal {goal * 100:.0f} %",
+        [goal * 100] * len(report.periods),
+        show_dots=False,
+        stroke_style={"width": 2, "dasharray": "6, 4"},
+    )
     return chart.render()
 
 

@@ -73,9 +73,9 @@ def _wtforms_field(form_field: FormField) -> Field:
     if kind == "enum":
         # A blank first choice, so "required" means a conscious choice, not the first option.
         choices = ([] if form_field.default else [SelectChoice("", "Choose…")]) + [
-            SelectChoice(value, label) for value, label in form_field.options]
-        return SelectField(label, choices=choices, default=form_field.default, validate_choice=False,
-                           render_kw=attrs)
+            SelectChoice(value, label) for value, label in form_field.options
+        ]
+        return SelectField(label, choices=choices, default=form_field.default, validate_choice=False, render_kw=attrs)
     if kind == "long":
         return StringField(label, default=form_field.default, widget=NumberInput(step=1), render_kw=attrs)
     if kind == "date":

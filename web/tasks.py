@@ -34,10 +34,16 @@ def inbox():
         desk = current_desk()
         total = queries.count_open_tasks(desk, roles)
         rows = queries.open_tasks(desk, roles, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    urgency = {task_id: (found.left, found.state)
-               for task_id, found in queries.urgency(current_desk(), rows).items()}
-    return render_template("inbox.html", rows=rows, total=total, page=page,
-                           pages=max(ceil(total / PAGE_SIZE), 1), roles=roles, urgency=urgency)
+    urgency = {task_id: (found.left, found.state) for task_id, found in queries.urgency(current_desk(), rows).items()}
+    return render_template(
+        "inbox.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(ceil(total / PAGE_SIZE), 1),
+        roles=roles,
+        urgency=urgency,
+    )
 
 
 @blueprint.route("/tasks/<task_id>", methods=["GET"])
@@ -62,9 +68,14 @@ def complete(task_id: str):
     if revision is None:
         return _render(shown, form, ["The form lost its revision; reload the page and try again."], 400)
     try:
-        reference = commands.complete_task(desk, task_id, task_forms.answers(form, shown.fields),
-                                           current_user.username, expected_revision=revision,
-                                           roles=current_user.task_roles())
+        reference = commands.complete_task(
+            desk,
+            task_id,
+            task_forms.answers(form, shown.fields),
+            current_user.username,
+            expected_revision=revision,
+            roles=current_user.task_roles(),
+        )
     except InvalidInput as exc:
         return _render(shown, form, task_forms.show_errors(form, exc.fields), 400)
     except ConflictError as exc:
@@ -107,8 +118,10 @@ def _task_gone(task_id: str):
     if completion is None:
         abort(404)
     form = task_forms.form_class([])()
-    message = (f"{completion.payload.get('task')} on {form.reference.data} was already completed by "
-               f"{completion.actor} at {local_time(completion.at)}; nothing was changed.")
+    message = (
+        f"{completion.payload.get('task')} on {form.reference.data} was already completed by "
+        f"{completion.actor} at {local_time(completion.at)}; nothing was changed."
+    )
     return render_template("conflict.html", message=message, reference=form.reference.data), 409
 
 

@@ -32,8 +32,11 @@ PROGRESS_MESSAGES = {
     "information_received": "The information has arrived",
     "customer_back": "The customer is back",
 }
-PROGRESS_FOR_REASON = {"access_refused": "access_granted", "information_awaited": "information_received",
-                       "customer_absent": "customer_back"}
+PROGRESS_FOR_REASON = {
+    "access_refused": "access_granted",
+    "information_awaited": "information_received",
+    "customer_absent": "customer_back",
+}
 NOTE_LIMIT = 1000
 
 
@@ -49,8 +52,9 @@ def _choices(vocabulary: dict[str, str]) -> list[SelectChoice]:
 # No WTForms validators: the engine decides (see task_forms). Each form has a prefix so the
 # four forms on one page have distinct field names and ids.
 class DelayForm(FlaskForm):
-    reason = SelectField("Why the call waits", choices=_choices(DELAY_REASONS), validate_choice=False,
-                         render_kw={"required": True})
+    reason = SelectField(
+        "Why the call waits", choices=_choices(DELAY_REASONS), validate_choice=False, render_kw={"required": True}
+    )
     note = StringField("Note", render_kw={"maxlength": NOTE_LIMIT})
 
 
@@ -60,8 +64,9 @@ class ProgressForm(FlaskForm):
 
 
 class TrainingForm(FlaskForm):
-    need = SelectField("Training need", choices=_choices(TRAINING_NEEDS), validate_choice=False,
-                       render_kw={"required": True})
+    need = SelectField(
+        "Training need", choices=_choices(TRAINING_NEEDS), validate_choice=False, render_kw={"required": True}
+    )
     notes = TextAreaField("Notes", render_kw={"maxlength": 4000, "rows": 2})
 
 
@@ -100,8 +105,9 @@ def posted_form(name: str) -> FlaskForm:
     return FORMS[name](prefix=name)
 
 
-def render_ticket(reference: str, *, posted: dict[str, FlaskForm] | None = None, refusal: str | None = None,
-                  status: int = 200):
+def render_ticket(
+    reference: str, *, posted: dict[str, FlaskForm] | None = None, refusal: str | None = None, status: int = 200
+):
     """The page; ``posted`` replaces a blank action form with the submitted one (answers and errors kept)."""
     view = queries.ticket_view(current_desk(), reference)  # NotFound becomes the 404 page
     facts = call_facts(view)
@@ -109,15 +115,30 @@ def render_ticket(reference: str, *, posted: dict[str, FlaskForm] | None = None,
     may = {"act": current_user.has_any(*ADVISORS), "escalate": current_user.has_any(*ESCALATORS)}
     pictures = _pictures(reference, view)
     desk = current_desk()
-    mail = {"outbox": mail_queries.outbox_of(desk, reference), "inbound": mail_queries.inbound_of(desk, reference),
-            "delivery_enabled": mail_queries.mail_delivery_enabled(desk)}
+    mail = {
+        "outbox": mail_queries.outbox_of(desk, reference),
+        "inbound": mail_queries.inbound_of(desk, reference),
+        "delivery_enabled": mail_queries.mail_delivery_enabled(desk),
+    }
     incidents = jobs.incidents_of(desk, reference)
-    return render_template("ticket.html", ticket=view, facts=facts, forms=forms, may=may, refusal=refusal,
-                           mail=mail, incidents=incidents, **pictures), status
+    return render_template(
+        "ticket.html",
+        ticket=view,
+        facts=facts,
+        forms=forms,
+        may=may,
+        refusal=refusal,
+        mail=mail,
+        incidents=incidents,
+        **pictures,
+    ), status
 
 
 def _pictures(reference: str, view: queries.TicketView) -> dict:
     """Where the ticket stands on its diagram, and its SLA clocks over time."""
     position = queries.ticket_diagram(current_desk(), reference)
-    return {"diagram": diagram_svg.render(position.bpmn_xml, active=position.active, done=position.done),
-            "diagram_file": position.file_name, "timeline": timeline_svg.render(view.clocks, clock.now())}
+    return {
+        "diagram": diagram_svg.render(position.bpmn_xml, active=position.active, done=position.done),
+        "diagram_file": position.file_name,
+        "timeline": timeline_svg.render(view.clocks, clock.now()),
+    }

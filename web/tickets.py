@@ -38,14 +38,16 @@ class LogCallForm(FlaskForm):
     account = StringField("Account", render_kw={"required": True, "maxlength": 200})
     summary = TextAreaField("Summary", render_kw={"required": True, "maxlength": 500, "rows": 4})
     channel = RadioField("Channel", choices=_options(CHANNELS), default="phone", validate_choice=False)
-    licence_type = RadioField("Licence type", choices=_options(LICENCE_TYPES), default="saas",
-                              validate_choice=False)
-    request_kind = SelectField("Kind of request", choices=_options(REQUEST_KINDS), default="problem",
-                               validate_choice=False)
-    symptom = SelectField("What blocks the customer", choices=_options(SYMPTOMS), default="other",
-                          validate_choice=False)
-    campaign_at = StringField("Next campaign (London time; leave empty if none is scheduled)",
-                              widget=DateTimeLocalInput())
+    licence_type = RadioField("Licence type", choices=_options(LICENCE_TYPES), default="saas", validate_choice=False)
+    request_kind = SelectField(
+        "Kind of request", choices=_options(REQUEST_KINDS), default="problem", validate_choice=False
+    )
+    symptom = SelectField(
+        "What blocks the customer", choices=_options(SYMPTOMS), default="other", validate_choice=False
+    )
+    campaign_at = StringField(
+        "Next campaign (London time; leave empty if none is scheduled)", widget=DateTimeLocalInput()
+    )
     preparing_campaign = BooleanField("The customer is preparing a future campaign")
 
     def details(self) -> commands.CallDetails:
@@ -54,10 +56,17 @@ class LogCallForm(FlaskForm):
         campaign_at, problem = _london_moment(self.campaign_at.data)
         # A field missing from the POST has no data; the engine then reports it as required.
         details = commands.CallDetails(
-            contact_name=self.contact_name.data or "", contact_email=self.contact_email.data or "",
-            account=self.account.data or "", summary=self.summary.data or "", channel=self.channel.data or "",
-            licence_type=self.licence_type.data or "", request_kind=self.request_kind.data or "",
-            symptom=self.symptom.data or "", campaign_at=campaign_at, preparing_campaign=self.preparing_campaign.data)
+            contact_name=self.contact_name.data or "",
+            contact_email=self.contact_email.data or "",
+            account=self.account.data or "",
+            summary=self.summary.data or "",
+            channel=self.channel.data or "",
+            licence_type=self.licence_type.data or "",
+            request_kind=self.request_kind.data or "",
+            symptom=self.symptom.data or "",
+            campaign_at=campaign_at,
+            preparing_campaign=self.preparing_campaign.data,
+        )
         if problem is None:
             return details
         try:
@@ -93,9 +102,14 @@ def new_call():
     except InvalidInput as exc:
         return render_template("log_call.html", form=form, errors=_show_errors(form, exc)), 400
     except NoActiveVersion:
-        return render_template("log_call.html", form=form, error=(
-            "Calls cannot be logged yet: no support charter diagram is deployed. "
-            "An administrator must run `supportdesk deploy`.")), 503
+        return render_template(
+            "log_call.html",
+            form=form,
+            error=(
+                "Calls cannot be logged yet: no support charter diagram is deployed. "
+                "An administrator must run `supportdesk deploy`."
+            ),
+        ), 503
     flash(f"Call logged: {reference}", "success")
     return redirect(url_for("tickets.ticket", reference=reference))
 

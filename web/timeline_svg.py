@@ -24,11 +24,12 @@ def render(clocks, now: datetime) -> Markup:
         return LEFT + (WIDTH - LEFT - 10) * (moment - start).total_seconds() / span
 
     height = TOP + ROW * len(clocks) + 20
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
-             f'role="img" aria-label="SLA clocks over time">',
-             f'<text class="axis" x="{LEFT}" y="14">{escape(f"{local(start):%d %b %H:%M}")}</text>',
-             f'<text class="axis" x="{WIDTH - 10}" y="14" text-anchor="end">{escape(f"{local(end):%d %b %H:%M}")}'
-             "</text>"]
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" viewBox="0 0 {WIDTH} {height}" '
+        f'role="img" aria-label="SLA clocks over time">',
+        f'<text class="axis" x="{LEFT}" y="14">{escape(f"{local(start):%d %b %H:%M}")}</text>',
+        f'<text class="axis" x="{WIDTH - 10}" y="14" text-anchor="end">{escape(f"{local(end):%d %b %H:%M}")}</text>',
+    ]
     for row, clock in enumerate(clocks):
         parts.append(_row(clock, TOP + row * ROW, x, now))
     parts.append("</svg>")
@@ -40,15 +41,21 @@ def _row(clock, y: float, x, now: datetime) -> str:
     parts = [f'<text class="clock-name" x="4" y="{y + 16}">{escape(label)}</text>']
     for kind, begin, finish in _spans(clock, now):
         title = f"{kind} {local(begin):%d %b %H:%M} to {local(finish):%d %b %H:%M}"
-        parts.append(f'<rect class="span {kind}" x="{x(begin)}" y="{y + 4}" width="{max(x(finish) - x(begin), 1)}" '
-                     f'height="16"><title>{escape(title)}</title></rect>')
+        parts.append(
+            f'<rect class="span {kind}" x="{x(begin)}" y="{y + 4}" width="{max(x(finish) - x(begin), 1)}" '
+            f'height="16"><title>{escape(title)}</title></rect>'
+        )
     if clock.due_at:
-        parts.append(f'<line class="due" x1="{x(clock.due_at)}" x2="{x(clock.due_at)}" y1="{y}" y2="{y + 24}">'
-                     f'<title>{escape(f"due {local(clock.due_at):%d %b %H:%M %Z}")}</title></line>')
+        parts.append(
+            f'<line class="due" x1="{x(clock.due_at)}" x2="{x(clock.due_at)}" y1="{y}" y2="{y + 24}">'
+            f"<title>{escape(f'due {local(clock.due_at):%d %b %H:%M %Z}')}</title></line>"
+        )
     for kind, at in clock.segments:
         if kind in ("breach", "regrade"):
-            parts.append(f'<circle class="mark {kind}" cx="{x(at)}" cy="{y + 12}" r="4">'
-                         f'<title>{escape(f"{kind} {local(at):%d %b %H:%M}")}</title></circle>')
+            parts.append(
+                f'<circle class="mark {kind}" cx="{x(at)}" cy="{y + 12}" r="4">'
+                f"<title>{escape(f'{kind} {local(at):%d %b %H:%M}')}</title></circle>"
+            )
     return "".join(parts)
 
 

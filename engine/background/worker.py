@@ -36,8 +36,7 @@ AFTER_ERROR = timedelta(seconds=2)  # the store unreachable: do not spin
 
 
 class Worker:
-    def __init__(self, desk: Desk, *, name: str | None = None, lease: timedelta = jobs.LEASE,
-                 batch: int = jobs.BATCH):
+    def __init__(self, desk: Desk, *, name: str | None = None, lease: timedelta = jobs.LEASE, batch: int = jobs.BATCH):
         self.desk = desk
         self.name = name or jobs.worker_name()
         self.lease, self.batch = lease, batch

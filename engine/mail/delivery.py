@@ -93,8 +93,12 @@ def deliver_due_mail(desk: Desk, *, limit: int = BATCH) -> Delivered:
 
 
 def due_mail(desk: Desk, limit: int = BATCH) -> list[int]:
-    query = (select(OutboxMail.id).where(OutboxMail.status.in_(PENDING), OutboxMail.next_attempt_at <= clock.now())
-             .order_by(OutboxMail.next_attempt_at, OutboxMail.id).limit(limit))
+    query = (
+        select(OutboxMail.id)
+        .where(OutboxMail.status.in_(PENDING), OutboxMail.next_attempt_at <= clock.now())
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+        .limit(limit)
+    )
     with desk.db.reading() as session:
         return list(session.scalars(query))
 
@@ -132,13 +136,20 @@ def _claim(desk: Desk, mail_id: int) -> Claim | None:
     """Take the mail for this worker, or None when it is not due any more (another worker has it)."""
     now = clock.now()
     with desk.db.transaction() as session:
-        mail = session.scalar(select(OutboxMail).where(OutboxMail.id == mail_id, OutboxMail.status.in_(PENDING),
-                                                       OutboxMail.next_attempt_at <= now).with_for_update())
+        mail = session.scalar(
+            select(OutboxMail)
+            .where(OutboxMail.id == mail_id, OutboxMail.status.in_(PENDING), OutboxMail.next_attempt_at <= now)
+            .with_for_update()
+        )
         if mail is None:
             return None
         if mail.status == "sending":
-            log.warning("mail %s: the worker sending it stopped before saying how it went; sending it again "
-                        "(it may arrive twice, with the same Message-ID %s)", mail.id, mail.message_id)
+            log.warning(
+                "mail %s: the worker sending it stopped before saying how it went; sending it again "
+                "(it may arrive twice, with the same Message-ID %s)",
+                mail.id,
+                mail.message_id,
+            )
         mail.status, mail.attempts, mail.last_attempt_at = "sending", mail.attempts + 1, now
         mail.next_attempt_at = now + LEASE  # due again only if this worker never says how it went
         try:
@@ -219,9 +230,20 @@ def _note_on_ticket(session: Session, mail: OutboxMail, now: datetime, kind: str
     if mail.ticket_id is None:
         return
     ticket = lock_ticket(session, mail.ticket_id)
-    history.append(session, ticket, at=now, kind=kind, actor="desk",
-                   payload={"template": mail.template, "to": mail.to_address, "subject": mail.subject,
-                            "message_id": mail.message_id, **payload})
+    history.append(
+        session,
+        ticket,
+        at=now,
+        kind=kind,
+        actor="desk",
+        payload={
+            "template": mail.template,
+            "to": mail.to_address,
+            "subject": mail.subject,
+            "message_id": mail.message_id,
+            **payload,
+        },
+    )
 
 
 def retry_failed(desk: Desk, mail_id: int, actor: str) -> None:
@@ -296,8 +318,9 @@ class SmtpConnection:
         never leave a plain connection behind for the next mail."""
         settings = self.settings
         # local_hostname: without it smtplib asks DNS for this machine's name, which can hang.
-        smtp = _Smtp(settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout,
-                     local_hostname=settings.mail_domain)
+        smtp = _Smtp(
+            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout, local_hostname=settings.mail_domain
+        )
         try:
             smtp.ehlo()
             if settings.smtp_starttls:

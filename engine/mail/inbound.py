@@ -94,10 +94,15 @@ class Receipt:
 
     def describe(self) -> str:
         where = f" {self.reference}" if self.reference else ""
-        text = {"new_call": f"opened{where}", "added": f"added to{where}" + (", re-opened" if self.reopened else ""),
-                "auto_reply": "auto-reply, no call opened" + (f"; noted on{where}" if where else ""),
-                "duplicate": "received before" + (f" ({self.reference})" if where else ""),
-                "held": "held for review", "quarantined": "quarantined", "too_large": "refused"}[self.outcome]
+        text = {
+            "new_call": f"opened{where}",
+            "added": f"added to{where}" + (", re-opened" if self.reopened else ""),
+            "auto_reply": "auto-reply, no call opened" + (f"; noted on{where}" if where else ""),
+            "duplicate": "received before" + (f" ({self.reference})" if where else ""),
+            "held": "held for review",
+            "quarantined": "quarantined",
+            "too_large": "refused",
+        }[self.outcome]
         return f"{text}: {self.detail}" if self.detail else text
 
     @property
@@ -123,8 +128,13 @@ def receive(desk: Desk, raw: bytes, *, source: str, envelope_from: str = "") -> 
     except parsing.Unreadable as exc:
         return quarantine(desk, raw, source, envelope_from, str(exc))
     if not mail.from_address:
-        return quarantine(desk, raw, source, envelope_from,
-                          "no sender: the mail has no From address and no envelope sender (MAIL FROM)")
+        return quarantine(
+            desk,
+            raw,
+            source,
+            envelope_from,
+            "no sender: the mail has no From address and no envelope sender (MAIL FROM)",
+        )
     refused, problem = None, "not filed"
     for _ in range(TRIES):
         try:
@@ -162,8 +172,17 @@ def quarantine(desk: Desk, raw: bytes, source: str, envelope_from: str, reason: 
     digest = hashlib.sha256(raw).hexdigest()
     with desk.db.transaction() as session:
         if session.scalar(select(QuarantinedMail.id).where(QuarantinedMail.sha256 == digest).limit(1)) is None:
-            session.add(QuarantinedMail(sha256=digest, received_at=clock.now(), source=source[:500],
-                                        envelope_from=envelope_from[:320], reason=reason, size=len(raw), raw=raw))
+            session.add(
+                QuarantinedMail(
+                    sha256=digest,
+                    received_at=clock.now(),
+                    source=source[:500],
+                    envelope_from=envelope_from[:320],
+                    reason=reason,
+                    size=len(raw),
+                    raw=raw,
+                )
+            )
     log.warning("quarantined mail from %s: %s", source, " ".join(reason.split()))  # one line, whatever the reason
     return Receipt("quarantined", detail=reason)
 
@@ -182,8 +201,9 @@ def release(desk: Desk, quarantined_id: int) -> Receipt:
     return receipt
 
 
-def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelope_from: str,
-          refused: str | None) -> Receipt:
+def _file(
+    desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelope_from: str, refused: str | None
+) -> Receipt:
     digest = hashlib.sha256(raw).hexdigest()
     with UnitOfWork(desk, ACTOR) as uow:
         session = uow.session
@@ -191,11 +211,23 @@ def _file(desk: Desk, raw: bytes, mail: parsing.ParsedMail, source: str, envelop
         earlier = _received_before(session, raw, mail, digest)
         if earlier is not None:
             on_call = earlier.outcome in ("new_call", "added")
-            return Receipt("duplicate", _reference_of(session, earlier.ticket_id) if on_call else None,
-                           detail="" if on_call else f"inbound mail {earlier.id}, {earlier.outcome}")
-        record = InboundMail(message_id=mail.message_id, sha256=digest, received_at=clock.now(), source=source[:500],
-                             envelope_from=envelope_from[:320], from_address=mail.from_address[:320],
-                             subject=mail.subject[:500], outcome="", size=len(raw), raw=raw)
+            return Receipt(
+                "duplicate",
+                _reference_of(session, earlier.ticket_id) if on_call else None,
+                detail="" if on_call else f"inbound mail {earlier.id}, {earlier.outcome}",
+            )
+        record = InboundMail(
+            message_id=mail.message_id,
+            sha256=digest,
+            received_at=clock.now(),
+            source=source[:500],
+            envelope_from=envelope_from[:320],
+            from_address=mail.from_address[:320],
+            subject=mail.subject[:500],
+            outcome="",
+            size=len(raw),
+            raw=raw,
+        )
         session.add(record)
         session.flush()  # the same mail filed at this moment elsewhere fails here, before any work
         session.execute(delete(QuarantinedMail).where(QuarantinedMail.sha256 == digest))
@@ -207,14 +239,21 @@ def _file_record(uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail,
     quotes = _quoted(session, mail)
     if mail.auto_reply:
         record.outcome, record.reason = "auto_reply", mail.auto_reply[:500]
-        found = next((q for q in quotes if q.ticket is not None and (q.by_our_mail or _known_for(session, mail, q))),
-                     None)
+        found = next(
+            (q for q in quotes if q.ticket is not None and (q.by_our_mail or _known_for(session, mail, q))), None
+        )
         if found is None:
             return Receipt("auto_reply", detail=f"not opened: {mail.auto_reply}")
         ticket = lock_ticket(session, found.ticket.id)
         record.ticket_id = ticket.id
-        history.append(session, ticket, at=clock.now(), kind="auto_reply_received", actor=ACTOR,
-                       payload={**_described(mail, record, []), "why": mail.auto_reply})
+        history.append(
+            session,
+            ticket,
+            at=clock.now(),
+            kind="auto_reply_received",
+            actor=ACTOR,
+            payload={**_described(mail, record, []), "why": mail.auto_reply},
+        )
         return Receipt("auto_reply", ticket.reference, detail=mail.auto_reply)
     if not quotes:
         open_call(uow, mail)
@@ -229,8 +268,15 @@ def _file_record(uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail,
     return Receipt("added", ticket.reference, reopened)
 
 
-def add_to_call(desk: Desk, uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail, attachments: list[str],
-                refused: str | None, **noted) -> bool:
+def add_to_call(
+    desk: Desk,
+    uow: UnitOfWork,
+    record: InboundMail,
+    mail: parsing.ParsedMail,
+    attachments: list[str],
+    refused: str | None,
+    **noted,
+) -> bool:
     """The mail joins ``uow``'s call (locked): on its history, and re-opening it when it is Delayed
     (C24). Returns whether it re-opened. A trusted reply and a held mail an advisor attaches both
     come this way; ``noted`` goes on the history event (who attached it, why)."""
@@ -267,8 +313,9 @@ def _quoted(session: Session, mail: parsing.ParsedMail) -> list[_Quote]:
 
 
 def _ticket_row(session: Session, where) -> Ticket | None:
-    return session.execute(select(Ticket.id, Ticket.reference, Ticket.contact_email, Ticket.account)
-                           .where(where)).first()
+    return session.execute(
+        select(Ticket.id, Ticket.reference, Ticket.contact_email, Ticket.account).where(where)
+    ).first()
 
 
 def _known_for(session: Session, mail: parsing.ParsedMail, quote: _Quote) -> bool:
@@ -289,13 +336,17 @@ def known_contact(session: Session, address: str, ticket) -> str | None:
         select(Ticket.id)
         .join(HistoryEvent, (HistoryEvent.ticket_id == Ticket.id) & (HistoryEvent.kind == "call_logged"))
         .where(Ticket.account == ticket.account, Ticket.contact_email == address, HistoryEvent.actor != ACTOR)
-        .limit(1))
+        .limit(1)
+    )
     if session.scalar(logged_by_staff) is not None:
         return f"a contact of a call of {ticket.account} that staff logged"
-    attached = (select(HeldMail.id).join(InboundMail, InboundMail.id == HeldMail.inbound_id)
-                .join(Ticket, Ticket.id == HeldMail.ticket_id)
-                .where(HeldMail.status == "attached", InboundMail.from_address == address,
-                       Ticket.account == ticket.account).limit(1))
+    attached = (
+        select(HeldMail.id)
+        .join(InboundMail, InboundMail.id == HeldMail.inbound_id)
+        .join(Ticket, Ticket.id == HeldMail.ticket_id)
+        .where(HeldMail.status == "attached", InboundMail.from_address == address, Ticket.account == ticket.account)
+        .limit(1)
+    )
     if session.scalar(attached) is not None:
         return f"an advisor attached their mail to a call of {ticket.account}"
     return None
@@ -307,13 +358,23 @@ def _hold(desk: Desk, session: Session, record: InboundMail, mail: parsing.Parse
     if quote.ticket is None:
         why = f"{quote.reference} names no call"
     else:
-        why = (f"{mail.from_address} is not the contact of {quote.reference} nor a known contact of its account "
-               f"({quote.ticket.account})")
+        why = (
+            f"{mail.from_address} is not the contact of {quote.reference} nor a known contact of its account "
+            f"({quote.ticket.account})"
+        )
     record.outcome, record.reason = "held", why[:500]
     _keep_attachments(desk, session, record, mail)
-    session.add(HeldMail(inbound_id=record.id, quoted_reference=quote.reference[:32],
-                         quoted_ticket_id=quote.ticket.id if quote.ticket is not None else None, why=why[:500],
-                         excerpt=excerpt(mail.text), held_at=clock.now(), status="held"))
+    session.add(
+        HeldMail(
+            inbound_id=record.id,
+            quoted_reference=quote.reference[:32],
+            quoted_ticket_id=quote.ticket.id if quote.ticket is not None else None,
+            why=why[:500],
+            excerpt=excerpt(mail.text),
+            held_at=clock.now(),
+            status="held",
+        )
+    )
     return Receipt("held", detail=f"quotes {quote.reference}: {why}")
 
 
@@ -324,9 +385,12 @@ def _received_before(session: Session, raw: bytes, mail: parsing.ParsedMail, dig
     if same is not None or not mail.message_id:
         return same
     content = parsing.content_digest(raw)
-    for earlier_id, earlier_raw in session.execute(select(InboundMail.id, InboundMail.raw)
-                                                   .where(InboundMail.message_id == mail.message_id)
-                                                   .order_by(InboundMail.id).limit(20)):
+    for earlier_id, earlier_raw in session.execute(
+        select(InboundMail.id, InboundMail.raw)
+        .where(InboundMail.message_id == mail.message_id)
+        .order_by(InboundMail.id)
+        .limit(20)
+    ):
         if parsing.content_digest(earlier_raw) == content:
             return session.get(InboundMail, earlier_id)
     return None
@@ -347,8 +411,12 @@ def _reference_of(session: Session, ticket_id: int | None) -> str | None:
 
 def _ticket_of_ids(session: Session, table, ids: list[str]) -> int | None:
     """The ticket of the newest of our mails (sent, or received before) that ``ids`` names."""
-    return session.scalar(select(table.ticket_id).where(table.message_id.in_(ids), table.ticket_id.is_not(None))
-                          .order_by(table.id.desc()).limit(1))
+    return session.scalar(
+        select(table.ticket_id)
+        .where(table.message_id.in_(ids), table.ticket_id.is_not(None))
+        .order_by(table.id.desc())
+        .limit(1)
+    )
 
 
 def open_call(uow: UnitOfWork, mail: parsing.ParsedMail, summary: str | None = None) -> None:
@@ -356,19 +424,33 @@ def open_call(uow: UnitOfWork, mail: parsing.ParsedMail, summary: str | None = N
     is logged by the mail (``ACTOR``), whoever let it in: its sender becomes the contact of this call
     only, never a known contact of its account."""
     summary = (mail.subject if summary is None else summary) or "(no subject)"
-    details = CallDetails(contact_name=(mail.from_name or mail.from_address)[:200], contact_email=mail.from_address,
-                          account=_account_of(uow.session, mail.from_address)[:200],
-                          summary=summary[:500], channel="email").validated()
-    ticket = Ticket(kind="call", channel=details.channel, contact_name=details.contact_name,
-                    contact_email=details.contact_email, account=details.account, summary=details.summary,
-                    licence_type=details.licence_type)
+    details = CallDetails(
+        contact_name=(mail.from_name or mail.from_address)[:200],
+        contact_email=mail.from_address,
+        account=_account_of(uow.session, mail.from_address)[:200],
+        summary=summary[:500],
+        channel="email",
+    ).validated()
+    ticket = Ticket(
+        kind="call",
+        channel=details.channel,
+        contact_name=details.contact_name,
+        contact_email=details.contact_email,
+        account=details.account,
+        summary=details.summary,
+        licence_type=details.licence_type,
+    )
     commands.start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
 
 
 def _account_of(session: Session, address: str) -> str:
     """The account this sender's calls were logged under, else the sender's domain."""
-    known = session.scalar(select(Ticket.account).where(Ticket.contact_email == address)
-                           .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(1))
+    known = session.scalar(
+        select(Ticket.account)
+        .where(Ticket.contact_email == address)
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(1)
+    )
     return known or address.partition("@")[2]
 
 
@@ -379,8 +461,9 @@ def _work_can_progress(desk: Desk, uow: UnitOfWork, mail: parsing.ParsedMail) ->
         return False
     workflow = load_workflow(uow.session, desk, uow.ticket.state)
     payload = {"note": f"mail from {mail.sender}: {mail.subject}"[:500]}
-    event = BpmnEvent(MessageEventDefinition(WORK_CAN_PROGRESS), payload={"payload": payload,
-                                                                          "result_var": WORK_CAN_PROGRESS})
+    event = BpmnEvent(
+        MessageEventDefinition(WORK_CAN_PROGRESS), payload={"payload": payload, "result_var": WORK_CAN_PROGRESS}
+    )
     try:
         workflow.send_event(event)
     except WorkflowException:
@@ -400,16 +483,28 @@ def _keep_attachments(desk: Desk, session: Session, record: InboundMail, mail: p
     limit, described = desk.settings.max_attachment_bytes, []
     for attachment in mail.attachments:
         kept = len(attachment.content) <= limit
-        session.add(MailAttachment(inbound_id=record.id, filename=attachment.filename,
-                                   content_type=attachment.content_type[:100], size=len(attachment.content),
-                                   content=attachment.content if kept else None))
+        session.add(
+            MailAttachment(
+                inbound_id=record.id,
+                filename=attachment.filename,
+                content_type=attachment.content_type[:100],
+                size=len(attachment.content),
+                content=attachment.content if kept else None,
+            )
+        )
         described.append(attachment.filename if kept else f"{attachment.filename} (not kept: over {limit} bytes)")
     return described
 
 
 def _described(mail: parsing.ParsedMail, record: InboundMail, attachments: list[str]) -> dict:
-    return {"from": mail.sender, "subject": mail.subject, "excerpt": excerpt(mail.text),
-            "attachments": attachments, "message_id": mail.message_id, "inbound_mail": record.id}
+    return {
+        "from": mail.sender,
+        "subject": mail.subject,
+        "excerpt": excerpt(mail.text),
+        "attachments": attachments,
+        "message_id": mail.message_id,
+        "inbound_mail": record.id,
+    }
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -426,4 +521,3 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
         lines.append(line)
     kept = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     return kept if len(kept) <= limit else kept[:limit].rstrip() + " …"
-

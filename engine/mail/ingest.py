@@ -31,8 +31,9 @@ def mail_files(path: Path) -> list[Path]:
     if not path.is_dir():
         raise NotFound(f"{path} is neither a file nor a folder")
     if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):  # a Maildir: tmp/ holds unfinished deliveries
-        return sorted(f for sub in ("new", "cur") for f in (path / sub).iterdir()
-                      if f.is_file() and not f.name.startswith("."))
+        return sorted(
+            f for sub in ("new", "cur") for f in (path / sub).iterdir() if f.is_file() and not f.name.startswith(".")
+        )
     return sorted(f for f in path.iterdir() if f.is_file() and f.suffix.lower() == ".eml")
 
 
@@ -46,8 +47,10 @@ def ingest_file(desk: Desk, file: Path) -> Ingested:
     limit = desk.settings.max_message_bytes
     size = file.stat().st_size
     if size > limit:  # not read at all; the file stays where it is
-        return Ingested(file, Receipt("too_large", detail=f"{size} bytes, more than the {limit} allowed "
-                                                          "(SUPPORTDESK_MAX_MESSAGE_BYTES)"))
+        return Ingested(
+            file,
+            Receipt("too_large", detail=f"{size} bytes, more than the {limit} allowed (SUPPORTDESK_MAX_MESSAGE_BYTES)"),
+        )
     try:
         return Ingested(file, receive(desk, file.read_bytes(), source=f"file {file.resolve()}"))
     except Exception as exc:  # noqa: BLE001  (the store failed: report it, go on with the next file)

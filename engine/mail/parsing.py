@@ -29,8 +29,18 @@ BOUNCE_SENDERS = {"mailer-daemon", "postmaster"}
 
 # Headers that servers on the way add to a message (trace, authentication and filter results):
 # the same mail relayed another way differs only in these.
-TRACE_HEADERS = {"received", "return-path", "delivered-to", "x-original-to", "envelope-to", "x-received",
-                 "received-spf", "authentication-results", "x-envelope-from", "x-envelope-to"}
+TRACE_HEADERS = {
+    "received",
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "envelope-to",
+    "x-received",
+    "received-spf",
+    "authentication-results",
+    "x-envelope-from",
+    "x-envelope-to",
+}
 TRACE_PREFIXES = ("arc-", "x-spam-", "x-virus-", "x-ms-exchange-", "x-forefront-", "x-google-")
 
 
@@ -104,9 +114,16 @@ def _read(message: EmailMessage, envelope_from: str, own_addresses: frozenset[st
     thread_ids = _thread_ids(message)
     if auto_reply and not thread_ids:  # a bounce answers the mail it carries
         thread_ids = _embedded_ids(message)[-MAX_THREAD_IDS:]
-    return ParsedMail(message_id=_first_id(_header(message, "Message-ID")), from_name=from_name,
-                      from_address=from_address, subject=_header(message, "Subject"), text=text,
-                      attachments=attachments, thread_ids=thread_ids, auto_reply=auto_reply)
+    return ParsedMail(
+        message_id=_first_id(_header(message, "Message-ID")),
+        from_name=from_name,
+        from_address=from_address,
+        subject=_header(message, "Subject"),
+        text=text,
+        attachments=attachments,
+        thread_ids=thread_ids,
+        auto_reply=auto_reply,
+    )
 
 
 def clean(text: str) -> str:
@@ -193,12 +210,14 @@ def _body(message: EmailMessage) -> tuple[str, list[Attachment]]:
         content_type, filename = clean(part.get_content_type()), _filename(part)
         if content_type.startswith("multipart/"):  # a multipart without its boundary: read it as text
             content_type = "text/plain"
-        if filename is None and part.get_content_disposition() != "attachment" \
-                and content_type in ("text/plain", "text/html"):
+        if (
+            filename is None
+            and part.get_content_disposition() != "attachment"
+            and content_type in ("text/plain", "text/html")
+        ):
             (plain if content_type == "text/plain" else html).append(_text(part))
             continue
-        attachments.append(Attachment(filename or _made_up_name(number, content_type), content_type,
-                                      _payload(part)))
+        attachments.append(Attachment(filename or _made_up_name(number, content_type), content_type, _payload(part)))
     text = "\n\n".join(plain) if "".join(plain).strip() else html_to_text("".join(html))
     return text.strip(), attachments
 
@@ -270,8 +289,7 @@ def _made_up_name(number: int, content_type: str) -> str:
 
 
 class _TextOfHtml(HTMLParser):
-    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table",
-              "hr"}
+    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr"}
     HIDDEN = {"script", "style", "head", "title"}
 
     def __init__(self) -> None:

@@ -78,8 +78,20 @@ class QuarantineRow:
 
 
 def _outbox_row(mail: OutboxMail, reference: str | None) -> OutboxRow:
-    return OutboxRow(mail.id, reference, mail.template, mail.to_address, mail.subject, mail.message_id, mail.status,
-                     mail.attempts, mail.last_error, mail.created_at, mail.sent_at, mail.next_attempt_at)
+    return OutboxRow(
+        mail.id,
+        reference,
+        mail.template,
+        mail.to_address,
+        mail.subject,
+        mail.message_id,
+        mail.status,
+        mail.attempts,
+        mail.last_error,
+        mail.created_at,
+        mail.sent_at,
+        mail.next_attempt_at,
+    )
 
 
 def outbox_of(desk: Desk, reference: str) -> list[OutboxRow]:
@@ -102,8 +114,13 @@ def queued_mail(desk: Desk, *, limit: int = 100) -> list[OutboxRow]:
 
 def _outbox_with_status(desk: Desk, status: str, limit: int) -> list[OutboxRow]:
     order = OutboxMail.id.desc() if status == "failed" else OutboxMail.id
-    query = (select(OutboxMail, Ticket.reference).outerjoin(Ticket, OutboxMail.ticket_id == Ticket.id)
-             .where(OutboxMail.status == status).order_by(order).limit(limit))
+    query = (
+        select(OutboxMail, Ticket.reference)
+        .outerjoin(Ticket, OutboxMail.ticket_id == Ticket.id)
+        .where(OutboxMail.status == status)
+        .order_by(order)
+        .limit(limit)
+    )
     with desk.db.reading() as session:
         return [_outbox_row(mail, reference) for mail, reference in session.execute(query)]
 
@@ -132,17 +149,29 @@ def inbound_of(desk: Desk, reference: str) -> list[InboundRow]:
     """The mail received on a ticket, oldest first, with its attachments."""
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
-        mails = list(session.scalars(select(InboundMail).where(InboundMail.ticket_id == ticket.id)
-                                     .order_by(InboundMail.id)))
+        mails = list(
+            session.scalars(select(InboundMail).where(InboundMail.ticket_id == ticket.id).order_by(InboundMail.id))
+        )
         attachments = _attachments_of(session, [mail.id for mail in mails])
-        return [InboundRow(m.id, m.received_at, m.from_address, m.subject, m.outcome, m.size, attachments.get(m.id, []))
-                for m in mails]
+        return [
+            InboundRow(m.id, m.received_at, m.from_address, m.subject, m.outcome, m.size, attachments.get(m.id, []))
+            for m in mails
+        ]
 
 
 def _attachments_of(session, inbound_ids: list[int]) -> dict[int, list[AttachmentRow]]:
-    query = (select(MailAttachment.id, MailAttachment.inbound_id, MailAttachment.filename, MailAttachment.content_type,
-                    MailAttachment.size, MailAttachment.content.is_not(None))
-             .where(MailAttachment.inbound_id.in_(inbound_ids)).order_by(MailAttachment.id))
+    query = (
+        select(
+            MailAttachment.id,
+            MailAttachment.inbound_id,
+            MailAttachment.filename,
+            MailAttachment.content_type,
+            MailAttachment.size,
+            MailAttachment.content.is_not(None),
+        )
+        .where(MailAttachment.inbound_id.in_(inbound_ids))
+        .order_by(MailAttachment.id)
+    )
     found: dict[int, list[AttachmentRow]] = {}
     for row_id, inbound_id, filename, content_type, size, kept in session.execute(query):
         found.setdefault(inbound_id, []).append(AttachmentRow(row_id, filename, content_type, size, bool(kept)))
@@ -169,9 +198,18 @@ def raw_inbound(desk: Desk, inbound_id: int) -> bytes:
 
 def quarantined_mail(desk: Desk, *, limit: int = 100) -> list[QuarantineRow]:
     """Mail that could not be filed, newest first, with the reason."""
-    query = (select(QuarantinedMail.id, QuarantinedMail.received_at, QuarantinedMail.source,
-                    QuarantinedMail.envelope_from, QuarantinedMail.reason, QuarantinedMail.size)
-             .order_by(QuarantinedMail.id.desc()).limit(limit))
+    query = (
+        select(
+            QuarantinedMail.id,
+            QuarantinedMail.received_at,
+            QuarantinedMail.source,
+            QuarantinedMail.envelope_from,
+            QuarantinedMail.reason,
+            QuarantinedMail.size,
+        )
+        .order_by(QuarantinedMail.id.desc())
+        .limit(limit)
+    )
     with desk.db.reading() as session:
         return [QuarantineRow(*row) for row in session.execute(query)]
 
@@ -179,9 +217,13 @@ def quarantined_mail(desk: Desk, *, limit: int = 100) -> list[QuarantineRow]:
 # --- where received mail is (C03: every mail is somewhere a person looks) ----------------------------------
 
 # Received mail by where it is: what the admin page and `supportdesk mail-status` count.
-RECEIVED_PLACES = {"on_calls": "on calls", "needs_review": "held: needs review",
-                   "not_opened": "not opened: auto-reply or bulk", "discarded": "discarded after review",
-                   "quarantined": "quarantined"}
+RECEIVED_PLACES = {
+    "on_calls": "on calls",
+    "needs_review": "held: needs review",
+    "not_opened": "not opened: auto-reply or bulk",
+    "discarded": "discarded after review",
+    "quarantined": "quarantined",
+}
 
 
 @dataclass(frozen=True)
@@ -217,11 +259,21 @@ class NotOpenedRow:
 def held_mail(desk: Desk, *, decided: bool = False, limit: int = 100) -> list[HeldRow]:
     """Mail held for review, oldest first (the next to look at); or, ``decided``, the latest decisions."""
     quoted, went = aliased(Ticket), aliased(Ticket)
-    query = (select(HeldMail, InboundMail.received_at, InboundMail.from_address, InboundMail.subject,
-                    quoted.reference, quoted.contact_email, quoted.account, went.reference)
-             .join(InboundMail, InboundMail.id == HeldMail.inbound_id)
-             .outerjoin(quoted, quoted.id == HeldMail.quoted_ticket_id)
-             .outerjoin(went, went.id == HeldMail.ticket_id))
+    query = (
+        select(
+            HeldMail,
+            InboundMail.received_at,
+            InboundMail.from_address,
+            InboundMail.subject,
+            quoted.reference,
+            quoted.contact_email,
+            quoted.account,
+            went.reference,
+        )
+        .join(InboundMail, InboundMail.id == HeldMail.inbound_id)
+        .outerjoin(quoted, quoted.id == HeldMail.quoted_ticket_id)
+        .outerjoin(went, went.id == HeldMail.ticket_id)
+    )
     if decided:
         query = query.where(HeldMail.status != "held").order_by(HeldMail.decided_at.desc(), HeldMail.id.desc())
     else:
@@ -229,29 +281,53 @@ def held_mail(desk: Desk, *, decided: bool = False, limit: int = 100) -> list[He
     with desk.db.reading() as session:
         rows = session.execute(query.limit(limit)).all()
         attachments = _attachments_of(session, [held.inbound_id for held, *_ in rows])
-        return [HeldRow(held.id, held.inbound_id, received_at, from_address, subject, held.quoted_reference,
-                        quoted_call, contact, account, held.why, held.excerpt, attachments.get(held.inbound_id, []),
-                        held.status, held.decided_at, held.decided_by, held.decision_reason, went_to)
-                for held, received_at, from_address, subject, quoted_call, contact, account, went_to in rows]
+        return [
+            HeldRow(
+                held.id,
+                held.inbound_id,
+                received_at,
+                from_address,
+                subject,
+                held.quoted_reference,
+                quoted_call,
+                contact,
+                account,
+                held.why,
+                held.excerpt,
+                attachments.get(held.inbound_id, []),
+                held.status,
+                held.decided_at,
+                held.decided_by,
+                held.decision_reason,
+                went_to,
+            )
+            for held, received_at, from_address, subject, quoted_call, contact, account, went_to in rows
+        ]
 
 
 def not_opened_mail(desk: Desk, *, limit: int = 100) -> list[NotOpenedRow]:
     """Auto-replies and bulk mail that are on no call, newest first, with the reason."""
-    query = (select(InboundMail.id, InboundMail.received_at, InboundMail.from_address, InboundMail.subject,
-                    InboundMail.reason)
-             .where(InboundMail.outcome == "auto_reply", InboundMail.ticket_id.is_(None))
-             .order_by(InboundMail.id.desc()).limit(limit))
+    query = (
+        select(
+            InboundMail.id, InboundMail.received_at, InboundMail.from_address, InboundMail.subject, InboundMail.reason
+        )
+        .where(InboundMail.outcome == "auto_reply", InboundMail.ticket_id.is_(None))
+        .order_by(InboundMail.id.desc())
+        .limit(limit)
+    )
     with desk.db.reading() as session:
         return [NotOpenedRow(*row) for row in session.execute(query)]
 
 
 def received_counts(desk: Desk) -> dict[str, int]:
     """How many received mails are in each place of ``RECEIVED_PLACES``: every mail kept is in one."""
-    place = case((InboundMail.outcome.in_(("new_call", "added")), "on_calls"),
-                 (InboundMail.outcome == "held", "needs_review"),
-                 ((InboundMail.outcome == "auto_reply") & InboundMail.ticket_id.is_not(None), "on_calls"),
-                 (InboundMail.outcome == "auto_reply", "not_opened"),
-                 else_=InboundMail.outcome)
+    place = case(
+        (InboundMail.outcome.in_(("new_call", "added")), "on_calls"),
+        (InboundMail.outcome == "held", "needs_review"),
+        ((InboundMail.outcome == "auto_reply") & InboundMail.ticket_id.is_not(None), "on_calls"),
+        (InboundMail.outcome == "auto_reply", "not_opened"),
+        else_=InboundMail.outcome,
+    )
     with desk.db.reading() as session:
         counts = dict(session.execute(select(place, func.count()).group_by(place)).all())
         counts["quarantined"] = session.scalar(select(func.count()).select_from(QuarantinedMail))

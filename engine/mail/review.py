@@ -47,8 +47,9 @@ def attach(desk: Desk, held_id: int, reference: str, actor: str, reason: str = "
                 held, record, mail = _take(session, desk, held_id)
                 ticket = uow.ticket = find_ticket(session, reference, lock=True)
                 noted = {"held_mail": held.id, "attached_by": actor, **({"review_reason": reason} if reason else {})}
-                reopened = inbound.add_to_call(desk, uow, record, mail, _attachments_of(session, desk, record),
-                                               refused, **noted)
+                reopened = inbound.add_to_call(
+                    desk, uow, record, mail, _attachments_of(session, desk, record), refused, **noted
+                )
                 _decide(held, "attached", actor, reason, ticket.id)
         except inbound._NotDelivered as exc:
             refused = str(exc)
@@ -67,8 +68,11 @@ def open_call(desk: Desk, held_id: int, actor: str, reason: str = "") -> str:
         inbound.open_call(uow, mail, summary=without_references(mail.subject))
         record.outcome, record.ticket_id = "new_call", uow.ticket.id
         payload = inbound._described(mail, record, _attachments_of(session, desk, record))
-        uow.record("mail_received", {**payload, "held_mail": held.id, "opened_by": actor,
-                                     **({"review_reason": reason} if reason else {})}, actor=actor)
+        uow.record(
+            "mail_received",
+            {**payload, "held_mail": held.id, "opened_by": actor, **({"review_reason": reason} if reason else {})},
+            actor=actor,
+        )
         _decide(held, "new_call", actor, reason, uow.ticket.id)
     return uow.ticket.reference
 
@@ -85,9 +89,19 @@ def discard(desk: Desk, held_id: int, actor: str, reason: str) -> None:
         _decide(held, "discarded", actor, reason, None)
         if held.quoted_ticket_id is not None:
             ticket = lock_ticket(session, held.quoted_ticket_id)
-            history.append(session, ticket, at=clock.now(), kind="held_mail_discarded", actor=actor,
-                           payload={"held_mail": held.id, "from": record.from_address, "subject": record.subject,
-                                    "reason": reason})
+            history.append(
+                session,
+                ticket,
+                at=clock.now(),
+                kind="held_mail_discarded",
+                actor=actor,
+                payload={
+                    "held_mail": held.id,
+                    "from": record.from_address,
+                    "subject": record.subject,
+                    "reason": reason,
+                },
+            )
 
 
 def without_references(subject: str) -> str:
@@ -104,24 +118,35 @@ def _reason(reason: str) -> str:
 
 def _take(session: Session, desk: Desk, held_id: int, *, parse: bool = True):
     """The held mail (locked), its received mail and that mail read; refused once decided."""
-    held = session.scalar(select(HeldMail).where(HeldMail.id == held_id).with_for_update()
-                          .execution_options(populate_existing=True))
+    held = session.scalar(
+        select(HeldMail).where(HeldMail.id == held_id).with_for_update().execution_options(populate_existing=True)
+    )
     if held is None:
         raise NotFound(f"no held mail {held_id}")
     if held.status != "held":
-        raise NotAllowed(f"held mail {held_id} was already {ACTIONS.get(held.status, held.status)} by "
-                         f"{held.decided_by} at {local(held.decided_at):%d %b %Y %H:%M %Z}")
+        raise NotAllowed(
+            f"held mail {held_id} was already {ACTIONS.get(held.status, held.status)} by "
+            f"{held.decided_by} at {local(held.decided_at):%d %b %Y %H:%M %Z}"
+        )
     record = session.get(InboundMail, held.inbound_id)
-    mail = parsing.parse(record.raw, envelope_from=record.envelope_from,
-                         own_addresses=inbound.own_addresses(desk.settings)) if parse else None
+    mail = (
+        parsing.parse(
+            record.raw, envelope_from=record.envelope_from, own_addresses=inbound.own_addresses(desk.settings)
+        )
+        if parse
+        else None
+    )
     return held, record, mail
 
 
 def _attachments_of(session: Session, desk: Desk, record: InboundMail) -> list[str]:
     """What the history says of the attachments kept when the mail was held."""
     limit = desk.settings.max_attachment_bytes
-    rows = session.execute(select(MailAttachment.filename, MailAttachment.content.is_not(None))
-                           .where(MailAttachment.inbound_id == record.id).order_by(MailAttachment.id))
+    rows = session.execute(
+        select(MailAttachment.filename, MailAttachment.content.is_not(None))
+        .where(MailAttachment.inbound_id == record.id)
+        .order_by(MailAttachment.id)
+    )
     return [name if kept else f"{name} (not kept: over {limit} bytes)" for name, kept in rows]
 
 

@@ -33,8 +33,13 @@ class SupportMailbox:
 
     async def handle_DATA(self, server, session, envelope) -> str:
         peer = session.peer[0] if isinstance(session.peer, tuple) else session.peer
-        filing = functools.partial(receive, self.desk, envelope.original_content, source=f"smtp from {peer}",
-                                   envelope_from=envelope.mail_from or "")
+        filing = functools.partial(
+            receive,
+            self.desk,
+            envelope.original_content,
+            source=f"smtp from {peer}",
+            envelope_from=envelope.mail_from or "",
+        )
         try:
             # The store is blocking: file the mail off the event loop, so other sessions go on.
             receipt = await asyncio.get_running_loop().run_in_executor(None, filing)
@@ -53,7 +58,14 @@ class SupportMailbox:
 def start_mail_server(desk: Desk, host: str, port: int) -> Controller:
     """Listen on ``host:port`` in a background thread; ``stop()`` the result to end it."""
     settings = desk.settings
-    controller = Controller(SupportMailbox(desk), hostname=host, port=port, server_hostname=settings.mail_domain,
-                            ident="supportdesk", data_size_limit=settings.max_message_bytes, enable_SMTPUTF8=True)
+    controller = Controller(
+        SupportMailbox(desk),
+        hostname=host,
+        port=port,
+        server_hostname=settings.mail_domain,
+        ident="supportdesk",
+        data_size_limit=settings.max_message_bytes,
+        enable_SMTPUTF8=True,
+    )
     controller.start()
     return controller

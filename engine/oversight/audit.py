@@ -59,12 +59,30 @@ from supportdesk.engine.working_time.sla_policy import SlaPolicy
 
 MIGRATED = "ticket_migrated"
 # What a replay gives again; everything else in a history is derived by the engine.
-INPUTS = ("call_logged", "escalation_raised", "training_need_recorded", "task_completed", "message_received",
-          "timer_fired", "task_claimed", "task_released", MIGRATED)
+INPUTS = (
+    "call_logged",
+    "escalation_raised",
+    "training_need_recorded",
+    "task_completed",
+    "message_received",
+    "timer_fired",
+    "task_claimed",
+    "task_released",
+    MIGRATED,
+)
 # Derived from the world outside the engine (the mail server, the portal), not from
 # the process: a replay cannot and need not reproduce them.
-OUTSIDE = ("mail_sent", "mail_failed", "mail_requeued", "mail_received", "auto_reply_received",
-           "customer_information", "escalation_started", "training_requested", "held_mail_discarded")
+OUTSIDE = (
+    "mail_sent",
+    "mail_failed",
+    "mail_requeued",
+    "mail_received",
+    "auto_reply_received",
+    "customer_information",
+    "escalation_started",
+    "training_requested",
+    "held_mail_discarded",
+)
 VOLATILE_KEYS = ("task_id", "message_id")  # random on every run
 
 
@@ -107,8 +125,9 @@ class Replay:
         return not self.differences
 
 
-def replay(desk: Desk, reference: str, *, calendar: WorkingCalendar | None = None,
-           policy: SlaPolicy | None = None) -> Replay:
+def replay(
+    desk: Desk, reference: str, *, calendar: WorkingCalendar | None = None, policy: SlaPolicy | None = None
+) -> Replay:
     """Re-run ``reference`` from its recorded inputs and compare with what is stored.
 
     With ``calendar`` or ``policy`` it is a what-if: the stored data is untouched, and
@@ -118,8 +137,14 @@ def replay(desk: Desk, reference: str, *, calendar: WorkingCalendar | None = Non
         return replayer.replay(reference)
 
 
-def replay_all(desk: Desk, references: Iterable[str], *, calendar: WorkingCalendar | None = None,
-               policy: SlaPolicy | None = None, jobs: int = 1) -> Iterator[Replay]:
+def replay_all(
+    desk: Desk,
+    references: Iterable[str],
+    *,
+    calendar: WorkingCalendar | None = None,
+    policy: SlaPolicy | None = None,
+    jobs: int = 1,
+) -> Iterator[Replay]:
     """``replay`` for each of ``references``, in their order, without timelines.
 
     One process replays them in turn on shared scratch stores; ``jobs`` > 1 shares them
@@ -133,9 +158,12 @@ def replay_all(desk: Desk, references: Iterable[str], *, calendar: WorkingCalend
                 yield replayer.replay(reference, timeline=False)
         return
     # Spawned, not forked: a child must not inherit the parent's open store connections.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_replayer,
-                             initargs=(desk.settings, desk.registry, desk.calendar, desk.sla_policy, calendar,
-                                       policy)) as pool:
+    with ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_replayer,
+        initargs=(desk.settings, desk.registry, desk.calendar, desk.sla_policy, calendar, policy),
+    ) as pool:
         yield from pool.map(_replay_here, references, chunksize=max(1, min(50, len(references) // (4 * jobs))))
 
 
@@ -150,8 +178,14 @@ TICKETS_PER_EXTRA_PROCESS = 25
 _process_replayer: Replayer | None = None
 
 
-def _start_replayer(settings: Settings, registry: HandlerRegistry, calendar: WorkingCalendar, policy: SlaPolicy,
-                    what_if_calendar: WorkingCalendar | None, what_if_policy: SlaPolicy | None) -> None:
+def _start_replayer(
+    settings: Settings,
+    registry: HandlerRegistry,
+    calendar: WorkingCalendar,
+    policy: SlaPolicy,
+    what_if_calendar: WorkingCalendar | None,
+    what_if_policy: SlaPolicy | None,
+) -> None:
     global _process_replayer
     desk = Desk(settings, registry)
     desk.calendar, desk.sla_policy = calendar, policy  # the parent's, even if not from its files
@@ -231,8 +265,13 @@ class Replayer:
         workflows.mkdir(parents=True)
         for name, content in stored.version_files.items():
             (workflows / name).write_text(content, encoding="utf-8")
-        settings = replace(self.desk.settings, database_url=f"sqlite:///{folder / 'replay.sqlite'}",
-                           workflows_dir=workflows, smtp_host="", sqlite_synchronous="off")  # thrown away after
+        settings = replace(
+            self.desk.settings,
+            database_url=f"sqlite:///{folder / 'replay.sqlite'}",
+            workflows_dir=workflows,
+            smtp_host="",
+            sqlite_synchronous="off",
+        )  # thrown away after
         scratch = Desk(settings, self.desk.registry)
         scratch.calendar = self.calendar or self.desk.calendar
         scratch.sla_policy = self.policy or self.desk.sla_policy
@@ -264,25 +303,53 @@ class _Stored:
 def _stored(desk: Desk, reference: str) -> _Stored:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
-        events = [{"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "payload": json.loads(e.payload)}
-                  for e in events_of(session, ticket.id)]
+        events = [
+            {"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "payload": json.loads(e.payload)}
+            for e in events_of(session, ticket.id)
+        ]
         migrations = [e["payload"] for e in events if e["kind"] == MIGRATED]
-        version = (_version_numbered(session, migrations[0]["from"]) if migrations
-                   else session.get(DiagramVersion, ticket.version_id))
+        version = (
+            _version_numbered(session, migrations[0]["from"])
+            if migrations
+            else session.get(DiagramVersion, ticket.version_id)
+        )
         clocks = SlaClocks(session, ticket, desk.calendar, desk.sla_policy)
         return _Stored(
-            ticket={c: getattr(ticket, c) for c in ("reference", "kind", "process_id", "status", "priority",
-                                                     "outcome", "contact_name", "contact_email", "account",
-                                                     "summary", "licence_type", "channel", "closed_at")},
+            ticket={
+                c: getattr(ticket, c)
+                for c in (
+                    "reference",
+                    "kind",
+                    "process_id",
+                    "status",
+                    "priority",
+                    "outcome",
+                    "contact_name",
+                    "contact_email",
+                    "account",
+                    "summary",
+                    "licence_type",
+                    "channel",
+                    "closed_at",
+                )
+            },
             version_files={f.name: f.content for f in version.files},
             version_number=version.number,
-            migrated_to={m["to"]: {f.name: f.content for f in _version_numbered(session, m["to"]).files}
-                         for m in migrations},
+            migrated_to={
+                m["to"]: {f.name: f.content for f in _version_numbered(session, m["to"]).files} for m in migrations
+            },
             events=events,
-            clocks={c.metric: {"priority": c.priority, "state": c.state, "due_at": c.due_at,
-                               "breached_at": c.breached_at, "stopped_at": c.stopped_at,
-                               "segments": [(s.kind, s.at, s.priority) for s in clocks.segments(c)]}
-                    for c in clocks.clocks()},
+            clocks={
+                c.metric: {
+                    "priority": c.priority,
+                    "state": c.state,
+                    "due_at": c.due_at,
+                    "breached_at": c.breached_at,
+                    "stopped_at": c.stopped_at,
+                    "segments": [(s.kind, s.at, s.priority) for s in clocks.segments(c)],
+                }
+                for c in clocks.clocks()
+            },
             open_tasks=sorted(session.scalars(select(WorkTask.element_id).where(WorkTask.ticket_id == ticket.id))),
             instance=_instance_summary(session, desk, ticket.state),
         )
@@ -394,9 +461,15 @@ def _call_details(payload: dict) -> CallDetails:
 def _start_linked(scratch: Desk, stored: _Stored, kind: str, payload: dict, actor: str) -> None:
     """An escalation or training request, started again without its call (replayed on its own)."""
     t = stored.ticket
-    ticket = Ticket(kind=t["kind"], channel=t["channel"], contact_name=t["contact_name"],
-                    contact_email=t["contact_email"], account=t["account"], summary=t["summary"],
-                    licence_type=t["licence_type"])
+    ticket = Ticket(
+        kind=t["kind"],
+        channel=t["channel"],
+        contact_name=t["contact_name"],
+        contact_email=t["contact_email"],
+        account=t["account"],
+        summary=t["summary"],
+        licence_type=t["licence_type"],
+    )
     data = {"call_reference": payload.get("call")} if t["kind"] == "escalation" else {"need": payload.get("need")}
     first = {k: v for k, v in payload.items() if k != "diagram_version"}
     with UnitOfWork(scratch, actor) as uow:
@@ -406,17 +479,22 @@ def _start_linked(scratch: Desk, stored: _Stored, kind: str, payload: dict, acto
 def _task_at(scratch: Desk, reference: str, element: str) -> str:
     with scratch.db.reading() as session:
         ticket = find_ticket(session, reference)
-        task_id = session.scalar(select(WorkTask.id).where(WorkTask.ticket_id == ticket.id,
-                                                          WorkTask.element_id == element)
-                                 .order_by(WorkTask.created_at))
+        task_id = session.scalar(
+            select(WorkTask.id)
+            .where(WorkTask.ticket_id == ticket.id, WorkTask.element_id == element)
+            .order_by(WorkTask.created_at)
+        )
     if task_id is None:
         raise LookupError(f"no open task at {element} to complete, as the history says happened")
     return task_id
 
 
 def _element_of_task(stored: _Stored, task_id: str) -> str:
-    return next(e["payload"]["element"] for e in stored.events
-                if e["kind"] == "task_opened" and e["payload"].get("task_id") == task_id)
+    return next(
+        e["payload"]["element"]
+        for e in stored.events
+        if e["kind"] == "task_opened" and e["payload"].get("task_id") == task_id
+    )
 
 
 # --- comparing ------------------------------------------------------------------------------------------
@@ -434,9 +512,11 @@ def _comparable(events: list[dict]) -> list[tuple]:
 
 def _compare(stored: _Stored, replayed: _Stored) -> list[str]:
     differences = []
-    for label, mine, theirs in (("ticket", stored.ticket, replayed.ticket),
-                                ("open tasks", stored.open_tasks, replayed.open_tasks),
-                                ("instance", stored.instance, replayed.instance)):
+    for label, mine, theirs in (
+        ("ticket", stored.ticket, replayed.ticket),
+        ("open tasks", stored.open_tasks, replayed.open_tasks),
+        ("instance", stored.instance, replayed.instance),
+    ):
         if mine != theirs:
             differences.append(f"{label}: stored {_short(mine)} but the replay gives {_short(theirs)}")
     differences += _clock_differences(stored.clocks, replayed.clocks)
@@ -472,8 +552,10 @@ def _clock_changes(stored: _Stored, replayed: _Stored) -> list[str]:
         before, after = mine.get("due_at"), theirs.get("due_at")
         was, now = bool(mine.get("breached_at")), bool(theirs.get("breached_at"))
         if before != after or was != now:
-            changes.append(f"{metric}: due {_moment(before)} -> {_moment(after)}; "
-                           f"{'breached' if was else 'met'} -> {'breached' if now else 'met'}")
+            changes.append(
+                f"{metric}: due {_moment(before)} -> {_moment(after)}; "
+                f"{'breached' if was else 'met'} -> {'breached' if now else 'met'}"
+            )
     return changes
 
 
@@ -515,19 +597,43 @@ def export(desk: Desk, reference: str) -> dict:
         ticket = find_ticket(session, reference)
         version = session.get(DiagramVersion, ticket.version_id)
         clocks = SlaClocks(session, ticket, desk.calendar, desk.sla_policy)
-        events = session.scalars(select(HistoryEvent).where(HistoryEvent.ticket_id == ticket.id)
-                                 .order_by(HistoryEvent.seq))
+        events = session.scalars(
+            select(HistoryEvent).where(HistoryEvent.ticket_id == ticket.id).order_by(HistoryEvent.seq)
+        )
         return {
-            "reference": ticket.reference, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority,
+            "reference": ticket.reference,
+            "kind": ticket.kind,
+            "status": ticket.status,
+            "priority": ticket.priority,
             "diagram_version": {"number": version.number, "content_hash": version.content_hash},
             "hash_chain": "sha256(prev_hash \\n ticket_id \\n seq \\n at \\n kind \\n actor \\n payload)",
             "ticket_id": ticket.id,
-            "events": [{"seq": e.seq, "at": e.at.isoformat(), "kind": e.kind, "actor": e.actor, "payload": e.payload,
-                        "prev_hash": e.prev_hash, "hash": e.hash} for e in events],
-            "sla_clocks": [{"metric": c.metric, "priority": c.priority, "target": c.target, "state": c.state,
-                            "due_at": _iso(c.due_at), "breached_at": _iso(c.breached_at),
-                            "segments": [{"kind": s.kind, "at": s.at.isoformat(), "priority": s.priority}
-                                         for s in clocks.segments(c)]} for c in clocks.clocks()],
+            "events": [
+                {
+                    "seq": e.seq,
+                    "at": e.at.isoformat(),
+                    "kind": e.kind,
+                    "actor": e.actor,
+                    "payload": e.payload,
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                }
+                for e in events
+            ],
+            "sla_clocks": [
+                {
+                    "metric": c.metric,
+                    "priority": c.priority,
+                    "target": c.target,
+                    "state": c.state,
+                    "due_at": _iso(c.due_at),
+                    "breached_at": _iso(c.breached_at),
+                    "segments": [
+                        {"kind": s.kind, "at": s.at.isoformat(), "priority": s.priority} for s in clocks.segments(c)
+                    ],
+                }
+                for c in clocks.clocks()
+            ],
         }
 
 
@@ -537,6 +643,4 @@ def _iso(moment):
 
 def references(desk: Desk) -> list[str]:
     with desk.db.reading() as session:
-        return list(session.scalars(select(Ticket.reference).where(Ticket.reference.is_not(None))
-                                    .order_by(Ticket.id)))
-
+        return list(session.scalars(select(Ticket.reference).where(Ticket.reference.is_not(None)).order_by(Ticket.id)))

@@ -217,8 +217,11 @@ _BREACH_MOMENT = func.coalesce(SlaClock.breached_at, SlaClock.due_at)
 
 
 def _in_range(start: date, end: date):
-    return and_(Ticket.kind == "call", Ticket.created_at >= london_midnight(start),
-                Ticket.created_at < london_midnight(end + timedelta(days=1)))
+    return and_(
+        Ticket.kind == "call",
+        Ticket.created_at >= london_midnight(start),
+        Ticket.created_at < london_midnight(end + timedelta(days=1)),
+    )
 
 
 def sla_report(desk: Desk, *, period: str, start: date, end: date, breach_limit: int | None = None) -> SlaReport:
@@ -237,37 +240,66 @@ def sla_report(desk: Desk, *, period: str, start: date, end: date, breach_limit:
         breach_rows, breach_count = _breaches(session, _breaches_query(breached, _in_range(start, end)), breach_limit)
         at_risk_now = _at_risk(desk, session, _in_range(start, end), now)
     goals = dict(desk.sla_policy.goals)
-    return SlaReport(period, start, end, now, goals, tuple(periods),
-                     _lines(counts, len(periods), goals, desk.sla_policy.resolution),
-                     tuple(_breach(desk, row, now) for row in breach_rows), breach_count, at_risk_now)
+    return SlaReport(
+        period,
+        start,
+        end,
+        now,
+        goals,
+        tuple(periods),
+        _lines(counts, len(periods), goals, desk.sla_policy.resolution),
+        tuple(_breach(desk, row, now) for row in breach_rows),
+        breach_count,
+        at_risk_now,
+    )
 
 
 def _at_risk(desk: Desk, session, in_range, now: datetime) -> dict[str, int]:
     """Per metric, the clocks at risk now: running, not breached, a policy share or less of their
     target's working time left. Only clocks still before their due moment are read."""
-    rows = session.execute(select(SlaClock.metric, SlaClock.due_at, SlaClock.budget_seconds)
-                           .join(Ticket, SlaClock.ticket_id == Ticket.id)
-                           .where(in_range, SlaClock.state == "running", SlaClock.breached_at.is_(None),
-                                  SlaClock.due_at > now, SlaClock.budget_seconds.is_not(None)))
+    rows = session.execute(
+        select(SlaClock.metric, SlaClock.due_at, SlaClock.budget_seconds)
+        .join(Ticket, SlaClock.ticket_id == Ticket.id)
+        .where(
+            in_range,
+            SlaClock.state == "running",
+            SlaClock.breached_at.is_(None),
+            SlaClock.due_at > now,
+            SlaClock.budget_seconds.is_not(None),
+        )
+    )
     found = dict.fromkeys(METRICS, 0)
     for metric, due_at, budget_seconds in rows:
         left = desk.calendar.between(now, due_at)
-        found[metric] = found.get(metric, 0) + at_risk(left, timedelta(seconds=budget_seconds),
-                                                       desk.sla_policy.at_risk_share)
+        found[metric] = found.get(metric, 0) + at_risk(
+            left, timedelta(seconds=budget_seconds), desk.sla_policy.at_risk_share
+        )
     return found
 
 
 def _counts_query(periods: list[Period], met, breached, in_range):
     # The London period of created_at as a CASE over the periods' UTC boundaries: portable across
     # SQLite and PostgreSQL, and right across a change of summer time.
-    period_index = case(*[(Ticket.created_at < london_midnight(p.last_day + timedelta(days=1)), index)
-                          for index, p in enumerate(periods)], else_=len(periods))
+    period_index = case(
+        *[
+            (Ticket.created_at < london_midnight(p.last_day + timedelta(days=1)), index)
+            for index, p in enumerate(periods)
+        ],
+        else_=len(periods),
+    )
     priority = case((SlaClock.metric == FIRST_RESPONSE, literal(ALL)), else_=_COUNTED_PRIORITY)
-    return (select(period_index.label("period_index"), SlaClock.metric, priority.label("line_priority"),
-                   func.sum(case((met, 1), else_=0)), func.sum(case((breached, 1), else_=0)))
-            .join(Ticket, SlaClock.ticket_id == Ticket.id)
-            .where(in_range, or_(met, breached))
-            .group_by(period_index, SlaClock.metric, priority))
+    return (
+        select(
+            period_index.label("period_index"),
+            SlaClock.metric,
+            priority.label("line_priority"),
+            func.sum(case((met, 1), else_=0)),
+            func.sum(case((breached, 1), else_=0)),
+        )
+        .join(Ticket, SlaClock.ticket_id == Ticket.id)
+        .where(in_range, or_(met, breached))
+        .group_by(period_index, SlaClock.metric, priority)
+    )
 
 
 def _lines(counts: Iterable, period_count: int, goals: dict[str, float], targets: dict) -> tuple[Line, ...]:
@@ -281,26 +313,30 @@ def _lines(counts: Iterable, period_count: int, goals: dict[str, float], targets
     wanted += sorted(key for key in found if key not in wanted)
     order = {metric: i for i, metric in enumerate(METRICS)}
     wanted.sort(key=lambda key: order.get(key[0], len(order)))
-    lines = [Line(metric, priority, goals.get(metric, 0.0),
-                  tuple(found.get((metric, priority), [Figures()] * period_count)))
-             for metric, priority in wanted]
+    lines = [
+        Line(metric, priority, goals.get(metric, 0.0), tuple(found.get((metric, priority), [Figures()] * period_count)))
+        for metric, priority in wanted
+    ]
     return tuple(lines + [_overall(RESOLUTION, lines, goals, period_count)])
 
 
 def _overall(metric: str, lines: list[Line], goals: dict[str, float], period_count: int) -> Line:
     """All priorities of ``metric`` together: the charter's 95 % is over all calls."""
-    per_period = [sum((line.figures[i] for line in lines if line.metric == metric), Figures())
-                  for i in range(period_count)]
+    per_period = [
+        sum((line.figures[i] for line in lines if line.metric == metric), Figures()) for i in range(period_count)
+    ]
     return Line(metric, ALL, goals.get(metric, 0.0), tuple(per_period))
 
 
 def _breaches_query(breached, in_range):
     # A first response clock starts before triage and keeps no priority: show the call's.
     priority = func.coalesce(_COUNTED_PRIORITY, Ticket.priority)
-    return (select(Ticket.reference, SlaClock.metric, priority, _BREACH_MOMENT, SlaClock.stopped_at)
-            .join(Ticket, SlaClock.ticket_id == Ticket.id)
-            .where(in_range, breached)
-            .order_by(_BREACH_MOMENT, Ticket.reference, SlaClock.metric))
+    return (
+        select(Ticket.reference, SlaClock.metric, priority, _BREACH_MOMENT, SlaClock.stopped_at)
+        .join(Ticket, SlaClock.ticket_id == Ticket.id)
+        .where(in_range, breached)
+        .order_by(_BREACH_MOMENT, Ticket.reference, SlaClock.metric)
+    )
 
 
 def _breaches(session, query, limit: int | None) -> tuple[list, int]:
@@ -313,14 +349,25 @@ def _breaches(session, query, limit: int | None) -> tuple[list, int]:
 
 def _breach(desk: Desk, row, now: datetime) -> Breach:
     reference, metric, priority, due_at, stopped_at = row
-    return Breach(reference or "", metric, priority, due_at, stopped_at,
-                  desk.calendar.between(due_at, stopped_at or now))
+    return Breach(
+        reference or "", metric, priority, due_at, stopped_at, desk.calendar.between(due_at, stopped_at or now)
+    )
 
 
 # --- CSV -------------------------------------------------------------------------------------------------
 
-FIGURES_HEADER = ("period", "first_day", "last_day", "metric", "priority", "with_outcome", "met", "breached",
-                  "attainment", "goal")
+FIGURES_HEADER = (
+    "period",
+    "first_day",
+    "last_day",
+    "metric",
+    "priority",
+    "with_outcome",
+    "met",
+    "breached",
+    "attainment",
+    "goal",
+)
 BREACHES_HEADER = ("reference", "metric", "priority", "due", "stopped", "late_working_minutes")
 
 
@@ -337,16 +384,33 @@ def sla_report_csv(report: SlaReport) -> str:
     writer.writerow(())
     writer.writerow(BREACHES_HEADER)
     for breach in report.breaches:
-        writer.writerow((breach.reference, breach.metric, breach.priority or "", local(breach.due_at).isoformat(),
-                         local(breach.stopped_at).isoformat() if breach.stopped_at else "open",
-                         _whole_minutes(breach.late)))
+        writer.writerow(
+            (
+                breach.reference,
+                breach.metric,
+                breach.priority or "",
+                local(breach.due_at).isoformat(),
+                local(breach.stopped_at).isoformat() if breach.stopped_at else "open",
+                _whole_minutes(breach.late),
+            )
+        )
     return out.getvalue()
 
 
 def _figures_row(name: str, first: date, last: date, line: Line, figures: Figures) -> tuple:
     share = "" if figures.attainment is None else f"{figures.attainment:.4f}"
-    return (name, first.isoformat(), last.isoformat(), line.metric, line.priority, figures.with_outcome,
-            figures.met, figures.breached, share, f"{line.goal:.2f}")
+    return (
+        name,
+        first.isoformat(),
+        last.isoformat(),
+        line.metric,
+        line.priority,
+        figures.with_outcome,
+        figures.met,
+        figures.breached,
+        share,
+        f"{line.goal:.2f}",
+    )
 
 
 def _whole_minutes(amount: timedelta) -> int:

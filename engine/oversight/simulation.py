@@ -102,15 +102,23 @@ class Behaviour:
     out_of_hours: float = 0.1  # calls that arrive while the line is closed (they come by email)
     email: float = 0.35  # calls in working hours that come by email
     on_premise: float = 0.3
-    request_kinds: dict[str, float] = field(default_factory=lambda: {
-        "problem": 0.84, "enhancement": 0.08, "advice": 0.08})
+    request_kinds: dict[str, float] = field(
+        default_factory=lambda: {"problem": 0.84, "enhancement": 0.08, "advice": 0.08}
+    )
     blocking_symptom: float = 0.6  # C06: the problem blocks a campaign
-    campaigns: dict[str, float] = field(default_factory=lambda: {
-        "within_24h": 0.3, "within_3_days": 0.25, "later": 0.2, "none": 0.25})
+    campaigns: dict[str, float] = field(
+        default_factory=lambda: {"within_24h": 0.3, "within_3_days": 0.25, "later": 0.2, "none": 0.25}
+    )
     preparing_campaign: float = 0.1
     override: float = 0.04  # triage overrides the suggested priority
-    paths: dict[str, float] = field(default_factory=lambda: {
-        "first_line": 0.45, "second_line": 0.28, "ask_third_line": 0.15, "pass_third_line": 0.12})
+    paths: dict[str, float] = field(
+        default_factory=lambda: {
+            "first_line": 0.45,
+            "second_line": 0.28,
+            "ask_third_line": 0.15,
+            "pass_third_line": 0.12,
+        }
+    )
     delayed: float = 0.15  # of the calls passed to second line
     feedback: float = 0.4
     escalation: float = 0.05
@@ -137,27 +145,57 @@ ADVISORS = {
     "customer_services_manager": ("carl",),
     "development_team": ("dev",),
 }
-CONTACTS = (("Ann Example", "Acme Ltd"), ("Raj Patel", "Brightmail"), ("Li Wei", "Cobalt Retail"),
-            ("Maria Rossi", "Dolce Foods"), ("Tom Baker", "Evergreen Travel"), ("Sara Nilsson", "Fjord Outdoor"),
-            ("Kofi Mensah", "Gold Coast Media"), ("Emma Jones", "Harbour Books"), ("Yusuf Demir", "Istanbul Rugs"),
-            ("Chen Jing", "Jade Cosmetics"))
-BLOCKING_SYMPTOMS = ("cannot_load_data", "cannot_access", "software_crashes", "cannot_send_tests",
-                     "campaign_wont_send", "template_design_issue")
-ENHANCEMENTS = ("Please add a dark mode to the editor", "Schedule campaigns by the recipient's time zone",
-                "Export reports to Google Sheets")
-ADVICE = ("What is the best time to send a newsletter?", "How should we segment lapsed customers?",
-          "How do we warm up a new sending domain?")
+CONTACTS = (
+    ("Ann Example", "Acme Ltd"),
+    ("Raj Patel", "Brightmail"),
+    ("Li Wei", "Cobalt Retail"),
+    ("Maria Rossi", "Dolce Foods"),
+    ("Tom Baker", "Evergreen Travel"),
+    ("Sara Nilsson", "Fjord Outdoor"),
+    ("Kofi Mensah", "Gold Coast Media"),
+    ("Emma Jones", "Harbour Books"),
+    ("Yusuf Demir", "Istanbul Rugs"),
+    ("Chen Jing", "Jade Cosmetics"),
+)
+BLOCKING_SYMPTOMS = (
+    "cannot_load_data",
+    "cannot_access",
+    "software_crashes",
+    "cannot_send_tests",
+    "campaign_wont_send",
+    "template_design_issue",
+)
+ENHANCEMENTS = (
+    "Please add a dark mode to the editor",
+    "Schedule campaigns by the recipient's time zone",
+    "Export reports to Google Sheets",
+)
+ADVICE = (
+    "What is the best time to send a newsletter?",
+    "How should we segment lapsed customers?",
+    "How do we warm up a new sending domain?",
+)
 HANDOVERS = ("Needs the import logs", "Looks like a server-side fault", "Cannot reproduce on the help desk")
 THIRD_LINE_QUESTIONS = ("Is this a known fault in the importer?", "Is the sending queue healthy?")
 PASS_REASONS = ("Needs a fix on the server", "Needs a database repair")
-RESOLUTIONS = ("Walked the customer through the settings", "Re-sent the invitation; the user can sign in",
-               "Fixed the import file's encoding and reloaded it", "Cleared the stuck queue; the campaign went out",
-               "Patched the template and re-sent the tests")
+RESOLUTIONS = (
+    "Walked the customer through the settings",
+    "Re-sent the invitation; the user can sign in",
+    "Fixed the import file's encoding and reloaded it",
+    "Cleared the stuck queue; the campaign went out",
+    "Patched the template and re-sent the tests",
+)
 OVERRIDES = (("High", "The customer's launch depends on it"), ("Medium", "A campaign is planned this week"))
-DELAY_NOTES = {"information_awaited": "Asked the customer for the CSV", "customer_absent": "Customer on leave",
-               "access_refused": "Waiting for VPN access"}
-RESUME_MESSAGES = {"information_awaited": "information_received", "customer_absent": "customer_back",
-                   "access_refused": "access_granted"}
+DELAY_NOTES = {
+    "information_awaited": "Asked the customer for the CSV",
+    "customer_absent": "Customer on leave",
+    "access_refused": "Waiting for VPN access",
+}
+RESUME_MESSAGES = {
+    "information_awaited": "information_received",
+    "customer_absent": "customer_back",
+    "access_refused": "access_granted",
+}
 CONCERNS = ("Nobody called me back", "The fix took far too long", "I was passed around between teams")
 RATINGS = {5: 0.35, 4: 0.35, 3: 0.15, 2: 0.1, 1: 0.05}
 
@@ -197,7 +235,10 @@ def draw_story(seed: int, number: int, arrives: datetime, closed: bool, behaviou
     details = _draw_call(rng, arrives, closed, behaviour)
     problem = details.request_kind == "problem"
     return Story(
-        number, rng, arrives, details,
+        number,
+        rng,
+        arrives,
+        details,
         override=rng.choice(OVERRIDES) if problem and rng.random() < behaviour.override else None,
         path=_weighted(rng, behaviour.paths),
         delay=_delay_reason(rng, details) if rng.random() < behaviour.delayed else None,
@@ -214,12 +255,17 @@ def _draw_call(rng: Random, arrives: datetime, closed: bool, behaviour: Behaviou
     kind = _weighted(rng, behaviour.request_kinds)
     symptom = rng.choice(BLOCKING_SYMPTOMS) if rng.random() < behaviour.blocking_symptom else "other"
     return CallDetails(
-        contact_name=name, contact_email=f"{name.split()[0].lower()}@{domain}.example", account=account,
+        contact_name=name,
+        contact_email=f"{name.split()[0].lower()}@{domain}.example",
+        account=account,
         summary=_summary(rng, kind, symptom),
         channel="email" if closed or rng.random() < behaviour.email else "phone",
         licence_type="on_premise" if rng.random() < behaviour.on_premise else "saas",
-        request_kind=kind, symptom=symptom if kind == "problem" else "other",
-        campaign_at=_campaign(rng, arrives, behaviour), preparing_campaign=rng.random() < behaviour.preparing_campaign)
+        request_kind=kind,
+        symptom=symptom if kind == "problem" else "other",
+        campaign_at=_campaign(rng, arrives, behaviour),
+        preparing_campaign=rng.random() < behaviour.preparing_campaign,
+    )
 
 
 def _summary(rng: Random, kind: str, symptom: str) -> str:
@@ -253,8 +299,10 @@ def _confirm_priority(story: Story) -> dict:
 
 
 def _first_level_response(story: Story) -> dict:
-    answer = {"response_method": "email" if story.details.channel == "email" else "phone",
-              "response": "Called back and looked into it together"}
+    answer = {
+        "response_method": "email" if story.details.channel == "email" else "phone",
+        "response": "Called back and looked into it together",
+    }
     if story.path == "first_line" or story.details.request_kind != "problem":
         return {**answer, "next_step": "resolved", "resolution": _resolution(story)}
     return {**answer, "next_step": "second_line", "handover_reason": story.rng.choice(HANDOVERS)}
@@ -278,8 +326,10 @@ def _resolution(story: Story) -> str:
 
 def _investigate(story: Story) -> dict:
     more = story.needs_more_information and not story.gathered
-    return {"findings": "The call waited in a queue" if more else "A rota gap left the call unanswered",
-            "information": "more_needed" if more else "complete"}
+    return {
+        "findings": "The call waited in a queue" if more else "A rota gap left the call unanswered",
+        "information": "more_needed" if more else "complete",
+    }
 
 
 DECISIONS: dict[str, Callable[[Story], dict]] = {
@@ -288,8 +338,7 @@ DECISIONS: dict[str, Callable[[Story], dict]] = {
     "Resolve call (second line)": _second_line,
     "Advise second line": lambda story: {"advice": "Known fault: apply the documented workaround"},
     "Resolve call (third line)": lambda story: {"resolution": "Patched on the server and verified"},
-    "Consider enhancement request": lambda story: {"decision": story.rng.choice(("planned", "backlog",
-                                                                                "declined"))},
+    "Consider enhancement request": lambda story: {"decision": story.rng.choice(("planned", "backlog", "declined"))},
     "Contact the customer with advice": lambda story: {"advice": "Shared our guide and two examples"},
     "Arrange training": lambda story: {"arrangement": "Booked on the next online course"},
     "Bring the concern to the Customer Services Manager": lambda story: {"concern": story.concern or "Unhappy"},
@@ -343,8 +392,7 @@ class Attainment:
         return replace(self, **{outcome: getattr(self, outcome) + 1})
 
     def __add__(self, other: Attainment) -> Attainment:
-        return Attainment(self.met + other.met, self.missed + other.missed, self.pending + other.pending,
-                          self.goal)
+        return Attainment(self.met + other.met, self.missed + other.missed, self.pending + other.pending, self.goal)
 
 
 NOT_TRIAGED = "not triaged"
@@ -382,8 +430,9 @@ class SimulationSummary:
         return len(self.references)
 
 
-def summarise(desk: Desk, references: list[str], *, seed: int, start: datetime, end: datetime,
-              refused: tuple[str, ...] = ()) -> SimulationSummary:
+def summarise(
+    desk: Desk, references: list[str], *, seed: int, start: datetime, end: datetime, refused: tuple[str, ...] = ()
+) -> SimulationSummary:
     """The figures of the calls ``references``, read through the queries at the clock's now."""
     views = [queries.ticket_view(desk, reference) for reference in references]
     goals = desk.sla_policy.goals
@@ -394,14 +443,22 @@ def summarise(desk: Desk, references: list[str], *, seed: int, start: datetime, 
     kinds = Counter(event.kind for view in views for event in view.history)
     priorities = tuple(sorted(rows.values(), key=_priority_order))
     return SimulationSummary(
-        seed=seed, start=start, end=end, references=tuple(references),
-        diagram_versions=tuple(sorted({view.diagram_version for view in views})), priorities=priorities,
+        seed=seed,
+        start=start,
+        end=end,
+        references=tuple(references),
+        diagram_versions=tuple(sorted({view.diagram_version for view in views})),
+        priorities=priorities,
         first_response=sum((row.first_response for row in priorities), Attainment(goal=goals[FIRST_RESPONSE])),
         resolution=sum((row.resolution for row in priorities), Attainment(goal=goals[RESOLUTION])),
-        breaches=sum(row.breaches for row in priorities), escalations=kinds["escalation_started"],
-        training_requests=kinds["training_requested"], delayed=kinds["call_delayed"],
-        feedback=kinds["feedback_received"], still_open=sum(view.status in ("open", "delayed") for view in views),
-        refused=refused)
+        breaches=sum(row.breaches for row in priorities),
+        escalations=kinds["escalation_started"],
+        training_requests=kinds["training_requested"],
+        delayed=kinds["call_delayed"],
+        feedback=kinds["feedback_received"],
+        still_open=sum(view.status in ("open", "delayed") for view in views),
+        refused=refused,
+    )
 
 
 def _triaged(view: queries.TicketView) -> str:
@@ -410,16 +467,18 @@ def _triaged(view: queries.TicketView) -> str:
 
 
 def _add_call(row: PriorityFigures | None, priority: str, view: queries.TicketView, goals) -> PriorityFigures:
-    row = row or PriorityFigures(priority, 0, Attainment(goal=goals[FIRST_RESPONSE]),
-                                 Attainment(goal=goals[RESOLUTION]), 0)
+    row = row or PriorityFigures(
+        priority, 0, Attainment(goal=goals[FIRST_RESPONSE]), Attainment(goal=goals[RESOLUTION]), 0
+    )
     first, resolution = row.first_response, row.resolution
     for sla in view.clocks:
         if sla.metric == FIRST_RESPONSE:
             first = first.counted(sla)
         elif sla.metric == RESOLUTION:
             resolution = resolution.counted(sla)
-    return PriorityFigures(priority, row.calls + 1, first, resolution,
-                           row.breaches + sum(sla.breached for sla in view.clocks))
+    return PriorityFigures(
+        priority, row.calls + 1, first, resolution, row.breaches + sum(sla.breached for sla in view.clocks)
+    )
 
 
 def _priority_order(row: PriorityFigures):
@@ -430,9 +489,16 @@ def _priority_order(row: PriorityFigures):
 # --- the run -------------------------------------------------------------------------------------------
 
 
-def simulate(desk: Desk, *, tickets: int, days: int, seed: int, start: datetime | None = None,
-             behaviour: Behaviour | None = None,
-             progress: Callable[[int, int], None] | None = None) -> SimulationSummary:
+def simulate(
+    desk: Desk,
+    *,
+    tickets: int,
+    days: int,
+    seed: int,
+    start: datetime | None = None,
+    behaviour: Behaviour | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SimulationSummary:
     """Log ``tickets`` calls over ``days`` days from ``start`` (default: ``days`` days before the
     clock's now) and play them to the end of the period; returns the summary at that end."""
     if tickets < 0 or days <= 0:
@@ -445,8 +511,14 @@ def simulate(desk: Desk, *, tickets: int, days: int, seed: int, start: datetime 
     with _driving_the_clock():
         run = _Run(desk, behaviour, end, progress)
         run.play(start, stories)
-        return summarise(desk, [s.reference for s in stories if s.reference], seed=seed, start=start, end=end,
-                         refused=tuple(run.refused))
+        return summarise(
+            desk,
+            [s.reference for s in stories if s.reference],
+            seed=seed,
+            start=start,
+            end=end,
+            refused=tuple(run.refused),
+        )
 
 
 @contextlib.contextmanager
@@ -462,8 +534,9 @@ def _driving_the_clock() -> Iterator[None]:
             clock.set(frozen_at)
 
 
-def arrivals(rng: Random, count: int, start: datetime, end: datetime, calendar: WorkingCalendar,
-             behaviour: Behaviour) -> list[tuple[datetime, bool]]:
+def arrivals(
+    rng: Random, count: int, start: datetime, end: datetime, calendar: WorkingCalendar, behaviour: Behaviour
+) -> list[tuple[datetime, bool]]:
     """When the calls come, in order, each with whether the line was closed then: most of them
     spread evenly over the working time between ``start`` and ``end``, the others out of hours."""
     open_time = calendar.between(start, end)
@@ -490,8 +563,7 @@ def _closed_moment(rng: Random, start: datetime, end: datetime, calendar: Workin
 class _Run:
     """The event queue and the simulated people acting on it."""
 
-    def __init__(self, desk: Desk, behaviour: Behaviour, end: datetime,
-                 progress: Callable[[int, int], None] | None):
+    def __init__(self, desk: Desk, behaviour: Behaviour, end: datetime, progress: Callable[[int, int], None] | None):
         self.desk, self.behaviour, self.end, self.progress = desk, behaviour, end, progress
         self.calendar = desk.calendar
         self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
@@ -549,8 +621,9 @@ class _Run:
 
     def _notice_new_tasks(self) -> None:
         """Schedule the pick-up of every task the diagrams opened on the simulation's tickets."""
-        new = [row for row in self._open_tasks()
-               if row.reference in self.stories and row.task_id not in self.seen_tasks]
+        new = [
+            row for row in self._open_tasks() if row.reference in self.stories and row.task_id not in self.seen_tasks
+        ]
         for row in sorted(new, key=lambda row: (row.created_at, row.reference, row.title)):
             self.seen_tasks.add(row.task_id)
             story = self.stories[row.reference]
@@ -568,8 +641,9 @@ class _Run:
     def _pick_up(self, row: queries.TaskRow) -> None:
         story = self.stories[row.reference]
         if row.reference == story.reference and story.delayed_until and clock.now() < story.delayed_until:
-            self.at(self.calendar.add(story.delayed_until, self.behaviour.back_to_work.draw(story.rng)),
-                    self._pick_up, row)
+            self.at(
+                self.calendar.add(story.delayed_until, self.behaviour.back_to_work.draw(story.rng)), self._pick_up, row
+            )
             return
         data = self._form_data(row, story)
         try:
@@ -654,13 +728,17 @@ class _Run:
 
     def _escalate(self, story: Story) -> None:
         story.concern = story.rng.choice(CONCERNS)
-        reference = commands.start_escalation(self.desk, story.concern, self._advisor("account_manager", story),
-                                              call_reference=story.reference)
+        reference = commands.start_escalation(
+            self.desk, story.concern, self._advisor("account_manager", story), call_reference=story.reference
+        )
         self.stories[reference] = story
 
     def _record_training(self, story: Story) -> None:
-        reference = commands.record_training_need(self.desk, story.reference, story.training,
-                                                  "Noticed while answering the call",
-                                                  self._advisor("first_line", story))
+        reference = commands.record_training_need(
+            self.desk,
+            story.reference,
+            story.training,
+            "Noticed while answering the call",
+            self._advisor("first_line", story),
+        )
         self.stories[reference] = story
-

@@ -47,8 +47,7 @@ class AccountView:
 
 
 def _view(row: Account) -> AccountView:
-    return AccountView(row.name, row.account_manager, row.licence_type, row.created_at, row.updated_at,
-                       row.updated_by)
+    return AccountView(row.name, row.account_manager, row.licence_type, row.created_at, row.updated_at, row.updated_by)
 
 
 def _clean_name(name: str) -> str:
@@ -74,8 +73,9 @@ def _check(session, account_manager: str | None | _Unset, licence_type: str | No
     return errors
 
 
-def create_account(desk: Desk, name: str, actor: str, *, account_manager: str | None = None,
-                   licence_type: str | None = None) -> AccountView:
+def create_account(
+    desk: Desk, name: str, actor: str, *, account_manager: str | None = None, licence_type: str | None = None
+) -> AccountView:
     """A new account; ConflictError when the name is taken."""
     name = _clean_name(name)
     with UnitOfWork(desk, actor) as uow:  # a command: the API's idempotency key joins its transaction
@@ -86,8 +86,14 @@ def create_account(desk: Desk, name: str, actor: str, *, account_manager: str | 
         if session.scalar(select(Account.id).where(Account.name == name)) is not None:
             raise ConflictError(f"there is an account {name!r} already")
         now = clock.now()
-        row = Account(name=name, account_manager=account_manager, licence_type=licence_type, created_at=now,
-                      updated_at=now, updated_by=actor)
+        row = Account(
+            name=name,
+            account_manager=account_manager,
+            licence_type=licence_type,
+            created_at=now,
+            updated_at=now,
+            updated_by=actor,
+        )
         session.add(row)
         try:
             session.flush()
@@ -96,8 +102,14 @@ def create_account(desk: Desk, name: str, actor: str, *, account_manager: str | 
         return _view(row)
 
 
-def update_account(desk: Desk, name: str, actor: str, *, account_manager: str | None | _Unset = UNSET,
-                   licence_type: str | None | _Unset = UNSET) -> AccountView:
+def update_account(
+    desk: Desk,
+    name: str,
+    actor: str,
+    *,
+    account_manager: str | None | _Unset = UNSET,
+    licence_type: str | None | _Unset = UNSET,
+) -> AccountView:
     """Change an account's manager or licence type (None clears it; UNSET leaves it)."""
     with desk.db.transaction() as session:
         row = session.scalar(select(Account).where(Account.name == name).with_for_update())
@@ -122,8 +134,9 @@ def get_account(desk: Desk, name: str) -> AccountView:
         return _view(row)
 
 
-def list_accounts(desk: Desk, *, account_manager: str | None = None, limit: int = LIST_LIMIT,
-                  offset: int = 0) -> list[AccountView]:
+def list_accounts(
+    desk: Desk, *, account_manager: str | None = None, limit: int = LIST_LIMIT, offset: int = 0
+) -> list[AccountView]:
     """Accounts by name, optionally only those of one Account Manager."""
     query = select(Account)
     if account_manager is not None:

@@ -57,8 +57,16 @@ def _hash(token: str) -> str:
 
 
 def _info(row: ApiToken) -> TokenInfo:
-    return TokenInfo(row.id, row.user.username, row.name, row.created_at, row.created_by, row.last_used_at,
-                     row.revoked_at, row.revoked_by)
+    return TokenInfo(
+        row.id,
+        row.user.username,
+        row.name,
+        row.created_at,
+        row.created_by,
+        row.last_used_at,
+        row.revoked_at,
+        row.revoked_by,
+    )
 
 
 def _actor(by: Person | None) -> str:
@@ -83,8 +91,7 @@ def create_token(desk: Desk, username: str, name: str, *, by: Person | None) -> 
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
             raise NotFound(f"no user {username!r}")
-        row = ApiToken(user=user, name=name, token_hash=_hash(token), created_at=clock.now(),
-                       created_by=_actor(by))
+        row = ApiToken(user=user, name=name, token_hash=_hash(token), created_at=clock.now(), created_by=_actor(by))
         session.add(row)
         session.flush()
         return _info(row), token
@@ -113,8 +120,7 @@ def list_tokens(desk: Desk, *, username: str | None = None, by: Person | None) -
     if username is not None:
         query = query.where(User.username == username)
     with desk.db.reading() as session:
-        return [_info(row) for row in session.scalars(query.order_by(ApiToken.created_at.desc(),
-                                                                       ApiToken.id.desc()))]
+        return [_info(row) for row in session.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc()))]
 
 
 def person_for_token(desk: Desk, token: str) -> Person | None:
@@ -124,9 +130,11 @@ def person_for_token(desk: Desk, token: str) -> Person | None:
     digest = _hash(token)
     now = clock.now()
     with desk.db.reading() as session:
-        found = session.execute(select(ApiToken.id, ApiToken.last_used_at, User)
-                                .join(User, ApiToken.user_id == User.id)
-                                .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))).first()
+        found = session.execute(
+            select(ApiToken.id, ApiToken.last_used_at, User)
+            .join(User, ApiToken.user_id == User.id)
+            .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
+        ).first()
     if found is None:
         return None
     token_id, last_used_at, user = found

@@ -24,10 +24,17 @@ from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 # What the customer sees of a call's history: their own words and ours to them,
 # never advisors' notes, hand-over reasons or internal alerts.
 PUBLIC_EVENTS = {
-    "call_logged": "Call logged", "priority_set": "Priority set", "priority_regraded": "Priority changed",
-    "call_delayed": "Waiting for you", "call_reopened": "Work resumed", "call_resolved": "Resolved",
-    "customer_information": "You added information", "mail_received": "Your email received",
-    "feedback_received": "Your feedback", "escalation_started": "Your concern raised", "call_closed": "Closed",
+    "call_logged": "Call logged",
+    "priority_set": "Priority set",
+    "priority_regraded": "Priority changed",
+    "call_delayed": "Waiting for you",
+    "call_reopened": "Work resumed",
+    "call_resolved": "Resolved",
+    "customer_information": "You added information",
+    "mail_received": "Your email received",
+    "feedback_received": "Your feedback",
+    "escalation_started": "Your concern raised",
+    "call_closed": "Closed",
 }
 NEXT_STEP = {
     "open": "Our support team is working on your call.",
@@ -71,14 +78,25 @@ def call_for_customer(desk: Desk, contact_email: str, reference: str) -> PublicC
     with desk.db.reading() as session:
         _own_call(session, contact_email, reference)
     view = queries.ticket_view(desk, reference)
-    return PublicCall(view.reference, view.status, view.priority, view.summary, view.created_at,
-                      NEXT_STEP.get(view.status, ""), public_updates(view), may_give_feedback=view.status == "resolved")
+    return PublicCall(
+        view.reference,
+        view.status,
+        view.priority,
+        view.summary,
+        view.created_at,
+        NEXT_STEP.get(view.status, ""),
+        public_updates(view),
+        may_give_feedback=view.status == "resolved",
+    )
 
 
 def public_updates(view: queries.TicketView) -> list[PublicUpdate]:
     """What a customer may read of a call's history (the portal and the API show the same)."""
-    return [PublicUpdate(e.at, e.kind, PUBLIC_EVENTS[e.kind], _public_detail(e)) for e in view.history
-            if e.kind in PUBLIC_EVENTS]
+    return [
+        PublicUpdate(e.at, e.kind, PUBLIC_EVENTS[e.kind], _public_detail(e))
+        for e in view.history
+        if e.kind in PUBLIC_EVENTS
+    ]
 
 
 def _public_detail(event) -> str:
@@ -115,8 +133,9 @@ def leave_feedback(desk: Desk, contact_email: str, reference: str, rating: int |
     """C27: feedback on a resolved call, kept with it."""
     with desk.db.reading() as session:
         _own_call(session, contact_email, reference)
-    commands.deliver_message(desk, reference, "feedback", {"rating": rating, "comment": comment.strip()},
-                             f"customer:{contact_email}")
+    commands.deliver_message(
+        desk, reference, "feedback", {"rating": rating, "comment": comment.strip()}, f"customer:{contact_email}"
+    )
 
 
 def ask_to_escalate(desk: Desk, contact_email: str, reference: str, concern: str) -> str:

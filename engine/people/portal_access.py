@@ -84,10 +84,11 @@ def revoke_links(desk: Desk, contact_email: str) -> int:
     """Revoke every working link of a contact (and so the portal sessions opened with them); how many."""
     now = clock.now()
     with desk.db.transaction() as session:
-        return session.execute(update(PortalAccess)
-                               .where(PortalAccess.contact_email == contact_email.strip().lower(),
-                                      PortalAccess.revoked_at.is_(None))
-                               .values(revoked_at=now)).rowcount
+        return session.execute(
+            update(PortalAccess)
+            .where(PortalAccess.contact_email == contact_email.strip().lower(), PortalAccess.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
 
 
 def request_link(desk: Desk, email: str) -> bool:
@@ -98,20 +99,36 @@ def request_link(desk: Desk, email: str) -> bool:
         return False
     now = clock.now()
     with desk.db.transaction() as session:
-        ticket = session.scalar(select(Ticket).where(Ticket.contact_email == email, Ticket.kind == "call")
-                                .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(1))
+        ticket = session.scalar(
+            select(Ticket)
+            .where(Ticket.contact_email == email, Ticket.kind == "call")
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(1)
+        )
         if ticket is None:
             return False
-        recent = session.scalar(select(OutboxMail.id).where(OutboxMail.template == LINK_TEMPLATE,
-                                                            OutboxMail.to_address == email,
-                                                            OutboxMail.created_at > now - REQUEST_INTERVAL).limit(1))
+        recent = session.scalar(
+            select(OutboxMail.id)
+            .where(
+                OutboxMail.template == LINK_TEMPLATE,
+                OutboxMail.to_address == email,
+                OutboxMail.created_at > now - REQUEST_INTERVAL,
+            )
+            .limit(1)
+        )
         if recent is not None:
             return False
         token = issue_token(session, email, now)
         settings = desk.settings
-        outbox.queue_mail(session, ticket, LINK_TEMPLATE, email,
-                          {"portal_url": f"{settings.portal_url}/{token}", "days": settings.portal_link_days},
-                          now=now, mail_domain=settings.mail_domain)
+        outbox.queue_mail(
+            session,
+            ticket,
+            LINK_TEMPLATE,
+            email,
+            {"portal_url": f"{settings.portal_url}/{token}", "days": settings.portal_link_days},
+            now=now,
+            mail_domain=settings.mail_domain,
+        )
     from supportdesk.engine.tickets.jobs import (
         wake_workers,  # after the commit: the worker sends it now, not at its next look
     )

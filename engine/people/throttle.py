@@ -32,8 +32,10 @@ class TooManyAttempts(DeskError):
         self.until = until
         self.retry_after = max(1, math.ceil((until - now).total_seconds()))
         minutes = math.ceil(self.retry_after / 60)
-        super().__init__(f"Too many failed sign-ins: try again in {minutes} minute{'s' if minutes != 1 else ''} "
-                         f"(after {local(until):%H:%M %Z}).")
+        super().__init__(
+            f"Too many failed sign-ins: try again in {minutes} minute{'s' if minutes != 1 else ''} "
+            f"(after {local(until):%H:%M %Z})."
+        )
 
 
 def account_key(username: str) -> str:
@@ -48,10 +50,16 @@ def check(session: Session, settings: Settings, username: str, address: str | No
     """Raise TooManyAttempts if the account or the address is held back now."""
     window = timedelta(minutes=settings.sign_in_lockout_minutes)
     until = None
-    for column, key, limit in ((SignInFailure.account, account_key(username), settings.sign_in_attempts),
-                               (SignInFailure.address, address_key(address), settings.sign_in_address_attempts)):
-        recent = session.scalars(select(SignInFailure.at).where(column == key, SignInFailure.at > now - window)
-                                 .order_by(SignInFailure.at.desc()).limit(limit)).all()
+    for column, key, limit in (
+        (SignInFailure.account, account_key(username), settings.sign_in_attempts),
+        (SignInFailure.address, address_key(address), settings.sign_in_address_attempts),
+    ):
+        recent = session.scalars(
+            select(SignInFailure.at)
+            .where(column == key, SignInFailure.at > now - window)
+            .order_by(SignInFailure.at.desc())
+            .limit(limit)
+        ).all()
         if len(recent) >= limit:
             ends = recent[0] + window
             until = ends if until is None else max(until, ends)
@@ -59,9 +67,9 @@ def check(session: Session, settings: Settings, username: str, address: str | No
         raise TooManyAttempts(until, now)
 
 
-def record_failure(session: Session, settings: Settings, username: str, address: str | None,
-                   now: datetime) -> None:
+def record_failure(session: Session, settings: Settings, username: str, address: str | None, now: datetime) -> None:
     """Count a failure, and forget those too old to matter."""
     session.add(SignInFailure(account=account_key(username), address=address_key(address), at=now))
-    session.execute(delete(SignInFailure).where(
-        SignInFailure.at < now - timedelta(minutes=settings.sign_in_lockout_minutes)))
+    session.execute(
+        delete(SignInFailure).where(SignInFailure.at < now - timedelta(minutes=settings.sign_in_lockout_minutes))
+    )

@@ -56,17 +56,27 @@ class Person:
 
 
 def _person(user: User) -> Person:
-    return Person(user.id, user.username, user.display_name, user.email, tuple(user.roles), user.session_epoch or 0,
-                  user.totp_secret is not None)
+    return Person(
+        user.id,
+        user.username,
+        user.display_name,
+        user.email,
+        tuple(user.roles),
+        user.session_epoch or 0,
+        user.totp_secret is not None,
+    )
 
 
 # --- passwords ------------------------------------------------------------------------------------------------
 
+
 def password_problem(password: str, username: str = "") -> str | None:
     """Why a password is refused, or None (NIST SP 800-63B: length and a list of common ones, nothing else)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        return (f"The password is too short: at least {MIN_PASSWORD_LENGTH} characters "
-                f"(a few words you will remember make a good one)")
+        return (
+            f"The password is too short: at least {MIN_PASSWORD_LENGTH} characters "
+            f"(a few words you will remember make a good one)"
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"The password is too long: at most {MAX_PASSWORD_LENGTH} characters"
     lowered = password.lower()
@@ -105,8 +115,9 @@ def _refuse_roles(roles: list[str]) -> str | None:
     return None
 
 
-def add_user(desk: Desk, username: str, password: str, roles: list[str], *, display_name: str = "",
-             email: str = "") -> Person:
+def add_user(
+    desk: Desk, username: str, password: str, roles: list[str], *, display_name: str = "", email: str = ""
+) -> Person:
     """A person who signs in; InvalidInput names each field it refuses (roles, password, username)."""
     problems = {}
     if problem := _refuse_roles(roles):
@@ -118,9 +129,15 @@ def add_user(desk: Desk, username: str, password: str, roles: list[str], *, disp
     with desk.db.transaction() as session:
         if session.scalar(select(User).where(User.username == username)):
             raise InvalidInput("the user cannot be added", {"username": f"User {username!r} exists already"})
-        user = User(username=username, display_name=display_name or username, email=email,
-                    password_hash=generate_password_hash(password), roles=list(roles),
-                    created_at=clock.now(), session_epoch=0)
+        user = User(
+            username=username,
+            display_name=display_name or username,
+            email=email,
+            password_hash=generate_password_hash(password),
+            roles=list(roles),
+            created_at=clock.now(),
+            session_epoch=0,
+        )
         session.add(user)
         session.flush()
         return _person(user)
@@ -174,6 +191,7 @@ def end_sessions(desk: Desk, user_id: int) -> None:
 
 # --- signing in -------------------------------------------------------------------------------------------------
 
+
 def verify_password(desk: Desk, username: str, password: str, *, address: str | None = None) -> Person | None:
     """The person, if the password is theirs; None otherwise (counted as a failure). Raises
     ``throttle.TooManyAttempts`` while the account or the address is held back, whatever the password."""
@@ -204,10 +222,14 @@ def verify_code(desk: Desk, person: Person, code: str, *, address: str | None = 
         step = _matching_step(secret, code) if secret else None
         if step is not None:
             # Atomic: of two requests with the same code, one wins.
-            accepted = session.execute(
-                update(User).where(User.id == person.id,
-                                   or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-                .values(totp_last_step=step)).rowcount == 1
+            accepted = (
+                session.execute(
+                    update(User)
+                    .where(User.id == person.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                    .values(totp_last_step=step)
+                ).rowcount
+                == 1
+            )
             if accepted:
                 return True
     with desk.db.transaction() as session:
@@ -215,8 +237,9 @@ def verify_code(desk: Desk, person: Person, code: str, *, address: str | None = 
     return False
 
 
-def authenticate(desk: Desk, username: str, password: str, *, address: str | None = None,
-                 code: str | None = None) -> Person | None:
+def authenticate(
+    desk: Desk, username: str, password: str, *, address: str | None = None, code: str | None = None
+) -> Person | None:
     """Username, password and (for a person with two-factor sign-in, or an admin when the setting requires
     it) a one-time code, all at once: the API's Basic auth. None for any wrong or missing part."""
     person = verify_password(desk, username, password, address=address)
@@ -249,6 +272,7 @@ def person_for_session(desk: Desk, user_id: int, epoch: int) -> Person | None:
 
 # --- two-factor sign-in (TOTP) ----------------------------------------------------------------------------------
 
+
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 
@@ -277,8 +301,10 @@ def enable_two_factor(desk: Desk, person: Person, secret: str, code: str) -> Per
     person's other sessions (the caller signs the current one in again with the result)."""
     step = _matching_step(secret, code)
     if step is None:
-        raise InvalidInput("two-factor sign-in is not turned on",
-                           {"code": "That is not the code your app shows now: check the secret and try again"})
+        raise InvalidInput(
+            "two-factor sign-in is not turned on",
+            {"code": "That is not the code your app shows now: check the secret and try again"},
+        )
     with desk.db.transaction() as session:
         user = session.get(User, person.id)
         if user is None:
@@ -298,6 +324,7 @@ def disable_two_factor(desk: Desk, username: str) -> Person:
 
 
 # --- first users -----------------------------------------------------------------------------------------------
+
 
 def _store_has_users(desk: Desk) -> bool:
     with desk.db.reading() as session:

@@ -46,8 +46,9 @@ def read_diagram_files(directory: Path) -> dict[str, str]:
             try:
                 files[path.name] = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
-                raise DiagramError(f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the diagram as UTF-8",
-                                   file=str(path)) from None
+                raise DiagramError(
+                    f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the diagram as UTF-8", file=str(path)
+                ) from None
     return files
 
 
@@ -59,9 +60,7 @@ def content_hash(files: dict[str, str]) -> str:
 
 
 def active_version(session: Session) -> DiagramVersion:
-    version = session.scalars(
-        select(DiagramVersion).order_by(DiagramVersion.activation.desc()).limit(1)
-    ).first()
+    version = session.scalars(select(DiagramVersion).order_by(DiagramVersion.activation.desc()).limit(1)).first()
     if version is None:
         raise NoActiveVersion("no diagrams are deployed yet: run `supportdesk deploy`")
     return version
@@ -82,9 +81,15 @@ def deploy_files(session: Session, files: dict[str, str], handler_topics, actor:
         return DeployResult(existing.number, digest, "reactivated", warnings)
     number = (session.scalar(select(func.max(DiagramVersion.number))) or 0) + 1
     now = clock.now()
-    version = DiagramVersion(number=number, content_hash=digest, deployed_at=now, deployed_by=actor,
-                             activation=_next_activation(session), activated_at=now,
-                             files=[DiagramFile(name=n, content=c) for n, c in sorted(files.items())])
+    version = DiagramVersion(
+        number=number,
+        content_hash=digest,
+        deployed_at=now,
+        deployed_by=actor,
+        activation=_next_activation(session),
+        activated_at=now,
+        files=[DiagramFile(name=n, content=c) for n, c in sorted(files.items())],
+    )
     session.add(version)
     session.flush()
     return DeployResult(number, digest, "deployed", warnings)

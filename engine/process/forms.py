@@ -36,9 +36,13 @@ def _field(raw) -> FormField:
     constraints = {v.name: v.config for v in getattr(raw, "validation", [])}
     options = tuple((o.id, o.name) for o in getattr(raw, "options", []))
     return FormField(
-        id=raw.id, label=raw.label or raw.id, type=raw.type or "string",
+        id=raw.id,
+        label=raw.label or raw.id,
+        type=raw.type or "string",
         required="required" in constraints and constraints["required"] != "false",
-        options=options, default=raw.default_value, constraints=constraints,
+        options=options,
+        default=raw.default_value,
+        constraints=constraints,
     )
 
 

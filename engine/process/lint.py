@@ -12,15 +12,52 @@ from dataclasses import dataclass
 from supportdesk.engine.process.validation import DMN_NS, NS, parse_xml
 
 DI_NS = {**NS, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
-DRAWN = ("startEvent", "endEvent", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "task",
-         "exclusiveGateway", "parallelGateway", "eventBasedGateway", "inclusiveGateway", "intermediateCatchEvent",
-         "intermediateThrowEvent", "boundaryEvent", "subProcess", "callActivity", "lane", "participant",
-         "sequenceFlow")
-NEEDS_INCOMING = ("endEvent", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "task",
-                  "exclusiveGateway", "parallelGateway", "eventBasedGateway", "intermediateCatchEvent")
-NEEDS_OUTGOING = ("startEvent", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "task",
-                  "exclusiveGateway", "parallelGateway", "eventBasedGateway", "intermediateCatchEvent",
-                  "boundaryEvent")
+DRAWN = (
+    "startEvent",
+    "endEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "inclusiveGateway",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "subProcess",
+    "callActivity",
+    "lane",
+    "participant",
+    "sequenceFlow",
+)
+NEEDS_INCOMING = (
+    "endEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+)
+NEEDS_OUTGOING = (
+    "startEvent",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "task",
+    "exclusiveGateway",
+    "parallelGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "boundaryEvent",
+)
 
 
 @dataclass(frozen=True)
@@ -40,8 +77,10 @@ def lint(files: Mapping[str, str]) -> list[DiagramWarning]:
         tree = parse_xml(name, content)
         checks = (_undrawn, _form_without_key, _dangling) if name.endswith(".bpmn") else (_no_catch_all,)
         for check in checks:
-            warnings += [DiagramWarning(name, element.sourceline, element.get("id") or "", message)
-                         for element, message in check(tree)]
+            warnings += [
+                DiagramWarning(name, element.sourceline, element.get("id") or "", message)
+                for element, message in check(tree)
+            ]
     return warnings
 
 
@@ -52,16 +91,21 @@ def _elements(tree, tags):
 def _undrawn(tree):
     """A modeller shows an element without a shape or edge nowhere: nobody can edit it."""
     drawn = set(tree.xpath("//bpmndi:BPMNShape/@bpmnElement | //bpmndi:BPMNEdge/@bpmnElement", namespaces=DI_NS))
-    return [(e, "not drawn: it has no shape or edge in the diagram layout (BPMNDI)")
-            for e in _elements(tree, DRAWN) if e.get("id") not in drawn]
+    return [
+        (e, "not drawn: it has no shape or edge in the diagram layout (BPMNDI)")
+        for e in _elements(tree, DRAWN)
+        if e.get("id") not in drawn
+    ]
 
 
 def _form_without_key(tree):
     """SpiffWorkflow reads camunda:formData only when the task has a form key."""
-    return [(task, "has form fields but no form key: the fields would be ignored")
-            for task in _elements(tree, ("userTask",))
-            if task.xpath(".//camunda:formField", namespaces=NS)
-            and task.get("{http://camunda.org/schema/1.0/bpmn}formKey") is None]
+    return [
+        (task, "has form fields but no form key: the fields would be ignored")
+        for task in _elements(tree, ("userTask",))
+        if task.xpath(".//camunda:formField", namespaces=NS)
+        and task.get("{http://camunda.org/schema/1.0/bpmn}formKey") is None
+    ]
 
 
 def _dangling(tree):
@@ -78,10 +122,12 @@ def _no_catch_all(tree):
     found = []
     for table in tree.xpath("//dmn:decisionTable", namespaces=DMN_NS):
         rules = table.xpath("dmn:rule", namespaces=DMN_NS)
-        if not any(all(not (t.text or "").strip() or (t.text or "").strip() == "-"
-                       for t in rule.xpath("dmn:inputEntry/dmn:text", namespaces=DMN_NS)) for rule in rules):
+        if not any(
+            all(
+                not (t.text or "").strip() or (t.text or "").strip() == "-"
+                for t in rule.xpath("dmn:inputEntry/dmn:text", namespaces=DMN_NS)
+            )
+            for rule in rules
+        ):
             found.append((table, "no catch-all rule (every input empty): a case that fits no rule gets no answer"))
     return found
-
-
-

@@ -14,8 +14,14 @@ ROLES: dict[str, str] = {
 }
 
 # Lanes hold user tasks; the auditor and admin roles do no workflow tasks.
-TASK_ROLES = ("first_line", "second_line", "third_line", "account_manager",
-              "customer_services_manager", "development_team")
+TASK_ROLES = (
+    "first_line",
+    "second_line",
+    "third_line",
+    "account_manager",
+    "customer_services_manager",
+    "development_team",
+)
 
 
 def role_for_lane(lane_name: str | None) -> str | None:

@@ -242,8 +242,9 @@ class ProcessEngine:
         if cached is None or cached.spec is not workflow.spec:
             registry = self.serializer.registry
             spec_json = json.dumps(registry.convert(workflow.spec), cls=self.serializer._encoder_cls)
-            subprocess_json = json.dumps(self._converter.mapping_to_dict(workflow.subprocess_specs),
-                                         cls=self.serializer._encoder_cls)
+            subprocess_json = json.dumps(
+                self._converter.mapping_to_dict(workflow.subprocess_specs), cls=self.serializer._encoder_cls
+            )
             stored = _stored_spec(spec_json, subprocess_json)
             cached = _CachedSpec(workflow.spec, dict(workflow.subprocess_specs), stored)
             with self._lock:
@@ -257,8 +258,9 @@ class ProcessEngine:
         cached = self._by_digest.get(stored.digest)
         if cached is None:
             registry = self.serializer.registry
-            cached = _CachedSpec(registry.restore(spec_dct), self._converter.mapping_from_dict(subprocess_specs_dct),
-                                 stored)
+            cached = _CachedSpec(
+                registry.restore(spec_dct), self._converter.mapping_from_dict(subprocess_specs_dct), stored
+            )
             with self._lock:
                 cached = self._by_digest.setdefault(stored.digest, cached)
         return cached

@@ -56,8 +56,12 @@ def check_schema(name: str, tree: etree._ElementTree) -> None:
     schema = _bpmn_schema()
     if not schema.validate(tree):
         error = schema.error_log.last_error
-        raise DiagramError(f"not valid BPMN 2.0: {error.message}", file=name, line=error.line,
-                           element_id=_element_on_line(tree, error.line))
+        raise DiagramError(
+            f"not valid BPMN 2.0: {error.message}",
+            file=name,
+            line=error.line,
+            element_id=_element_on_line(tree, error.line),
+        )
 
 
 # Attributes that must name an element of the same file. The XSD types them
@@ -75,19 +79,31 @@ def check_references(name: str, tree: etree._ElementTree) -> None:
     ids = {element.get("id") for element in tree.iter() if element.get("id")}
     for reserved in sorted(ids & set(RESERVED_IDS)):
         element = tree.xpath("//*[@id=$id]", id=reserved)[0]
-        raise DiagramError(f"the id {reserved!r} is reserved by the engine; rename the element",
-                           file=name, line=element.sourceline, element_id=reserved)
+        raise DiagramError(
+            f"the id {reserved!r} is reserved by the engine; rename the element",
+            file=name,
+            line=element.sourceline,
+            element_id=reserved,
+        )
     for element in tree.iter():
         for attribute in REFERENCE_ATTRIBUTES:
             target = element.get(attribute)
             if target and target not in ids:
-                raise DiagramError(f"{attribute}={target!r} names no element in this file", file=name,
-                                   line=element.sourceline, element_id=_nearest_id(element))
+                raise DiagramError(
+                    f"{attribute}={target!r} names no element in this file",
+                    file=name,
+                    line=element.sourceline,
+                    element_id=_nearest_id(element),
+                )
         if etree.QName(element).localname in ("incoming", "outgoing", "flowNodeRef"):
             target = (element.text or "").strip()
             if target not in ids:
-                raise DiagramError(f"<{etree.QName(element).localname}> names no element: {target!r}",
-                                   file=name, line=element.sourceline, element_id=_nearest_id(element))
+                raise DiagramError(
+                    f"<{etree.QName(element).localname}> names no element: {target!r}",
+                    file=name,
+                    line=element.sourceline,
+                    element_id=_nearest_id(element),
+                )
 
 
 def _nearest_id(element) -> str:
@@ -115,8 +131,7 @@ def check_expressions(name: str, tree: etree._ElementTree) -> None:
             compile(text, f"{name}:{element_id}", mode)
         except SyntaxError as exc:
             line = element.sourceline + (exc.lineno or 1) - 1
-            raise DiagramError(f"Python syntax error: {exc.msg}", file=name, line=line,
-                               element_id=element_id) from exc
+            raise DiagramError(f"Python syntax error: {exc.msg}", file=name, line=line, element_id=element_id) from exc
 
 
 DMN_NS = {"dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
@@ -124,16 +139,21 @@ DMN_NS = {"dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
 
 def check_decision_expressions(name: str, tree: etree._ElementTree) -> None:
     """Decision tables are Python too: inputs, rule entries (with ``?`` for the input) and outputs."""
-    for text_node in tree.xpath("//dmn:inputExpression/dmn:text | //dmn:inputEntry/dmn:text | "
-                                "//dmn:outputEntry/dmn:text", namespaces=DMN_NS):
+    for text_node in tree.xpath(
+        "//dmn:inputExpression/dmn:text | //dmn:inputEntry/dmn:text | //dmn:outputEntry/dmn:text", namespaces=DMN_NS
+    ):
         text = (text_node.text or "").strip()
         if not text or text == "-":
             continue  # an empty entry matches anything
         try:
             compile(text.replace("?", "(_input)"), f"{name}:{_nearest_id(text_node)}", "eval")
         except SyntaxError as exc:
-            raise DiagramError(f"Python syntax error: {exc.msg}", file=name, line=text_node.sourceline,
-                               element_id=_nearest_id(text_node)) from exc
+            raise DiagramError(
+                f"Python syntax error: {exc.msg}",
+                file=name,
+                line=text_node.sourceline,
+                element_id=_nearest_id(text_node),
+            ) from exc
 
 
 def _line_of(trees: Mapping[str, etree._ElementTree], file: str, element_id: str) -> int | None:
@@ -157,16 +177,20 @@ def parse_specs(files: Mapping[str, str], trees: Mapping[str, etree._ElementTree
         for process_id in parser.get_process_ids():
             parser.get_spec(process_id)
     except ValidationException as exc:
-        raise DiagramError(str(exc.args[0]) if exc.args else str(exc), file=exc.file_name,
-                           line=exc.line_number or _line_of(trees, exc.file_name, exc.id),
-                           element_id=exc.id) from exc
+        raise DiagramError(
+            str(exc.args[0]) if exc.args else str(exc),
+            file=exc.file_name,
+            line=exc.line_number or _line_of(trees, exc.file_name, exc.id),
+            element_id=exc.id,
+        ) from exc
     except SpiffWorkflowException as exc:
         raise DiagramError(f"SpiffWorkflow cannot parse the diagrams: {exc}") from exc
     return parser
 
 
-def check_desk_rules(parser: DeskParser, handler_topics: Iterable[str],
-                     trees: Mapping[str, etree._ElementTree]) -> None:
+def check_desk_rules(
+    parser: DeskParser, handler_topics: Iterable[str], trees: Mapping[str, etree._ElementTree]
+) -> None:
     if MAIN_PROCESS not in parser.get_process_ids():
         raise DiagramError(f"no executable process with id {MAIN_PROCESS!r}: the desk starts calls there")
     topics = set(handler_topics)
@@ -180,11 +204,19 @@ def _check_task(spec, topics: set[str], process_id: str, trees) -> None:
     line = _line_of(trees, file, spec.bpmn_id)
     if isinstance(spec, HandlerTask) and spec.topic not in topics:
         known = ", ".join(sorted(topics))
-        raise DiagramError(f"service task calls unknown handler {spec.topic!r}; known: {known}",
-                           file=file, line=line, element_id=spec.bpmn_id)
+        raise DiagramError(
+            f"service task calls unknown handler {spec.topic!r}; known: {known}",
+            file=file,
+            line=line,
+            element_id=spec.bpmn_id,
+        )
     if spec.manual and role_for_lane(spec.lane) is None:
-        raise DiagramError(f"user task is in lane {spec.lane!r}, which is not a role of the charter",
-                           file=file, line=line, element_id=spec.bpmn_id)
+        raise DiagramError(
+            f"user task is in lane {spec.lane!r}, which is not a role of the charter",
+            file=file,
+            line=line,
+            element_id=spec.bpmn_id,
+        )
 
 
 def _file_of(trees: Mapping[str, etree._ElementTree], element_id: str | None) -> str:

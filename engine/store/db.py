@@ -47,13 +47,15 @@ class Database:
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "full") -> None:
         if sqlite_synchronous not in SQLITE_SYNCHRONOUS:  # it goes into a PRAGMA as text
-            raise ValueError(f"sqlite_synchronous is one of {', '.join(SQLITE_SYNCHRONOUS)}, "
-                             f"not {sqlite_synchronous!r}")
+            raise ValueError(
+                f"sqlite_synchronous is one of {', '.join(SQLITE_SYNCHRONOUS)}, not {sqlite_synchronous!r}"
+            )
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine = _make_engine(url, immediate=False, synchronous=sqlite_synchronous)
-        self.write_engine = (_make_engine(url, immediate=True, synchronous=sqlite_synchronous) if self.is_sqlite
-                             else self.engine)
+        self.write_engine = (
+            _make_engine(url, immediate=True, synchronous=sqlite_synchronous) if self.is_sqlite else self.engine
+        )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
 

@@ -154,8 +154,10 @@ class WorkTask(Base):
     __tablename__ = "work_task"
     # The inbox's order in full (due_at, then created_at and id for the many tasks that tie on
     # it), so a page is read off the index however many tasks wait: no sort of the rest.
-    __table_args__ = (Index("ix_work_task_role_created", "role", "created_at"),
-                      Index("ix_work_task_inbox", "role", "due_at", "created_at", "id"))
+    __table_args__ = (
+        Index("ix_work_task_role_created", "role", "created_at"),
+        Index("ix_work_task_inbox", "role", "due_at", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
@@ -200,8 +202,10 @@ class Job(Base):
     __tablename__ = "job"
     # The worker's two questions, each read off an index: what is due and not leased, earliest
     # first (status, due_at, id), and when does the next lease run out (status, lease_expires_at).
-    __table_args__ = (Index("ix_job_status_due", "status", "due_at", "id"),
-                      Index("ix_job_status_lease", "status", "lease_expires_at"))
+    __table_args__ = (
+        Index("ix_job_status_due", "status", "due_at", "id"),
+        Index("ix_job_status_lease", "status", "lease_expires_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -458,8 +462,10 @@ class SignInFailure(Base):
     client address across every web process (engine/people/users.py). Rows older than the longest window go."""
 
     __tablename__ = "sign_in_failure"
-    __table_args__ = (Index("ix_sign_in_failure_account_at", "account", "at"),
-                      Index("ix_sign_in_failure_address_at", "address", "at"))
+    __table_args__ = (
+        Index("ix_sign_in_failure_account_at", "account", "at"),
+        Index("ix_sign_in_failure_address_at", "address", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account: Mapped[str] = mapped_column(String(100))  # the username tried, lower-cased

@@ -56,12 +56,17 @@ class CallDetails:
                 errors[name] = f"{label} allows at most {limit} characters"
         if "contact_email" not in errors:
             try:
-                cleaned["contact_email"] = validate_email(cleaned["contact_email"],
-                                                          check_deliverability=False).normalized.lower()
+                cleaned["contact_email"] = validate_email(
+                    cleaned["contact_email"], check_deliverability=False
+                ).normalized.lower()
             except EmailNotValidError as exc:
                 errors["contact_email"] = str(exc)
-        for name, allowed in (("channel", CHANNELS), ("licence_type", LICENCE_TYPES),
-                              ("request_kind", REQUEST_KINDS), ("symptom", SYMPTOMS)):
+        for name, allowed in (
+            ("channel", CHANNELS),
+            ("licence_type", LICENCE_TYPES),
+            ("request_kind", REQUEST_KINDS),
+            ("symptom", SYMPTOMS),
+        ):
             if getattr(self, name) not in allowed:
                 errors[name] = f"{name.replace('_', ' ').capitalize()} must be one of: {', '.join(allowed)}"
         if self.campaign_at is not None and self.campaign_at.tzinfo is None:
@@ -75,8 +80,14 @@ class CallDetails:
         hours = None
         if self.campaign_at is not None:
             hours = round((self.campaign_at - now).total_seconds() / 3600, 2)
-        return {"channel": self.channel, "licence_type": self.licence_type, "request_kind": self.request_kind,
-                "symptom": self.symptom, "hours_to_campaign": hours, "preparing_campaign": self.preparing_campaign}
+        return {
+            "channel": self.channel,
+            "licence_type": self.licence_type,
+            "request_kind": self.request_kind,
+            "symptom": self.symptom,
+            "hours_to_campaign": hours,
+            "preparing_campaign": self.preparing_campaign,
+        }
 
     def as_record(self) -> dict:
         """The details as the history keeps them."""

@@ -59,15 +59,29 @@ def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
     """Start a ticket on the active diagram version; returns its Call Reference."""
     details = details.validated()
     with UnitOfWork(desk, actor) as uow:
-        ticket = Ticket(kind="call", channel=details.channel, contact_name=details.contact_name,
-                        contact_email=details.contact_email, account=details.account, summary=details.summary,
-                        licence_type=details.licence_type)
+        ticket = Ticket(
+            kind="call",
+            channel=details.channel,
+            contact_name=details.contact_name,
+            contact_email=details.contact_email,
+            account=details.account,
+            summary=details.summary,
+            licence_type=details.licence_type,
+        )
         start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
     return ticket.reference
 
 
-def start_escalation(desk: Desk, concern: str, actor: str, *, call_reference: str | None = None,
-                     contact_name: str = "", contact_email: str = "", account: str = "") -> str:
+def start_escalation(
+    desk: Desk,
+    concern: str,
+    actor: str,
+    *,
+    call_reference: str | None = None,
+    contact_name: str = "",
+    contact_email: str = "",
+    account: str = "",
+) -> str:
     """C28: a dissatisfied customer's concern becomes an escalation, linked to their call if
     there is one (its contact and account are the call's); returns the ESC- reference."""
     if not concern.strip():
@@ -75,17 +89,30 @@ def start_escalation(desk: Desk, concern: str, actor: str, *, call_reference: st
     with UnitOfWork(desk, actor) as uow:
         parent = find_ticket(uow.session, call_reference, lock=True) if call_reference else None
         contact = _contact_of(parent, contact_name, contact_email, account)
-        ticket = Ticket(kind="escalation", parent_id=parent.id if parent else None, channel="phone",
-                        summary=concern.strip()[:500], **contact)
-        start(uow, ticket, "escalation", {"call_reference": call_reference}, "escalation_raised",
-              {"concern": concern.strip(), "call": call_reference})
+        ticket = Ticket(
+            kind="escalation",
+            parent_id=parent.id if parent else None,
+            channel="phone",
+            summary=concern.strip()[:500],
+            **contact,
+        )
+        start(
+            uow,
+            ticket,
+            "escalation",
+            {"call_reference": call_reference},
+            "escalation_raised",
+            {"concern": concern.strip(), "call": call_reference},
+        )
         if parent is not None:
             _note_on_parent(uow, parent, "escalation_started", {"escalation": ticket.reference})
     return ticket.reference
 
 
-TRAINING_NEEDS = {"more_training": "the customer needs more training (C19)",
-                  "new_user": "a new or replacement user should attend the training course (C20)"}
+TRAINING_NEEDS = {
+    "more_training": "the customer needs more training (C19)",
+    "new_user": "a new or replacement user should attend the training course (C20)",
+}
 
 
 def record_training_need(desk: Desk, call_reference: str, need: str, notes: str, actor: str) -> str:
@@ -94,25 +121,38 @@ def record_training_need(desk: Desk, call_reference: str, need: str, notes: str,
         raise InvalidInput("unknown training need", {"need": f"Need must be one of: {', '.join(TRAINING_NEEDS)}"})
     with UnitOfWork(desk, actor) as uow:
         parent = find_ticket(uow.session, call_reference, lock=True)
-        ticket = Ticket(kind="training", parent_id=parent.id, channel=parent.channel,
-                        summary=f"Training: {TRAINING_NEEDS[need]}"[:500], **_contact_of(parent, "", "", ""))
-        start(uow, ticket, "training", {"need": need}, "training_need_recorded",
-              {"need": need, "why": TRAINING_NEEDS[need], "notes": notes, "call": call_reference})
+        ticket = Ticket(
+            kind="training",
+            parent_id=parent.id,
+            channel=parent.channel,
+            summary=f"Training: {TRAINING_NEEDS[need]}"[:500],
+            **_contact_of(parent, "", "", ""),
+        )
+        start(
+            uow,
+            ticket,
+            "training",
+            {"need": need},
+            "training_need_recorded",
+            {"need": need, "why": TRAINING_NEEDS[need], "notes": notes, "call": call_reference},
+        )
         _note_on_parent(uow, parent, "training_requested", {"training": ticket.reference, "need": need})
     return ticket.reference
 
 
 def _contact_of(parent: Ticket | None, name: str, email: str, account: str) -> dict:
     if parent is not None:
-        return {"contact_name": parent.contact_name, "contact_email": parent.contact_email,
-                "account": parent.account, "licence_type": parent.licence_type}
+        return {
+            "contact_name": parent.contact_name,
+            "contact_email": parent.contact_email,
+            "account": parent.account,
+            "licence_type": parent.licence_type,
+        }
     details = CallDetails(name, email, account, "escalation").validated()
-    return {"contact_name": details.contact_name, "contact_email": details.contact_email,
-            "account": details.account}
+    return {"contact_name": details.contact_name, "contact_email": details.contact_email, "account": details.account}
 
 
-def start(uow: UnitOfWork, ticket: Ticket, process_id: str, data: dict, first_event: str,
-          first_payload: dict) -> None:
+def start(uow: UnitOfWork, ticket: Ticket, process_id: str, data: dict, first_event: str, first_payload: dict) -> None:
     """Within a command: start ``ticket``'s instance of ``process_id`` on the active version."""
     session, desk = uow.session, uow.desk
     version = active_version(session)
@@ -136,8 +176,15 @@ def _note_on_parent(uow: UnitOfWork, parent: Ticket, kind: str, payload: dict) -
     history.append(uow.session, parent, at=uow.now, kind=kind, actor=uow.actor, payload=payload)
 
 
-def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_revision: int | None = None,
-                  roles: Collection[str] | None = None) -> str:
+def complete_task(
+    desk: Desk,
+    task_id: str,
+    data: dict,
+    actor: str,
+    *,
+    expected_revision: int | None = None,
+    roles: Collection[str] | None = None,
+) -> str:
     """Complete a ready user task with its form data; returns the Call Reference.
 
     ``roles``: the roles of the person completing it (None: any role, e.g. an
@@ -150,8 +197,7 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
             raise ConflictError(f"{row.title} is claimed by {row.claimed_by}; ask them, or have it released")
         ticket = uow.ticket = row.ticket
         if expected_revision is not None and ticket.revision != expected_revision:
-            raise ConflictError(f"ticket {ticket.reference} changed since you opened it; "
-                                "reload and try again")
+            raise ConflictError(f"ticket {ticket.reference} changed since you opened it; reload and try again")
         workflow = load_workflow(session, desk, ticket.state)
         catch_up(uow, workflow)  # what fell due before this completion happens first
         task = workflow.get_task_from_id(UUID(task_id))
@@ -160,8 +206,7 @@ def complete_task(desk: Desk, task_id: str, data: dict, actor: str, *, expected_
         values = forms.clean(forms.fields_of(task.task_spec), data)
         task.data.update(values)
         task.run()
-        uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id,
-                                      "data": values})
+        uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id, "data": values})
         advance(uow, workflow)
     return ticket.reference
 
@@ -206,8 +251,10 @@ def _gone_task_error(session: Session, task_id: str) -> Exception:
     """A task that is not open: completed already (a conflict) or never existed."""
     completion = completion_of(session, task_id)
     if completion is not None:
-        return ConflictError(f"this task was already completed by {completion.actor} "
-                             f"at {local(completion.at):%d %b %Y %H:%M %Z}; nothing was changed")
+        return ConflictError(
+            f"this task was already completed by {completion.actor} "
+            f"at {local(completion.at):%d %b %Y %H:%M %Z}; nothing was changed"
+        )
     return NotFound(f"no open task {task_id}")
 
 
@@ -234,8 +281,14 @@ def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
     return True
 
 
-def fire_due_timers(desk: Desk, limit: int = 100, *, owner: str | None = None, job_ids: list[int] | None = None,
-                    stop: threading.Event | None = None) -> int:
+def fire_due_timers(
+    desk: Desk,
+    limit: int = 100,
+    *,
+    owner: str | None = None,
+    job_ids: list[int] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
     """Fire the timers that are due by the clock's now; returns how many fired.
 
     The jobs are leased to ``owner`` (this process by default), or ``job_ids`` were leased

@@ -92,8 +92,16 @@ def _record_fired(uow: UnitOfWork, workflow: BpmnWorkflow, due: list) -> None:
         if waiting_still or task.state == TaskState.CANCELLED:  # cancelled: by another timer that fired first
             continue
         cause = FIRED_BY_JOB if str(task.id) == uow.firing_timer else FIRED_WITH_COMMAND
-        uow.record("timer_fired", {"element": task.task_spec.bpmn_id, "task": task.task_spec.bpmn_name,
-                                   "due_at": moment.isoformat(), "cause": cause}, actor="desk")
+        uow.record(
+            "timer_fired",
+            {
+                "element": task.task_spec.bpmn_id,
+                "task": task.task_spec.bpmn_name,
+                "due_at": moment.isoformat(),
+                "cause": cause,
+            },
+            actor="desk",
+        )
 
 
 # A timer whose timeDate calls this follows its SLA clock: SpiffWorkflow
@@ -139,9 +147,13 @@ def _store_spec(session: Session, desk: Desk, stored: StoredSpec, now: datetime)
         return
     # Two commands on a new diagram version may store its spec at once: the second does nothing.
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(ProcessSpec).values(digest=stored.digest, spec=stored.spec_json,
-                                               subprocess_specs=stored.subprocess_specs_json, stored_at=now)
-                    .on_conflict_do_nothing(index_elements=["digest"]))
+    session.execute(
+        insert(ProcessSpec)
+        .values(
+            digest=stored.digest, spec=stored.spec_json, subprocess_specs=stored.subprocess_specs_json, stored_at=now
+        )
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )
 
 
 def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
@@ -159,8 +171,9 @@ def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
 
 def _nearest_due(uow: UnitOfWork) -> datetime | None:
     """The earliest due moment among the ticket's running SLA clocks (the inbox's urgency)."""
-    return uow.session.scalar(select(func.min(SlaClock.due_at)).where(
-        SlaClock.ticket_id == uow.ticket.id, SlaClock.state == "running"))
+    return uow.session.scalar(
+        select(func.min(SlaClock.due_at)).where(SlaClock.ticket_id == uow.ticket.id, SlaClock.state == "running")
+    )
 
 
 def ready_user_tasks(workflow: BpmnWorkflow):
@@ -170,8 +183,7 @@ def ready_user_tasks(workflow: BpmnWorkflow):
 def _project_tasks(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """Keep the work_task rows equal to the instance's ready user tasks."""
     ready = {str(task.id): task for task in ready_user_tasks(workflow)}
-    stored = {row.id: row for row in uow.session.scalars(
-        select(WorkTask).where(WorkTask.ticket_id == uow.ticket.id))}
+    stored = {row.id: row for row in uow.session.scalars(select(WorkTask).where(WorkTask.ticket_id == uow.ticket.id))}
     for task_id, row in stored.items():
         if task_id not in ready:
             uow.session.delete(row)
@@ -180,12 +192,27 @@ def _project_tasks(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     for task_id, task in ready.items():
         if task_id not in stored:
             spec = task.task_spec
-            uow.session.add(WorkTask(
-                id=task_id, ticket_id=uow.ticket.id, element_id=spec.bpmn_id,
-                title=spec.bpmn_name or spec.bpmn_id, role=role_for_lane(spec.lane) or "unassigned",
-                created_at=uow.now, due_at=uow.ticket.next_due_at))
-            uow.record("task_opened", {"task": spec.bpmn_name or spec.bpmn_id, "element": spec.bpmn_id,
-                                       "task_id": task_id, "role": role_for_lane(spec.lane)}, actor="desk")
+            uow.session.add(
+                WorkTask(
+                    id=task_id,
+                    ticket_id=uow.ticket.id,
+                    element_id=spec.bpmn_id,
+                    title=spec.bpmn_name or spec.bpmn_id,
+                    role=role_for_lane(spec.lane) or "unassigned",
+                    created_at=uow.now,
+                    due_at=uow.ticket.next_due_at,
+                )
+            )
+            uow.record(
+                "task_opened",
+                {
+                    "task": spec.bpmn_name or spec.bpmn_id,
+                    "element": spec.bpmn_id,
+                    "task_id": task_id,
+                    "role": role_for_lane(spec.lane),
+                },
+                actor="desk",
+            )
 
 
 # A timer waiting for a clock that is not running waits for this moment: never, so no job.
@@ -196,16 +223,17 @@ def _schedule_timers(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """One job per waiting timer, due when the timer is, for the worker to fire (none for one that
     waits for ``NEVER``: it gets its job when its clock runs and it is re-armed)."""
     wanted = {str(task.id): due for task, due in waiting_timers(workflow) if due < NEVER}
-    jobs = {job.task_id: job for job in uow.session.scalars(
-        select(Job).where(Job.ticket_id == uow.ticket.id, Job.kind == "timer"))}
+    jobs = {
+        job.task_id: job
+        for job in uow.session.scalars(select(Job).where(Job.ticket_id == uow.ticket.id, Job.kind == "timer"))
+    }
     for task_id, job in jobs.items():
         if task_id not in wanted:
             uow.session.delete(job)
     for task_id, due in wanted.items():
         job = jobs.get(task_id)
         if job is None:
-            uow.session.add(Job(kind="timer", ticket_id=uow.ticket.id, task_id=task_id, due_at=due,
-                                attempts=0))
+            uow.session.add(Job(kind="timer", ticket_id=uow.ticket.id, task_id=task_id, due_at=due, attempts=0))
             uow.jobs_written = True
         elif job.due_at != due:
             job.due_at, uow.jobs_written = due, True

@@ -85,8 +85,7 @@ def acquire(desk: Desk, owner: str, *, limit: int = BATCH, lease: timedelta = LE
     with desk.db.transaction() as session:
         ids = list(session.scalars(query))
         if ids:
-            session.execute(update(Job).where(Job.id.in_(ids))
-                            .values(lease_owner=owner, lease_expires_at=now + lease))
+            session.execute(update(Job).where(Job.id.in_(ids)).values(lease_owner=owner, lease_expires_at=now + lease))
     return ids
 
 
@@ -95,8 +94,11 @@ def release(desk: Desk, owner: str, job_ids: list[int]) -> None:
     if not job_ids:
         return
     with desk.db.transaction() as session:
-        session.execute(update(Job).where(Job.id.in_(job_ids), Job.lease_owner == owner)
-                        .values(lease_owner=None, lease_expires_at=None))
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.lease_owner == owner)
+            .values(lease_owner=None, lease_expires_at=None)
+        )
     log.info("released %s leased job(s)", len(job_ids))
     wake_workers(desk)
 
@@ -124,10 +126,17 @@ def held_for_failure(session: Session, job_id: int, owner: str | None) -> tuple[
 def flag_incident(session: Session, ticket: Ticket, job: Job) -> None:
     """No more tries: the ticket's history says why, and the job waits for an admin."""
     job.status = INCIDENT
-    history.append(session, ticket, at=job.failed_at, kind="job_incident", actor="desk",
-                   payload={"job": job.id, "job_kind": job.kind, "attempts": job.attempts, "error": job.last_error})
-    log.error("job %s of ticket %s is an incident after %s tries: %s", job.id, ticket.reference, job.attempts,
-              job.last_error)
+    history.append(
+        session,
+        ticket,
+        at=job.failed_at,
+        kind="job_incident",
+        actor="desk",
+        payload={"job": job.id, "job_kind": job.kind, "attempts": job.attempts, "error": job.last_error},
+    )
+    log.error(
+        "job %s of ticket %s is an incident after %s tries: %s", job.id, ticket.reference, job.attempts, job.last_error
+    )
 
 
 # --- when to look again --------------------------------------------------------------------------------
@@ -138,10 +147,10 @@ def next_due(desk: Desk) -> datetime | None:
     earliest lease (a worker that died holding it). Both are index lookups."""
     now = clock.now()
     with desk.db.reading() as session:
-        free = session.scalar(select(Job.due_at).where(Job.status == PENDING, _free(now))
-                              .order_by(Job.due_at).limit(1))
-        lease_end = session.scalar(select(func.min(Job.lease_expires_at))
-                                   .where(Job.lease_expires_at >= now, Job.status == PENDING))
+        free = session.scalar(select(Job.due_at).where(Job.status == PENDING, _free(now)).order_by(Job.due_at).limit(1))
+        lease_end = session.scalar(
+            select(func.min(Job.lease_expires_at)).where(Job.lease_expires_at >= now, Job.status == PENDING)
+        )
     return min(filter(None, (free, lease_end)), default=None)
 
 
@@ -164,10 +173,27 @@ class Incident:
 
 
 def _incident_rows(session: Session, *conditions, limit: int | None = None) -> list[Incident]:
-    query = (select(Job, Ticket).join(Ticket, Ticket.id == Job.ticket_id)
-             .where(Job.status == INCIDENT, *conditions).order_by(Job.failed_at.desc(), Job.id.desc()).limit(limit))
-    return [Incident(job.id, ticket.reference, ticket.kind, ticket.summary, job.kind, job.attempts,
-                     job.last_error or "", job.failed_at, job.due_at) for job, ticket in session.execute(query)]
+    query = (
+        select(Job, Ticket)
+        .join(Ticket, Ticket.id == Job.ticket_id)
+        .where(Job.status == INCIDENT, *conditions)
+        .order_by(Job.failed_at.desc(), Job.id.desc())
+        .limit(limit)
+    )
+    return [
+        Incident(
+            job.id,
+            ticket.reference,
+            ticket.kind,
+            ticket.summary,
+            job.kind,
+            job.attempts,
+            job.last_error or "",
+            job.failed_at,
+            job.due_at,
+        )
+        for job, ticket in session.execute(query)
+    ]
 
 
 def incidents(desk: Desk, limit: int = 200) -> list[Incident]:
@@ -200,8 +226,14 @@ def retry_incident(desk: Desk, job_id: int, actor: str) -> None:
             raise NotAllowed(f"job {job_id} is not an incident: it is tried by the worker already")
         job.status, job.attempts, job.due_at = PENDING, 0, now
         job.lease_owner = job.lease_expires_at = None
-        history.append(session, ticket, at=now, kind="incident_retried", actor=actor,
-                       payload={"job": job.id, "job_kind": job.kind, "error": job.last_error})
+        history.append(
+            session,
+            ticket,
+            at=now,
+            kind="incident_retried",
+            actor=actor,
+            payload={"job": job.id, "job_kind": job.kind, "error": job.last_error},
+        )
     wake_workers(desk)
 
 
@@ -218,18 +250,22 @@ class Health:
 
     def describe(self) -> str:
         upcoming = self.next_due.isoformat(timespec="seconds") if self.next_due else "none"
-        return (f"jobs: {self.pending} pending ({self.due} due, {self.leased} leased), "
-                f"{self.incidents} incident(s); next due {upcoming}")
+        return (
+            f"jobs: {self.pending} pending ({self.due} due, {self.leased} leased), "
+            f"{self.incidents} incident(s); next due {upcoming}"
+        )
 
 
 def health(desk: Desk) -> Health:
     now = clock.now()
     with desk.db.reading() as session:
         rows = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-        due = session.scalar(select(func.count()).select_from(Job)
-                             .where(Job.status == PENDING, Job.due_at < now, _free(now)))
-        leased = session.scalar(select(func.count()).select_from(Job)
-                                .where(Job.status == PENDING, Job.lease_expires_at >= now))
+        due = session.scalar(
+            select(func.count()).select_from(Job).where(Job.status == PENDING, Job.due_at < now, _free(now))
+        )
+        leased = session.scalar(
+            select(func.count()).select_from(Job).where(Job.status == PENDING, Job.lease_expires_at >= now)
+        )
     return Health(rows.get(PENDING, 0), due, leased, rows.get(INCIDENT, 0), next_due(desk))
 
 

@@ -73,13 +73,30 @@ CONNECTIONS = frozenset({"inputs", "outputs", "default_task_spec", "cond_task_sp
 COSMETIC = frozenset({"documentation"})
 TIMER_TYPES = frozenset({"TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition"})
 # What a person reads for a changed attribute of SpiffWorkflow's serialized spec.
-ATTRIBUTE_WORDS = {"typename": "the kind of element", "bpmn_name": "its name", "bpmn_id": "its id",
-                   "name": "its id", "lane": "its lane", "form": "its form", "event_definition": "its event",
-                   "topic": "its handler", "inputs": "its incoming flows", "boundary": "its boundary events",
-                   "script": "its script", "prescript": "its script", "postscript": "its script",
-                   "decision_ref": "its decision table"}
-STATE_VERBS = {TaskState.COMPLETED: "has done", TaskState.READY: "is at", TaskState.WAITING: "is waiting at",
-               TaskState.STARTED: "is in", TaskState.ERROR: "failed at", TaskState.CANCELLED: "passed"}
+ATTRIBUTE_WORDS = {
+    "typename": "the kind of element",
+    "bpmn_name": "its name",
+    "bpmn_id": "its id",
+    "name": "its id",
+    "lane": "its lane",
+    "form": "its form",
+    "event_definition": "its event",
+    "topic": "its handler",
+    "inputs": "its incoming flows",
+    "boundary": "its boundary events",
+    "script": "its script",
+    "prescript": "its script",
+    "postscript": "its script",
+    "decision_ref": "its decision table",
+}
+STATE_VERBS = {
+    TaskState.COMPLETED: "has done",
+    TaskState.READY: "is at",
+    TaskState.WAITING: "is waiting at",
+    TaskState.STARTED: "is in",
+    TaskState.ERROR: "failed at",
+    TaskState.CANCELLED: "passed",
+}
 # A resolved call awaiting feedback, or an enhancement with the development team, is closed
 # for the customer but its instance still runs: it can be migrated too.
 CLOSED = "closed"
@@ -96,8 +113,12 @@ class TimerMove:
     re_evaluated: bool  # the target version changed this timer: evaluated again at the migration moment
 
     def as_record(self) -> dict:
-        return {"element": self.element, "was": _iso(self.was), "due": _iso(self.due),
-                "re_evaluated": self.re_evaluated}
+        return {
+            "element": self.element,
+            "was": _iso(self.was),
+            "due": _iso(self.due),
+            "re_evaluated": self.re_evaluated,
+        }
 
 
 @dataclass(frozen=True)
@@ -110,13 +131,24 @@ class DiagramChanges:
     rewired: tuple[str, ...] = ()  # only its flows (where they lead, their conditions)
 
     def as_record(self) -> dict:
-        return {"added": list(self.added), "removed": list(self.removed), "changed": list(self.changed),
-                "rewired": list(self.rewired)}
+        return {
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "changed": list(self.changed),
+            "rewired": list(self.rewired),
+        }
 
     def describe(self) -> str:
-        parts = [f"{label} {', '.join(ids)}" for label, ids in (("added", self.added), ("removed", self.removed),
-                                                               ("changed", self.changed),
-                                                               ("rewired", self.rewired)) if ids]
+        parts = [
+            f"{label} {', '.join(ids)}"
+            for label, ids in (
+                ("added", self.added),
+                ("removed", self.removed),
+                ("changed", self.changed),
+                ("rewired", self.rewired),
+            )
+            if ids
+        ]
         return "; ".join(parts) or "no difference"
 
 
@@ -196,10 +228,17 @@ def _migrate_one(desk: Desk, ticket_id: int, to_version: int, actor: str) -> Tic
         if result.outcome != SAFE:
             return result  # nothing was changed: the transaction writes nothing
         ticket.version_id = target.id
-        uow.record("ticket_migrated", {"from": result.from_version, "to": result.to_version,
-                                       "process": ticket.process_id, "by": actor,
-                                       "changed": result.changes.as_record(),
-                                       "timers": [t.as_record() for t in result.timers]})
+        uow.record(
+            "ticket_migrated",
+            {
+                "from": result.from_version,
+                "to": result.to_version,
+                "process": ticket.process_id,
+                "by": actor,
+                "changed": result.changes.as_record(),
+                "timers": [t.as_record() for t in result.timers],
+            },
+        )
         save(uow, workflow)
     return replace(result, outcome=MIGRATED)
 
@@ -208,8 +247,9 @@ def _migrate_one(desk: Desk, ticket_id: int, to_version: int, actor: str) -> Tic
 
 
 def _version(session: Session, number: int) -> DiagramVersion:
-    version = session.scalar(select(DiagramVersion).where(DiagramVersion.number == number)
-                             .options(selectinload(DiagramVersion.files)))
+    version = session.scalar(
+        select(DiagramVersion).where(DiagramVersion.number == number).options(selectinload(DiagramVersion.files))
+    )
     if version is None:
         raise NotFound(f"no diagram version {number} is deployed")
     return version
@@ -218,15 +258,19 @@ def _version(session: Session, number: int) -> DiagramVersion:
 def _still_running():
     """Tickets whose instance may still run: not closed, or closed for the customer with work
     or a timer left (a resolved call awaiting feedback, an enhancement with development)."""
-    return or_(Ticket.status != CLOSED, exists().where(WorkTask.ticket_id == Ticket.id),
-               exists().where(Job.ticket_id == Ticket.id))
+    return or_(
+        Ticket.status != CLOSED,
+        exists().where(WorkTask.ticket_id == Ticket.id),
+        exists().where(Job.ticket_id == Ticket.id),
+    )
 
 
 def _candidates(session: Session, target: DiagramVersion, reference: str | None) -> list[int]:
     if reference is not None:
         return [find_ticket(session, reference).id]
-    return list(session.scalars(select(Ticket.id).where(Ticket.version_id != target.id, _still_running())
-                                .order_by(Ticket.id)))
+    return list(
+        session.scalars(select(Ticket.id).where(Ticket.version_id != target.id, _still_running()).order_by(Ticket.id))
+    )
 
 
 # --- one ticket, in memory --------------------------------------------------------------------------
@@ -237,21 +281,27 @@ def _analyse(uow: UnitOfWork, target: DiagramVersion) -> tuple[TicketMigration, 
     memory (nothing is saved here). Returns the report and the migrated instance."""
     ticket, desk = uow.ticket, uow.desk
     source = uow.session.get(DiagramVersion, ticket.version_id)
-    base = {"reference": ticket.reference or f"#{ticket.id}", "process_id": ticket.process_id,
-            "from_version": source.number, "to_version": target.number}
+    base = {
+        "reference": ticket.reference or f"#{ticket.id}",
+        "process_id": ticket.process_id,
+        "from_version": source.number,
+        "to_version": target.number,
+    }
     if ticket.version_id == target.id:
         return TicketMigration(**base, outcome=ALREADY), None
     workflow = load_workflow(uow.session, desk, ticket.state)
     if workflow.is_completed():
         return TicketMigration(**base, outcome=FINISHED), None
-    at = tuple(sorted({_name(t.task_spec) for t in workflow.get_tasks(state=RUNNING)
-                       if getattr(t.task_spec, "bpmn_id", None)}))
+    at = tuple(
+        sorted({_name(t.task_spec) for t in workflow.get_tasks(state=RUNNING) if getattr(t.task_spec, "bpmn_id", None)})
+    )
     waits = {task.id: task for task in _waiting_timers(workflow)}
     try:
         spec, subprocess_specs = desk.specs_for(target, ticket.process_id)
     except KeyError:
-        return TicketMigration(**base, outcome=UNSAFE, at=at,
-                               reasons=(f"version {target.number} has no process {ticket.process_id!r}",)), None
+        return TicketMigration(
+            **base, outcome=UNSAFE, at=at, reasons=(f"version {target.number} has no process {ticket.process_id!r}",)
+        ), None
     registry = _registry(desk)
     spec_diff = SpecDiff(registry, workflow.spec, spec)
     changes = _diagram_changes(registry, spec_diff)
@@ -264,10 +314,13 @@ def _analyse(uow: UnitOfWork, target: DiagramVersion) -> tuple[TicketMigration, 
         reasons, timers = [f"the instance could not be moved: {exc.__class__.__name__}: {exc}"], []
     outcome = UNSAFE if reasons else SAFE
     if outcome == UNSAFE:  # what it waits for, as it stays
-        timers = sorted((TimerMove(t.task_spec.bpmn_id, _timer_name(t), _due(t), _due(t), False)
-                         for t in waits.values()), key=lambda t: t.element)
-    report = TicketMigration(**base, outcome=outcome, reasons=tuple(reasons), at=at, timers=tuple(timers),
-                             changes=changes)
+        timers = sorted(
+            (TimerMove(t.task_spec.bpmn_id, _timer_name(t), _due(t), _due(t), False) for t in waits.values()),
+            key=lambda t: t.element,
+        )
+    report = TicketMigration(
+        **base, outcome=outcome, reasons=tuple(reasons), at=at, timers=tuple(timers), changes=changes
+    )
     return report, (workflow if outcome == SAFE else None)
 
 
@@ -280,8 +333,9 @@ def _registry(desk: Desk):
     return registry
 
 
-def _move(workflow: BpmnWorkflow, spec, subprocess_specs: dict, spec_diff: SpecDiff, registry,
-          number: int) -> tuple[list[str], list[TimerMove]]:
+def _move(
+    workflow: BpmnWorkflow, spec, subprocess_specs: dict, spec_diff: SpecDiff, registry, number: int
+) -> tuple[list[str], list[TimerMove]]:
     """Check every element the ticket has done or is in, then migrate the instance to ``spec``."""
     diffs = [(workflow, spec, spec_diff)]
     reasons: list[str] = []
@@ -316,8 +370,9 @@ def _move(workflow: BpmnWorkflow, spec, subprocess_specs: dict, spec_diff: SpecD
     for task_id, was in timers_before.items():
         task = workflow.get_task_from_id(task_id)
         if task is None or task.state != TaskState.WAITING:
-            reasons.append(f"the timer the ticket waits on at {_label(task.task_spec) if task else task_id} "
-                           "would be lost")
+            reasons.append(
+                f"the timer the ticket waits on at {_label(task.task_spec) if task else task_id} would be lost"
+            )
             continue
         timers.append(TimerMove(task.task_spec.bpmn_id, _timer_name(task), was, _due(task), task_id in re_evaluate))
     return reasons, sorted(timers, key=lambda t: t.element)
@@ -371,8 +426,7 @@ def _differences(registry, old, new, *, running: bool) -> set[str]:
     if running and _is_join(old):
         ignored = ignored - {"inputs"}
     found = {key for key in a.keys() | b.keys() if key not in ignored and a.get(key) != b.get(key)}
-    if "event_definition" in found and _without_timers(a["event_definition"]) == _without_timers(
-            b["event_definition"]):
+    if "event_definition" in found and _without_timers(a["event_definition"]) == _without_timers(b["event_definition"]):
         found = (found - {"event_definition"}) | {"timer"}
     if running and _boundary_events(old) != _boundary_events(new):
         found.add("boundary")
@@ -403,8 +457,11 @@ def _boundary_events(spec) -> tuple[str, ...]:
 
 
 def _waiting_timers(workflow: BpmnWorkflow) -> list:
-    return [task for task in workflow.get_tasks(state=TaskState.WAITING)
-            if hasattr(task.task_spec, "event_definition") and timer_of(task) is not None]
+    return [
+        task
+        for task in workflow.get_tasks(state=TaskState.WAITING)
+        if hasattr(task.task_spec, "event_definition") and timer_of(task) is not None
+    ]
 
 
 def _evaluate_timer_again(task) -> None:
@@ -428,8 +485,10 @@ def _after_checks(desk: Desk, workflow: BpmnWorkflow, number: int) -> list[str]:
     reasons = []
     for task in workflow.get_tasks():
         if task.workflow.spec.task_specs.get(task.task_spec.name) is not task.task_spec:
-            reasons.append(f"{_label(task.task_spec)} ({TaskState.get_name(task.state).lower()}) has no "
-                           f"counterpart in version {number}")
+            reasons.append(
+                f"{_label(task.task_spec)} ({TaskState.get_name(task.state).lower()}) has no "
+                f"counterpart in version {number}"
+            )
     for task in workflow.get_tasks(state=TaskState.READY):
         if not task.task_spec.manual:
             reasons.append(f"{_label(task.task_spec)} would run at once on migration")
@@ -477,15 +536,21 @@ def versions(desk: Desk) -> list[VersionLoad]:
         rows = list(session.scalars(select(DiagramVersion).order_by(DiagramVersion.number.desc())))
         counts: dict[int, dict[str, int]] = {}
         for version_id, process_id, count in session.execute(
-                select(Ticket.version_id, Ticket.process_id, func.count()).where(_still_running())
-                .group_by(Ticket.version_id, Ticket.process_id)):
+            select(Ticket.version_id, Ticket.process_id, func.count())
+            .where(_still_running())
+            .group_by(Ticket.version_id, Ticket.process_id)
+        ):
             counts.setdefault(version_id, {})[process_id] = count
         try:
             active_id = active_version(session).id
         except NoActiveVersion:
             active_id = None
-    return [VersionLoad(v.number, v.id == active_id, v.deployed_at, v.deployed_by,
-                        dict(sorted(counts.get(v.id, {}).items()))) for v in rows]
+    return [
+        VersionLoad(
+            v.number, v.id == active_id, v.deployed_at, v.deployed_by, dict(sorted(counts.get(v.id, {}).items()))
+        )
+        for v in rows
+    ]
 
 
 # --- small things -----------------------------------------------------------------------------------
@@ -518,4 +583,3 @@ def _label(spec) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-

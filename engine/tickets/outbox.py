@@ -33,9 +33,14 @@ def _paragraphs(text: str) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
 
 
-_environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                           autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-                           trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
 _environment.filters["paragraphs"] = _paragraphs
 
 
@@ -47,14 +52,24 @@ def render(template: str, context: dict) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def queue_mail(session: Session, ticket: Ticket, template: str, to: str, context: dict, *, now,
-               mail_domain: str) -> OutboxMail:
+def queue_mail(
+    session: Session, ticket: Ticket, template: str, to: str, context: dict, *, now, mail_domain: str
+) -> OutboxMail:
     context = {"ticket": ticket, **context}
     subject, text, html = render(template, context)
-    mail = OutboxMail(ticket_id=ticket.id, template=template, to_address=to,
-                      subject=" ".join(f"[{ticket.reference}] {subject}".split())[:SUBJECT_LIMIT],
-                      body_text=text, body_html=html, message_id=f"<{uuid.uuid4()}@{mail_domain}>",
-                      status="queued", attempts=0, created_at=now, next_attempt_at=now)
+    mail = OutboxMail(
+        ticket_id=ticket.id,
+        template=template,
+        to_address=to,
+        subject=" ".join(f"[{ticket.reference}] {subject}".split())[:SUBJECT_LIMIT],
+        body_text=text,
+        body_html=html,
+        message_id=f"<{uuid.uuid4()}@{mail_domain}>",
+        status="queued",
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
     session.add(mail)
     session.flush()
     return mail

@@ -91,8 +91,16 @@ class TicketView:
 
 # Workflow data a task form shows beside its fields, e.g. the priority the
 # table suggests on triage (C05) and the rule that chose it.
-FORM_CONTEXT = ("suggested_priority", "priority_reason", "priority", "handover_reason", "advice", "concern",
-                "findings", "information_found")
+FORM_CONTEXT = (
+    "suggested_priority",
+    "priority_reason",
+    "priority",
+    "handover_reason",
+    "advice",
+    "concern",
+    "findings",
+    "information_found",
+)
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,18 @@ class TaskForm:
 
 
 def _task_row(task: WorkTask, ticket: Ticket) -> TaskRow:
-    return TaskRow(task.id, ticket.reference or "", task.title, task.role, task.created_at, task.claimed_by,
-                   ticket.summary, ticket.account, ticket.priority, task.due_at)
+    return TaskRow(
+        task.id,
+        ticket.reference or "",
+        task.title,
+        task.role,
+        task.created_at,
+        task.claimed_by,
+        ticket.summary,
+        ticket.account,
+        ticket.priority,
+        task.due_at,
+    )
 
 
 def open_tasks(desk: Desk, roles: list[str] | None = None, *, limit: int = 50, offset: int = 0) -> list[TaskRow]:
@@ -118,15 +136,26 @@ def open_tasks(desk: Desk, roles: list[str] | None = None, *, limit: int = 50, o
     if roles is not None and len(set(roles)) > 1:
         wanted = offset + limit
         with desk.db.reading() as session:
-            rows = heapq.merge(*(session.execute(_inbox_query([role]).limit(wanted)).all() for role in set(roles)),
-                               key=_inbox_order)
+            rows = heapq.merge(
+                *(session.execute(_inbox_query([role]).limit(wanted)).all() for role in set(roles)), key=_inbox_order
+            )
             return [TaskRow(*row) for row in itertools.islice(rows, offset, wanted)]
     with desk.db.reading() as session:
         return [TaskRow(*row) for row in session.execute(_inbox_query(roles).limit(limit).offset(offset))]
 
 
-_INBOX_COLUMNS = (WorkTask.id, func.coalesce(Ticket.reference, ""), WorkTask.title, WorkTask.role, WorkTask.created_at,
-                  WorkTask.claimed_by, Ticket.summary, Ticket.account, Ticket.priority, WorkTask.due_at)
+_INBOX_COLUMNS = (
+    WorkTask.id,
+    func.coalesce(Ticket.reference, ""),
+    WorkTask.title,
+    WorkTask.role,
+    WorkTask.created_at,
+    WorkTask.claimed_by,
+    Ticket.summary,
+    Ticket.account,
+    Ticket.priority,
+    WorkTask.due_at,
+)
 
 
 def _inbox_query(roles: list[str] | None):
@@ -153,19 +182,29 @@ def count_open_tasks(desk: Desk, roles: list[str] | None = None) -> int:
 def ticket_view(desk: Desk, reference: str) -> TicketView:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
-        tasks = session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id)
-                                .order_by(WorkTask.created_at))
+        tasks = session.scalars(select(WorkTask).where(WorkTask.ticket_id == ticket.id).order_by(WorkTask.created_at))
         version = session.get(DiagramVersion, ticket.version_id)
         parent = session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
         return TicketView(
-            reference=ticket.reference or "", kind=ticket.kind, parent_reference=parent.reference if parent else None,
-            priority=ticket.priority, outcome=ticket.outcome, status=ticket.status, channel=ticket.channel,
-            contact_name=ticket.contact_name, contact_email=ticket.contact_email, account=ticket.account,
-            summary=ticket.summary, created_at=ticket.created_at, closed_at=ticket.closed_at,
-            diagram_version=version.number, revision=ticket.revision,
+            reference=ticket.reference or "",
+            kind=ticket.kind,
+            parent_reference=parent.reference if parent else None,
+            priority=ticket.priority,
+            outcome=ticket.outcome,
+            status=ticket.status,
+            channel=ticket.channel,
+            contact_name=ticket.contact_name,
+            contact_email=ticket.contact_email,
+            account=ticket.account,
+            summary=ticket.summary,
+            created_at=ticket.created_at,
+            closed_at=ticket.closed_at,
+            diagram_version=version.number,
+            revision=ticket.revision,
             open_tasks=[_task_row(task, ticket) for task in tasks],
-            history=[HistoryRow(e.seq, e.at, e.kind, e.actor, json.loads(e.payload))
-                     for e in events_of(session, ticket.id)],
+            history=[
+                HistoryRow(e.seq, e.at, e.kind, e.actor, json.loads(e.payload)) for e in events_of(session, ticket.id)
+            ],
             clocks=_clock_views(desk, session, ticket),
         )
 
@@ -177,10 +216,23 @@ def _clock_views(desk: Desk, session, ticket: Ticket) -> list[ClockView]:
     for row in clocks.clocks():
         figures = clocks.figures(row.metric, now)
         segments = [(segment.kind, segment.at) for segment in clocks.segments(row)]
-        views.append(ClockView(row.metric, figures.priority, row.target, figures.state, figures.due_at,
-                               figures.elapsed, figures.remaining, figures.breached, row.started_at, segments,
-                               figures.at_risk(desk.sla_policy.at_risk_share), figures.breached_at,
-                               figures.breached_priority))
+        views.append(
+            ClockView(
+                row.metric,
+                figures.priority,
+                row.target,
+                figures.state,
+                figures.due_at,
+                figures.elapsed,
+                figures.remaining,
+                figures.breached,
+                row.started_at,
+                segments,
+                figures.at_risk(desk.sla_policy.at_risk_share),
+                figures.breached_at,
+                figures.breached_priority,
+            )
+        )
     return views
 
 
@@ -201,8 +253,12 @@ def urgency(desk: Desk, rows: list[TaskRow]) -> dict[str, Urgency]:
         running = session.execute(
             select(Ticket.reference, SlaClock.due_at, SlaClock.budget_seconds, SlaClock.breached_at)
             .join(Ticket, SlaClock.ticket_id == Ticket.id)
-            .where(Ticket.reference.in_({row.reference for row in rows}), SlaClock.state == "running",
-                   SlaClock.due_at.is_not(None))).all()
+            .where(
+                Ticket.reference.in_({row.reference for row in rows}),
+                SlaClock.state == "running",
+                SlaClock.due_at.is_not(None),
+            )
+        ).all()
     nearest: dict[str, tuple] = {}
     for reference, due_at, budget_seconds, breached_at in running:
         if reference not in nearest or due_at < nearest[reference][0]:
@@ -248,8 +304,14 @@ class TicketSummary:
 
 
 # What a list of tickets shows (not a ticket's instance state, tens of kilobytes each).
-_SUMMARY_COLUMNS = (func.coalesce(Ticket.reference, ""), Ticket.status, Ticket.summary, Ticket.account,
-                    Ticket.contact_name, Ticket.created_at)
+_SUMMARY_COLUMNS = (
+    func.coalesce(Ticket.reference, ""),
+    Ticket.status,
+    Ticket.summary,
+    Ticket.account,
+    Ticket.contact_name,
+    Ticket.created_at,
+)
 
 
 def recent_tickets(desk: Desk, *, limit: int = 50) -> list[TicketSummary]:
@@ -260,9 +322,12 @@ def recent_tickets(desk: Desk, *, limit: int = 50) -> list[TicketSummary]:
 
 def customer_calls(desk: Desk, contact_email: str, *, limit: int = 100) -> list[TicketSummary]:
     """C25: the calls of one customer contact, newest first, and nobody else's."""
-    query = (select(*_SUMMARY_COLUMNS)
-             .where(Ticket.contact_email == contact_email.strip().lower(), Ticket.kind == "call")
-             .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit))
+    query = (
+        select(*_SUMMARY_COLUMNS)
+        .where(Ticket.contact_email == contact_email.strip().lower(), Ticket.kind == "call")
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
     with desk.db.reading() as session:
         return [TicketSummary(*row) for row in session.execute(query)]
 
@@ -300,13 +365,25 @@ def ticket_diagram(desk: Desk, reference: str) -> TicketDiagram:
 
 TICKET_FILTERS = ("status", "priority", "kind", "account", "breached", "updated_since")
 # Columns, not the Ticket: its serialized instance (``state``) is large and not shown in a list.
-_LIST_COLUMNS = (Ticket.id, Ticket.reference, Ticket.kind, Ticket.status, Ticket.priority, Ticket.account,
-                 Ticket.contact_name, Ticket.summary, Ticket.created_at, Ticket.updated_at, Ticket.closed_at,
-                 Ticket.next_due_at)
+_LIST_COLUMNS = (
+    Ticket.id,
+    Ticket.reference,
+    Ticket.kind,
+    Ticket.status,
+    Ticket.priority,
+    Ticket.account,
+    Ticket.contact_name,
+    Ticket.summary,
+    Ticket.created_at,
+    Ticket.updated_at,
+    Ticket.closed_at,
+    Ticket.next_due_at,
+)
 
 
-def ticket_list(desk: Desk, filters: dict[str, Any], *, after: tuple[datetime, int] | None = None,
-                limit: int = 50) -> tuple[list[dict[str, Any]], bool]:
+def ticket_list(
+    desk: Desk, filters: dict[str, Any], *, after: tuple[datetime, int] | None = None, limit: int = 50
+) -> tuple[list[dict[str, Any]], bool]:
     """Tickets matching ``filters`` (``TICKET_FILTERS``: equal values, ``breached`` True or False,
     changed at or after ``updated_since``) in the order they were last changed, a page of ``limit``
     after the (updated_at, id) ``after``; and whether more follow. Sorted and paged on an index
@@ -322,8 +399,9 @@ def ticket_list(desk: Desk, filters: dict[str, Any], *, after: tuple[datetime, i
         statement = statement.where(Ticket.updated_at >= filters["updated_since"])
     if after is not None:
         updated_at, ticket_id = after
-        statement = statement.where(or_(Ticket.updated_at > updated_at,
-                                        and_(Ticket.updated_at == updated_at, Ticket.id > ticket_id)))
+        statement = statement.where(
+            or_(Ticket.updated_at > updated_at, and_(Ticket.updated_at == updated_at, Ticket.id > ticket_id))
+        )
     statement = statement.order_by(Ticket.updated_at, Ticket.id).limit(limit + 1)
     with desk.db.reading() as session:
         rows = [dict(row._mapping) for row in session.execute(statement)]

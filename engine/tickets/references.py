@@ -35,7 +35,8 @@ def next_reference(session: Session, now: datetime, kind: str = "call") -> str:
 
 def _increment(session: Session, prefix: str, year: int) -> int | None:
     result = session.execute(
-        update(ReferenceCounter).where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+        update(ReferenceCounter)
+        .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
         .values(last_number=ReferenceCounter.last_number + 1)
         .returning(ReferenceCounter.last_number)
     )
@@ -50,6 +51,7 @@ def _create_counter(session: Session, prefix: str, year: int) -> None:
             session.add(ReferenceCounter(prefix=prefix, year=year, last_number=0))
     except IntegrityError:
         pass
-    found = session.scalar(select(ReferenceCounter.year).where(ReferenceCounter.prefix == prefix,
-                                                               ReferenceCounter.year == year))
+    found = session.scalar(
+        select(ReferenceCounter.year).where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+    )
     assert found == year

@@ -47,8 +47,10 @@ class SlaClocks:
             # No autoflush here or below: unflushed clocks and segments of this ticket can only be
             # this object's own (it keeps them), so what else is pending waits for one flush.
             with self.session.no_autoflush:
-                self._clocks = {clock.metric: clock for clock in self.session.scalars(
-                    select(SlaClock).where(SlaClock.ticket_id == self.ticket.id))}
+                self._clocks = {
+                    clock.metric: clock
+                    for clock in self.session.scalars(select(SlaClock).where(SlaClock.ticket_id == self.ticket.id))
+                }
         return self._clocks
 
     def start(self, metric: str, priority: str | None, at: datetime) -> SlaClock | None:
@@ -56,8 +58,14 @@ class SlaClocks:
         target = self.policy.target(metric, priority)
         if target is None or self.clock(metric) is not None:
             return None
-        clock = SlaClock(ticket_id=self.ticket.id, metric=metric, started_at=at, state="running",
-                         priority=priority, target=str(target))
+        clock = SlaClock(
+            ticket_id=self.ticket.id,
+            metric=metric,
+            started_at=at,
+            state="running",
+            priority=priority,
+            target=str(target),
+        )
         self.session.add(clock)
         self.session.flush()
         self._by_metric()[metric] = clock
@@ -80,8 +88,9 @@ class SlaClocks:
         if clock.state == "stopped" or target is None:
             return None
         clock.target = str(target)
-        return self._append(clock, Segment(REGRADE, at, priority, budget_for(target, clock.started_at,
-                                                                               self.calendar)), reason)
+        return self._append(
+            clock, Segment(REGRADE, at, priority, budget_for(target, clock.started_at, self.calendar)), reason
+        )
 
     def stop(self, metric: str, at: datetime) -> SlaClock | None:
         clock = self.clock(metric)
@@ -112,8 +121,9 @@ class SlaClocks:
     def segments(self, clock: SlaClock) -> list[Segment]:
         if clock.id not in self._segments:
             with self.session.no_autoflush:
-                rows = self.session.scalars(select(SlaSegment).where(SlaSegment.clock_id == clock.id)
-                                            .order_by(SlaSegment.seq))
+                rows = self.session.scalars(
+                    select(SlaSegment).where(SlaSegment.clock_id == clock.id).order_by(SlaSegment.seq)
+                )
                 self._segments[clock.id] = [_segment(row) for row in rows]
         return list(self._segments[clock.id])
 
@@ -124,13 +134,22 @@ class SlaClocks:
     def _append(self, clock: SlaClock, segment: Segment, reason: str = "") -> SlaClock:
         earlier = self.segments(clock)
         if earlier and segment.at < earlier[-1].at:
-            raise ValueError(f"SLA clock {clock.metric}: a {segment.kind} at {segment.at.isoformat()} would come "
-                             f"before the clock's last change at {earlier[-1].at.isoformat()}")
+            raise ValueError(
+                f"SLA clock {clock.metric}: a {segment.kind} at {segment.at.isoformat()} would come "
+                f"before the clock's last change at {earlier[-1].at.isoformat()}"
+            )
         seq = len(earlier) + 1
-        self.session.add(SlaSegment(
-            clock_id=clock.id, seq=seq, kind=segment.kind, at=segment.at, priority=segment.priority,
-            budget_seconds=int(segment.budget.total_seconds()) if segment.budget is not None else None,
-            reason=reason))
+        self.session.add(
+            SlaSegment(
+                clock_id=clock.id,
+                seq=seq,
+                kind=segment.kind,
+                at=segment.at,
+                priority=segment.priority,
+                budget_seconds=int(segment.budget.total_seconds()) if segment.budget is not None else None,
+                reason=reason,
+            )
+        )
         self._segments[clock.id] = [*earlier, _stored_form(segment)]
         self._cache_figures(clock, segment.at)
         return clock
@@ -161,6 +180,9 @@ def clock_outcomes(now: datetime):
     the worker has yet to record). A paused clock keeps a due moment only when its budget ran out
     while it ran, so past it, it is an open breach too."""
     stopped, has_due = SlaClock.state == "stopped", SlaClock.due_at.is_not(None)  # never NULL: NOT would keep it
-    breached = or_(SlaClock.breached_at.is_not(None), and_(stopped, has_due, SlaClock.stopped_at > SlaClock.due_at),
-                   and_(not_(stopped), has_due, SlaClock.due_at < now))
+    breached = or_(
+        SlaClock.breached_at.is_not(None),
+        and_(stopped, has_due, SlaClock.stopped_at > SlaClock.due_at),
+        and_(not_(stopped), has_due, SlaClock.due_at < now),
+    )
     return and_(stopped, not_(breached)), breached

@@ -79,8 +79,9 @@ class UnitOfWork:
         try:
             suppressed = stack.__exit__(exc_type, exc, traceback)  # the joiners, then commit or roll back
         except StaleDataError as error:
-            raise ConflictError("someone else changed this ticket at the same moment; nothing was saved, "
-                                "reload and try again") from error
+            raise ConflictError(
+                "someone else changed this ticket at the same moment; nothing was saved, reload and try again"
+            ) from error
         if exc_type is None and self.jobs_written:
             # After the commit, not in it: a worker woken earlier would not see the new job yet.
             jobs.wake_workers(self.desk)
@@ -102,17 +103,25 @@ class UnitOfWork:
         return self._sla
 
     def record(self, kind: str, payload: dict[str, Any] | None = None, *, actor: str | None = None) -> None:
-        history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor,
-                       payload=payload)
+        history.append(self.session, self.ticket, at=self.now, kind=kind, actor=actor or self.actor, payload=payload)
 
     def queue_mail(self, template: str, to: str, **context) -> None:
         """Write a mail to the outbox in this transaction, and say so in the history."""
         settings = self.desk.settings
-        mail = outbox.queue_mail(self.session, self.ticket, template, to,
-                                 {"portal_url": settings.portal_url, **context}, now=self.now,
-                                 mail_domain=settings.mail_domain)
-        self.record("mail_queued", {"template": template, "to": to, "subject": mail.subject,
-                                    "message_id": mail.message_id}, actor="desk")
+        mail = outbox.queue_mail(
+            self.session,
+            self.ticket,
+            template,
+            to,
+            {"portal_url": settings.portal_url, **context},
+            now=self.now,
+            mail_domain=settings.mail_domain,
+        )
+        self.record(
+            "mail_queued",
+            {"template": template, "to": to, "subject": mail.subject, "message_id": mail.message_id},
+            actor="desk",
+        )
         self.jobs_written = True  # wake an in-process worker: the mail goes out now, not at its next pass
 
     def record_breach(self, metric: str) -> bool:
@@ -120,9 +129,16 @@ class UnitOfWork:
         if not self.sla.record_breach(metric, self.now):
             return False
         sla_clock = self.sla.clock(metric)
-        self.record("sla_breached", {"clock": metric, "priority": sla_clock.breached_priority,
-                                     "target": sla_clock.target, "due": local(sla_clock.breached_at).isoformat()},
-                    actor="desk")
+        self.record(
+            "sla_breached",
+            {
+                "clock": metric,
+                "priority": sla_clock.breached_priority,
+                "target": sla_clock.target,
+                "due": local(sla_clock.breached_at).isoformat(),
+            },
+            actor="desk",
+        )
         return True
 
     def keep_feedback(self, rating: int | None, comment: str) -> None:

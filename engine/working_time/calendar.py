@@ -82,9 +82,7 @@ DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
 
 # The charter's calendar, in code, so that default() never depends on a file.
 CHARTER_TIMEZONE = "Europe/London"
-CHARTER_OPENING_HOURS: Mapping[str, Sequence[str]] = MappingProxyType(
-    {day: ("08:30-18:00",) for day in DAY_NAMES[:5]}
-)
+CHARTER_OPENING_HOURS: Mapping[str, Sequence[str]] = MappingProxyType({day: ("08:30-18:00",) for day in DAY_NAMES[:5]})
 # The holidays package has no "England & Wales" entity: ENG and WLS hold the same
 # bank holidays (including substitute days such as 2026-12-28), so ENG it is.
 CHARTER_HOLIDAYS_COUNTRY = "GB"
@@ -140,13 +138,13 @@ class Period(NamedTuple):
 
 def _load_zone(name: object) -> ZoneInfo:
     if not isinstance(name, str):
-        raise CalendarConfigError(f"expected a time zone name such as 'Europe/London', got {name!r}",
-                                  key="timezone")
+        raise CalendarConfigError(f"expected a time zone name such as 'Europe/London', got {name!r}", key="timezone")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CalendarConfigError(f"unknown time zone {name!r} (expected an IANA name such as "
-                                  "'Europe/London')", key="timezone") from None
+        raise CalendarConfigError(
+            f"unknown time zone {name!r} (expected an IANA name such as 'Europe/London')", key="timezone"
+        ) from None
 
 
 def _load_holidays(country: object, subdivision: object) -> tuple[tuple[str | None, str | None], Any]:
@@ -157,14 +155,17 @@ def _load_holidays(country: object, subdivision: object) -> tuple[tuple[str | No
         return (None, None), {}
     supported = holidays_lib.list_supported_countries()
     if not isinstance(country, str) or country not in supported:
-        raise CalendarConfigError(f"unknown holiday country {country!r} (expected a code the holidays "
-                                  "package knows, such as 'GB')", key="holidays.country")
+        raise CalendarConfigError(
+            f"unknown holiday country {country!r} (expected a code the holidays package knows, such as 'GB')",
+            key="holidays.country",
+        )
     try:
         table = holidays_lib.country_holidays(country, subdiv=subdivision)
     except (NotImplementedError, TypeError, AttributeError):
         choices = ", ".join(supported[country]) or "none"
-        raise CalendarConfigError(f"unknown subdivision {subdivision!r} of {country} (expected one of: "
-                                  f"{choices})", key="holidays.subdivision") from None
+        raise CalendarConfigError(
+            f"unknown subdivision {subdivision!r} of {country} (expected one of: {choices})", key="holidays.subdivision"
+        ) from None
     # 'England' and 'ENG' name the same holidays; compare calendars by the code.
     aliases = getattr(type(table), "subdivisions_aliases", {}) or {}
     return (country, aliases.get(subdivision, subdivision)), table
@@ -200,13 +201,13 @@ def _format_hours(hours: _Hours) -> str:
 
 def _parse_periods(texts: object, key: str) -> _Hours:
     if isinstance(texts, str) or not isinstance(texts, Sequence):
-        raise CalendarConfigError(f"expected a list of periods such as ['08:30-18:00'], got {texts!r}",
-                                  key=key)
+        raise CalendarConfigError(f"expected a list of periods such as ['08:30-18:00'], got {texts!r}", key=key)
     hours = tuple(sorted(_parse_period(text, f"{key}[{i}]") for i, text in enumerate(texts)))
     for first, second in pairwise(hours):
         if second[0] < first[1]:  # touching periods (12:00-13:00, 13:00-...) are fine
-            raise CalendarConfigError(f"periods {_format_hours((first,))} and {_format_hours((second,))} "
-                                      "overlap", key=key)
+            raise CalendarConfigError(
+                f"periods {_format_hours((first,))} and {_format_hours((second,))} overlap", key=key
+            )
     return hours
 
 
@@ -216,12 +217,12 @@ def _parse_weekly(opening_hours: object) -> tuple[_Hours, ...]:
     weekly: list[_Hours] = [()] * 7
     for name, texts in opening_hours.items():
         if name not in DAY_NAMES:
-            raise CalendarConfigError(f"unknown day {name!r} (expected one of: {', '.join(DAY_NAMES)})",
-                                      key=f"opening_hours.{name}")
+            raise CalendarConfigError(
+                f"unknown day {name!r} (expected one of: {', '.join(DAY_NAMES)})", key=f"opening_hours.{name}"
+            )
         weekly[DAY_NAMES.index(name)] = _parse_periods(texts, f"opening_hours.{name}")
     if not any(weekly):
-        raise CalendarConfigError("the line would never open: give at least one day opening hours",
-                                  key="opening_hours")
+        raise CalendarConfigError("the line would never open: give at least one day opening hours", key="opening_hours")
     return tuple(weekly)
 
 
@@ -259,8 +260,9 @@ def _parse_short_days(short_days: object, closures: Mapping[date, str]) -> dict[
             raise CalendarConfigError(f"{day} is also listed under [closures]; keep one", key=key)
         parsed[day] = _parse_periods(texts, key)
         if not parsed[day]:
-            raise CalendarConfigError("a short day needs at least one period (use [closures] to close "
-                                      "the whole day)", key=key)
+            raise CalendarConfigError(
+                "a short day needs at least one period (use [closures] to close the whole day)", key=key
+            )
     return parsed
 
 
@@ -270,8 +272,7 @@ def _config_to_kwargs(config: object) -> dict[str, Any]:
         raise CalendarConfigError("expected a table of settings")
     for name in config:
         if name not in _TOP_LEVEL_KEYS:
-            raise CalendarConfigError(f"unknown setting (expected: {', '.join(_TOP_LEVEL_KEYS)})",
-                                      key=str(name))
+            raise CalendarConfigError(f"unknown setting (expected: {', '.join(_TOP_LEVEL_KEYS)})", key=str(name))
     for name in _REQUIRED_KEYS:
         if name not in config:
             raise CalendarConfigError("missing setting", key=name)
@@ -280,8 +281,7 @@ def _config_to_kwargs(config: object) -> dict[str, Any]:
         raise CalendarConfigError("expected a table with country and subdivision", key="holidays")
     for name in table:
         if name not in _HOLIDAY_KEYS:
-            raise CalendarConfigError(f"unknown setting (expected: {', '.join(_HOLIDAY_KEYS)})",
-                                      key=f"holidays.{name}")
+            raise CalendarConfigError(f"unknown setting (expected: {', '.join(_HOLIDAY_KEYS)})", key=f"holidays.{name}")
     if "country" not in table:
         raise CalendarConfigError("missing setting", key="holidays.country")
     return {
@@ -384,8 +384,13 @@ class WorkingCalendar:
         return self._zone
 
     def _identity(self) -> tuple[object, ...]:
-        return (self._zone.key, self._weekly, self._holidays_key,
-                tuple(sorted(self._closures.items())), tuple(sorted(self._short_days.items())))
+        return (
+            self._zone.key,
+            self._weekly,
+            self._holidays_key,
+            tuple(sorted(self._closures.items())),
+            tuple(sorted(self._short_days.items())),
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WorkingCalendar):
@@ -397,8 +402,10 @@ class WorkingCalendar:
 
     def __repr__(self) -> str:
         country, subdivision = self._holidays_key
-        return (f"WorkingCalendar(timezone={self._zone.key!r}, holidays={country!r}/{subdivision!r}, "
-                f"{len(self._closures)} closures, {len(self._short_days)} short days)")
+        return (
+            f"WorkingCalendar(timezone={self._zone.key!r}, holidays={country!r}/{subdivision!r}, "
+            f"{len(self._closures)} closures, {len(self._short_days)} short days)"
+        )
 
     # --- days ---
 
@@ -422,8 +429,9 @@ class WorkingCalendar:
         # merge overlaps that only DST gaps can create (a skipped hour maps wall
         # times out of order); the Europe/London hours at 08:30 never hit either.
         low, high = self._wall_to_utc(day, timedelta(0)), self._wall_to_utc(day, timedelta(days=1))
-        spans = sorted((max(low, self._wall_to_utc(day, s)), min(high, self._wall_to_utc(day, e)))
-                       for s, e in self._hours_for(day))
+        spans = sorted(
+            (max(low, self._wall_to_utc(day, s)), min(high, self._wall_to_utc(day, e))) for s, e in self._hours_for(day)
+        )
         merged: list[Period] = []
         for start, end in spans:
             if start >= end:
@@ -491,8 +499,10 @@ class WorkingCalendar:
         if not isinstance(moment, datetime):
             raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
         if moment.tzinfo is None or moment.utcoffset() is None:
-            raise ValueError(f"{name}={moment.isoformat()} is a naive datetime; the working calendar needs "
-                             f"timezone-aware datetimes (e.g. tzinfo=ZoneInfo({self._zone.key!r}))")
+            raise ValueError(
+                f"{name}={moment.isoformat()} is a naive datetime; the working calendar needs "
+                f"timezone-aware datetimes (e.g. tzinfo=ZoneInfo({self._zone.key!r}))"
+            )
         return moment.astimezone(UTC)
 
     def _local(self, moment: datetime) -> datetime:
@@ -569,8 +579,10 @@ class WorkingCalendar:
         """Working time from the start of the running totals' first day to ``moment`` (UTC). A day's
         periods lie within its own midnights, so the days before ``moment``'s date are whole."""
         day = moment.astimezone(self._zone).date()
-        today = sum((min(period.end, moment) - period.start for period in self._periods(day)
-                     if period.start < moment), timedelta(0))
+        today = sum(
+            (min(period.end, moment) - period.start for period in self._periods(day) if period.start < moment),
+            timedelta(0),
+        )
         return self._working_before_day(day) + today
 
     def _working_before_day(self, day: date) -> timedelta:
@@ -583,8 +595,11 @@ class WorkingCalendar:
             return current
         # Grow to cover ``day`` and a year either side of it, from scratch: growing is rare.
         first = day - timedelta(days=366) if current is None else min(current[0], day - timedelta(days=366))
-        last = day + timedelta(days=366) if current is None else max(
-            current[0] + timedelta(days=len(current[1])), day + timedelta(days=366))
+        last = (
+            day + timedelta(days=366)
+            if current is None
+            else max(current[0] + timedelta(days=len(current[1])), day + timedelta(days=366))
+        )
         totals, running = [], timedelta(0)
         for offset in range((last - first).days + 1):
             totals.append(running)

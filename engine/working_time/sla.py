@@ -94,9 +94,19 @@ def compute(segments: list[Segment], calendar: WorkingCalendar, now: datetime) -
     end = stopped_at if state == "stopped" else (closed[-1][1] if state == "paused" else now)
     overdue = due_at is not None and end > due_at
     breached_at, breached_priority = (breach.at, breach.priority) if breach else (None, None)
-    return ClockFigures(state, priority, budget, elapsed, budget - elapsed, due_at,
-                        breached=breach is not None or overdue, stopped_at=stopped_at, overdue=overdue,
-                        breached_at=breached_at, breached_priority=breached_priority)
+    return ClockFigures(
+        state,
+        priority,
+        budget,
+        elapsed,
+        budget - elapsed,
+        due_at,
+        breached=breach is not None or overdue,
+        stopped_at=stopped_at,
+        overdue=overdue,
+        breached_at=breached_at,
+        breached_priority=breached_priority,
+    )
 
 
 def _moment_budget_runs_out(closed, running_since, budget, calendar) -> datetime | None:

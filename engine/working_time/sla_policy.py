@@ -53,8 +53,13 @@ class Target:
 @dataclass(frozen=True)
 class SlaPolicy:
     first_response: Target = Target(timedelta(hours=1))
-    resolution: dict[str, Target] = field(default_factory=lambda: {
-        "High": Target(timedelta(hours=8)), "Medium": Target(timedelta(hours=16)), "Low": Target(days=10)})
+    resolution: dict[str, Target] = field(
+        default_factory=lambda: {
+            "High": Target(timedelta(hours=8)),
+            "Medium": Target(timedelta(hours=16)),
+            "Low": Target(days=10),
+        }
+    )
     goals: dict[str, float] = field(default_factory=lambda: {FIRST_RESPONSE: 0.85, RESOLUTION: 0.95})
     # C14: a running clock is "at risk" once this share or less of its target's working time is left.
     at_risk_share: float = 0.25
@@ -86,8 +91,9 @@ class SlaPolicy:
         targets = resolution.get("targets") or {}
         unknown = sorted(set(targets) - set(PRIORITIES))
         if unknown:
-            raise PolicyError(f"resolution.targets: unknown priority {', '.join(unknown)}; "
-                              f"priorities are {', '.join(PRIORITIES)}")
+            raise PolicyError(
+                f"resolution.targets: unknown priority {', '.join(unknown)}; priorities are {', '.join(PRIORITIES)}"
+            )
         return cls(
             first_response=Target.parse(first.get("target", ""), "first_response.target"),
             resolution={p: Target.parse(t, f"resolution.targets.{p}") for p, t in targets.items()},

@@ -49,8 +49,9 @@ def prepare_store(url: str, workflows: Path) -> str:
     try:
         desk.upgrade_schema()
         commands.deploy(desk, actor="fuzz")
-        users.add_user(desk, "fuzz", secrets.token_urlsafe(24), ["admin"], display_name="Fuzz",
-                       email="fuzz@example.com")
+        users.add_user(
+            desk, "fuzz", secrets.token_urlsafe(24), ["admin"], display_name="Fuzz", email="fuzz@example.com"
+        )
         info, token = api_tokens.create_token(desk, "fuzz", "schemathesis", by=None)
         # DELETE /tokens/{id} is fuzzed too: with id 1 the fuzzer would soon revoke its own token and see
         # only 401s. An id it will not guess keeps the run signed in (the ids of tokens it makes start at 2).
@@ -86,26 +87,60 @@ def main() -> int:
         token = prepare_store(url, workflows)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "SUPPORTDESK_DATABASE_URL": url, "SUPPORTDESK_WORKFLOWS_DIR": str(workflows),
-               "SUPPORTDESK_SECRET_KEY": secrets.token_hex(32), "SUPPORTDESK_SQLITE_SYNCHRONOUS": "off"}
+        env = {
+            **os.environ,
+            "SUPPORTDESK_DATABASE_URL": url,
+            "SUPPORTDESK_WORKFLOWS_DIR": str(workflows),
+            "SUPPORTDESK_SECRET_KEY": secrets.token_hex(32),
+            "SUPPORTDESK_SQLITE_SYNCHRONOUS": "off",
+        }
         # No request-line limit in gunicorn: its own 414 (an HTML page, before the desk sees the request)
         # would stop the over-long query strings the fuzzer sends from reaching the desk's checks.
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-                                   "--limit-request-line", "0", "--log-level", "error",
-                                   "supportdesk.web:create_app()"],
-                                  env=env, cwd=folder)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--limit-request-line",
+                "0",
+                "--log-level",
+                "error",
+                "supportdesk.web:create_app()",
+            ],
+            env=env,
+            cwd=folder,
+        )
         try:
             wait_for(f"{base}/api/v1/openapi.json", server)
-            command = [str(SCHEMATHESIS), "run", f"{base}/api/v1/openapi.json", "--url", base,
-                       "-H", f"Authorization: Bearer {token}", "--checks", CHECKS,
-                       "--max-examples", str(args.max_examples), "--workers", str(args.workers),
-                       "--request-timeout", "30", "--no-color"]
+            command = [
+                str(SCHEMATHESIS),
+                "run",
+                f"{base}/api/v1/openapi.json",
+                "--url",
+                base,
+                "-H",
+                f"Authorization: Bearer {token}",
+                "--checks",
+                CHECKS,
+                "--max-examples",
+                str(args.max_examples),
+                "--workers",
+                str(args.workers),
+                "--request-timeout",
+                "30",
+                "--no-color",
+            ]
             if args.seed is not None:
                 command += ["--seed", str(args.seed)]
             started = time.monotonic()
             # In the scratch folder: schemathesis keeps a .schemathesis cache where it runs.
-            done = subprocess.run(command, capture_output=True, text=True, cwd=folder,
-                                  env={**os.environ, "NO_COLOR": "1"})
+            done = subprocess.run(
+                command, capture_output=True, text=True, cwd=folder, env={**os.environ, "NO_COLOR": "1"}
+            )
             elapsed = time.monotonic() - started
         finally:
             server.terminate()
@@ -114,8 +149,10 @@ def main() -> int:
     print(output, end="")
     print(done.stderr.replace(token, "sdk_…"), end="", file=sys.stderr)
     cases = re.search(r"Test cases:\s*(.*)", output)
-    print(f"schemathesis: {cases.group(1).strip() if cases else 'no case count found'}; "
-          f"{elapsed:.0f} s; exit {done.returncode}")
+    print(
+        f"schemathesis: {cases.group(1).strip() if cases else 'no case count found'}; "
+        f"{elapsed:.0f} s; exit {done.returncode}"
+    )
     return done.returncode
 
 

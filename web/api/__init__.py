@@ -67,13 +67,21 @@ class DeskApi(Api):
 
 def register(app: Flask) -> list[Blueprint]:
     """Add the API to ``app``; returns its blueprints, which the caller exempts from CSRF."""
-    app.config.update(API_TITLE="supportdesk", API_VERSION="1", OPENAPI_VERSION="3.1.0",
-                      OPENAPI_URL_PREFIX=PREFIX, OPENAPI_JSON_PATH="openapi.json")
-    api = DeskApi(app, spec_kwargs={
-        "info": {"description": DESCRIPTION},
-        "servers": [{"url": "/", "description": "This desk"}],
-        "security": [{"bearerAuth": []}],
-    })
+    app.config.update(
+        API_TITLE="supportdesk",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX=PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    api = DeskApi(
+        app,
+        spec_kwargs={
+            "info": {"description": DESCRIPTION},
+            "servers": [{"url": "/", "description": "This desk"}],
+            "security": [{"bearerAuth": []}],
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     api.spec.components.security_scheme("basicAuth", BASIC_SCHEME)
     for blueprint in API_BLUEPRINTS:

@@ -33,8 +33,9 @@ def list_accounts(query: dict):
 
     By name; ``account_manager`` keeps those one person looks after.
     """
-    rows = accounts.list_accounts(current_desk(), account_manager=query.get("account_manager"),
-                                  limit=query["limit"], offset=query["offset"])
+    rows = accounts.list_accounts(
+        current_desk(), account_manager=query.get("account_manager"), limit=query["limit"], offset=query["offset"]
+    )
     return {"items": [asdict(row) for row in rows]}
 
 
@@ -52,19 +53,29 @@ def create_account(headers: dict, body: dict):
     actor = api_user().username
 
     def command(desk):
-        return accounts.create_account(desk, body["name"], actor, account_manager=body["account_manager"],
-                                       licence_type=body["licence_type"])
+        return accounts.create_account(
+            desk, body["name"], actor, account_manager=body["account_manager"], licence_type=body["licence_type"]
+        )
 
-    return idempotency.create(key=headers.get("key"), endpoint="create_account", command=command,
-                              respond=_created_account, location=_account_url)
+    return idempotency.create(
+        key=headers.get("key"),
+        endpoint="create_account",
+        command=command,
+        respond=_created_account,
+        location=_account_url,
+    )
 
 
 def _created_account(_session: Session, added: list[Any]) -> dict | None:
     row = next((obj for obj in added if isinstance(obj, Account)), None)
     if row is None:
         return None
-    return schemas.Account().dump({name: getattr(row, name) for name in (
-        "name", "account_manager", "licence_type", "created_at", "updated_at", "updated_by")})
+    return schemas.Account().dump(
+        {
+            name: getattr(row, name)
+            for name in ("name", "account_manager", "licence_type", "created_at", "updated_at", "updated_by")
+        }
+    )
 
 
 def _account_url(body: dict) -> str:
@@ -88,7 +99,11 @@ def update_account(body: dict, name: str):
 
     Only the keys sent change; null clears one. Account managers and admin.
     """
-    view = accounts.update_account(current_desk(), name, api_user().username,
-                                   account_manager=body.get("account_manager", accounts.UNSET),
-                                   licence_type=body.get("licence_type", accounts.UNSET))
+    view = accounts.update_account(
+        current_desk(),
+        name,
+        api_user().username,
+        account_manager=body.get("account_manager", accounts.UNSET),
+        licence_type=body.get("licence_type", accounts.UNSET),
+    )
     return asdict(view)

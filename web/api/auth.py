@@ -20,13 +20,20 @@ from .. import current_desk
 from ..access import DeskUser
 from .problems import Problem
 
-BEARER_SCHEME = {"type": "http", "scheme": "bearer", "bearerFormat": "sdk_ token",
-                 "description": "A personal API token: `supportdesk users token create USERNAME --name ...`, "
-                                "or `POST /api/v1/tokens`. Shown once; send it as `Authorization: Bearer <token>`."}
-BASIC_SCHEME = {"type": "http", "scheme": "basic",
-                "description": "Username and password: only to create a token (`POST /api/v1/tokens`). With "
-                               "two-factor sign-in, also the one-time code in an `X-OTP-Code` header. Failed "
-                               "sign-ins are throttled per account and per address (429, `Retry-After`)."}
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "sdk_ token",
+    "description": "A personal API token: `supportdesk users token create USERNAME --name ...`, "
+    "or `POST /api/v1/tokens`. Shown once; send it as `Authorization: Bearer <token>`.",
+}
+BASIC_SCHEME = {
+    "type": "http",
+    "scheme": "basic",
+    "description": "Username and password: only to create a token (`POST /api/v1/tokens`). With "
+    "two-factor sign-in, also the one-time code in an `X-OTP-Code` header. Failed "
+    "sign-ins are throttled per account and per address (429, `Retry-After`).",
+}
 REALM = 'Bearer realm="supportdesk"'
 OTP_HEADER = "X-OTP-Code"  # the one-time code, with Basic auth, for a person with two-factor sign-in
 
@@ -53,17 +60,26 @@ def authenticate(*, allow_basic: bool = False) -> DeskUser:
     if basic is not None and basic.type == "basic" and basic.username:
         # Throttled like the web form's sign-in (engine.throttle), shared by every process through the store.
         try:
-            person = users.authenticate(current_desk(), basic.username, basic.password or "",
-                                        address=request.remote_addr, code=request.headers.get(OTP_HEADER))
+            person = users.authenticate(
+                current_desk(),
+                basic.username,
+                basic.password or "",
+                address=request.remote_addr,
+                code=request.headers.get(OTP_HEADER),
+            )
         except TooManyAttempts as refused:
-            raise Problem("too-many-attempts", str(refused),
-                          headers={"Retry-After": str(refused.retry_after)}) from None
+            raise Problem(
+                "too-many-attempts", str(refused), headers={"Retry-After": str(refused.retry_after)}
+            ) from None
         if person is None:
-            raise _unauthenticated(f"Unknown username, wrong password, or (with two-factor sign-in) a missing or "
-                                   f"wrong one-time code in the {OTP_HEADER} header.")
+            raise _unauthenticated(
+                f"Unknown username, wrong password, or (with two-factor sign-in) a missing or "
+                f"wrong one-time code in the {OTP_HEADER} header."
+            )
         return DeskUser(person)
-    raise _unauthenticated("Send a personal API token: Authorization: Bearer <token>. "
-                           "Session cookies do not sign in to the API.")
+    raise _unauthenticated(
+        "Send a personal API token: Authorization: Bearer <token>. Session cookies do not sign in to the API."
+    )
 
 
 def guarded(blp, *roles: str, errors: tuple[int, ...] = (), allow_basic: bool = False) -> Callable:
@@ -79,8 +95,10 @@ def guarded(blp, *roles: str, errors: tuple[int, ...] = (), allow_basic: bool = 
             user = authenticate(allow_basic=allow_basic)
             if roles and not user.has_any(*roles):
                 allowed = ", ".join(role.replace("_", " ") for role in roles)
-                raise Problem("forbidden", f"This needs one of the roles: {allowed}; "
-                                           f"{user.username} has {', '.join(user.roles) or 'none'}.")
+                raise Problem(
+                    "forbidden",
+                    f"This needs one of the roles: {allowed}; {user.username} has {', '.join(user.roles) or 'none'}.",
+                )
             g.api_user = user
             return view(*args, **kwargs)
 
@@ -94,5 +112,12 @@ def guarded(blp, *roles: str, errors: tuple[int, ...] = (), allow_basic: bool = 
     return decorate
 
 
-_RESPONSE_NAMES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 409: "CONFLICT",
-                   422: "UNPROCESSABLE_ENTITY", 429: "TOO_MANY_REQUESTS"}
+_RESPONSE_NAMES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    422: "UNPROCESSABLE_ENTITY",
+    429: "TOO_MANY_REQUESTS",
+}

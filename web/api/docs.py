@@ -84,6 +84,9 @@ def unknown(rest: str):
         if endpoint != CATCH_ALL:
             allowed.append(method)
     if allowed:
-        raise Problem("method-not-allowed", f"{request.method} is not allowed here; use {', '.join(allowed)}.",
-                      headers={"Allow": ", ".join(allowed)})
+        raise Problem(
+            "method-not-allowed",
+            f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise Problem("not-found", f"There is no API endpoint {request.path}.")

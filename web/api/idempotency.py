@@ -54,8 +54,15 @@ def request_hash() -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def create(*, key: str | None, endpoint: str, command: Callable[[Desk], Any], respond: Respond,
-           location: Callable[[dict], str], status: int = 201):
+def create(
+    *,
+    key: str | None,
+    endpoint: str,
+    command: Callable[[Desk], Any],
+    respond: Respond,
+    location: Callable[[dict], str],
+    status: int = 201,
+):
     """Run ``command`` on the desk once per (person, key); answer ``status`` with ``respond``'s body."""
     desk = current_desk()
     user_id = api_user().person.id
@@ -74,9 +81,17 @@ def create(*, key: str | None, endpoint: str, command: Callable[[Desk], Any], re
             return
         answer["body"] = json.dumps(body)
         if key is not None:
-            session.add(IdempotencyKey(user_id=user_id, key=key, endpoint=endpoint, request_hash=digest,
-                                       response_status=status, response_body=answer["body"],
-                                       created_at=clock.now()))
+            session.add(
+                IdempotencyKey(
+                    user_id=user_id,
+                    key=key,
+                    endpoint=endpoint,
+                    request_hash=digest,
+                    response_status=status,
+                    response_body=answer["body"],
+                    created_at=clock.now(),
+                )
+            )
             session.flush()  # a racing twin fails here, before its commit, and rolls back what it created
 
     def recording(session: Session) -> contextlib.AbstractContextManager:
@@ -115,15 +130,18 @@ def _recorded(session: Session, finish: Callable[[Session, list[Any]], None]) ->
 
 def _stored(desk: Desk, user_id: int, key: str) -> IdempotencyKey | None:
     with desk.db.reading() as session:
-        return session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id,
-                                                           IdempotencyKey.key == key))
+        return session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        )
 
 
 def _replay(stored: IdempotencyKey, endpoint: str, digest: str, location: Callable[[dict], str]):
     if stored.endpoint != endpoint or stored.request_hash != digest:
-        raise Problem("idempotency-key-reused",
-                      f"The Idempotency-Key {stored.key!r} was used at {stored.created_at:%Y-%m-%d %H:%M:%S} UTC "
-                      "for another request; nothing was done. Use a new key for a new request.")
+        raise Problem(
+            "idempotency-key-reused",
+            f"The Idempotency-Key {stored.key!r} was used at {stored.created_at:%Y-%m-%d %H:%M:%S} UTC "
+            "for another request; nothing was done. Use a new key for a new request.",
+        )
     response = _answer(stored.response_status, stored.response_body, location)
     response.headers[REPLAYED_HEADER] = "true"
     return response

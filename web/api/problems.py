@@ -60,25 +60,45 @@ TITLES = {
     "internal-error": "Internal error",
     "not-deployed": "No diagrams deployed",
 }
-_BY_STATUS = {400: "invalid-input", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
-              405: "method-not-allowed", 409: "conflict", 422: "not-allowed", 500: "internal-error"}
+_BY_STATUS = {
+    400: "invalid-input",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    422: "not-allowed",
+    500: "internal-error",
+}
 
 
 class Problem(Exception):
     """Raise in an API view to answer with a problem."""
 
-    def __init__(self, kind: str, detail: str, *, status: int | None = None, errors: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(detail)
         self.kind, self.detail = kind, detail
         self.status = status or TYPES[kind]
         self.errors, self.headers = errors, headers or {}
 
 
-def problem_response(kind: str, status: int, detail: str, *, errors: dict[str, str] | None = None,
-                     headers: dict[str, str] | None = None):
-    body: dict[str, Any] = {"type": TYPE_PREFIX + kind, "title": TITLES.get(kind) or HTTPStatus(status).phrase,
-                            "status": status, "detail": detail}
+def problem_response(
+    kind: str, status: int, detail: str, *, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None
+):
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + kind,
+        "title": TITLES.get(kind) or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
     if errors is not None:
         body["errors"] = errors
     response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -143,9 +163,13 @@ def _http_error(exc: HTTPException):
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
     if "messages" in data:  # webargs: the request did not match its schema
-        return problem_response("invalid-input", 400 if status == 422 else status,
-                                "The request does not match its schema: see errors.",
-                                errors=flatten(data["messages"]), headers=data.get("headers"))
+        return problem_response(
+            "invalid-input",
+            400 if status == 422 else status,
+            "The request does not match its schema: see errors.",
+            errors=flatten(data["messages"]),
+            headers=data.get("headers"),
+        )
     kind = _BY_STATUS.get(status, "http-error")
     headers = {}
     if status == 405 and getattr(exc, "valid_methods", None):

@@ -36,14 +36,33 @@ def as_dict(report: reports.SlaReport) -> dict:
         return {"with_outcome": f.with_outcome, "met": f.met, "breached": f.breached, "attainment": f.attainment}
 
     return {
-        "period": report.period, "start": report.start, "end": report.end, "generated_at": report.generated_at,
+        "period": report.period,
+        "start": report.start,
+        "end": report.end,
+        "generated_at": report.generated_at,
         "goals": report.goals,
-        "lines": [{"metric": line.metric, "priority": line.priority, "goal": line.goal, "total": figures(line.total),
-                   "periods": [{"first_day": p.first_day, **figures(f)}
-                               for p, f in zip(report.periods, line.figures, strict=True)]}
-                  for line in report.lines],
-        "breaches": [{"reference": b.reference, "metric": b.metric, "priority": b.priority, "due": b.due_at,
-                      "stopped": b.stopped_at, "late_working_minutes": int(b.late.total_seconds() // 60)}
-                     for b in report.breaches],
+        "lines": [
+            {
+                "metric": line.metric,
+                "priority": line.priority,
+                "goal": line.goal,
+                "total": figures(line.total),
+                "periods": [
+                    {"first_day": p.first_day, **figures(f)} for p, f in zip(report.periods, line.figures, strict=True)
+                ],
+            }
+            for line in report.lines
+        ],
+        "breaches": [
+            {
+                "reference": b.reference,
+                "metric": b.metric,
+                "priority": b.priority,
+                "due": b.due_at,
+                "stopped": b.stopped_at,
+                "late_working_minutes": int(b.late.total_seconds() // 60),
+            }
+            for b in report.breaches
+        ],
         "at_risk": report.at_risk,
     }

@@ -102,14 +102,26 @@ def _enum(values, **metadata) -> dict:
 class Problem(ma.Schema):
     """RFC 9457 problem details: every error answer of this API has this shape."""
 
-    type = fields.String(required=True, metadata=_enum([TYPE_PREFIX + kind for kind in TYPES], description=(
-        "What went wrong, stable for clients to switch on. http-error: another HTTP error, see status.")))
+    type = fields.String(
+        required=True,
+        metadata=_enum(
+            [TYPE_PREFIX + kind for kind in TYPES],
+            description=(
+                "What went wrong, stable for clients to switch on. http-error: another HTTP error, see status."
+            ),
+        ),
+    )
     title = fields.String(required=True, metadata={"description": "A short summary of the type"})
     status = fields.Integer(required=True)
     detail = fields.String(required=True, metadata={"description": "What happened, for a person"})
-    errors = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
-        "description": "400 only: each field in error and its message, e.g. {\"contact_email\": \"...\"}; "
-                       "_body is about the request as a whole, _form about a task form's unknown fields"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={
+            "description": '400 only: each field in error and its message, e.g. {"contact_email": "..."}; '
+            "_body is about the request as a whole, _form about a task form's unknown fields"
+        },
+    )
 
 
 # --- calls and tickets -------------------------------------------------------------------------------------
@@ -126,8 +138,11 @@ class CallIn(ma.Schema):
     licence_type = Text(load_default="saas", metadata=_enum(LICENCE_TYPES))
     request_kind = Text(load_default="problem", metadata=_enum(REQUEST_KINDS))
     symptom = Text(load_default="other", metadata=_enum(SYMPTOMS, description="What blocks the customer (C06)"))
-    campaign_at = MomentIn(load_default=None, allow_none=True, metadata={
-        "description": "The customer's next campaign, with its time zone (C06: a High priority when close)"})
+    campaign_at = MomentIn(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The customer's next campaign, with its time zone (C06: a High priority when close)"},
+    )
     preparing_campaign = fields.Boolean(load_default=False)
 
 
@@ -159,21 +174,37 @@ class Clock(ma.Schema):
     target = fields.String(required=True, metadata={"example": "8 working hours"})
     state = fields.String(required=True, metadata=_enum(("running", "paused", "stopped")))
     started_at = Moment(required=True)
-    due_at = Moment(allow_none=True, required=True, metadata={
-        "description": "When the target is missed; null while paused with time left"})
+    due_at = Moment(
+        allow_none=True,
+        required=True,
+        metadata={"description": "When the target is missed; null while paused with time left"},
+    )
     elapsed_seconds = fields.Integer(required=True, metadata={"description": "Working time used"})
-    remaining_seconds = fields.Integer(required=True, metadata={
-        "description": "Working time left; negative when overdue"})
-    breached = fields.Boolean(required=True, metadata={
-        "description": "A breach was recorded (it stays through any later re-grade, pause or re-open, C14), "
-                       "or the clock runs past its due moment"})
-    breached_at = Moment(allow_none=True, required=True, metadata={
-        "description": "When the breach happened: the due moment then"})
-    breached_priority = fields.String(allow_none=True, required=True, metadata={
-        "description": "The priority in force when it was breached (reports count the breach against it)"})
-    at_risk = fields.Boolean(required=True, metadata={
-        "description": "Running, not breached, and the SLA policy's last share of its target's working time "
-                       "has begun (default: a quarter or less left)"})
+    remaining_seconds = fields.Integer(
+        required=True, metadata={"description": "Working time left; negative when overdue"}
+    )
+    breached = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "A breach was recorded (it stays through any later re-grade, pause or re-open, C14), "
+            "or the clock runs past its due moment"
+        },
+    )
+    breached_at = Moment(
+        allow_none=True, required=True, metadata={"description": "When the breach happened: the due moment then"}
+    )
+    breached_priority = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The priority in force when it was breached (reports count the breach against it)"},
+    )
+    at_risk = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Running, not breached, and the SLA policy's last share of its target's working time "
+            "has begun (default: a quarter or less left)"
+        },
+    )
 
 
 class Task(ma.Schema):
@@ -186,8 +217,7 @@ class Task(ma.Schema):
     summary = fields.String(required=True)
     account = fields.String(required=True)
     priority = fields.String(allow_none=True, required=True)
-    due_at = Moment(allow_none=True, required=True, metadata={
-        "description": "The ticket's nearest SLA deadline"})
+    due_at = Moment(allow_none=True, required=True, metadata={"description": "The ticket's nearest SLA deadline"})
 
 
 class PublicEvent(ma.Schema):
@@ -202,8 +232,11 @@ class PublicEvent(ma.Schema):
 class Ticket(ma.Schema):
     reference = fields.String(required=True)
     kind = fields.String(required=True, metadata=_enum(KINDS))
-    parent_reference = fields.String(allow_none=True, required=True, metadata={
-        "description": "The call an escalation or training request belongs to"})
+    parent_reference = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The call an escalation or training request belongs to"},
+    )
     status = fields.String(required=True, metadata=_enum(STATUSES))
     priority = fields.String(allow_none=True, required=True, metadata=_enum((*PRIORITIES, None)))
     outcome = fields.String(allow_none=True, required=True)
@@ -215,12 +248,17 @@ class Ticket(ma.Schema):
     created_at = Moment(required=True)
     closed_at = Moment(allow_none=True, required=True)
     diagram_version = fields.Integer(required=True)
-    revision = fields.Integer(required=True, metadata={
-        "description": "Changes with every step: send it back when completing a task to refuse a stale form"})
+    revision = fields.Integer(
+        required=True,
+        metadata={"description": "Changes with every step: send it back when completing a task to refuse a stale form"},
+    )
     clocks = fields.List(fields.Nested(Clock), required=True)
     open_tasks = fields.List(fields.Nested(Task), required=True)
-    history = fields.List(fields.Nested(PublicEvent), required=True, metadata={
-        "description": "The public history: what the customer is shown, never internal notes"})
+    history = fields.List(
+        fields.Nested(PublicEvent),
+        required=True,
+        metadata={"description": "The public history: what the customer is shown, never internal notes"},
+    )
 
 
 class TicketQuery(ma.Schema):
@@ -228,8 +266,11 @@ class TicketQuery(ma.Schema):
     priority = Text(validate=validate.OneOf(PRIORITIES))
     kind = Text(validate=validate.OneOf(KINDS))
     account = Text(metadata={"description": "The account's name, exactly"})
-    breached = fields.Boolean(metadata={
-        "description": "true: tickets with an SLA clock that missed its target (or runs past it); false: none"})
+    breached = fields.Boolean(
+        metadata={
+            "description": "true: tickets with an SLA clock that missed its target (or runs past it); false: none"
+        }
+    )
     updated_since = MomentIn(metadata={"description": "Changed at or after this moment"})
     limit = Whole(load_default=50, minimum=1, maximum=MAX_PAGE)
     cursor = Text(max_length=CURSOR_LIMIT, metadata={"description": "next_cursor of the previous page"})
@@ -246,8 +287,9 @@ class TicketRow(ma.Schema):
     created_at = Moment(required=True)
     updated_at = Moment(required=True)
     closed_at = Moment(allow_none=True, required=True)
-    next_due_at = Moment(allow_none=True, required=True, metadata={
-        "description": "The nearest due moment of its running SLA clocks"})
+    next_due_at = Moment(
+        allow_none=True, required=True, metadata={"description": "The nearest due moment of its running SLA clocks"}
+    )
     breached = fields.Boolean(required=True)
 
 
@@ -256,15 +298,21 @@ class TicketPage(ma.Schema):
     ``next_cursor``, or the last updated_at, sees every later change."""
 
     items = fields.List(fields.Nested(TicketRow), required=True)
-    next_cursor = fields.String(allow_none=True, required=True, metadata={
-        "description": "Pass as cursor for the next page; null on the last page"})
+    next_cursor = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Pass as cursor for the next page; null on the last page"},
+    )
 
 
 class MessageIn(ma.Schema):
     """Work can progress on a Delayed call (C24): what happened."""
 
-    message = Text(required=True, validate=validate.OneOf(PROGRESS_MESSAGES), metadata={
-        "description": "; ".join(f"{name}: {label}" for name, label in PROGRESS_MESSAGES.items())})
+    message = Text(
+        required=True,
+        validate=validate.OneOf(PROGRESS_MESSAGES),
+        metadata={"description": "; ".join(f"{name}: {label}" for name, label in PROGRESS_MESSAGES.items())},
+    )
     note = Text(load_default="", max_length=NOTE_LIMIT)
 
 
@@ -272,17 +320,25 @@ class IdempotencyHeader(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    key = Text(data_key="Idempotency-Key", max_length=200, validate=validate.Length(min=1), metadata={
-        "description": "Any unique string (a UUID): a retry with the same key and body gets the first answer "
-                       "and creates nothing; the same key with another body is refused (422)"})
+    key = Text(
+        data_key="Idempotency-Key",
+        max_length=200,
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "Any unique string (a UUID): a retry with the same key and body gets the first answer "
+            "and creates nothing; the same key with another body is refused (422)"
+        },
+    )
 
 
 # --- tasks -------------------------------------------------------------------------------------------------
 
 
 class TaskQuery(ma.Schema):
-    role = Text(validate=validate.OneOf(TASK_ROLES), metadata={
-        "description": "One of your roles (default: all of them; an admin sees every role's tasks)"})
+    role = Text(
+        validate=validate.OneOf(TASK_ROLES),
+        metadata={"description": "One of your roles (default: all of them; an admin sees every role's tasks)"},
+    )
     limit = Whole(load_default=50, minimum=1, maximum=MAX_PAGE)
     offset = Whole(load_default=0, maximum=MAX_OFFSET)
 
@@ -305,8 +361,12 @@ class FormField(ma.Schema):
     required = fields.Boolean(required=True)
     options = fields.List(fields.Nested(Option), required=True)
     default = fields.String(allow_none=True, required=True)
-    constraints = fields.Dict(keys=fields.String(), values=fields.String(), required=True, metadata={
-        "description": "The diagram's constraints: minlength, maxlength, min, max"})
+    constraints = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "The diagram's constraints: minlength, maxlength, min, max"},
+    )
 
 
 class TaskForm(ma.Schema):
@@ -315,17 +375,27 @@ class TaskForm(ma.Schema):
     task = fields.Nested(Task, required=True)
     revision = fields.Integer(required=True)
     fields_ = fields.List(fields.Nested(FormField), data_key="fields", attribute="fields", required=True)
-    context = fields.Dict(required=True, metadata={
-        "description": "What the form shows beside its fields, e.g. the suggested priority and why"})
+    context = fields.Dict(
+        required=True,
+        metadata={"description": "What the form shows beside its fields, e.g. the suggested priority and why"},
+    )
 
 
 class Completion(ma.Schema):
     """The task's form data, checked exactly as the web form's (the engine's forms.clean)."""
 
-    data = fields.Dict(keys=Text(max_length=200), values=fields.Raw(allow_none=True), load_default=dict, metadata={
-        "description": "Field id to value (string, number, boolean or null), e.g. {\"priority\": \"High\"}"})
-    revision = Whole(load_default=None, allow_none=True, strict=True, metadata={
-        "description": "The ticket revision the values were chosen at: a ticket changed since is a 409"})
+    data = fields.Dict(
+        keys=Text(max_length=200),
+        values=fields.Raw(allow_none=True),
+        load_default=dict,
+        metadata={"description": 'Field id to value (string, number, boolean or null), e.g. {"priority": "High"}'},
+    )
+    revision = Whole(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        metadata={"description": "The ticket revision the values were chosen at: a ticket changed since is a 409"},
+    )
 
 
 # --- accounts ------------------------------------------------------------------------------------------------
@@ -342,8 +412,11 @@ class Account(ma.Schema):
 
 class AccountIn(ma.Schema):
     name = Text(required=True)
-    account_manager = Text(load_default=None, allow_none=True, metadata={
-        "description": "The username of a person with the account_manager role"})
+    account_manager = Text(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The username of a person with the account_manager role"},
+    )
     licence_type = Text(load_default=None, allow_none=True, metadata=_enum((*LICENCE_TYPES, None)))
 
 
@@ -376,8 +449,11 @@ class Me(ma.Schema):
 
 class TokenIn(ma.Schema):
     name = Text(required=True, metadata={"description": "What it is for: 'CRM sync'"})
-    username = Text(load_default=None, allow_none=True, metadata={
-        "description": "Whose token (default: yours; another person's: admin only)"})
+    username = Text(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Whose token (default: yours; another person's: admin only)"},
+    )
 
 
 class Token(ma.Schema):
@@ -386,16 +462,16 @@ class Token(ma.Schema):
     name = fields.String(required=True)
     created_at = Moment(required=True)
     created_by = fields.String(required=True)
-    last_used_at = Moment(allow_none=True, required=True, metadata={
-        "description": "To the minute"})
+    last_used_at = Moment(allow_none=True, required=True, metadata={"description": "To the minute"})
     revoked_at = Moment(allow_none=True, required=True)
     revoked_by = fields.String(allow_none=True, required=True)
     active = fields.Boolean(required=True)
 
 
 class NewToken(Token):
-    token = fields.String(required=True, metadata={
-        "description": "The token itself: shown this once, only its hash is kept"})
+    token = fields.String(
+        required=True, metadata={"description": "The token itself: shown this once, only its hash is kept"}
+    )
 
 
 class TokenQuery(ma.Schema):
@@ -413,19 +489,31 @@ class ReportQuery(ma.Schema):
     """As the CLI's ``report sla`` and the web page: checked by reports.requested_range."""
 
     period = Text(max_length=DATE_TEXT_LIMIT, metadata=_enum(PERIODS, description="Default: week"))
-    start = Text(data_key="from", max_length=DATE_TEXT_LIMIT, metadata={
-        "description": f"First London date, YYYY-MM-DD (default: a few periods back); from {FIRST_DATE} to "
-                       f"{LAST_DATE}, at most {MAX_REPORT_YEARS} years before the last", "format": "date"})
-    end = Text(data_key="to", max_length=DATE_TEXT_LIMIT, metadata={
-        "description": "Last London date, included (default: today)", "format": "date"})
+    start = Text(
+        data_key="from",
+        max_length=DATE_TEXT_LIMIT,
+        metadata={
+            "description": f"First London date, YYYY-MM-DD (default: a few periods back); from {FIRST_DATE} to "
+            f"{LAST_DATE}, at most {MAX_REPORT_YEARS} years before the last",
+            "format": "date",
+        },
+    )
+    end = Text(
+        data_key="to",
+        max_length=DATE_TEXT_LIMIT,
+        metadata={"description": "Last London date, included (default: today)", "format": "date"},
+    )
 
 
 class Figures(ma.Schema):
     with_outcome = fields.Integer(required=True)
     met = fields.Integer(required=True)
     breached = fields.Integer(required=True)
-    attainment = fields.Float(allow_none=True, required=True, metadata={
-        "description": "The share met, 0 to 1; null when no clock had an outcome"})
+    attainment = fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The share met, 0 to 1; null when no clock had an outcome"},
+    )
 
 
 class PeriodFigures(Figures):
@@ -459,6 +547,12 @@ class Report(ma.Schema):
     goals = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
     lines = fields.List(fields.Nested(ReportLine), required=True)
     breaches = fields.List(fields.Nested(ReportBreach), required=True)
-    at_risk = fields.Dict(keys=fields.String(metadata=_enum(METRICS)), values=fields.Integer(), required=True,
-                          metadata={"description": "Per metric, the calls in the range whose clock is at risk now "
-                                                   "(running, not breached, its last share of working time begun)"})
+    at_risk = fields.Dict(
+        keys=fields.String(metadata=_enum(METRICS)),
+        values=fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Per metric, the calls in the range whose clock is at risk now "
+            "(running, not breached, its last share of working time begun)"
+        },
+    )

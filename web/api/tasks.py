@@ -41,8 +41,9 @@ def list_tasks(query: dict):
         roles: list[str] | None = [query["role"]]
     else:
         roles = user.task_roles()
-    rows = [] if roles == [] else queries.open_tasks(current_desk(), roles, limit=query["limit"],
-                                                     offset=query["offset"])
+    rows = (
+        [] if roles == [] else queries.open_tasks(current_desk(), roles, limit=query["limit"], offset=query["offset"])
+    )
     return {"items": [asdict(row) for row in rows]}
 
 
@@ -57,9 +58,15 @@ def get_task(task_id: str):
     """
     shown = queries.task_form(current_desk(), task_id)
     _check_may_do(shown.task.role)
-    return {"task": asdict(shown.task), "revision": shown.revision, "context": shown.context,
-            "fields": [{**asdict(field), "options": [{"value": v, "label": label} for v, label in field.options]}
-                       for field in shown.fields]}
+    return {
+        "task": asdict(shown.task),
+        "revision": shown.revision,
+        "context": shown.context,
+        "fields": [
+            {**asdict(field), "options": [{"value": v, "label": label} for v, label in field.options]}
+            for field in shown.fields
+        ],
+    }
 
 
 @blp.route("/tasks/<task_id>/complete", methods=["POST"])
@@ -75,16 +82,18 @@ def complete_task(body: dict, task_id: str):
     """
     user = api_user()
     data = _as_posted(body["data"])
-    reference = commands.complete_task(current_desk(), task_id, data, user.username,
-                                       expected_revision=body["revision"], roles=user.task_roles())
+    reference = commands.complete_task(
+        current_desk(), task_id, data, user.username, expected_revision=body["revision"], roles=user.task_roles()
+    )
     return ticket_body(queries.ticket_view(current_desk(), reference))
 
 
 def _check_may_do(role: str) -> None:
     user = api_user()
     if not user.may_do(role):
-        raise Problem("forbidden", f"This is a task for {role.replace('_', ' ')}; {user.username} does not "
-                                   "have that role.")
+        raise Problem(
+            "forbidden", f"This is a task for {role.replace('_', ' ')}; {user.username} does not have that role."
+        )
 
 
 def _as_posted(data: dict[str, Any]) -> dict[str, Any]:

@@ -33,8 +33,12 @@ from .problems import Problem
 blp = ApiBlueprint("Tickets", __name__, description="Log calls, read and list tickets, send messages, escalate")
 
 LOCATION = {"Location": {"description": "The new ticket's address", "schema": {"type": "string"}}}
-IDEMPOTENT = {"Idempotent-Replayed": {"description": "true when this is the stored answer to an earlier request "
-                                                     "with the same Idempotency-Key", "schema": {"type": "string"}}}
+IDEMPOTENT = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the stored answer to an earlier request with the same Idempotency-Key",
+        "schema": {"type": "string"},
+    }
+}
 
 
 # --- log a call, start an escalation ----------------------------------------------------------------------
@@ -53,8 +57,13 @@ def log_call(headers: dict, body: dict):
     """
     details = CallDetails(**body)
     actor = api_user().username
-    return idempotency.create(key=headers.get("key"), endpoint="log_call", respond=_created_ticket,
-                              command=lambda desk: commands.log_call(desk, details, actor), location=_ticket_url)
+    return idempotency.create(
+        key=headers.get("key"),
+        endpoint="log_call",
+        respond=_created_ticket,
+        command=lambda desk: commands.log_call(desk, details, actor),
+        location=_ticket_url,
+    )
 
 
 @blp.route("/escalations", methods=["POST"])
@@ -71,12 +80,23 @@ def start_escalation(headers: dict, body: dict):
     actor = api_user().username
 
     def command(desk):
-        return commands.start_escalation(desk, body["concern"], actor, call_reference=body["call_reference"],
-                                         contact_name=body["contact_name"], contact_email=body["contact_email"],
-                                         account=body["account"])
+        return commands.start_escalation(
+            desk,
+            body["concern"],
+            actor,
+            call_reference=body["call_reference"],
+            contact_name=body["contact_name"],
+            contact_email=body["contact_email"],
+            account=body["account"],
+        )
 
-    return idempotency.create(key=headers.get("key"), endpoint="start_escalation", command=command,
-                              respond=_created_ticket, location=_ticket_url)
+    return idempotency.create(
+        key=headers.get("key"),
+        endpoint="start_escalation",
+        command=command,
+        respond=_created_ticket,
+        location=_ticket_url,
+    )
 
 
 def _created_ticket(session: Session, added: list[Any]) -> dict | None:
@@ -84,9 +104,16 @@ def _created_ticket(session: Session, added: list[Any]) -> dict | None:
     if ticket is None:
         return None
     parent = session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
-    return schemas.CreatedTicket().dump({
-        "reference": ticket.reference, "kind": ticket.kind, "status": ticket.status, "priority": ticket.priority,
-        "parent_reference": parent.reference if parent else None, "created_at": ticket.created_at})
+    return schemas.CreatedTicket().dump(
+        {
+            "reference": ticket.reference,
+            "kind": ticket.kind,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "parent_reference": parent.reference if parent else None,
+            "created_at": ticket.created_at,
+        }
+    )
 
 
 def _ticket_url(body: dict) -> str:
@@ -109,16 +136,49 @@ def get_ticket(reference: str):
 
 
 def ticket_body(view: queries.TicketView) -> dict:
-    clocks = [{"metric": c.metric, "priority": c.priority, "target": c.target, "state": c.state,
-               "started_at": c.started_at, "due_at": c.due_at, "breached": c.breached,
-               "breached_at": c.breached_at, "breached_priority": c.breached_priority, "at_risk": c.at_risk,
-               "elapsed_seconds": round(c.elapsed.total_seconds()),
-               "remaining_seconds": round(c.remaining.total_seconds())} for c in view.clocks]
+    clocks = [
+        {
+            "metric": c.metric,
+            "priority": c.priority,
+            "target": c.target,
+            "state": c.state,
+            "started_at": c.started_at,
+            "due_at": c.due_at,
+            "breached": c.breached,
+            "breached_at": c.breached_at,
+            "breached_priority": c.breached_priority,
+            "at_risk": c.at_risk,
+            "elapsed_seconds": round(c.elapsed.total_seconds()),
+            "remaining_seconds": round(c.remaining.total_seconds()),
+        }
+        for c in view.clocks
+    ]
     history = [{"at": u.at, "kind": u.kind, "title": u.what, "detail": u.detail} for u in public_updates(view)]
-    return {**{name: getattr(view, name) for name in (
-        "reference", "kind", "parent_reference", "status", "priority", "outcome", "channel", "contact_name",
-        "contact_email", "account", "summary", "created_at", "closed_at", "diagram_version", "revision")},
-        "clocks": clocks, "open_tasks": [asdict(task) for task in view.open_tasks], "history": history}
+    return {
+        **{
+            name: getattr(view, name)
+            for name in (
+                "reference",
+                "kind",
+                "parent_reference",
+                "status",
+                "priority",
+                "outcome",
+                "channel",
+                "contact_name",
+                "contact_email",
+                "account",
+                "summary",
+                "created_at",
+                "closed_at",
+                "diagram_version",
+                "revision",
+            )
+        },
+        "clocks": clocks,
+        "open_tasks": [asdict(task) for task in view.open_tasks],
+        "history": history,
+    }
 
 
 # --- list tickets ------------------------------------------------------------------------------------------
@@ -127,8 +187,11 @@ def ticket_body(view: queries.TicketView) -> dict:
 @blp.route("/tickets")
 @guarded(blp, *STAFF_ROLES, errors=(400,))
 @blp.arguments(schemas.TicketQuery, location="query")
-@blp.response(200, schemas.TicketPage, headers={"Link": {
-    "description": 'The next page, rel="next", when there is one', "schema": {"type": "string"}}})
+@blp.response(
+    200,
+    schemas.TicketPage,
+    headers={"Link": {"description": 'The next page, rel="next", when there is one', "schema": {"type": "string"}}},
+)
 def list_tickets(query: dict):
     """List tickets
 
@@ -158,12 +221,20 @@ def _read_cursor(cursor: str) -> tuple[datetime, int]:
         moment, ticket_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         updated_at = datetime.fromisoformat(moment)
         # Ours hold an aware moment in range and a ticket id (a larger one overflowed the store: a 500).
-        if (updated_at.tzinfo is None or moment_problem(updated_at) or isinstance(ticket_id, bool)
-                or not isinstance(ticket_id, int) or not 0 <= ticket_id <= MAX_ID):
+        if (
+            updated_at.tzinfo is None
+            or moment_problem(updated_at)
+            or isinstance(ticket_id, bool)
+            or not isinstance(ticket_id, int)
+            or not 0 <= ticket_id <= MAX_ID
+        ):
             raise ValueError(cursor)
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-        raise Problem("invalid-input", "The cursor is not one this API gave.",
-                      errors={"cursor": "Pass next_cursor from the previous page, unchanged"}) from None
+        raise Problem(
+            "invalid-input",
+            "The cursor is not one this API gave.",
+            errors={"cursor": "Pass next_cursor from the previous page, unchanged"},
+        ) from None
     return updated_at, ticket_id
 
 
@@ -182,6 +253,7 @@ def send_message(body: dict, reference: str):
     for that message answers 422. Advisors and admin.
     """
     note = body["note"].strip()
-    commands.deliver_message(current_desk(), reference, body["message"], {"note": note} if note else {},
-                             api_user().username)
+    commands.deliver_message(
+        current_desk(), reference, body["message"], {"note": note} if note else {}, api_user().username
+    )
     return ticket_body(queries.ticket_view(current_desk(), reference))

@@ -31,8 +31,12 @@ def _token(info: api_tokens.TokenInfo) -> dict:
 def me():
     """Who the token signs in"""
     person = api_user().person
-    return {"username": person.username, "display_name": person.display_name, "email": person.email,
-            "roles": list(person.roles)}
+    return {
+        "username": person.username,
+        "display_name": person.display_name,
+        "email": person.email,
+        "roles": list(person.roles),
+    }
 
 
 @blp.route("/tokens", methods=["POST"])
@@ -46,8 +50,9 @@ def create_token(body: dict):
     accepts your username and password (HTTP Basic), to make your first token.
     """
     user = api_user()
-    info, token = api_tokens.create_token(current_desk(), body["username"] or user.username, body["name"],
-                                          by=user.person)
+    info, token = api_tokens.create_token(
+        current_desk(), body["username"] or user.username, body["name"], by=user.person
+    )
     return {**_token(info), "token": token}, 201, {"Location": url_for("Tokens.list_tokens", username=info.username)}
 
 
