@@ -64,10 +64,12 @@ def test_the_versions_page_lists_version_1_active_with_its_files_and_no_warnings
     page = browser.get("/admin/versions")
     assert page.status_code == 200
     row = version_row(text(page), 1)
-    assert "active" in row and "test" in row  # deployed by the conftest's actor
+    assert "active" in row
+    assert "test" in row
     assert all(f"<code>{name}</code>" in row for name in SHIPPED_FILES)
     assert re.search(r'<td class="number">1</td>', row)  # one open ticket runs on it
-    assert "None" in row and "warnings" not in row
+    assert "None" in row
+    assert "warnings" not in row
     [version] = admin.list_versions(desk)
     assert (version.number, version.active, version.warnings, version.open_tickets) == (1, True, (), 1)
 
@@ -79,7 +81,8 @@ def test_uploading_a_changed_diagram_deploys_version_2_keeping_the_other_files(b
     assert answer.status_code == 302
     page = browser.get(answer.headers["Location"])
     assert "Deployed diagrams as version 2." in text(page)
-    assert "active" in version_row(text(page), 2) and "active" not in version_row(text(page), 1)
+    assert "active" in version_row(text(page), 2)
+    assert "active" not in version_row(text(page), 1)
     assert all(f"<code>{name}</code>" in version_row(text(page), 2) for name in SHIPPED_FILES)
     new_ticket = log_call(desk)
     assert queries.ticket_view(desk, new_ticket).diagram_version == 2
@@ -101,7 +104,8 @@ def test_a_broken_diagram_is_refused_with_its_element_and_line_and_version_1_kee
     answer = upload(browser, ("support_call.bpmn", BROKEN))
     assert answer.status_code == 400
     shown = text(answer)
-    assert "Not deployed:" in shown and "targetRef=&#39;Task_nowhere&#39; names no element" in shown
+    assert "Not deployed:" in shown
+    assert "targetRef=&#39;Task_nowhere&#39; names no element" in shown
     assert "<dt>File</dt><dd>support_call.bpmn</dd>" in shown
     line = line_of(BROKEN, 'id="Flow_triage_to_set_priority"')
     assert f"<dt>Line</dt><dd>{line}</dd>" in shown
@@ -118,14 +122,16 @@ def test_a_diagram_that_deploys_with_warnings_lists_them_by_its_version(browser,
     assert "Deployed diagrams as version 2 (1 warning, listed below)." in page
     row = version_row(page, 2)
     line = line_of(UNDRAWN, 'id="Task_triage"')
-    assert f"<code>support_call.bpmn:{line}</code> element <code>Task_triage</code>" in row and "not drawn" in row
+    assert f"<code>support_call.bpmn:{line}</code> element <code>Task_triage</code>" in row
+    assert "not drawn" in row
     assert "warnings" not in version_row(page, 1)
 
 
 def test_an_upload_without_the_csrf_token_is_refused(browser, desk):
     signed_in(browser, "admin")
     answer = upload(browser, ("support_call.bpmn", RENAMED), with_token=False)
-    assert answer.status_code == 400 and "security token" in text(answer)
+    assert answer.status_code == 400
+    assert "security token" in text(answer)
     assert [v.number for v in admin.list_versions(desk)] == [1]
 
 
@@ -173,7 +179,8 @@ def add_user(browser, **fields):
 def test_the_admin_adds_a_user_who_can_then_sign_in(browser, desk):
     signed_in(browser, "admin")
     page = browser.get("/admin/users")
-    assert page.status_code == 200 and '<tr data-user="carl">' in text(page)
+    assert page.status_code == 200
+    assert '<tr data-user="carl">' in text(page)
     answer = add_user(
         browser,
         username="zoe",
@@ -251,8 +258,10 @@ def test_the_overview_links_to_versions_and_users(browser, desk):
     signed_in(browser, "admin")
     page = text(browser.get("/admin"))
     assert "Version <strong>1</strong> is active, of 1 deployed." in page
-    assert "1 ticket not yet closed." in page and "8 users can sign in." in page
-    assert 'href="/admin/versions"' in page and 'href="/admin/users"' in page
+    assert "1 ticket not yet closed." in page
+    assert "8 users can sign in." in page
+    assert 'href="/admin/versions"' in page
+    assert 'href="/admin/users"' in page
 
 
 def test_failed_and_quarantined_mail_are_shown_to_the_admin_and_can_be_retried(browser, desk):
@@ -266,7 +275,8 @@ def test_failed_and_quarantined_mail_are_shown_to_the_admin_and_can_be_retried(b
     inbound.quarantine(desk, b"\\x00not a mail", "test", "robot@example.com", "cannot be parsed")
     signed_in(browser, "admin")
     page = browser.get("/admin/mail")
-    assert "550 mailbox unavailable" in text(page) and "cannot be parsed" in text(page)
+    assert "550 mailbox unavailable" in text(page)
+    assert "cannot be parsed" in text(page)
     assert "robot@example.com" in text(page)
     response = browser.post(f"/admin/mail/{mail.id}/retry", data={"csrf_token": token(page)})
     assert response.status_code == 302

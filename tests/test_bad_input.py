@@ -253,7 +253,8 @@ def test_json_as_deep_as_allowed_is_read(client, bearer):
 def test_a_lone_surrogate_in_json_is_a_400_naming_the_field(desk, client, bearer, raw):
     data = json.dumps({**CALL})[:-1] + f', "contact_name": {raw}' + "}"
     body = refused(client.post(f"{PREFIX}/calls", data=data, headers={**bearer, "Content-Type": "application/json"}))
-    assert list(body["errors"]) == ["contact_name"] and "lone surrogate" in body["errors"]["contact_name"]
+    assert list(body["errors"]) == ["contact_name"]
+    assert "lone surrogate" in body["errors"]["contact_name"]
     assert count(desk, Ticket) == 0
 
 
@@ -305,7 +306,8 @@ def test_a_nul_in_a_call_is_a_400_naming_the_field_and_logs_nothing(desk, client
 def test_a_nul_in_the_idempotency_key_is_a_400_and_stores_nothing(desk, client, bearer):
     body = refused(client.post(f"{PREFIX}/calls", json=CALL, headers={**bearer, "Idempotency-Key": NUL}))
     assert list(body["errors"]) == ["header Idempotency-Key"]
-    assert count(desk, Ticket) == 0 and count(desk, IdempotencyKey) == 0
+    assert count(desk, Ticket) == 0
+    assert count(desk, IdempotencyKey) == 0
 
 
 def test_a_nul_in_a_token_name_is_a_400_and_makes_no_token(desk, client, bearer):
@@ -316,7 +318,7 @@ def test_a_nul_in_a_token_name_is_a_400_and_makes_no_token(desk, client, bearer)
 
 
 @pytest.mark.parametrize(
-    "method, path, kwargs",
+    ("method", "path", "kwargs"),
     [
         (
             "POST",
@@ -342,7 +344,8 @@ def test_a_nul_in_a_token_name_is_a_400_and_makes_no_token(desk, client, bearer)
 def test_a_nul_anywhere_in_an_api_request_is_a_400(desk, client, bearer, method, path, kwargs):
     body = refused(client.open(PREFIX + path, method=method, headers=bearer, **kwargs))
     assert any("NUL" in message for message in body["errors"].values()), body
-    assert count(desk, Ticket) == 0 and count(desk, Account) == 0
+    assert count(desk, Ticket) == 0
+    assert count(desk, Account) == 0
 
 
 def test_a_nul_in_the_basic_credentials_is_a_400(client):
@@ -390,7 +393,8 @@ def test_the_request_size_limit_is_a_setting(sqlite_url, frozen_clock):
         signed_in(client, "alice")
         page = client.get("/calls/new")
         answer = client.post("/calls/new", data={"csrf_token": token(page), **CALL, "summary": "x" * 3000})
-        assert answer.status_code == 413 and "larger than the 2000 bytes" in text(answer)
+        assert answer.status_code == 413
+        assert "larger than the 2000 bytes" in text(answer)
     finally:
         desk.close()
 
@@ -404,7 +408,8 @@ def test_the_log_a_call_form_refuses_a_nul_with_a_400_page_and_logs_nothing(desk
     page = client.get("/calls/new")
     answer = client.post("/calls/new", data={"csrf_token": token(page), **CALL, field: NUL})
     assert answer.status_code == 400
-    assert "cannot be stored" in text(answer) and field in text(answer)
+    assert "cannot be stored" in text(answer)
+    assert field in text(answer)
     assert count(desk, Ticket) == 0
 
 
@@ -419,7 +424,8 @@ def test_the_log_a_call_form_refuses_a_campaign_moment_out_of_range(desk, client
 
 def test_a_nul_in_a_web_address_query_or_sign_in_is_a_400_page(client):
     answer = client.post("/login", data={"username": NUL, "password": "demo"})
-    assert answer.status_code == 400 and "cannot be stored" in text(answer)
+    assert answer.status_code == 400
+    assert "cannot be stored" in text(answer)
     signed_in(client, "alice")
     assert client.get("/calls/SUP%00").status_code == 400
     assert client.get("/tasks", query_string={"page": NUL}).status_code == 400

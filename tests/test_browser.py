@@ -97,7 +97,8 @@ def test_C01_C05_C16_a_call_from_logging_to_resolution_through_the_browser(site,
     screenshot(page, "report")
 
     view = queries.ticket_view(desk, reference)
-    assert view.status == "resolved" and view.priority == "High"
+    assert view.status == "resolved"
+    assert view.priority == "High"
     assert [e.actor for e in view.history if e.kind == "task_completed"] == ["alice", "alice", "sam"]
 
 
@@ -109,7 +110,8 @@ def test_a_second_line_advisor_cannot_open_a_first_line_task_in_the_browser(site
     task = open_task(desk, reference, "First level response")
     sign_in(page, url, "sam")
     response = page.goto(f"{url}/tasks/{task.task_id}")
-    assert response.status == 403 and "Your role does not allow this page." in page.content()
+    assert response.status == 403
+    assert "Your role does not allow this page." in page.content()
 
 
 def test_C25_the_customer_opens_the_link_from_the_confirmation_and_sees_only_their_own_call(site, desk):
@@ -124,11 +126,14 @@ def test_C25_the_customer_opens_the_link_from_the_confirmation_and_sees_only_the
     zed = log_call(desk, details=replace(ANN, contact_email="zed@other.example", summary="Zed's own trouble"))
     page.goto(url + portal_link(desk, ann)[0])
     rows = page.get_by_role("row").all_inner_texts()
-    assert len(rows) == 2 and ann in rows[1] and zed not in " ".join(rows)
+    assert len(rows) == 2
+    assert ann in rows[1]
+    assert zed not in " ".join(rows)
     page.get_by_role("link", name=ann).click()
     assert "Our support team is working on your call." in page.content()
     screenshot(page, "portal")
 
     page.goto(url + portal_link(desk, zed)[0])  # the second customer's link, in the same browser
-    assert ann not in page.content() and zed in page.content()
+    assert ann not in page.content()
+    assert zed in page.content()
     assert page.goto(f"{url}/portal/calls/{ann}").status == 404

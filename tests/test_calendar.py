@@ -381,7 +381,7 @@ def test_C13_no_public_holidays() -> None:
     ],
 )
 def test_naive_datetimes_are_refused(call) -> None:
-    with pytest.raises(ValueError, match="naive datetime.*timezone-aware"):
+    with pytest.raises(ValueError, match=r"naive datetime.*timezone-aware"):
         call(datetime(2026, 11, 13, 17))  # noqa: DTZ001  (naive on purpose)
 
 
@@ -531,7 +531,8 @@ def test_toml_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_shipped_toml_is_plain_charter_data() -> None:
     config = tomllib.loads(CHARTER_CALENDAR_FILE.read_text())
-    assert config["closures"] == {} and config["short_days"] == {}
+    assert config["closures"] == {}
+    assert config["short_days"] == {}
 
 
 # --- the command line -----------------------------------------------------------------

@@ -136,7 +136,8 @@ def test_C13_periods_between_add_up_and_are_open(cal: WorkingCalendar, a: dateti
     low, high = sorted((u(a), u(b)))
     for period in periods:
         assert low <= u(period.start) < u(period.end) <= high
-        assert cal.is_open(period.start) and cal.is_open(period.end - MICROSECOND)
+        assert cal.is_open(period.start)
+        assert cal.is_open(period.end - MICROSECOND)
     for first, second in pairwise(periods):
         assert u(first.end) <= u(second.start)
 

@@ -96,7 +96,8 @@ def test_a_broken_diagram_is_refused_with_element_id_and_the_old_version_keeps_s
         commands.deploy(desk, tmp_path / "bad")
     error = refused.value
     assert error.element_id == element_id
-    assert error.file == "support_call.bpmn" and error.line
+    assert error.file == "support_call.bpmn"
+    assert error.line
     assert words in str(error)
     assert queries.ticket_view(desk, log_call(desk)).diagram_version == 1
 
@@ -164,7 +165,8 @@ def test_an_element_id_the_engine_reserves_is_refused(desk, tmp_path):
 
 def test_the_diagrams_in_the_repository_deploy_without_a_single_warning(sqlite_url, frozen_clock):
     result = commands.deploy(open_test_desk(sqlite_url), WORKFLOWS)
-    assert result.outcome == "deployed" and result.warnings == ()
+    assert result.outcome == "deployed"
+    assert result.warnings == ()
 
 
 def test_warnings_name_what_a_process_owner_would_trip_over_but_do_not_block(desk, tmp_path):
@@ -189,4 +191,5 @@ def test_a_decision_table_with_a_python_syntax_error_is_refused(desk, tmp_path):
     table.write_text(table.read_text().replace('<text>"Advice"</text>', '<text>"Advice</text>'))
     with pytest.raises(DiagramError) as refused:
         commands.deploy(desk, tmp_path / "bad")
-    assert refused.value.file == "priority.dmn" and refused.value.element_id == "Rule_C10_advice_priority"
+    assert refused.value.file == "priority.dmn"
+    assert refused.value.element_id == "Rule_C10_advice_priority"

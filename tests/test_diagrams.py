@@ -52,7 +52,8 @@ def test_every_element_has_its_shape_or_edge(path):
     tree = etree.parse(str(path))
     drawn = set(tree.xpath("//bpmndi:BPMNShape/@bpmnElement | //bpmndi:BPMNEdge/@bpmnElement", namespaces=NS))
     elements = [e.get("id") for name in DRAWN for e in tree.xpath(f"//bpmn:{name}", namespaces=NS)]
-    assert elements and [e for e in elements if e not in drawn] == []
+    assert elements
+    assert [e for e in elements if e not in drawn] == []
     for edge in tree.xpath("//bpmndi:BPMNEdge", namespaces=NS):
         assert len(edge.xpath("di:waypoint", namespaces=NS)) >= 2, edge.get("id")
 

@@ -109,7 +109,8 @@ def send(port: int, raw: bytes, sender: str = "ann@example.com", to: str = SUPPO
 def test_C01_a_mail_over_smtp_opens_a_call_and_the_answer_names_it(served):
     desk, port = served
     code, said = send(port, customer_mail("Templates lost", sender="Carol <carol@example.com>"), "carol@example.com")
-    assert code == 250 and said.startswith("2.0.0 received SUP-")
+    assert code == 250
+    assert said.startswith("2.0.0 received SUP-")
     reference = said.split()[-1]
     view = queries.ticket_view(desk, reference)
     assert (view.summary, view.contact_email, view.channel) == ("Templates lost", "carol@example.com", "email")
@@ -157,7 +158,8 @@ def test_malformed_and_oddly_encoded_mail_is_read_or_quarantined_and_the_server_
         code, said = send(port, raw, sender)
         assert code == 250, said  # kept: filed, or quarantined
     [elise] = queries.customer_calls(desk, "elise@example.fr")
-    assert elise.summary == "Problème d'envoi" and elise.contact_name == "Élise"
+    assert elise.summary == "Problème d'envoi"
+    assert elise.contact_name == "Élise"
     [fay] = queries.customer_calls(desk, "fay@example.com")
     assert fay.summary == "Fenêtre vide"
     [hal] = queries.customer_calls(desk, "hal@example.com")
@@ -169,9 +171,11 @@ def test_malformed_and_oddly_encoded_mail_is_read_or_quarantined_and_the_server_
     assert all(row.source == "smtp from 127.0.0.1" for row in mail_queries.quarantined_mail(desk))
 
     refused = send(port, customer_mail(), to="someone-else@example.com")
-    assert refused[0] == 550 and SUPPORT in refused[1]
+    assert refused[0] == 550
+    assert SUPPORT in refused[1]
     code, said = send(port, customer_mail("Still there?", sender="gus@example.com"), "gus@example.com")
-    assert code == 250 and said.startswith("2.0.0 received SUP-")
+    assert code == 250
+    assert said.startswith("2.0.0 received SUP-")
 
 
 def test_C03_a_strangers_reply_over_smtp_is_held_and_the_answer_reveals_nothing(served):
@@ -207,7 +211,8 @@ def test_C03_a_strangers_reply_over_smtp_is_held_and_the_answer_reveals_nothing(
     )
     assert quoting == no_such_call == auto_reply == (250, "2.0.0 received")
     view = queries.ticket_view(desk, reference)
-    assert view.status == "delayed" and [e.kind for e in view.history] == before
+    assert view.status == "delayed"
+    assert [e.kind for e in view.history] == before
     assert {c.metric: c.state for c in view.clocks}["resolution"] == "paused"
     assert "mail_received" not in [u.kind for u in portal.call_for_customer(desk, "ann@example.com", reference).updates]
     assert mail_queries.outbox_counts(desk) == outbox_before  # no confirmation or auto-reply to anyone

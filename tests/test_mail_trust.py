@@ -88,10 +88,15 @@ def test_C03_a_strangers_reply_quoting_a_call_is_held_and_touches_nothing(desk):
     assert (receipt.outcome, receipt.reference, receipt.reference_for_sender) == ("held", None, None)
     view = queries.ticket_view(desk, reference)
     assert view.status == "delayed"  # not re-opened
-    assert history_kinds(desk, reference) == before and clock_states(desk, reference) == clocks == {
-        "first_response": "stopped",
-        "resolution": "paused",
-    }  # the SLA clock is not restarted
+    assert history_kinds(desk, reference) == before
+    assert (
+        clock_states(desk, reference)
+        == clocks
+        == {
+            "first_response": "stopped",
+            "resolution": "paused",
+        }
+    )
     assert "mail_received" not in public_kinds(desk, "ann@example.com", reference)  # not on Ann's portal
     assert len(outbox(desk)) == sent  # no confirmation, no auto-reply
     [held] = mail_queries.held_mail(desk)
@@ -101,7 +106,8 @@ def test_C03_a_strangers_reply_quoting_a_call_is_held_and_touches_nothing(desk):
         "Acme Ltd",
         "Let me in.",
     )
-    assert "not the contact of" in held.why and mail_queries.inbound_of(desk, reference) == []
+    assert "not the contact of" in held.why
+    assert mail_queries.inbound_of(desk, reference) == []
 
 
 def test_C03_a_stranger_cannot_become_a_known_contact_by_mailing_in(desk):
@@ -113,7 +119,8 @@ def test_C03_a_stranger_cannot_become_a_known_contact_by_mailing_in(desk):
     assert queries.ticket_view(desk, bobs).account == "example.com"
     receipt = receive(desk, mail(f"Re: [{anns}] Templates lost", "Any news?", sender="bob@example.com"))
     assert (receipt.outcome, receipt.reference) == ("held", None)
-    assert "mail_received" in history_kinds(desk, bobs) and len(events(desk, anns, "mail_received")) == 1
+    assert "mail_received" in history_kinds(desk, bobs)
+    assert len(events(desk, anns, "mail_received")) == 1
     assert receive(desk, mail(f"Re: [{bobs}] Hello", sender="bob@example.com")).outcome == "added"  # his own
 
 
@@ -144,7 +151,8 @@ def test_C03_whatever_a_stranger_quotes_the_answer_is_the_same(desk, quoted):
     }[quoted]
     receipt = receive(desk, raw, "eve@elsewhere.example")
     assert (receipt.outcome, receipt.reference_for_sender) == ("held", None)
-    assert len(outbox(desk)) == 1 and len(queries.customer_calls(desk, "eve@elsewhere.example")) == 0
+    assert len(outbox(desk)) == 1
+    assert len(queries.customer_calls(desk, "eve@elsewhere.example")) == 0
     [held] = held_rows(desk)
     assert held.quoted_reference == ("SUP-2026-999999" if quoted == "no-such-call" else reference)
 
@@ -167,7 +175,8 @@ def test_C03_a_different_mail_with_a_reused_message_id_is_filed_as_its_own(desk,
     first = receive(desk, mail("Import fails", "Row 12 is refused.", message_id=shared))
     second_raw = mail("Password reset", "I cannot sign in.", sender="Dan <dan@other.example>", message_id=shared)
     second = receive(desk, second_raw)
-    assert (first.outcome, second.outcome) == ("new_call", "new_call") and first.reference != second.reference
+    assert (first.outcome, second.outcome) == ("new_call", "new_call")
+    assert first.reference != second.reference
     assert queries.ticket_view(desk, second.reference).contact_email == "dan@other.example"
     [kept] = mail_queries.inbound_of(desk, second.reference)
     assert mail_queries.raw_inbound(desk, kept.id) == second_raw
@@ -182,7 +191,9 @@ def test_C03_a_different_mail_with_a_reused_message_id_is_filed_as_its_own(desk,
     )
     env = {"SUPPORTDESK_DATABASE_URL": desk.settings.database_url, "SUPPORTDESK_WORKFLOWS_DIR": str(WORKFLOWS)}
     result = CliRunner().invoke(ingest_mail, [str(tmp_path / "third.eml")], env=env)
-    assert result.exit_code == 0 and ": opened SUP-" in result.output and "received before" not in result.output
+    assert result.exit_code == 0
+    assert ": opened SUP-" in result.output
+    assert "received before" not in result.output
     assert len(queries.customer_calls(desk, "eve@elsewhere.example")) == 1
 
 
@@ -213,7 +224,8 @@ def test_C03_bulk_and_auto_reply_mail_is_listed_with_its_reason_and_counted(desk
         "received: 1 on calls, 1 held: needs review, 2 not opened: auto-reply or bulk, 0 discarded after "
         "review, 1 quarantined"
     ) in status.output
-    assert "Precedence: bulk" in status.output and "not the contact of" in status.output
+    assert "Precedence: bulk" in status.output
+    assert "not the contact of" in status.output
 
 
 @pytest.mark.parametrize(
@@ -231,7 +243,9 @@ def test_C03_expected_bad_mail_is_logged_as_one_line_without_a_traceback(desk, c
     receive(desk, raw, envelope_from)
     lines = [r for r in caplog.records if r.name.startswith("supportdesk.engine.mail")]
     assert len(lines) == 1, [r.getMessage() for r in lines]
-    assert reason in lines[0].getMessage() and lines[0].exc_info is None and "\n" not in lines[0].getMessage()
+    assert reason in lines[0].getMessage()
+    assert lines[0].exc_info is None
+    assert "\n" not in lines[0].getMessage()
 
 
 def test_C03_too_large_mail_is_logged_as_one_line(desk, caplog):
@@ -241,7 +255,8 @@ def test_C03_too_large_mail_is_logged_as_one_line(desk, caplog):
     caplog.set_level(logging.DEBUG, logger="supportdesk")
     assert receive(desk, mail(body="x" * 500)).outcome == "too_large"
     [line] = [r for r in caplog.records if r.name.startswith("supportdesk.engine.mail")]
-    assert "more than the 100 allowed" in line.getMessage() and line.exc_info is None
+    assert "more than the 100 allowed" in line.getMessage()
+    assert line.exc_info is None
 
 
 # --- what an advisor does with held mail --------------------------------------------------------------------
@@ -289,7 +304,8 @@ def test_C03_an_advisor_opens_a_new_call_from_held_mail_and_its_confirmation_nam
     held_id = held_from_eve(desk, reference)
     opened = review.open_call(desk, held_id, "alice", "not Ann's: a new customer")
     view = queries.ticket_view(desk, opened)
-    assert opened != reference and (view.contact_email, view.summary) == (
+    assert opened != reference
+    assert (view.contact_email, view.summary) == (
         "eve@elsewhere.example",
         "the CSV you asked for",
     )
@@ -319,7 +335,8 @@ def test_C03_an_advisor_discards_held_mail_with_a_reason_noted_on_the_quoted_cal
     assert "held_mail_discarded" not in public_kinds(desk, "ann@example.com", reference)
     [row] = held_rows(desk)
     assert (row.status, row.decided_by, row.decision_reason) == ("discarded", "alice", "phishing")
-    assert mail_queries.received_counts(desk)["discarded"] == 1 and mail_queries.held_mail(desk) == []
+    assert mail_queries.received_counts(desk)["discarded"] == 1
+    assert mail_queries.held_mail(desk) == []
 
 
 def test_C03_attaching_to_a_reference_that_names_no_call_changes_nothing(desk):
@@ -347,19 +364,24 @@ def test_C03_held_mail_on_the_web_attach_open_and_discard(desk, web):
     first, second, third = (held_from_eve(desk, reference) for _ in range(3))
     alice = signed_in(web.test_client(), "alice")
     page = alice.get("/mail/held")
-    assert page.status_code == 200 and text(page).count('class="held-mail"') == 3
-    assert "eve@elsewhere.example" in text(page) and "Here it is." in text(page)
+    assert page.status_code == 200
+    assert text(page).count('class="held-mail"') == 3
+    assert "eve@elsewhere.example" in text(page)
+    assert "Here it is." in text(page)
 
     no_token = alice.post(f"/mail/held/{first}/attach", data={"reference": reference})
-    assert no_token.status_code == 400 and held_rows(desk)[0].status == "held"
+    assert no_token.status_code == 400
+    assert held_rows(desk)[0].status == "held"
     attached = alice.post(
         f"/mail/held/{first}/attach",
         data={"csrf_token": token(page), "reference": reference, "reason": "her colleague"},
     )
-    assert attached.status_code == 302 and queries.ticket_view(desk, reference).status == "open"
+    assert attached.status_code == 302
+    assert queries.ticket_view(desk, reference).status == "open"
 
     no_reason = alice.post(f"/mail/held/{second}/discard", data={"csrf_token": token(page), "reason": ""})
-    assert no_reason.status_code == 400 and held_rows(desk)[1].status == "held"
+    assert no_reason.status_code == 400
+    assert held_rows(desk)[1].status == "held"
     assert (
         alice.post(f"/mail/held/{second}/discard", data={"csrf_token": token(page), "reason": "spam"}).status_code
         == 302
@@ -367,14 +389,17 @@ def test_C03_held_mail_on_the_web_attach_open_and_discard(desk, web):
     opened = alice.post(f"/mail/held/{third}/new-call", data={"csrf_token": token(page)})
     assert opened.status_code == 302
     twice = alice.post(f"/mail/held/{third}/discard", data={"csrf_token": token(page), "reason": "again"})
-    assert twice.status_code == 409 and "already opened as a new call by alice" in text(twice)
+    assert twice.status_code == 409
+    assert "already opened as a new call by alice" in text(twice)
     assert [(r.status, r.decided_by) for r in held_rows(desk)] == [
         ("attached", "alice"),
         ("discarded", "alice"),
         ("new_call", "alice"),
     ]
     after = text(alice.get("/mail/held"))
-    assert "No mail is waiting for review." in after and "spam" in after and "her colleague" in after
+    assert "No mail is waiting for review." in after
+    assert "spam" in after
+    assert "her colleague" in after
 
 
 @pytest.mark.parametrize("username", ["amy", "audrey", "dev"])
@@ -384,9 +409,11 @@ def test_C03_only_advisors_see_or_act_on_held_mail(desk, web, username):
     assert client.get("/mail/held").status_code == 403
     page = client.get("/calls")
     answer = client.post(f"/mail/held/{held_id}/discard", data={"csrf_token": token(page), "reason": "x"})
-    assert answer.status_code == 403 and held_rows(desk)[0].status == "held"
+    assert answer.status_code == 403
+    assert held_rows(desk)[0].status == "held"
     anonymous = web.test_client().get("/mail/held")
-    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    assert anonymous.status_code == 302
+    assert "/login" in anonymous.headers["Location"]
 
 
 def test_C03_the_admin_mail_page_counts_received_mail_by_where_it_is(desk, web):

@@ -133,16 +133,19 @@ def check_weekly_figures(report, refs) -> None:
     assert figures(report, RESOLUTION, ALL) == [(2, 1, 1), (1, 1, 0), (3, 2, 1)]  # the charter's 95 % is overall
     first = report.line(FIRST_RESPONSE, ALL)
     assert [f.attainment for f in first.figures] == [0.5, 1.0]
-    assert first.below_goal(first.figures[0]) and not first.below_goal(first.figures[1])
+    assert first.below_goal(first.figures[0])
+    assert not first.below_goal(first.figures[1])
     assert report.line(RESOLUTION, "Medium").figures[0].attainment is None  # nothing to miss is not 0 %
 
     [response, resolution] = report.breaches
     assert (response.reference, response.metric, response.priority) == (refs["B"], FIRST_RESPONSE, "High")
     assert local(response.due_at) == london(2026, 11, 23, 11, 0)
-    assert local(response.stopped_at) == london(2026, 11, 23, 12, 0) and response.late == H
+    assert local(response.stopped_at) == london(2026, 11, 23, 12, 0)
+    assert response.late == H
     assert (resolution.reference, resolution.metric, resolution.priority) == (refs["B"], RESOLUTION, "High")
     assert local(resolution.due_at) == london(2026, 11, 23, 18, 0)
-    assert resolution.is_open and resolution.late == 49 * H
+    assert resolution.is_open
+    assert resolution.late == 49 * H
 
 
 def test_C31_weekly_figures_per_priority_and_the_breaches(scenario):
@@ -162,7 +165,7 @@ def test_C31_monthly_figures_put_each_call_in_the_month_it_was_logged(scenario):
 
 
 def test_C31_the_range_bounds_the_calls_by_the_day_they_were_logged(scenario):
-    desk, refs = scenario
+    desk, _refs = scenario
     report = sla_report(desk, period="week", start=WEEK_2, end=WEEK_2)
     assert figures(report, FIRST_RESPONSE, ALL) == [(1, 1, 0), (1, 1, 0)]
     assert report.breaches == ()
@@ -205,7 +208,8 @@ def test_C31_periods_and_boundaries_in_london_time():
     ]
     months = reports.periods_between("month", date(2026, 12, 15), date(2027, 2, 1))
     assert [p.first_day for p in months] == [date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)]
-    assert Figures(3, 1).attainment == 0.75 and Figures().attainment is None
+    assert Figures(3, 1).attainment == 0.75
+    assert Figures().attainment is None
 
 
 def test_C31_the_range_asked_for_is_checked_field_by_field():
@@ -258,7 +262,8 @@ def test_C31_the_csv_has_the_figures_and_the_breaches(scenario):
         "0.0000",
     )
     medium_week_1 = next(r for r in rows if r["priority"] == "Medium" and r["first_day"] == "2026-11-23")
-    assert medium_week_1["with_outcome"] == "0" and medium_week_1["attainment"] == ""
+    assert medium_week_1["with_outcome"] == "0"
+    assert medium_week_1["attainment"] == ""
     assert breaches == [
         {
             "reference": refs["B"],
@@ -294,10 +299,13 @@ def test_C31_the_cli_prints_the_same_report_as_a_table_csv_or_json(scenario, mon
     assert as_csv.output == sla_report_csv(weekly(desk))
     as_text = runner.invoke(report_command, args)
     assert as_text.exit_code == 0, as_text.output
-    assert "First response (goal 85.0 %)" in as_text.output and "Breaches (2)" in as_text.output
-    assert f"{refs['B']}" in as_text.output and "still open" in as_text.output
+    assert "First response (goal 85.0 %)" in as_text.output
+    assert "Breaches (2)" in as_text.output
+    assert f"{refs['B']}" in as_text.output
+    assert "still open" in as_text.output
     refused = runner.invoke(report_command, ["sla", "--from", "2026-12-06", "--to", "2026-11-23"])
-    assert refused.exit_code == 1 and "end date comes before the start date" in refused.output
+    assert refused.exit_code == 1
+    assert "end date comes before the start date" in refused.output
 
 
 # --- the page ----------------------------------------------------------------------------------------------
@@ -374,15 +382,19 @@ def test_C31_the_report_page_shows_the_figures_the_chart_and_the_breaches(browse
     [first_chart, resolution_chart] = page.images
     assert first_chart.startswith("/reports/chart/first_response.svg?")
     chart = browser.get(first_chart)
-    assert chart.status_code == 200 and chart.mimetype == "image/svg+xml"
+    assert chart.status_code == 200
+    assert chart.mimetype == "image/svg+xml"
     svg = chart.get_data(as_text=True)
-    assert "<svg" in svg and "<script" not in svg and "Goal 85 %" in svg
+    assert "<svg" in svg
+    assert "<script" not in svg
+    assert "Goal 85 %" in svg
     assert "default-src 'none'" in chart.headers["Content-Security-Policy"]
     assert "High" in browser.get(resolution_chart).get_data(as_text=True)
 
     [csv_link] = [link for link in page.links if link.startswith("/reports.csv")]
     download = browser.get(csv_link)
-    assert download.status_code == 200 and download.mimetype == "text/csv"
+    assert download.status_code == 200
+    assert download.mimetype == "text/csv"
     assert "attachment" in download.headers["Content-Disposition"]
     assert download.get_data(as_text=True) == sla_report_csv(weekly(desk))
 
@@ -392,7 +404,8 @@ def test_C31_a_long_list_of_breaches_is_cut_on_the_page_and_whole_in_the_csv(bro
     every = weekly(desk)
     assert every.breach_count == len(every.breaches) == 2
     first = sla_report(desk, period="week", start=every.start, end=every.end, breach_limit=1)
-    assert (first.breaches, first.breach_count) == (every.breaches[:1], 2) and first.lines == every.lines
+    assert (first.breaches, first.breach_count) == (every.breaches[:1], 2)
+    assert first.lines == every.lines
     assert sla_report(desk, period="week", start=every.start, end=every.end, breach_limit=0).breaches == ()
 
     monkeypatch.setattr("supportdesk.web.reports.BREACHES_SHOWN", 1)
@@ -422,7 +435,8 @@ def test_C31_first_line_may_not_read_the_report(browser, url):
 
 def test_C31_signed_out_visitors_are_sent_to_sign_in(browser):
     response = browser.get(URL)
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
 
 
 # --- the production store ----------------------------------------------------------------------------------

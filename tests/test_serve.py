@@ -58,7 +58,9 @@ def test_serve_deploys_prints_the_first_admin_and_answers_on_its_port(tmp_path, 
     assert "deployed diagrams as version 1" in output
     # No known password on an empty store: one admin with a generated one, printed once; no demo users.
     assert re.search(r"first administrator: admin, password \S{16}\n", output)
-    assert "alice" not in output and "demo" not in output
+    assert "alice" not in output
+    assert "demo" not in output
     # A production WSGI server (waitress), not Flask's development server and its warning.
-    assert "development server" not in output and "Do not use it in a production" not in output
+    assert "development server" not in output
+    assert "Do not use it in a production" not in output
     assert f"http://127.0.0.1:{port}/" in output

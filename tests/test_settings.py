@@ -11,7 +11,8 @@ from supportdesk.engine.store.db import Database
 
 def test_unset_variables_keep_the_defaults():
     settings = Settings.from_env({})
-    assert settings.sqlite_synchronous == "full" and settings.smtp_port == 25
+    assert settings.sqlite_synchronous == "full"
+    assert settings.smtp_port == 25
 
 
 def test_a_bad_value_names_its_variable():
@@ -44,9 +45,9 @@ def test_every_whole_number_setting_names_itself_when_it_is_not_one(name, value)
 
 
 def test_flags_and_counts_say_what_they_want():
-    with pytest.raises(ValueError, match="^SUPPORTDESK_SMTP_STARTTLS must be true or false, not 'maybe'$"):
+    with pytest.raises(ValueError, match=r"^SUPPORTDESK_SMTP_STARTTLS must be true or false, not 'maybe'$"):
         Settings.from_env({"SUPPORTDESK_SMTP_STARTTLS": "Maybe"})
-    with pytest.raises(ValueError, match="^SUPPORTDESK_SIGN_IN_ATTEMPTS must be at least 1$"):
+    with pytest.raises(ValueError, match=r"^SUPPORTDESK_SIGN_IN_ATTEMPTS must be at least 1$"):
         Settings.from_env({"SUPPORTDESK_SIGN_IN_ATTEMPTS": "0"})
 
 
@@ -61,7 +62,8 @@ def test_values_are_trimmed_and_blank_ones_keep_the_defaults():
         }
     )
     assert (settings.smtp_port, settings.smtp_starttls, settings.sqlite_synchronous) == (587, True, "full")
-    assert settings.secure_cookies is None and settings.smtp_password == " kept as given "
+    assert settings.secure_cookies is None
+    assert settings.smtp_password == " kept as given "
 
 
 def test_a_given_mapping_is_read_instead_of_the_process_environment(monkeypatch):

@@ -76,7 +76,8 @@ def test_the_account_is_held_back_after_ten_failures_and_only_the_failures_count
     assert sign_in(browser, "alice", "wrong 10").status_code == 200  # the tenth failure is still checked
     frozen_clock.advance(timedelta(minutes=5))
     answer = sign_in(browser, "alice", PASSWORD)
-    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) == 10 * 60
+    assert answer.status_code == 429
+    assert int(answer.headers["Retry-After"]) == 10 * 60
     # Another account from another address is not held back.
     other = create_app(desk, testing=True).test_client()
     other.environ_base["REMOTE_ADDR"] = "192.0.2.7"
@@ -92,7 +93,8 @@ def test_sixty_wrong_guesses_by_basic_auth_then_the_right_password_is_a_429_prob
     assert refused.status_code == 429
     assert refused.mimetype == "application/problem+json"
     body = refused.get_json()
-    assert body["type"].endswith("/too-many-attempts") and body["status"] == 429
+    assert body["type"].endswith("/too-many-attempts")
+    assert body["status"] == 429
     assert "try again in 15 minutes" in body["detail"]
     assert int(refused.headers["Retry-After"]) == 15 * 60
 
@@ -176,7 +178,8 @@ def test_the_command_line_refuses_a_common_password(desk, monkeypatch):
     result = CliRunner().invoke(main, ["users", "add", "zoe", "--role", "first_line", "--password", PASSWORD])
     assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, ["users", "password", "zoe", "--password", "too short"])
-    assert result.exit_code == 1 and "password: The password is too short" in result.output
+    assert result.exit_code == 1
+    assert "password: The password is too short" in result.output
 
 
 def change_password(client, current: str, new: str):
@@ -190,7 +193,8 @@ def test_a_person_changes_their_password_within_the_policy(desk, browser):
     assert refused.status_code == 400
     assert re.search(r'id="new_password-error">The password is on a list of commonly used', text(refused))
     wrong = change_password(browser, "not it at all", "a brand new passphrase")
-    assert wrong.status_code == 400 and 'id="current_password-error">This is not your current password' in text(wrong)
+    assert wrong.status_code == 400
+    assert 'id="current_password-error">This is not your current password' in text(wrong)
     assert change_password(browser, PASSWORD, "a brand new passphrase").status_code == 302
     assert is_signed_in(browser)  # this session goes on
     assert users.verify_password(desk, "alice", "a brand new passphrase").username == "alice"
@@ -215,7 +219,8 @@ def test_a_new_password_ends_the_other_sessions(app, browser):
     copied = session_cookie(other)
     assert change_password(browser, PASSWORD, "a brand new passphrase").status_code == 302
     assert is_signed_in(browser)
-    assert not is_signed_in(other) and not is_signed_in(with_cookie(app, copied))
+    assert not is_signed_in(other)
+    assert not is_signed_in(with_cookie(app, copied))
 
 
 def test_taking_a_role_away_ends_the_persons_sessions(desk, app, browser):
@@ -226,7 +231,8 @@ def test_taking_a_role_away_ends_the_persons_sessions(desk, app, browser):
     answer = admin.post("/admin/users/sam/roles", data={"csrf_token": token(page), "roles": ["third_line"]})
     assert answer.status_code == 302
     assert "The roles of sam are changed." in text(admin.get("/admin/users"))
-    assert not is_signed_in(browser) and not is_signed_in(with_cookie(app, copied))
+    assert not is_signed_in(browser)
+    assert not is_signed_in(with_cookie(app, copied))
     assert signed_in(browser, "sam").get("/tasks").status_code == 200  # signs in again, with the new role
 
 
@@ -255,7 +261,8 @@ def test_cookies_are_secure_when_set_or_when_the_desk_is_served_over_https(desk,
     desk.settings = replace(desk.settings, portal_url=portal_url, secure_cookies=settings.secure_cookies)
     browser = desk_app(desk).test_client()
     cookie = sign_in(browser, "alice").headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
     assert ("; Secure" in cookie) is secure
 
 
@@ -266,7 +273,8 @@ def enrol(client) -> str:
     """Set up two-factor sign-in on the page; returns the secret."""
     page = client.get("/account/two-factor")
     answer = client.post("/account/two-factor", data={"csrf_token": token(page), "code": "000000"})
-    assert answer.status_code == 400 and "That is not the code your app shows now" in text(answer)
+    assert answer.status_code == 400
+    assert "That is not the code your app shows now" in text(answer)
     page = client.get("/account/two-factor")  # a new secret each time the page is shown
     secret = re.search(r'data-secret="([A-Z2-7]+)"', text(page)).group(1)
     assert "otpauth://totp/supportdesk:alice?secret=" + secret in text(page)
@@ -293,7 +301,8 @@ def test_two_factor_sign_in_asks_for_a_code_and_takes_each_code_once(desk, app, 
     browser.post("/logout", data={"csrf_token": token(browser.get("/calls"))})
 
     answer = sign_in(browser, "alice")
-    assert answer.status_code == 302 and answer.headers["Location"] == "/login/code"
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/login/code"
     assert not is_signed_in(browser)  # the password alone opens nothing
     assert send_code(browser, "123456").status_code == 400
     frozen_clock.advance(timedelta(seconds=30))
@@ -303,7 +312,8 @@ def test_two_factor_sign_in_asks_for_a_code_and_takes_each_code_once(desk, app, 
     other = app.test_client()  # the same code again, in another browser: refused
     sign_in(other, "alice")
     refused = send_code(other, code_at(secret))
-    assert refused.status_code == 400 and "was used already" in text(refused)
+    assert refused.status_code == 400
+    assert "was used already" in text(refused)
     frozen_clock.advance(timedelta(seconds=30))
     assert send_code(other, code_at(secret)).status_code == 302
 
@@ -384,6 +394,8 @@ def test_serve_on_an_empty_store_makes_one_admin_with_a_generated_password_shown
 def test_serve_demo_makes_the_demo_users_with_a_generated_password(desk, capsys):
     password = seed_first_users(desk, demo=True)
     printed = capsys.readouterr().out
-    assert f"demo users (password {password}):" in printed and "alice" in printed
-    assert password != "demo" and users.verify_password(desk, "carl", password).username == "carl"
+    assert f"demo users (password {password}):" in printed
+    assert "alice" in printed
+    assert password != "demo"
+    assert users.verify_password(desk, "carl", password).username == "carl"
     assert users.verify_password(desk, "alice", "demo") is None

@@ -56,17 +56,21 @@ def test_a_small_run_logs_every_call_with_a_reference_and_a_consistent_history(p
     desk, summary = played
     tickets = all_tickets(desk)
     assert [t.reference for t in tickets if t.kind == "call"] == list(summary.references)
-    assert summary.tickets == 25 and summary.refused == ()
+    assert summary.tickets == 25
+    assert summary.refused == ()
     for ticket in tickets:
         assert REFERENCE.match(ticket.reference), ticket.reference
         events = queries.ticket_view(desk, ticket.reference).history
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert events[0].kind == FIRST_EVENTS[ticket.kind]
         moments = [e.at for e in events]
-        assert moments == sorted(moments) and summary.start <= moments[0] and moments[-1] <= summary.end
+        assert moments == sorted(moments)
+        assert summary.start <= moments[0]
+        assert moments[-1] <= summary.end
         opened = [e.payload["task_id"] for e in events if e.kind == "task_opened"]
         completed = [e.payload["task_id"] for e in events if e.kind == "task_completed"]
-        assert set(completed) <= set(opened) and len(completed) == len(set(completed))
+        assert set(completed) <= set(opened)
+        assert len(completed) == len(set(completed))
         assert (ticket.status == "closed") == any(e.kind == "call_closed" for e in events)
         with desk.db.reading() as session:
             assert history.first_broken_link(history.events_of(session, ticket.id)) is None
@@ -99,9 +103,11 @@ def test_the_summary_is_what_the_queries_show(played, frozen_clock):
 
 def test_the_chosen_seed_breaches_targets_and_a_customer_escalates(played, frozen_clock):
     desk, summary = played
-    assert summary.breaches >= 1 and summary.escalations >= 1
+    assert summary.breaches >= 1
+    assert summary.escalations >= 1
     breached = [v for v in views(desk, summary) if any(c.breached for c in v.clocks)]
-    assert breached and all(any(e.kind == "sla_breached" for e in v.history) for v in breached)
+    assert breached
+    assert all(any(e.kind == "sla_breached" for e in v.history) for v in breached)
     escalation = next(t for t in all_tickets(desk) if t.kind == "escalation")
     assert queries.ticket_view(desk, escalation.reference).history[0].payload["call"] in summary.references
 
@@ -119,8 +125,9 @@ def test_the_same_seed_on_fresh_stores_gives_the_same_tickets_and_history(new_st
         desk = fresh_desk(new_store_url, name)
         runs.append((simulation.simulate(desk, tickets=8, days=4, seed=seed), history_of_store(desk)))
         desk.close()
-    (first, first_history), (second, second_history), (other, other_history) = runs
-    assert first == second and first_history == second_history
+    (first, first_history), (second, second_history), (_other, other_history) = runs
+    assert first == second
+    assert first_history == second_history
     assert other_history != first_history
 
 
@@ -146,7 +153,8 @@ def test_a_task_the_simulation_does_not_know_is_filled_from_its_form_and_a_refus
     kinds = Counter(e.kind for v in views(desk, summary) for e in v.history)
     assert kinds["priority_set"] == 3  # "Confirm priority" needs nothing: an empty form takes the suggestion
     # A first level response needs a resolution or a reason, which a form filled blind does not give.
-    assert summary.refused and all("First level response" in refusal for refusal in summary.refused)
+    assert summary.refused
+    assert all("First level response" in refusal for refusal in summary.refused)
 
 
 def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(new_store_url, frozen_clock):
@@ -161,7 +169,8 @@ def test_the_cli_simulates_on_the_configured_store_and_prints_the_table(new_stor
     assert lines[2].split() == ["priority", "calls", "first", "response", "resolution", "breaches"]
     assert next(line for line in lines if line.startswith("all")).split()[1] == "5"
     assert any(line.startswith("goal") and "85%" in line and "95%" in line for line in lines)
-    assert clock.is_frozen and clock.now() == MONDAY_10AM
+    assert clock.is_frozen
+    assert clock.now() == MONDAY_10AM
     desk = open_test_desk(url)
     assert len([t for t in all_tickets(desk) if t.kind == "call"]) == 5
 
@@ -174,13 +183,17 @@ def test_the_cli_takes_a_start_day_and_gives_the_clock_back_to_the_system(new_st
     assert "3 calls from Mon 03 Mar 2025 00:00 to Wed 05 Mar 2025 00:00 GMT (seed 1" in result.stdout
     assert not clock.is_frozen
     future = CliRunner().invoke(main, ["simulate", "--tickets", "3", "--start", "2999-01-01"], env=env)
-    assert future.exit_code == 2 and "cannot come from the future" in future.output
+    assert future.exit_code == 2
+    assert "cannot come from the future" in future.output
 
 
 def test_serve_demo_fills_an_empty_store_and_leaves_one_with_tickets_alone(desk, frozen_clock, capsys):
     summary = fill_demo_store(desk, tickets=4, days=2)
-    assert summary is not None and summary.tickets == 4 and summary.end == MONDAY_10AM
-    assert clock.is_frozen and clock.now() == MONDAY_10AM  # the simulation put the clock back
+    assert summary is not None
+    assert summary.tickets == 4
+    assert summary.end == MONDAY_10AM
+    assert clock.is_frozen
+    assert clock.now() == MONDAY_10AM
     assert "demo: simulating 4 calls over the last 2 days" in capsys.readouterr().out
     assert fill_demo_store(desk, tickets=4, days=2) is None
     assert "nothing simulated" in capsys.readouterr().out

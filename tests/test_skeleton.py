@@ -38,17 +38,20 @@ def test_C01_C03_C12_C15_a_phone_call_resolved_straight_away_runs_from_logged_to
     frozen_clock.advance(timedelta(minutes=20))
     commands.complete_task(desk, first.task_id, RESOLVED_STRAIGHT_AWAY, "alice")
     view = queries.ticket_view(desk, reference)
-    assert view.status == "resolved" and view.open_tasks == []
+    assert view.status == "resolved"
+    assert view.open_tasks == []
 
     frozen_clock.advance(timedelta(hours=2))
     commands.deliver_message(desk, reference, "feedback", {"rating": 5, "comment": "Quick and kind"}, "portal")
     view = queries.ticket_view(desk, reference)
-    assert view.status == "closed" and view.closed_at == frozen_clock.now()
+    assert view.status == "closed"
+    assert view.closed_at == frozen_clock.now()
     kinds = [e.kind for e in view.history]
     assert kinds[:3] == ["call_logged", "reference_assigned", "sla_started"]
     assert kinds[-3:] == ["message_received", "feedback_received", "call_closed"]
     completed = [e for e in view.history if e.kind == "task_completed"]
-    assert completed[1].actor == "alice" and completed[1].payload["data"]["next_step"] == "resolved"
+    assert completed[1].actor == "alice"
+    assert completed[1].payload["data"]["next_step"] == "resolved"
     assert completed[1].at == view.created_at + timedelta(minutes=20)
     assert view.history[0].payload["diagram_version"] == 1
 
@@ -110,7 +113,8 @@ def test_two_concurrent_completions_of_one_task_one_wins_one_conflicts(any_store
         thread.join()
 
     conflicts = [o for o in outcomes if isinstance(o, ConflictError)]
-    assert len(conflicts) == 1 and outcomes.count(reference) == 1
+    assert len(conflicts) == 1
+    assert outcomes.count(reference) == 1
     assert "already completed by" in str(conflicts[0])
     completions = [e for e in events(desk, reference, "task_completed") if e.payload["task_id"] == task.task_id]
     assert len(completions) == 1
@@ -137,7 +141,8 @@ def test_invalid_form_data_names_the_field_and_writes_nothing(desk):
     assert set(raised.value.fields) == {"response_method", "response", "next_step"}
     assert "must be one of: email, phone" in raised.value.fields["response_method"]
     after = queries.ticket_view(desk, reference)
-    assert after.history == before.history and after.revision == before.revision
+    assert after.history == before.history
+    assert after.revision == before.revision
 
 
 def test_C02_a_call_without_contact_details_is_refused(desk):
@@ -204,4 +209,5 @@ def test_a_claimed_task_is_done_by_its_claimant_until_released(desk):
     commands.claim_task(desk, task.task_id, "bob", roles=["first_line"])
     commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "bob", roles=["first_line"])
     kinds = history_kinds(desk, reference)
-    assert kinds.count("task_claimed") == 2 and kinds.count("task_released") == 1
+    assert kinds.count("task_claimed") == 2
+    assert kinds.count("task_released") == 1

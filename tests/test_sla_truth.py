@@ -64,7 +64,8 @@ def mail_log(desk, reference: str) -> list[tuple[str, str]]:
 def assert_breached_at(desk, reference: str, metric: str, due: datetime) -> None:
     """One breach of ``metric``, dated at ``due``, and its history event written at most a tick later."""
     view = clock_of(desk, reference, metric)
-    assert view.breached and local(view.breached_at) == due
+    assert view.breached
+    assert local(view.breached_at) == due
     assert [kind for kind, _ in view.segments].count("breach") == 1
     [event] = breach_events(desk, reference, metric)
     assert due <= event.at <= due + TICK
@@ -143,10 +144,12 @@ def test_C14_a_resolution_clock_that_starts_past_its_target_is_breached_at_its_d
     frozen_clock.set(london(2026, 11, 24, 9, 0))
     do(desk, reference, "Confirm priority")
     view = clock_of(desk, reference, RESOLUTION)
-    assert view.priority == "High" and local(view.breached_at) == london(2026, 11, 23, 17, 0)
+    assert view.priority == "High"
+    assert local(view.breached_at) == london(2026, 11, 23, 17, 0)
     assert view.breached_priority == "High"
     [event] = breach_events(desk, reference, RESOLUTION)
-    assert event.at == london(2026, 11, 24, 9, 0) and event.payload["due"] == london(2026, 11, 23, 17, 0).isoformat()
+    assert event.at == london(2026, 11, 24, 9, 0)
+    assert event.payload["due"] == london(2026, 11, 23, 17, 0).isoformat()
     assert worker_at(desk, frozen_clock, london(2026, 11, 24, 9, 0) + TICK) >= 1  # the watch reacts: C26
     assert "progress_update" in [template for template, _ in mail_log(desk, reference)]
     assert len(breach_events(desk, reference, RESOLUTION)) == 1

@@ -33,7 +33,8 @@ def due_jobs(desk) -> list[Job]:
 def test_a_waiting_timer_is_stored_as_a_job_due_at_its_moment(timer_desk, frozen_clock):
     log_call(timer_desk)
     [job] = due_jobs(timer_desk)
-    assert job.kind == "timer" and job.due_at == frozen_clock.now() + timedelta(hours=1)
+    assert job.kind == "timer"
+    assert job.due_at == frozen_clock.now() + timedelta(hours=1)
 
 
 def test_the_worker_fires_a_timer_only_once_it_is_due(timer_desk, frozen_clock):
@@ -77,7 +78,8 @@ def test_a_failing_handler_names_the_task_and_writes_nothing(sqlite_url, frozen_
     with pytest.raises(HandlerError) as raised:
         commands.log_call(desk, ANN, "alice")
     message = str(raised.value)
-    assert "task Reference" in message and "'explode' failed: RuntimeError: CRM unreachable" in message
+    assert "task Reference" in message
+    assert "'explode' failed: RuntimeError: CRM unreachable" in message
     assert "NameError" not in message
     with desk.db.reading() as session:
         assert session.query(Ticket).count() == 0

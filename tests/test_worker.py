@@ -124,7 +124,8 @@ def test_a_leased_job_is_left_to_its_worker_until_the_lease_runs_out(one_hour_de
     [job_id] = jobs.acquire(desk, "machine-a:101", lease=30 * S)
     assert jobs.acquire(desk, "machine-b:202") == []
     [job] = job_rows(desk)
-    assert job.lease_owner == "machine-a:101" and job.lease_expires_at == frozen_clock.now() + 30 * S
+    assert job.lease_owner == "machine-a:101"
+    assert job.lease_expires_at == frozen_clock.now() + 30 * S
     assert jobs.next_due(desk) == job.lease_expires_at  # when the others look again
     health = jobs.health(desk)
     assert (health.pending, health.due, health.leased) == (1, 0, 1)
@@ -135,7 +136,8 @@ def test_a_leased_job_is_left_to_its_worker_until_the_lease_runs_out(one_hour_de
     # Machine A was only slow: running the job it had leased fires nothing a second time.
     assert commands.fire_due_timers(desk, owner="machine-a:101", job_ids=[job_id]) == 0
     assert history_kinds(desk, reference).count("timer_fired") == 1
-    assert job_rows(desk) == [] and "Chase the response" in open_titles(desk, reference)
+    assert job_rows(desk) == []
+    assert "Chase the response" in open_titles(desk, reference)
 
 
 def test_the_timer_fired_event_records_the_timers_own_moment(one_hour_desk, frozen_clock):
@@ -144,7 +146,8 @@ def test_the_timer_fired_event_records_the_timers_own_moment(one_hour_desk, froz
     frozen_clock.advance(HOUR + 5 * S)
     assert Worker(one_hour_desk).run_once() == 1
     [fired] = events(one_hour_desk, reference, "timer_fired")
-    assert fired.payload["due_at"] == (logged_at + HOUR).isoformat() and fired.at == logged_at + HOUR + 5 * S
+    assert fired.payload["due_at"] == (logged_at + HOUR).isoformat()
+    assert fired.at == logged_at + HOUR + 5 * S
 
 
 def test_a_job_not_due_by_its_timer_goes_back_to_wait_for_it(one_hour_desk, frozen_clock):
@@ -155,7 +158,9 @@ def test_a_job_not_due_by_its_timer_goes_back_to_wait_for_it(one_hour_desk, froz
     [job_id] = jobs.acquire(one_hour_desk, "machine-a:101")
     assert commands.fire_due_timers(one_hour_desk, owner="machine-a:101", job_ids=[job_id]) == 0
     [job] = job_rows(one_hour_desk)
-    assert job.due_at == frozen_clock.now() + HOUR and job.lease_owner is None and job.lease_expires_at is None
+    assert job.due_at == frozen_clock.now() + HOUR
+    assert job.lease_owner is None
+    assert job.lease_expires_at is None
     assert "timer_fired" not in history_kinds(one_hour_desk, reference)
 
 
@@ -191,25 +196,30 @@ def test_a_failing_job_is_retried_with_backoff_then_becomes_an_incident(flaky_de
     for attempt in range(1, commands.JOB_RETRY_ATTEMPTS + 1):
         assert worker.run_once() == 0
         [job] = job_rows(desk)
+        assert job.attempts == attempt
         assert (
-            job.attempts == attempt
-            and job.last_error
+            job.last_error
             == "HandlerError: ticket "
             + reference
             + ", task AfterTimer: handler 'flaky' failed: ConnectionError: CRM unreachable"
         )
-        assert job.lease_owner is None and job.failed_at == frozen_clock.now()
+        assert job.lease_owner is None
+        assert job.failed_at == frozen_clock.now()
         if job.status == jobs.PENDING:
             waits.append(job.due_at - frozen_clock.now())
-            assert worker.run_once() == 0 and job_rows(desk)[0].attempts == attempt  # not before its time
+            assert worker.run_once() == 0
+            assert job_rows(desk)[0].attempts == attempt
             frozen_clock.advance(waits[-1] + S)
     assert waits == [timedelta(seconds=10 * 2**n) for n in range(commands.JOB_RETRY_ATTEMPTS - 1)]
-    assert job.status == jobs.INCIDENT and flaky["calls"] == commands.JOB_RETRY_ATTEMPTS
+    assert job.status == jobs.INCIDENT
+    assert flaky["calls"] == commands.JOB_RETRY_ATTEMPTS
 
     frozen_clock.advance(timedelta(days=1))  # an incident is not tried again by itself
-    assert worker.run_once() == 0 and flaky["calls"] == commands.JOB_RETRY_ATTEMPTS
+    assert worker.run_once() == 0
+    assert flaky["calls"] == commands.JOB_RETRY_ATTEMPTS
     [incident] = events(desk, reference, "job_incident")
-    assert incident.payload["attempts"] == 8 and "CRM unreachable" in incident.payload["error"]
+    assert incident.payload["attempts"] == 8
+    assert "CRM unreachable" in incident.payload["error"]
     assert "timer_fired" not in history_kinds(desk, reference)  # every failed try wrote nothing else
 
 
@@ -224,7 +234,8 @@ def test_an_incident_is_listed_for_admin_and_the_ticket_and_an_admin_retries_it(
     [incident] = jobs.incidents_of(desk, reference)
     assert (incident.job_kind, incident.attempts, incident.ticket_kind) == ("timer", 8, "call")
     assert "ConnectionError: CRM unreachable" in incident.error
-    assert jobs.health(desk).incidents == 2 and jobs.incident_count(desk) == 2
+    assert jobs.health(desk).incidents == 2
+    assert jobs.incident_count(desk) == 2
     with pytest.raises(NotFound):
         jobs.incidents_of(desk, "SUP-2026-999999")
 
@@ -238,7 +249,8 @@ def test_an_incident_is_listed_for_admin_and_the_ticket_and_an_admin_retries_it(
     assert jobs.incidents_of(desk, reference) == []
     assert Worker(desk).run_once() == 1
     [retried] = events(desk, reference, "incident_retried")
-    assert retried.actor == "admin:root" and "CRM unreachable" in retried.payload["error"]
+    assert retried.actor == "admin:root"
+    assert "CRM unreachable" in retried.payload["error"]
     assert history_kinds(desk, reference)[-3:] == ["incident_retried", "timer_fired", "task_opened"]
     assert [i.reference for i in jobs.incidents(desk)] == [other]
 
@@ -263,7 +275,8 @@ def test_a_stopping_worker_finishes_the_job_under_way_and_gives_back_the_rest(
     fired = [r for r in references if "timer_fired" in history_kinds(desk, r)]
     assert len(fired) == 1
     left = job_rows(desk)
-    assert len(left) == 2 and all(job.lease_owner is None and job.lease_expires_at is None for job in left)
+    assert len(left) == 2
+    assert all(job.lease_owner is None and job.lease_expires_at is None for job in left)
     monkeypatch.setitem(HANDLERS, "stop_now", lambda uow, task: None)
     assert Worker(desk, name="machine-b:202").run_once() == 2  # at once, not after a lease
     desk.close()
@@ -499,7 +512,9 @@ def test_a_cycle_timers_job_stays_for_its_next_time_unleased(sqlite_url, tmp_pat
     frozen_clock.advance(HOUR + S)
     assert Worker(desk, name="machine-a:101").run_once() == 1
     [job] = job_rows(desk)
-    assert job.lease_owner is None and job.lease_expires_at is None and job.due_at > frozen_clock.now()
+    assert job.lease_owner is None
+    assert job.lease_expires_at is None
+    assert job.due_at > frozen_clock.now()
     frozen_clock.advance(HOUR)
     assert Worker(desk, name="machine-b:202").run_once() == 1
     assert history_kinds(desk, reference).count("timer_fired") == 2
@@ -519,7 +534,8 @@ def test_an_incident_shows_on_the_ticket_page_and_in_admin_where_it_is_retried(f
     sign_in(browser, "admin")
     assert "Incident:" in text(browser.get(f"/calls/{reference}"))
     page = browser.get("/admin/mail")
-    assert reference in text(page) and "CRM unreachable" in text(page)
+    assert reference in text(page)
+    assert "CRM unreachable" in text(page)
     [incident] = jobs.incidents_of(desk, reference)
     retried = browser.post(f"/admin/incidents/{incident.job_id}/retry", data={"csrf_token": token(page)})
     assert retried.status_code == 302
@@ -588,13 +604,16 @@ def test_incidents_are_listed_and_retried_at_the_command_line(flaky_desk, flaky,
     listed = cli.invoke(main, ["incidents", "list"])
     assert listed.exit_code == 0
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
-    assert [row[1] for row in rows] == [other, reference] and all("CRM unreachable" in row[4] for row in rows)
+    assert [row[1] for row in rows] == [other, reference]
+    assert all("CRM unreachable" in row[4] for row in rows)
     assert "2 incident(s)" in listed.stderr
 
     flaky["failing"] = False
     retried = cli.invoke(main, ["incidents", "retry", rows[1][0], "--as", "ops:jo"])
-    assert retried.exit_code == 0 and f"job {rows[1][0]} will be tried again now" in retried.stdout
+    assert retried.exit_code == 0
+    assert f"job {rows[1][0]} will be tried again now" in retried.stdout
     assert events(desk, reference, "incident_retried")[0].actor == "ops:jo"
     again = cli.invoke(main, ["incidents", "retry", rows[1][0]])
-    assert again.exit_code == 1 and "is not an incident" in again.stderr
+    assert again.exit_code == 1
+    assert "is not an incident" in again.stderr
     assert [row.split("\t")[1] for row in cli.invoke(main, ["incidents", "list"]).stdout.splitlines()] == [other]

@@ -155,7 +155,7 @@ def kill_holding_leases(desk, workers: Workers, n: int) -> list[tuple[int, datet
 @pytest.fixture
 def real_time():
     clock.use_system_time()
-    yield
+    return
 
 
 def test_2000_timers_three_workers_one_killed_every_timer_fires_exactly_once(postgres_url, tmp_path, real_time):
@@ -199,7 +199,9 @@ def test_2000_timers_three_workers_one_killed_every_timer_fires_exactly_once(pos
     for ticket_id, lease_end in orphans:
         [event] = fired[ticket_id]
         assert event.at >= lease_end
-    assert exits[0] == -signal.SIGKILL and exits[1:] == [0] * (WORKERS - 1), [workers.output(n) for n in (1, 2)]
+    outputs = [workers.output(n) for n in (1, 2)]
+    assert exits[0] == -signal.SIGKILL, outputs
+    assert exits[1:] == [0] * (WORKERS - 1), outputs
 
     all_events = [events[0] for events in fired.values()]
     delays = lateness(all_events)

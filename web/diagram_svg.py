@@ -59,7 +59,7 @@ def render(bpmn_xml: str, *, active: Iterable[str] = (), done: Iterable[str] = (
     parts += [_edge(points) for points in _edges(tree)]
     parts += [_shape(s, active, done) for s in shapes if s.kind not in POOLS + CONTAINERS]
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704  (every text in the parts went through escape())
 
 
 def _shapes(tree) -> list[Shape]:

@@ -33,7 +33,7 @@ def render(clocks, now: datetime) -> Markup:
     for row, clock in enumerate(clocks):
         parts.append(_row(clock, TOP + row * ROW, x, now))
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return Markup("".join(parts))  # noqa: S704  (every text in the parts went through escape())
 
 
 def _row(clock, y: float, x, now: datetime) -> str:

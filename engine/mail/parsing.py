@@ -17,6 +17,7 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from html.parser import HTMLParser
 from pathlib import PurePath
+from typing import ClassVar
 
 _PARSER = BytesParser(policy=policy.default)
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -289,8 +290,24 @@ def _made_up_name(number: int, content_type: str) -> str:
 
 
 class _TextOfHtml(HTMLParser):
-    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr"}
-    HIDDEN = {"script", "style", "head", "title"}
+    BLOCKS: ClassVar = {
+        "p",
+        "div",
+        "br",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "table",
+        "hr",
+    }
+    HIDDEN: ClassVar = {"script", "style", "head", "title"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

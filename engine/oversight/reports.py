@@ -317,7 +317,7 @@ def _lines(counts: Iterable, period_count: int, goals: dict[str, float], targets
         Line(metric, priority, goals.get(metric, 0.0), tuple(found.get((metric, priority), [Figures()] * period_count)))
         for metric, priority in wanted
     ]
-    return tuple(lines + [_overall(RESOLUTION, lines, goals, period_count)])
+    return (*lines, _overall(RESOLUTION, lines, goals, period_count))
 
 
 def _overall(metric: str, lines: list[Line], goals: dict[str, float], period_count: int) -> Line:

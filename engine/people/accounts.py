@@ -60,7 +60,7 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _check(session, account_manager: str | None | _Unset, licence_type: str | None | _Unset) -> dict[str, str]:
+def _check(session, account_manager: str | _Unset | None, licence_type: str | _Unset | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if isinstance(account_manager, str):
         user = session.scalar(select(User).where(User.username == account_manager))
@@ -107,8 +107,8 @@ def update_account(
     name: str,
     actor: str,
     *,
-    account_manager: str | None | _Unset = UNSET,
-    licence_type: str | None | _Unset = UNSET,
+    account_manager: str | _Unset | None = UNSET,
+    licence_type: str | _Unset | None = UNSET,
 ) -> AccountView:
     """Change an account's manager or licence type (None clears it; UNSET leaves it)."""
     with desk.db.transaction() as session:

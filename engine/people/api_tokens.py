@@ -25,7 +25,7 @@ from supportdesk.engine.store.models import ApiToken, User
 from supportdesk.engine.working_time.clock import clock
 
 # Recognisable in logs and by secret scanners; the rest is secrets.token_urlsafe(32).
-TOKEN_PREFIX = "sdk_"
+TOKEN_PREFIX = "sdk_"  # noqa: S105  (a prefix, not a secret)
 TOKEN_BYTES = 32
 NAME_LIMIT = 100
 # last_used_at is a hint for people tidying their tokens, not an audit trail: writing it on every

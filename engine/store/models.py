@@ -8,6 +8,7 @@ models never load an instance.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -135,7 +136,7 @@ class Ticket(Base):
 
     version: Mapped[DiagramVersion] = relationship()
 
-    __mapper_args__ = {"version_id_col": revision}
+    __mapper_args__: ClassVar = {"version_id_col": revision}
 
 
 class ReferenceCounter(Base):

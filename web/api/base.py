@@ -5,6 +5,8 @@ that does not match its schema answered with 400 (webargs would say 422, which t
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import flask_smorest
 import marshmallow as ma
 from webargs import core
@@ -19,7 +21,7 @@ PREFIX = "/api/v1"
 class _Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
     # A misspelt filter (?breach=true) is refused, not ignored: ignored, it would list everything.
-    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
 
     def _raw_load_json(self, req):
         """webargs' own, through the desk's checked parser (webargs would call ``json.loads``, whose
