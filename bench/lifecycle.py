@@ -108,9 +108,9 @@ def log_high_call(desk: Desk) -> str:
 def run_step(desk: Desk, reference: str, step: Step) -> None:
     clock.advance(step.after)
     if step.kind == "task":
-        commands.complete_task(desk, task_id(desk, reference, step.name), step.data, step.actor)
+        commands.complete_task(desk, commands.CompleteTask(task_id(desk, reference, step.name), step.data), step.actor)
     else:
-        commands.deliver_message(desk, reference, step.name, step.data, step.actor)
+        commands.deliver_message(desk, commands.DeliverMessage(reference, step.name, step.data), step.actor)
 
 
 def persisted_lifecycle(desk: Desk, start: datetime = MONDAY_10AM, steps=STEPS) -> str:

@@ -217,10 +217,10 @@ def _pad_history(desk: Desk, reference: str, events: int) -> None:
     task = task_id(desk, reference, "Task_triage")
     count = _event_count(desk, reference)
     while count < events:
-        commands.claim_task(desk, task, "alice")
+        commands.claim_task(desk, commands.ClaimTask(task), "alice")
         count += 1
         if count < events:
-            commands.release_task(desk, task, "alice")
+            commands.release_task(desk, commands.ReleaseTask(task), "alice")
             count += 1
 
 
@@ -246,7 +246,8 @@ def history_cost(sizes: Sizes, folder: Path) -> Result:
         pair = [(short_times, a), (long_times, b)]
         for times, reference in pair if n % 2 else pair[::-1]:  # alternate which goes first
             task = task_id(desk, reference, triage.name)
-            times.append(_timed(lambda: commands.complete_task(desk, task, triage.data, triage.actor)))  # noqa: B023
+            triage_task = commands.CompleteTask(task, triage.data)
+            times.append(_timed(lambda: commands.complete_task(desk, triage_task, triage.actor)))  # noqa: B023
     short_times, long_times = short_times[2:], long_times[2:]  # the first two of each warm up
     value, baseline = statistics.median(long_times), statistics.median(short_times)
     ratio = value / baseline
@@ -361,7 +362,7 @@ def _working_clone(desk: Desk, last_seed: int) -> bool:
             .limit(1)
         ).first()
     task, reference, ticket_id = row
-    commands.complete_task(desk, task, STEPS[1].data, "alice")
+    commands.complete_task(desk, commands.CompleteTask(task, STEPS[1].data), "alice")
     with desk.db.reading() as session:
         broken = history.first_broken_link(history.events_of(session, ticket_id))
     return broken is None and queries.ticket_view(desk, reference).status == "open"

@@ -92,7 +92,7 @@ def tasks(role: str | None, limit: int) -> None:
 def complete(task_id: str, fields: tuple[str, ...], actor: str | None) -> None:
     """Complete an open task with its form fields."""
     data = dict(_split_field(item) for item in fields)
-    reference = commands.complete_task(open_desk(), task_id, data, actor or default_actor())
+    reference = commands.complete_task(open_desk(), commands.CompleteTask(task_id, data), actor or default_actor())
     click.echo(f"completed; {reference}")
 
 
@@ -167,7 +167,9 @@ def _hours(amount) -> str:
 def message(reference: str, message: str, fields: tuple[str, ...], actor: str | None) -> None:
     """Deliver a message to a call: Delayed (C21, C22), work can progress (C24), feedback (C27)."""
     payload = {name: _number_or_text(value) for name, value in (_split_field(item) for item in fields)}
-    commands.deliver_message(open_desk(), reference, message, payload, actor or default_actor())
+    commands.deliver_message(
+        open_desk(), commands.DeliverMessage(reference, message, payload), actor or default_actor()
+    )
     click.echo(f"delivered {message} to {reference}")
 
 
@@ -188,12 +190,14 @@ def escalate(call_reference, concern, contact_name, contact_email, account, acto
     click.echo(
         commands.start_escalation(
             open_desk(),
-            concern,
+            commands.StartEscalation(
+                concern,
+                call_reference=call_reference,
+                contact_name=contact_name,
+                contact_email=contact_email,
+                account=account,
+            ),
             actor or default_actor(),
-            call_reference=call_reference,
-            contact_name=contact_name,
-            contact_email=contact_email,
-            account=account,
         )
     )
 
@@ -206,4 +210,8 @@ def escalate(call_reference, concern, contact_name, contact_email, account, acto
 @reports_desk_errors
 def training(reference: str, need: str, notes: str, actor: str | None) -> None:
     """Record that the customer needs training (C19, C20); the Account Manager gets a task."""
-    click.echo(commands.record_training_need(open_desk(), reference, need, notes, actor or default_actor()))
+    click.echo(
+        commands.record_training_need(
+            open_desk(), commands.RecordTrainingNeed(reference, need, notes), actor or default_actor()
+        )
+    )

@@ -50,7 +50,7 @@ def open_titles(desk, reference: str) -> list[str]:
 
 def do(desk, reference: str, title: str, data: dict | None = None, actor: str = "alice") -> None:
     """Complete the open task ``title`` with ``data``."""
-    commands.complete_task(desk, open_task(desk, reference, title).task_id, data or {}, actor)
+    commands.complete_task(desk, commands.CompleteTask(open_task(desk, reference, title).task_id, data or {}), actor)
 
 
 def history_kinds(desk, reference: str) -> list[str]:

@@ -427,7 +427,9 @@ def test_tickets_are_filtered_by_status_priority_kind_account_breach_and_last_ch
     old = log_and_triage(desk)  # Low, 10:00; its first response is due 11:00
     frozen_clock.set(datetime(2026, 11, 23, 11, 30, tzinfo=UTC))
     other = log_call(desk, details=replace(ANN, account="Globex"))
-    escalation = commands.start_escalation(desk, "Nobody called back", "amy", call_reference=old)
+    escalation = commands.start_escalation(
+        desk, commands.StartEscalation("Nobody called back", call_reference=old), "amy"
+    )
     carl = as_("carl")
 
     def listed(**query) -> list[str]:
@@ -461,7 +463,9 @@ def test_tickets_are_filtered_by_status_priority_kind_account_breach_and_last_ch
 def _delayed_call(desk) -> str:
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
     assert queries.ticket_view(desk, reference).status == "delayed"
     return reference
 
@@ -597,7 +601,7 @@ def test_task_data_is_refused_exactly_as_the_web_form_refuses_it(desk, as_):
     bad = {"priority": "Urgent", "colour": "red"}
     body = problem(alice.post(f"/tasks/{task.task_id}/complete", json={"data": bad}), 400, "invalid-input")
     with pytest.raises(InvalidInput) as engine:
-        commands.complete_task(desk, task.task_id, bad, "alice", roles=["first_line"])
+        commands.complete_task(desk, commands.CompleteTask(task.task_id, bad, roles=["first_line"]), "alice")
     assert body["errors"] == engine.value.fields
     assert set(body["errors"]) == {"priority", "_form"}
     too_long = problem(

@@ -40,14 +40,18 @@ def every_path(desk, clock) -> None:
     do(desk, enhancement, "First level response", RESOLVED_STRAIGHT_AWAY)
     advice = log_and_triage(desk, details=replace(ANN, request_kind="advice"))
     clock.set(london(2026, 11, 20, 16, 0))
-    commands.deliver_message(desk, delayed, "call_delayed", {"reason": "information_awaited"}, "sam")
-    commands.deliver_message(desk, straight, "feedback", {"rating": 4, "comment": "ok"}, "portal")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(delayed, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
+    commands.deliver_message(
+        desk, commands.DeliverMessage(straight, "feedback", {"rating": 4, "comment": "ok"}), "portal"
+    )
     do(desk, advice, "First level response", RESOLVED_STRAIGHT_AWAY)
     do(desk, advice, "Contact the customer with advice", {"advice": "Tuesdays"}, "amy")
     clock.set(london(2026, 11, 23, 10, 0))  # Monday
-    commands.deliver_message(desk, delayed, "information_received", {}, "mail")
-    training = commands.record_training_need(desk, delayed, "new_user", "", "alice")
-    escalation = commands.start_escalation(desk, "Slow", "amy", call_reference=delayed)
+    commands.deliver_message(desk, commands.DeliverMessage(delayed, "information_received", {}), "mail")
+    training = commands.record_training_need(desk, commands.RecordTrainingNeed(delayed, "new_user", ""), "alice")
+    escalation = commands.start_escalation(desk, commands.StartEscalation("Slow", call_reference=delayed), "amy")
     do(desk, escalation, "Bring the concern to the Customer Services Manager", {"concern": "Slow"}, "amy")
     for day in (24, 25):  # the resolution deadline passes: breach and daily updates
         clock.set(london(2026, 11, day, 17, 0))

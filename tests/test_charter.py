@@ -244,7 +244,9 @@ def test_C18_any_advisor_sees_the_whole_history_and_any_advisor_answers(desk, fr
 @pytest.mark.parametrize("need", ["more_training", "new_user"])
 def test_C19_C20_a_training_need_gives_the_account_manager_a_task(desk, frozen_clock, need):
     reference = log_and_triage(desk)
-    training = commands.record_training_need(desk, reference, need, "Two new marketers", "alice")
+    training = commands.record_training_need(
+        desk, commands.RecordTrainingNeed(reference, need, "Two new marketers"), "alice"
+    )
     assert training.startswith("TRN-2026-")
     arrange = open_task(desk, training, "Arrange training")
     assert arrange.role == "account_manager"
@@ -270,7 +272,11 @@ def test_C22_C23_C24_high_call_delayed_over_a_weekend_is_medium_paused_and_reope
 
     frozen_clock.set(london(2026, 11, 20, 16, 0))
     commands.deliver_message(
-        desk, reference, "call_delayed", {"reason": "information_awaited", "note": "Asked for the CSV"}, "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Asked for the CSV"}
+        ),
+        "sam",
     )
     view = queries.ticket_view(desk, reference)
     resolution = clock_view(desk, reference, "resolution")
@@ -281,7 +287,9 @@ def test_C22_C23_C24_high_call_delayed_over_a_weekend_is_medium_paused_and_reope
     assert resolution.due_at is None
 
     frozen_clock.set(london(2026, 11, 23, 10, 0))  # Monday: the weekend and 08:30-10:00 do not count
-    commands.deliver_message(desk, reference, "information_received", {"note": "CSV attached"}, "mail")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "information_received", {"note": "CSV attached"}), "mail"
+    )
     resolution = clock_view(desk, reference, "resolution")
     assert queries.ticket_view(desk, reference).status == "open"
     assert resolution.state == "running"
@@ -297,9 +305,11 @@ def test_C22_C23_C24_high_call_delayed_over_a_weekend_is_medium_paused_and_reope
 
 def test_C21_no_access_to_an_on_premise_environment_regrades_and_delays(desk, frozen_clock):
     reference = answered_high_call(desk, frozen_clock, london(2026, 11, 23, 9, 0), licence_type="on_premise")
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "access_refused"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "access_refused"}), "sam"
+    )
     assert clock_view(desk, reference, "resolution").priority == "Medium"
-    commands.deliver_message(desk, reference, "access_granted", {}, "sam")
+    commands.deliver_message(desk, commands.DeliverMessage(reference, "access_granted", {}), "sam")
     assert queries.ticket_view(desk, reference).status == "open"
 
 
@@ -307,16 +317,22 @@ def test_C21_a_saas_call_cannot_wait_for_environment_access(desk, frozen_clock):
     reference = answered_high_call(desk, frozen_clock, london(2026, 11, 23, 9, 0))
     before = history_kinds(desk, reference)
     with pytest.raises(NotAllowed, match="only an on-premise call"):
-        commands.deliver_message(desk, reference, "call_delayed", {"reason": "access_refused"}, "sam")
+        commands.deliver_message(
+            desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "access_refused"}), "sam"
+        )
     assert history_kinds(desk, reference) == before
 
 
 def test_C22_customer_absent_delays_and_customer_back_reopens(desk, frozen_clock):
     reference = answered_high_call(desk, frozen_clock, london(2026, 11, 23, 9, 0))
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "customer_absent"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "customer_absent"}), "sam"
+    )
     with pytest.raises(NotAllowed, match="not waiting for the message 'call_delayed'"):
-        commands.deliver_message(desk, reference, "call_delayed", {"reason": "customer_absent"}, "sam")
-    commands.deliver_message(desk, reference, "customer_back", {}, "sam")
+        commands.deliver_message(
+            desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "customer_absent"}), "sam"
+        )
+    commands.deliver_message(desk, commands.DeliverMessage(reference, "customer_back", {}), "sam")
     assert queries.ticket_view(desk, reference).status == "open"
 
 
@@ -347,7 +363,9 @@ def test_C14_C26_daily_updates_after_a_breach_skip_weekends_and_bank_holidays(de
 def test_C27_feedback_on_a_resolved_call_is_kept_with_it(desk, frozen_clock):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", RESOLVED_STRAIGHT_AWAY)
-    commands.deliver_message(desk, reference, "feedback", {"rating": 4, "comment": "Quick, thanks"}, "portal")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "feedback", {"rating": 4, "comment": "Quick, thanks"}), "portal"
+    )
     with desk.db.reading() as session:
         [feedback] = session.query(Feedback).all()
     assert (feedback.rating, feedback.comment) == (4, "Quick, thanks")
@@ -374,7 +392,9 @@ def test_C25_a_customer_sees_only_their_own_calls(desk):
 
 def test_C28_C29_C30_an_escalation_from_a_call_runs_to_a_response(desk, frozen_clock):
     reference = log_and_triage(desk)
-    escalation = commands.start_escalation(desk, "Nobody called me back", "amy", call_reference=reference)
+    escalation = commands.start_escalation(
+        desk, commands.StartEscalation("Nobody called me back", call_reference=reference), "amy"
+    )
     assert escalation.startswith("ESC-2026-")
     assert events(desk, reference, "escalation_started")[0].payload == {"escalation": escalation}
     view = queries.ticket_view(desk, escalation)
@@ -399,6 +419,10 @@ def test_C28_C29_C30_an_escalation_from_a_call_runs_to_a_response(desk, frozen_c
 
 def test_C28_an_escalation_may_start_on_its_own(desk, frozen_clock):
     escalation = commands.start_escalation(
-        desk, "Invoices are wrong", "amy", contact_name="Zed", contact_email="zed@example.com", account="Zed Co"
+        desk,
+        commands.StartEscalation(
+            "Invoices are wrong", contact_name="Zed", contact_email="zed@example.com", account="Zed Co"
+        ),
+        "amy",
     )
     assert open_task(desk, escalation, "Bring the concern to the Customer Services Manager").role == "account_manager"

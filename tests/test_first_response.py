@@ -41,7 +41,9 @@ def test_C12_an_answer_within_the_hour_stops_the_clock_and_its_timer(desk, froze
         resolution_due(desk, reference),
     ]
     frozen_clock.advance(timedelta(minutes=45))
-    commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE, "alice")
+    commands.complete_task(
+        desk, commands.CompleteTask(open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE), "alice"
+    )
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped"
     assert clock.breached_at is None
@@ -73,7 +75,9 @@ def test_C12_C14_a_missed_first_response_is_recorded_once_and_the_call_goes_on(d
     assert clock.breached_at == frozen_clock.now() - timedelta(seconds=1)
     assert clock.state == "running"
     frozen_clock.advance(timedelta(minutes=10))
-    commands.complete_task(desk, open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE, "alice")
+    commands.complete_task(
+        desk, commands.CompleteTask(open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE), "alice"
+    )
     open_task(desk, reference, "Resolve call (second line)")  # the call goes on (C14)
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped"

@@ -122,7 +122,9 @@ def test_a_reply_to_one_of_our_mails_threads_by_its_message_id(desk):
 def test_C24_a_reply_reopens_a_delayed_call(desk):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
     assert queries.ticket_view(desk, reference).status == "delayed"
     receipt = receive(desk, customer_mail(f"RE: {reference} the CSV", "Here it is."))
     assert (receipt.outcome, receipt.reopened) == ("added", True)

@@ -53,7 +53,9 @@ def delayed_call(desk) -> str:
     """Ann's call (logged by phone for Acme Ltd), Delayed waiting for information: its clocks paused."""
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
     assert queries.ticket_view(desk, reference).status == "delayed"
     return reference
 

@@ -217,13 +217,19 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     at_response = log_and_triage(desk)
     at_second_line = log_and_triage(desk)
     do(desk, at_second_line, "First level response", FIRST_RESPONSE)
-    commands.claim_task(desk, open_task(desk, at_second_line, "Resolve call (second line)").task_id, "sam")
+    commands.claim_task(
+        desk, commands.ClaimTask(open_task(desk, at_second_line, "Resolve call (second line)").task_id), "sam"
+    )
     awaiting_feedback = log_and_triage(desk)
     do(desk, awaiting_feedback, "First level response", RESOLVED_STRAIGHT_AWAY)
     delayed = log_and_triage(desk)
     do(desk, delayed, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(desk, delayed, "call_delayed", {"reason": "information_awaited"}, "sam")
-    escalation = commands.start_escalation(desk, "Nobody called back", "amy", call_reference=at_second_line)
+    commands.deliver_message(
+        desk, commands.DeliverMessage(delayed, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
+    escalation = commands.start_escalation(
+        desk, commands.StartEscalation("Nobody called back", call_reference=at_second_line), "amy"
+    )
     tickets = [breached, at_triage, at_response, at_second_line, awaiting_feedback, delayed, escalation]
 
     frozen_clock.set(london(2026, 11, 24, 9, 30))
@@ -290,7 +296,7 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     do(desk, at_triage, "Check the answer")
     assert sla_clocks(desk, at_triage)["first_response"]["state"] == "stopped"
     do(desk, at_second_line, "Resolve call (second line)", RESOLUTION, "sam")
-    commands.deliver_message(desk, delayed, "information_received", {}, "mail")
+    commands.deliver_message(desk, commands.DeliverMessage(delayed, "information_received", {}), "mail")
     assert sla_clocks(desk, delayed)["resolution"]["state"] == "running"
     do(desk, escalation, "Bring the concern to the Customer Services Manager", {"concern": "No call back"}, "amy")
 
@@ -424,7 +430,7 @@ def test_a_timer_the_new_version_changed_is_evaluated_again_and_the_dry_run_says
 def test_a_changed_element_the_ticket_has_done_or_is_at_is_refused(desk, frozen_clock, tmp_path):
     at_triage = log_call(desk)
     past_triage = log_and_triage(desk)
-    escalation = commands.start_escalation(desk, "Slow", "amy", call_reference=past_triage)
+    escalation = commands.start_escalation(desk, commands.StartEscalation("Slow", call_reference=past_triage), "amy")
     deploy(desk, tmp_path, RENAMED_TRIAGE, "v2")
     report = {r.reference: r for r in migration.plan(desk, 2)}
     assert report[at_triage].reasons == (
@@ -441,7 +447,7 @@ def test_a_version_without_the_tickets_process_is_refused_and_one_already_there_
     desk, frozen_clock, tmp_path
 ):
     reference = log_call(desk)
-    training = commands.record_training_need(desk, reference, "new_user", "", "alice")
+    training = commands.record_training_need(desk, commands.RecordTrainingNeed(reference, "new_user", ""), "alice")
     folder = tmp_path / "v2"
     shutil.copytree(WORKFLOWS, folder)
     (folder / "training.bpmn").unlink()

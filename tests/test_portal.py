@@ -84,7 +84,9 @@ def test_C24_C25_information_added_on_the_portal_reopens_a_delayed_call(desk, cu
         "First level response",
         {"response_method": "phone", "response": "Called", "next_step": "second_line", "handover_reason": "logs"},
     )
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}")
     assert "We are waiting for information or access from you" in page.get_data(as_text=True)

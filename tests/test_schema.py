@@ -98,7 +98,9 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     do(desk, high, "First level response", FIRST_RESPONSE)
     frozen_clock.set(moment + timedelta(days=1))
     Worker(desk).run_once()
-    commands.deliver_message(desk, high, "call_delayed", {"reason": "information_awaited"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(high, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
     with desk.db.engine.begin() as connection:  # back to 0007, and the breach as the desk wrote it then
         connection.execute(update(SlaSegment).where(SlaSegment.kind == "breach").values(priority=None))
         config = schema._alembic_config(desk.db)

@@ -36,13 +36,15 @@ def test_C01_C03_C12_C15_a_phone_call_resolved_straight_away_runs_from_logged_to
     assert first.role == "first_line"
 
     frozen_clock.advance(timedelta(minutes=20))
-    commands.complete_task(desk, first.task_id, RESOLVED_STRAIGHT_AWAY, "alice")
+    commands.complete_task(desk, commands.CompleteTask(first.task_id, RESOLVED_STRAIGHT_AWAY), "alice")
     view = queries.ticket_view(desk, reference)
     assert view.status == "resolved"
     assert view.open_tasks == []
 
     frozen_clock.advance(timedelta(hours=2))
-    commands.deliver_message(desk, reference, "feedback", {"rating": 5, "comment": "Quick and kind"}, "portal")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "feedback", {"rating": 5, "comment": "Quick and kind"}), "portal"
+    )
     view = queries.ticket_view(desk, reference)
     assert view.status == "closed"
     assert view.closed_at == frozen_clock.now()
@@ -102,7 +104,7 @@ def test_two_concurrent_completions_of_one_task_one_wins_one_conflicts(any_store
     def advisor(name):
         start.wait()
         try:
-            outcomes.append(commands.complete_task(desk, task.task_id, FIRST_RESPONSE, name))
+            outcomes.append(commands.complete_task(desk, commands.CompleteTask(task.task_id, FIRST_RESPONSE), name))
         except ConflictError as exc:
             outcomes.append(exc)
 
@@ -128,7 +130,9 @@ def test_a_stale_revision_is_refused_and_writes_nothing(desk):
     other = log_call(desk)  # an unrelated ticket changes nothing on ours
     assert other != reference
     with pytest.raises(ConflictError, match="changed since you opened it"):
-        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice", expected_revision=seen.revision - 1)
+        commands.complete_task(
+            desk, commands.CompleteTask(task.task_id, FIRST_RESPONSE, expected_revision=seen.revision - 1), "alice"
+        )
     assert queries.ticket_view(desk, reference).history == seen.history
 
 
@@ -137,7 +141,9 @@ def test_invalid_form_data_names_the_field_and_writes_nothing(desk):
     task = open_task(desk, reference, "First level response")
     before = queries.ticket_view(desk, reference)
     with pytest.raises(InvalidInput) as raised:
-        commands.complete_task(desk, task.task_id, {"response_method": "pigeon", "response": ""}, "alice")
+        commands.complete_task(
+            desk, commands.CompleteTask(task.task_id, {"response_method": "pigeon", "response": ""}), "alice"
+        )
     assert set(raised.value.fields) == {"response_method", "response", "next_step"}
     assert "must be one of: email, phone" in raised.value.fields["response_method"]
     after = queries.ticket_view(desk, reference)
@@ -155,7 +161,7 @@ def test_C02_a_call_without_contact_details_is_refused(desk):
 
 def test_unknown_task_and_unknown_reference_are_not_found(desk):
     with pytest.raises(NotFound):
-        commands.complete_task(desk, "00000000-0000-0000-0000-000000000000", {}, "alice")
+        commands.complete_task(desk, commands.CompleteTask("00000000-0000-0000-0000-000000000000", {}), "alice")
     with pytest.raises(NotFound, match="SUP-2026-999999"):
         queries.ticket_view(desk, "SUP-2026-999999")
 
@@ -182,9 +188,9 @@ def test_C15_a_task_is_done_only_by_the_role_of_its_lane(desk):
     reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
     with pytest.raises(Forbidden, match="First level response is a task for First line"):
-        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "sam", roles=["second_line"])
+        commands.complete_task(desk, commands.CompleteTask(task.task_id, FIRST_RESPONSE, roles=["second_line"]), "sam")
     assert history_kinds(desk, reference).count("task_completed") == 1  # only the triage
-    commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "alice", roles=["first_line"])
+    commands.complete_task(desk, commands.CompleteTask(task.task_id, FIRST_RESPONSE, roles=["first_line"]), "alice")
 
 
 def test_C02_call_details_longer_than_the_store_allows_are_refused_by_field(desk):
@@ -197,17 +203,17 @@ def test_C02_call_details_longer_than_the_store_allows_are_refused_by_field(desk
 def test_a_claimed_task_is_done_by_its_claimant_until_released(desk):
     reference = log_and_triage(desk)
     task = open_task(desk, reference, "First level response")
-    commands.claim_task(desk, task.task_id, "alice", roles=["first_line"])
+    commands.claim_task(desk, commands.ClaimTask(task.task_id, roles=["first_line"]), "alice")
     assert open_task(desk, reference, "First level response").claimed_by == "alice"
     with pytest.raises(ConflictError, match="already claimed by alice"):
-        commands.claim_task(desk, task.task_id, "bob", roles=["first_line"])
+        commands.claim_task(desk, commands.ClaimTask(task.task_id, roles=["first_line"]), "bob")
     with pytest.raises(ConflictError, match="claimed by alice"):
-        commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "bob", roles=["first_line"])
+        commands.complete_task(desk, commands.CompleteTask(task.task_id, FIRST_RESPONSE, roles=["first_line"]), "bob")
     with pytest.raises(Forbidden, match="only they or an admin"):
-        commands.release_task(desk, task.task_id, "bob", roles=["first_line"])
-    commands.release_task(desk, task.task_id, "alice", roles=["first_line"])
-    commands.claim_task(desk, task.task_id, "bob", roles=["first_line"])
-    commands.complete_task(desk, task.task_id, FIRST_RESPONSE, "bob", roles=["first_line"])
+        commands.release_task(desk, commands.ReleaseTask(task.task_id, roles=["first_line"]), "bob")
+    commands.release_task(desk, commands.ReleaseTask(task.task_id, roles=["first_line"]), "alice")
+    commands.claim_task(desk, commands.ClaimTask(task.task_id, roles=["first_line"]), "bob")
+    commands.complete_task(desk, commands.CompleteTask(task.task_id, FIRST_RESPONSE, roles=["first_line"]), "bob")
     kinds = history_kinds(desk, reference)
     assert kinds.count("task_claimed") == 2
     assert kinds.count("task_released") == 1

@@ -220,7 +220,7 @@ def test_C21_to_C24_the_sla_handlers_driven_by_a_diagram(sqlite_url, frozen_cloc
     reference = log_call(desk)
 
     def do(title, **data):
-        commands.complete_task(desk, open_task(desk, reference, title).task_id, data, "alice")
+        commands.complete_task(desk, commands.CompleteTask(open_task(desk, reference, title).task_id, data), "alice")
 
     do("Triage", priority="High")
     frozen_clock.set(london(2026, 11, 20, 16, 0))

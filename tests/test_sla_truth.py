@@ -169,11 +169,15 @@ def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_a
     assert_breached_at(desk, reference, RESOLUTION, london(2026, 11, 23, 17, 0))
 
     frozen_clock.set(london(2026, 11, 24, 10, 0))
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "information_awaited"}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+    )
     resolution = clock_of(desk, reference, RESOLUTION)
     assert (resolution.priority, resolution.state, resolution.breached) == ("Medium", "paused", True)
     frozen_clock.set(london(2026, 11, 24, 11, 0))
-    commands.deliver_message(desk, reference, "information_received", {"note": "CSV attached"}, "mail")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "information_received", {"note": "CSV attached"}), "mail"
+    )
     frozen_clock.set(london(2026, 11, 24, 12, 0))
     do(desk, reference, "Resolve call (second line)", RESOLVED, "sam")
 
@@ -207,8 +211,10 @@ def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_a
 def test_C14_the_task_form_shows_the_priority_after_a_regrade(desk, frozen_clock):
     reference = high_call(desk, frozen_clock, london(2026, 11, 23, 9, 0))
     do(desk, reference, "First level response", HANDED_TO_SECOND_LINE)
-    commands.deliver_message(desk, reference, "call_delayed", {"reason": "customer_absent"}, "sam")
-    commands.deliver_message(desk, reference, "customer_back", {}, "sam")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "customer_absent"}), "sam"
+    )
+    commands.deliver_message(desk, commands.DeliverMessage(reference, "customer_back", {}), "sam")
     [task] = queries.ticket_view(desk, reference).open_tasks
     assert queries.task_form(desk, task.task_id).context["priority"] == "Medium"
 

@@ -55,7 +55,9 @@ def test_the_worker_fires_a_timer_only_once_it_is_due(timer_desk, frozen_clock):
 
 def test_completing_the_task_first_cancels_its_timer_job(timer_desk, frozen_clock):
     reference = log_call(timer_desk)
-    commands.complete_task(timer_desk, open_task(timer_desk, reference, "First level response").task_id, {}, "alice")
+    commands.complete_task(
+        timer_desk, commands.CompleteTask(open_task(timer_desk, reference, "First level response").task_id, {}), "alice"
+    )
     assert due_jobs(timer_desk) == []
     assert queries.ticket_view(timer_desk, reference).status == "closed"
 

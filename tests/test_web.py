@@ -311,7 +311,9 @@ def test_C05_C12_C16_C27_the_whole_path_through_the_forms_from_triage_to_closed(
     assert [row.actor for row in completed] == ["alice", "alice", "sam"]
     assert completed[1].payload["data"]["next_step"] == "second_line"
 
-    commands.deliver_message(desk, reference, "feedback", {"rating": 5, "comment": "Thanks"}, "portal")
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "feedback", {"rating": 5, "comment": "Thanks"}), "portal"
+    )
     page = text(browser.get(f"/calls/{reference}"))
     assert queries.ticket_view(desk, reference).status == "closed"
     assert "Call closed" in page and "No open tasks." in page and 'status-closed">closed<' in page

@@ -33,7 +33,9 @@ def set_delayed(reference: str):
         reference,
         "delayed",
         form,
-        lambda: commands.deliver_message(current_desk(), reference, "call_delayed", payload, current_user.username),
+        lambda: commands.deliver_message(
+            current_desk(), commands.DeliverMessage(reference, "call_delayed", payload), current_user.username
+        ),
         lambda _: f"{reference} is Delayed; its SLA clocks are paused.",
     )
 
@@ -52,7 +54,9 @@ def work_can_progress(reference: str):
         "progress",
         form,
         lambda: commands.deliver_message(
-            current_desk(), reference, message, {"note": note} if note else {}, current_user.username
+            current_desk(),
+            commands.DeliverMessage(reference, message, {"note": note} if note else {}),
+            current_user.username,
         ),
         lambda _: f"{PROGRESS_MESSAGES[message]}: {reference} is re-opened.",
     )
@@ -67,7 +71,9 @@ def record_training_need(reference: str):
         "training",
         form,
         lambda: commands.record_training_need(
-            current_desk(), reference, form.need.data or "", (form.notes.data or "").strip(), current_user.username
+            current_desk(),
+            commands.RecordTrainingNeed(reference, form.need.data or "", (form.notes.data or "").strip()),
+            current_user.username,
         ),
         lambda linked: f"Training need recorded: {linked}. The account manager will arrange it.",
     )
@@ -82,7 +88,9 @@ def start_escalation(reference: str):
         "escalation",
         form,
         lambda: commands.start_escalation(
-            current_desk(), form.concern.data or "", current_user.username, call_reference=reference
+            current_desk(),
+            commands.StartEscalation(form.concern.data or "", call_reference=reference),
+            current_user.username,
         ),
         lambda linked: f"Escalation started: {linked}.",
     )

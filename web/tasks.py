@@ -70,11 +70,13 @@ def complete(task_id: str):
     try:
         reference = commands.complete_task(
             desk,
-            task_id,
-            task_forms.answers(form, shown.fields),
+            commands.CompleteTask(
+                task_id,
+                task_forms.answers(form, shown.fields),
+                expected_revision=revision,
+                roles=current_user.task_roles(),
+            ),
             current_user.username,
-            expected_revision=revision,
-            roles=current_user.task_roles(),
         )
     except InvalidInput as exc:
         return _render(shown, form, task_forms.show_errors(form, exc.fields), 400)
@@ -128,20 +130,22 @@ def _task_gone(task_id: str):
 @blueprint.route("/tasks/<task_id>/claim", methods=["POST"])
 @requires_roles(*TASK_ROLES, ADMIN)
 def claim(task_id: str):
-    return _claiming(task_id, commands.claim_task, "You have claimed {title}.")
+    command = commands.ClaimTask(task_id, current_user.task_roles())
+    return _claiming(commands.claim_task, command, "You have claimed {title}.")
 
 
 @blueprint.route("/tasks/<task_id>/release", methods=["POST"])
 @requires_roles(*TASK_ROLES, ADMIN)
 def release(task_id: str):
-    return _claiming(task_id, commands.release_task, "{title} is back in the queue.")
+    command = commands.ReleaseTask(task_id, current_user.task_roles())
+    return _claiming(commands.release_task, command, "{title} is back in the queue.")
 
 
-def _claiming(task_id: str, command, done: str):
+def _claiming(run, command: commands.ClaimTask | commands.ReleaseTask, done: str):
     """Claim or release, then back to the inbox with what happened (the CSRF token is checked app-wide)."""
-    shown = _task_for_current_user(task_id)
+    shown = _task_for_current_user(command.task_id)
     try:
-        command(current_desk(), task_id, current_user.username, roles=current_user.task_roles())
+        run(current_desk(), command, current_user.username)
     except ConflictError as exc:
         flash(f"{exc}.", "error")
     else:

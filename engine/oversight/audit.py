@@ -31,6 +31,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supportdesk.engine.conversation import commands as conversation
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.process.deployment import deploy_files
 from supportdesk.engine.process.spiff import HandlerRegistry
@@ -69,6 +70,7 @@ INPUTS = (
     "task_claimed",
     "task_released",
     MIGRATED,
+    *conversation.ENTRY_EVENTS,  # replies, notes, call-backs, portal messages, written again as they were
 )
 # Derived from the world outside the engine (the mail server, the portal), not from
 # the process: a replay cannot and need not reproduce them.
@@ -83,7 +85,7 @@ OUTSIDE = (
     "training_requested",
     "held_mail_discarded",
 )
-VOLATILE_KEYS = ("task_id", "message_id")  # random on every run
+VOLATILE_KEYS = ("task_id", "message_id", *conversation.VOLATILE_KEYS)  # random on every run, or the store's ids
 
 
 @dataclass(frozen=True)
@@ -421,17 +423,26 @@ def _give(scratch: Desk, stored: _Stored, reference: str, event: dict, catch_up:
     elif kind in ("escalation_raised", "training_need_recorded") and event["seq"] == 1:
         _start_linked(scratch, stored, kind, payload, actor)
     elif kind == "task_completed":
-        commands.complete_task(scratch, _task_at(scratch, reference, payload["element"]), payload["data"], actor)
+        commands.complete_task(
+            scratch, commands.CompleteTask(_task_at(scratch, reference, payload["element"]), payload["data"]), actor
+        )
     elif kind == "message_received":
-        commands.deliver_message(scratch, reference, payload["message"], payload["payload"], actor)
+        commands.deliver_message(
+            scratch, commands.DeliverMessage(reference, payload["message"], payload["payload"]), actor
+        )
     elif kind == "timer_fired" and not catch_up and payload.get("cause") != FIRED_WITH_COMMAND:
         _fire_timer_at(scratch, reference, payload["element"])
+    elif kind in conversation.ENTRY_EVENTS:
+        conversation.give_again(scratch, reference, kind, payload, actor)
     elif kind == MIGRATED:
         _deploy_numbered(scratch, stored.migrated_to[payload["to"]], payload["to"])
         migration.migrate_ticket(scratch, reference, payload["to"], actor)
     elif kind in ("task_claimed", "task_released"):
         task_id = _task_at(scratch, reference, _element_of_task(stored, payload["task_id"]))
-        (commands.claim_task if kind == "task_claimed" else commands.release_task)(scratch, task_id, actor)
+        if kind == "task_claimed":
+            commands.claim_task(scratch, commands.ClaimTask(task_id), actor)
+        else:
+            commands.release_task(scratch, commands.ReleaseTask(task_id), actor)
 
 
 def _fire_timer_at(scratch: Desk, reference: str, element: str) -> None:

@@ -654,7 +654,7 @@ class _Run:
             return
         data = self._form_data(row, story)
         try:
-            commands.complete_task(self.desk, row.task_id, data, self._advisor(row.role, story))
+            commands.complete_task(self.desk, commands.CompleteTask(row.task_id, data), self._advisor(row.role, story))
         except (ConflictError, NotFound):
             return  # no longer open: the call ended meanwhile
         except InvalidInput as exc:
@@ -713,7 +713,7 @@ class _Run:
 
     def _deliver(self, story: Story, message: str, payload: dict, actor: str) -> bool:
         try:
-            commands.deliver_message(self.desk, story.reference, message, payload, actor)
+            commands.deliver_message(self.desk, commands.DeliverMessage(story.reference, message, payload), actor)
         except NotAllowed:
             return False  # the call no longer waits for it (resolved meanwhile, say)
         return True
@@ -736,16 +736,16 @@ class _Run:
     def _escalate(self, story: Story) -> None:
         story.concern = story.rng.choice(CONCERNS)
         reference = commands.start_escalation(
-            self.desk, story.concern, self._advisor("account_manager", story), call_reference=story.reference
+            self.desk,
+            commands.StartEscalation(story.concern, call_reference=story.reference),
+            self._advisor("account_manager", story),
         )
         self.stories[reference] = story
 
     def _record_training(self, story: Story) -> None:
         reference = commands.record_training_need(
             self.desk,
-            story.reference,
-            story.training,
-            "Noticed while answering the call",
+            commands.RecordTrainingNeed(story.reference, story.training, "Noticed while answering the call"),
             self._advisor("first_line", story),
         )
         self.stories[reference] = story

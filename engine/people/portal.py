@@ -134,7 +134,9 @@ def leave_feedback(desk: Desk, contact_email: str, reference: str, rating: int |
     with desk.db.reading() as session:
         _own_call(session, contact_email, reference)
     commands.deliver_message(
-        desk, reference, "feedback", {"rating": rating, "comment": comment.strip()}, f"customer:{contact_email}"
+        desk,
+        commands.DeliverMessage(reference, "feedback", {"rating": rating, "comment": comment.strip()}),
+        f"customer:{contact_email}",
     )
 
 
@@ -142,4 +144,6 @@ def ask_to_escalate(desk: Desk, contact_email: str, reference: str, concern: str
     """C28: the customer raises a concern about their call; returns the escalation's reference."""
     with desk.db.reading() as session:
         _own_call(session, contact_email, reference)
-    return commands.start_escalation(desk, concern, f"customer:{contact_email}", call_reference=reference)
+    return commands.start_escalation(
+        desk, commands.StartEscalation(concern, call_reference=reference), f"customer:{contact_email}"
+    )

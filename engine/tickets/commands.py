@@ -1,18 +1,22 @@
 """Commands: every change of state goes through one of these functions.
 
-Each is one unit of work (``with UnitOfWork(desk, actor) as uow:``): load the
-ticket's instance (pinned to its diagram version), run SpiffWorkflow at the
-clock's now, save the state, the ready tasks, the waiting timers and the
-history, commit. All or nothing. A command against a stale ticket raises
-``ConflictError`` and writes nothing.
+Each takes its input as a frozen dataclass (``CallDetails``, ``CompleteTask``, ...),
+validated once here, whichever door it came through: the web desk, the API, the
+CLI, inbound mail, the worker or the audit's replay. Each is one unit of work
+(``with UnitOfWork(desk, actor) as uow:``): load the ticket's instance (pinned to
+its diagram version), run SpiffWorkflow at the clock's now, save the state, the
+ready tasks, the waiting timers and the history, commit. All or nothing. A command
+against a stale ticket raises ``ConflictError`` and writes nothing.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -72,28 +76,36 @@ def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
     return ticket.reference
 
 
-def start_escalation(
-    desk: Desk,
-    concern: str,
-    actor: str,
-    *,
-    call_reference: str | None = None,
-    contact_name: str = "",
-    contact_email: str = "",
-    account: str = "",
-) -> str:
-    """C28: a dissatisfied customer's concern becomes an escalation, linked to their call if
-    there is one (its contact and account are the call's); returns the ESC- reference."""
-    if not concern.strip():
-        raise InvalidInput("say what the customer is unhappy about", {"concern": "The concern is required"})
+@dataclass(frozen=True)
+class StartEscalation:
+    """C28: a dissatisfied customer's concern, about their call if there is one (its contact and
+    account are then the call's), or with the customer's own contact details."""
+
+    concern: str
+    call_reference: str | None = None
+    contact_name: str = ""
+    contact_email: str = ""
+    account: str = ""
+
+    def validated(self) -> StartEscalation:
+        concern = self.concern.strip()
+        if not concern:
+            raise InvalidInput("say what the customer is unhappy about", {"concern": "The concern is required"})
+        return replace(self, concern=concern, call_reference=self.call_reference or None)
+
+
+def start_escalation(desk: Desk, command: StartEscalation, actor: str) -> str:
+    """C28: the concern becomes an escalation, linked to its call; returns the ESC- reference."""
+    command = command.validated()
+    concern, call_reference = command.concern, command.call_reference
     with UnitOfWork(desk, actor) as uow:
         parent = find_ticket(uow.session, call_reference, lock=True) if call_reference else None
-        contact = _contact_of(parent, contact_name, contact_email, account)
+        contact = _contact_of(parent, command.contact_name, command.contact_email, command.account)
         ticket = Ticket(
             kind="escalation",
             parent_id=parent.id if parent else None,
             channel="phone",
-            summary=concern.strip()[:500],
+            summary=concern[:500],
             **contact,
         )
         start(
@@ -102,7 +114,7 @@ def start_escalation(
             "escalation",
             {"call_reference": call_reference},
             "escalation_raised",
-            {"concern": concern.strip(), "call": call_reference},
+            {"concern": concern, "call": call_reference},
         )
         if parent is not None:
             _note_on_parent(uow, parent, "escalation_started", {"escalation": ticket.reference})
@@ -115,10 +127,24 @@ TRAINING_NEEDS = {
 }
 
 
-def record_training_need(desk: Desk, call_reference: str, need: str, notes: str, actor: str) -> str:
+@dataclass(frozen=True)
+class RecordTrainingNeed:
+    """C19, C20: a training need an advisor sees on a call (one of ``TRAINING_NEEDS``)."""
+
+    call_reference: str
+    need: str
+    notes: str = ""
+
+    def validated(self) -> RecordTrainingNeed:
+        if self.need not in TRAINING_NEEDS:
+            raise InvalidInput("unknown training need", {"need": f"Need must be one of: {', '.join(TRAINING_NEEDS)}"})
+        return self
+
+
+def record_training_need(desk: Desk, command: RecordTrainingNeed, actor: str) -> str:
     """C19, C20: any advisor records a training need; the Account Manager gets a task."""
-    if need not in TRAINING_NEEDS:
-        raise InvalidInput("unknown training need", {"need": f"Need must be one of: {', '.join(TRAINING_NEEDS)}"})
+    command = command.validated()
+    call_reference, need, notes = command.call_reference, command.need, command.notes
     with UnitOfWork(desk, actor) as uow:
         parent = find_ticket(uow.session, call_reference, lock=True)
         ticket = Ticket(
@@ -176,34 +202,65 @@ def _note_on_parent(uow: UnitOfWork, parent: Ticket, kind: str, payload: dict) -
     history.append(uow.session, parent, at=uow.now, kind=kind, actor=uow.actor, payload=payload)
 
 
-def complete_task(
-    desk: Desk,
-    task_id: str,
-    data: dict,
-    actor: str,
-    *,
-    expected_revision: int | None = None,
-    roles: Collection[str] | None = None,
-) -> str:
-    """Complete a ready user task with its form data; returns the Call Reference.
+def _roles(roles: Collection[str] | None) -> frozenset[str] | None:
+    return None if roles is None else frozenset(roles)
 
-    ``roles``: the roles of the person completing it (None: any role, e.g. an
-    admin or a trusted script); the task's lane must be one of them.
-    """
+
+@dataclass(frozen=True)
+class CompleteTask:
+    """A ready user task's form, filled in. ``roles``: the roles of the person completing it
+    (None: any role, e.g. an admin or a trusted script); the task's lane must be one of them.
+    ``expected_revision``: the ticket's revision the form was opened at (a stale form is refused)."""
+
+    task_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    expected_revision: int | None = None
+    roles: Collection[str] | None = None
+
+    def validated(self) -> CompleteTask:
+        return replace(self, task_id=str(self.task_id), roles=_roles(self.roles))
+
+
+@dataclass(frozen=True)
+class ClaimTask:
+    """Take an open task, so others see who is on it. ``roles`` as for ``CompleteTask``."""
+
+    task_id: str
+    roles: Collection[str] | None = None
+
+    def validated(self) -> ClaimTask:
+        return replace(self, task_id=str(self.task_id), roles=_roles(self.roles))
+
+
+@dataclass(frozen=True)
+class ReleaseTask:
+    """Give a claimed task back: by its claimant, or by anyone with ``roles=None`` (an admin)."""
+
+    task_id: str
+    roles: Collection[str] | None = None
+
+    def validated(self) -> ReleaseTask:
+        return replace(self, task_id=str(self.task_id), roles=_roles(self.roles))
+
+
+def complete_task(desk: Desk, command: CompleteTask, actor: str) -> str:
+    """Complete a ready user task with its form data; returns the Call Reference."""
+    command = command.validated()
+    task_id, roles = command.task_id, command.roles
     with UnitOfWork(desk, actor) as uow:
         session = uow.session
         row = _open_task_for(session, task_id, actor, roles)
         if roles is not None and row.claimed_by not in (None, actor):
             raise ConflictError(f"{row.title} is claimed by {row.claimed_by}; ask them, or have it released")
         ticket = uow.ticket = row.ticket
-        if expected_revision is not None and ticket.revision != expected_revision:
+        if command.expected_revision is not None and ticket.revision != command.expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; reload and try again")
         workflow = load_workflow(session, desk, ticket.state)
         catch_up(uow, workflow)  # what fell due before this completion happens first
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
             raise _gone_task_error(session, task_id)
-        values = forms.clean(forms.fields_of(task.task_spec), data)
+        values = forms.clean(forms.fields_of(task.task_spec), dict(command.data))
         task.data.update(values)
         task.run()
         uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id, "data": values})
@@ -211,8 +268,10 @@ def complete_task(
     return ticket.reference
 
 
-def claim_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] | None = None) -> None:
+def claim_task(desk: Desk, command: ClaimTask, actor: str) -> None:
     """Take an open task, so others see who is on it (it can still be released)."""
+    command = command.validated()
+    task_id, roles = command.task_id, command.roles
     with UnitOfWork(desk, actor) as uow:
         row = _open_task_for(uow.session, task_id, actor, roles)
         if row.claimed_by not in (None, actor):
@@ -224,8 +283,10 @@ def claim_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] |
         uow.record("task_claimed", {"task": row.title, "task_id": task_id})
 
 
-def release_task(desk: Desk, task_id: str, actor: str, *, roles: Collection[str] | None = None) -> None:
+def release_task(desk: Desk, command: ReleaseTask, actor: str) -> None:
     """Give a claimed task back to the queue (the claimant, or anyone with ``roles=None``: an admin)."""
+    command = command.validated()
+    task_id, roles = command.task_id, command.roles
     with UnitOfWork(desk, actor) as uow:
         row = _open_task_for(uow.session, task_id, actor, roles)
         if row.claimed_by is None:
@@ -258,12 +319,27 @@ def _gone_task_error(session: Session, task_id: str) -> Exception:
     return NotFound(f"no open task {task_id}")
 
 
-def deliver_message(desk: Desk, reference: str, message: str, payload: dict | None, actor: str) -> None:
+@dataclass(frozen=True)
+class DeliverMessage:
+    """A BPMN message for a ticket's instance (e.g. ``information_received``), with its payload."""
+
+    reference: str
+    message: str
+    payload: Mapping[str, Any] | None = None
+
+    def validated(self) -> DeliverMessage:
+        if not self.message:
+            raise InvalidInput("which message?", {"message": "The message is required"})
+        return replace(self, reference=self.reference.strip(), payload=dict(self.payload or {}))
+
+
+def deliver_message(desk: Desk, command: DeliverMessage, actor: str) -> None:
     """Deliver a BPMN message (e.g. information received) to the ticket's instance."""
+    command = command.validated()
     with UnitOfWork(desk, actor) as uow:
-        uow.ticket = find_ticket(uow.session, reference, lock=True)
-        if not deliver(uow, message, payload):
-            raise NotAllowed(f"ticket {reference} is not waiting for the message {message!r}")
+        uow.ticket = find_ticket(uow.session, command.reference, lock=True)
+        if not deliver(uow, command.message, dict(command.payload or {})):
+            raise NotAllowed(f"ticket {command.reference} is not waiting for the message {command.message!r}")
 
 
 def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:

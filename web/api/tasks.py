@@ -83,7 +83,9 @@ def complete_task(body: dict, task_id: str):
     user = api_user()
     data = _as_posted(body["data"])
     reference = commands.complete_task(
-        current_desk(), task_id, data, user.username, expected_revision=body["revision"], roles=user.task_roles()
+        current_desk(),
+        commands.CompleteTask(task_id, data, expected_revision=body["revision"], roles=user.task_roles()),
+        user.username,
     )
     return ticket_body(queries.ticket_view(current_desk(), reference))
 

@@ -82,12 +82,14 @@ def start_escalation(headers: dict, body: dict):
     def command(desk):
         return commands.start_escalation(
             desk,
-            body["concern"],
+            commands.StartEscalation(
+                body["concern"],
+                call_reference=body["call_reference"],
+                contact_name=body["contact_name"],
+                contact_email=body["contact_email"],
+                account=body["account"],
+            ),
             actor,
-            call_reference=body["call_reference"],
-            contact_name=body["contact_name"],
-            contact_email=body["contact_email"],
-            account=body["account"],
         )
 
     return idempotency.create(
@@ -254,6 +256,8 @@ def send_message(body: dict, reference: str):
     """
     note = body["note"].strip()
     commands.deliver_message(
-        current_desk(), reference, body["message"], {"note": note} if note else {}, api_user().username
+        current_desk(),
+        commands.DeliverMessage(reference, body["message"], {"note": note} if note else {}),
+        api_user().username,
     )
     return ticket_body(queries.ticket_view(current_desk(), reference))
