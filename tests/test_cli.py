@@ -99,7 +99,8 @@ def test_C01_C03_the_skeleton_path_through_the_cli(run):
         "call_closed",
     ):
         assert kind in shown
-    assert "bob" in shown and "Sender domain re-verified" in shown
+    assert "bob" in shown
+    assert "Sender domain re-verified" in shown
     assert run("tasks").stdout.strip() == "no open tasks"
 
 
@@ -140,7 +141,8 @@ def test_a_broken_diagram_is_refused_by_the_cli_and_the_old_version_keeps_servin
     )
     (bad / "support_call.bpmn").write_text(text)
     refused = run("deploy", "--dir", str(bad), expect=1)
-    assert "support_call.bpmn:" in refused.stderr and "Flow_triage_to_set_priority" in refused.stderr
+    assert "support_call.bpmn:" in refused.stderr
+    assert "Flow_triage_to_set_priority" in refused.stderr
     assert log_call(run).startswith("SUP-")
 
 
@@ -173,5 +175,7 @@ def test_nonsense_in_the_calendar_file_stops_the_desk_with_a_clear_message(run, 
     calendar = folder / "calendar.toml"
     calendar.write_text(calendar.read_text().replace('monday = ["08:30-18:00"]', 'monday = ["18:00-08:30"]'))
     refused = run("deploy", "--dir", str(folder), expect=1, workflows=folder)
-    assert refused.stderr.startswith("error: ") and "calendar.toml" in refused.stderr
-    assert "opening_hours.monday" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("error: ")
+    assert "calendar.toml" in refused.stderr
+    assert "opening_hours.monday" in refused.stderr
+    assert "Traceback" not in refused.stderr

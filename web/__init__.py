@@ -147,14 +147,11 @@ FILTERS = (
     "local_time",
     "age",
     "role_name",
-    "event_kind",
-    "event_summary",
     "sentence",
     "label",
     "working_time",
     "clock_name",
     "moment",
-    "linked_ticket",
     "task_context",
 )
 

@@ -17,12 +17,13 @@ from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from supportdesk.engine.mail import queries as mail_queries
+from supportdesk.engine.people import users
 from supportdesk.engine.tickets import jobs, queries
 from supportdesk.engine.tickets.commands import TRAINING_NEEDS
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers.delay import DELAY_REASONS
 
-from . import current_desk, diagram_svg, timeline_svg
+from . import current_desk, diagram_svg, history_text, timeline_svg
 from .access import ADVISORS, ESCALATORS
 from .formatting import sentence
 
@@ -55,7 +56,8 @@ class DelayForm(FlaskForm):
     reason = SelectField(
         "Why the call waits", choices=_choices(DELAY_REASONS), validate_choice=False, render_kw={"required": True}
     )
-    note = StringField("Note", render_kw={"maxlength": NOTE_LIMIT})
+    # C22, C25: the customer reads this on the portal as what the desk is waiting for.
+    note = StringField("What the desk is waiting for (the customer sees this)", render_kw={"maxlength": NOTE_LIMIT})
 
 
 class ProgressForm(FlaskForm):
@@ -121,9 +123,11 @@ def render_ticket(
         "delivery_enabled": mail_queries.mail_delivery_enabled(desk),
     }
     incidents = jobs.incidents_of(desk, reference)
+    names = users.display_names(desk, history_text.people_in(view.history))
     return render_template(
         "ticket.html",
         ticket=view,
+        history=history_text.history_lines(view.history, names),
         facts=facts,
         forms=forms,
         may=may,

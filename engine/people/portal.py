@@ -21,8 +21,8 @@ from supportdesk.engine.tickets import commands, queries
 from supportdesk.engine.tickets.instances import find_ticket
 from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
-# What the customer sees of a call's history: their own words and ours to them,
-# never advisors' notes, hand-over reasons or internal alerts.
+# What the customer sees of a call's history, in their words (C25): their own words and ours to them,
+# never advisors' notes, hand-over reasons, clause numbers or internal alerts.
 PUBLIC_EVENTS = {
     "call_logged": "Call logged",
     "priority_set": "Priority set",
@@ -31,16 +31,28 @@ PUBLIC_EVENTS = {
     "call_reopened": "Work resumed",
     "call_resolved": "Resolved",
     "customer_information": "You added information",
-    "mail_received": "Your email received",
+    "mail_received": "Email received",
     "feedback_received": "Your feedback",
-    "escalation_started": "Your concern raised",
+    "escalation_started": "Your concern passed to your Account Manager",
     "call_closed": "Closed",
 }
 NEXT_STEP = {
     "open": "Our support team is working on your call.",
-    "delayed": "We are waiting for information or access from you: add it below and work resumes.",
+    "delayed": "Add what we are waiting for below, or reply to our last email, and work on your call resumes.",
     "resolved": "Your call is resolved. Tell us how we did.",
     "closed": "Your call is closed.",
+}
+# C22: what the desk waits for, by the reason the call is Delayed (handlers.delay.DELAY_REASONS).
+WAITING_FOR = {
+    "information_awaited": "Information we asked you for",
+    "access_refused": "Access to your environment, so that we can look into it",
+    "customer_absent": "To hear from you: we could not reach you",
+}
+# C05: the priorities as a customer reads them.
+PRIORITY_WORDS = {"Enhancement": "Request for a product enhancement"}
+CLOSED_BECAUSE = {
+    "enhancement": "Your request is with our Development Team, for possible inclusion in a later release.",
+    "advised": "Your Account Manager contacts you with advice.",
 }
 
 
@@ -53,6 +65,15 @@ class PublicUpdate:
 
 
 @dataclass(frozen=True)
+class PublicFeedback:
+    """C27: the feedback the customer gave, shown back to them."""
+
+    at: datetime
+    rating: int | None
+    comment: str
+
+
+@dataclass(frozen=True)
 class PublicCall:
     reference: str
     status: str
@@ -62,6 +83,8 @@ class PublicCall:
     next_step: str
     updates: list[PublicUpdate]
     may_give_feedback: bool
+    waiting_for: str = ""  # C22: while Delayed, what the desk is waiting for
+    feedback: PublicFeedback | None = None
 
 
 def _own_call(session: Session, contact_email: str, reference: str) -> Ticket:
@@ -81,37 +104,87 @@ def call_for_customer(desk: Desk, contact_email: str, reference: str) -> PublicC
     return PublicCall(
         view.reference,
         view.status,
-        view.priority,
+        _priority(view.priority) or None,
         view.summary,
         view.created_at,
         NEXT_STEP.get(view.status, ""),
         public_updates(view),
         may_give_feedback=view.status == "resolved",
+        waiting_for=waiting_for(view) if view.status == "delayed" else "",
+        feedback=feedback_given(view),
     )
 
 
 def public_updates(view: queries.TicketView) -> list[PublicUpdate]:
     """What a customer may read of a call's history (the portal and the API show the same)."""
     return [
-        PublicUpdate(e.at, e.kind, PUBLIC_EVENTS[e.kind], _public_detail(e))
+        PublicUpdate(e.at, e.kind, PUBLIC_EVENTS[e.kind], _public_detail(e.kind, e.payload))
         for e in view.history
         if e.kind in PUBLIC_EVENTS
     ]
 
 
-def _public_detail(event) -> str:
-    payload = event.payload
-    return {
-        "call_logged": payload.get("summary", ""),
-        "priority_set": payload.get("priority", ""),
-        "priority_regraded": f"{payload.get('from')} to {payload.get('to')}",
-        "call_delayed": payload.get("why", ""),
-        "call_resolved": payload.get("resolution", ""),
-        "customer_information": payload.get("text", ""),
-        "mail_received": payload.get("subject", ""),
-        "feedback_received": payload.get("comment", ""),
-        "escalation_started": payload.get("escalation", ""),
-    }.get(event.kind, "")
+def waiting_for(view: queries.TicketView) -> str:
+    """C22: what the desk waits for, from the latest time the call was set Delayed: the reason in the
+    customer's words, and the advisor's note on what is awaited (the Delayed form says the customer reads it)."""
+    delays = [e.payload for e in view.history if e.kind == "call_delayed"]
+    return _awaited(delays[-1]) if delays else ""
+
+
+def feedback_given(view: queries.TicketView) -> PublicFeedback | None:
+    """C27: the latest feedback the customer gave on the call, to show it back to them."""
+    given = [e for e in view.history if e.kind == "feedback_received"]
+    if not given:
+        return None
+    rating = given[-1].payload.get("rating")
+    return PublicFeedback(
+        given[-1].at, rating if isinstance(rating, int) else None, given[-1].payload.get("comment") or ""
+    )
+
+
+def _public_detail(kind: str, payload: dict) -> str:
+    describe = _PUBLIC_DETAILS.get(kind)
+    return describe(payload) if describe else ""
+
+
+def _awaited(delay: dict) -> str:
+    what = WAITING_FOR.get(delay.get("reason") or "", "Something from you")
+    note = str(delay.get("note") or "").strip()
+    return f"{what}: {note}" if note else f"{what}."
+
+
+def _priority(name: str | None) -> str:
+    return PRIORITY_WORDS.get(name or "", name or "")
+
+
+def _regraded(payload: dict) -> str:
+    return f"From {_priority(payload.get('from'))} to {_priority(payload.get('to'))}"
+
+
+def _feedback(payload: dict) -> str:
+    rating, comment = payload.get("rating"), str(payload.get("comment") or "")
+    stars = f"{rating} out of 5" if rating else ""
+    return ": ".join(part for part in (stars, comment) if part)
+
+
+def _escalated(payload: dict) -> str:
+    reference = payload.get("escalation")
+    return f"They will contact you (reference {reference})." if reference else "They will contact you."
+
+
+# Each detail in the customer's words: the internal reason of a re-grade or a delay is never shown.
+_PUBLIC_DETAILS = {
+    "call_logged": lambda p: str(p.get("summary") or ""),
+    "priority_set": lambda p: _priority(p.get("priority")),
+    "priority_regraded": _regraded,
+    "call_delayed": _awaited,
+    "call_resolved": lambda p: str(p.get("resolution") or ""),
+    "customer_information": lambda p: str(p.get("text") or ""),
+    "mail_received": lambda p: str(p.get("subject") or ""),
+    "feedback_received": _feedback,
+    "escalation_started": _escalated,
+    "call_closed": lambda p: CLOSED_BECAUSE.get(p.get("outcome") or "", ""),
+}
 
 
 def add_information(desk: Desk, contact_email: str, reference: str, text: str) -> None:

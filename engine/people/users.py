@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -259,6 +260,17 @@ def get_person(desk: Desk, user_id: int) -> Person | None:
     with desk.db.reading() as session:
         user = session.get(User, user_id)
         return _person(user) if user else None
+
+
+def display_names(desk: Desk, usernames: Iterable[str]) -> dict[str, str]:
+    """The display names of those ``usernames`` that are people here: a ticket's history names who did
+    what by username ("desk", "mail" and customers are no users, and get none)."""
+    wanted = set(usernames)
+    if not wanted:
+        return {}
+    with desk.db.reading() as session:
+        rows = session.execute(select(User.username, User.display_name).where(User.username.in_(wanted)))
+        return {username: name for username, name in rows if name}
 
 
 def person_for_session(desk: Desk, user_id: int, epoch: int) -> Person | None:
