@@ -116,8 +116,6 @@ def worker(once: bool, lease: int) -> None:
     and gives back the rest). Run one or more per machine on PostgreSQL; on SQLite, `serve` runs it."""
     from datetime import timedelta
 
-    from sqlalchemy.engine import make_url
-
     from supportdesk.engine.tickets import jobs
 
     desk = open_desk()
@@ -128,8 +126,7 @@ def worker(once: bool, lease: int) -> None:
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, worker.on_signal)
-    store = make_url(desk.settings.database_url).render_as_string(hide_password=True)
-    click.echo(f"worker {worker.name} on {store}", err=True)
+    click.echo(f"worker {worker.name} on {desk.db.shown_url}", err=True)
     if desk.db.is_sqlite:  # correct with two, but they would only queue for SQLite's one writer
         click.echo("on SQLite run one worker only (`supportdesk serve` runs its own)", err=True)
     worker.run_forever()

@@ -18,12 +18,11 @@ from openapi_spec_validator import validate
 from supportdesk.cli.report import as_json
 from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.oversight import reports
-from supportdesk.engine.people import api_tokens
+from supportdesk.engine.people import api_tokens, idempotency
 from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.engine.store.models import ApiToken, IdempotencyKey, Ticket, User
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.web import create_app
-from supportdesk.web.api import idempotency
 
 from helpers import ANN, FIRST_RESPONSE, do, log_and_triage, log_call, open_task
 from web_client import PASSWORD, desk_app, sign_in, use_quick_password_hashes
@@ -95,7 +94,8 @@ def problem(response, status: int, kind: str) -> dict:
     body = response.get_json()
     assert body["type"] == f"/api/v1/problems/{kind}"
     assert body["status"] == status
-    assert body["title"] and body["detail"]
+    assert body["title"]
+    assert body["detail"]
     return body
 
 
@@ -161,9 +161,12 @@ def test_a_person_makes_a_token_that_is_shown_once_and_stored_hashed(desk, clien
     response = alice.post("/tokens", json={"name": "CRM sync"})
     assert response.status_code == 201
     made = response.get_json()
-    assert made["username"] == "alice" and made["name"] == "CRM sync" and made["active"] is True
+    assert made["username"] == "alice"
+    assert made["name"] == "CRM sync"
+    assert made["active"] is True
     token = made["token"]
-    assert token.startswith("sdk_") and len(token) > 40
+    assert token.startswith("sdk_")
+    assert len(token) > 40
     assert Caller(client, token).get("/me").get_json()["username"] == "alice"
     listed = alice.get("/tokens").get_json()["items"]
     assert {t["name"] for t in listed} == {"tests", "CRM sync"}
@@ -189,12 +192,14 @@ def test_only_an_admin_manages_other_peoples_tokens(as_):
     alice, admin = as_("alice"), as_("admin")
     problem(alice.post("/tokens", json={"name": "x", "username": "sam"}), 403, "forbidden")
     made = admin.post("/tokens", json={"name": "for sam", "username": "sam"})
-    assert made.status_code == 201 and made.get_json()["username"] == "sam"
+    assert made.status_code == 201
+    assert made.get_json()["username"] == "sam"
     problem(alice.get("/tokens?username=sam"), 403, "forbidden")
     assert [t["name"] for t in admin.get("/tokens?username=sam").get_json()["items"]] == ["for sam"]
     problem(alice.delete(f"/tokens/{made.get_json()['id']}"), 403, "forbidden")
     revoked = admin.delete(f"/tokens/{made.get_json()['id']}")
-    assert revoked.status_code == 200 and revoked.get_json()["revoked_by"] == "admin"
+    assert revoked.status_code == 200
+    assert revoked.get_json()["revoked_by"] == "admin"
     problem(admin.delete("/tokens/9999"), 404, "not-found")
     problem(admin.post("/tokens", json={"name": "x", "username": "nobody"}), 404, "not-found")
     assert problem(alice.post("/tokens", json={"name": " "}), 400, "invalid-input")["errors"] == {
@@ -212,7 +217,9 @@ def test_the_command_line_creates_lists_and_revokes_tokens(desk, sqlite_url, cli
     secret = created.stdout.strip().splitlines()[-1]
     assert Caller(client, secret).get("/me").status_code == 200
     listed = runner.invoke(token, ["list", "alice"])
-    assert "CRM sync" in listed.output and "active" in listed.output and secret not in listed.output
+    assert "CRM sync" in listed.output
+    assert "active" in listed.output
+    assert secret not in listed.output
     token_id = listed.output.split("\t")[0]
     assert runner.invoke(token, ["revoke", token_id]).exit_code == 0
     problem(Caller(client, secret).get("/me"), 401, "unauthenticated")
@@ -239,7 +246,8 @@ def test_first_line_logs_a_call_and_reads_it_back_where_it_points(desk, as_):
     }
     assert response.headers["Location"] == f"{PREFIX}/tickets/SUP-2026-000001"
     ticket = alice.get(response.headers["Location"].removeprefix(PREFIX)).get_json()
-    assert ticket["account"] == "Acme Ltd" and ticket["status"] == "open"
+    assert ticket["account"] == "Acme Ltd"
+    assert ticket["status"] == "open"
     assert queries.ticket_view(desk, "SUP-2026-000001").history[0].actor == "alice"
     assert [t["title"] for t in ticket["open_tasks"]] == ["Confirm priority"]
     # C06: the engine's table suggests High for a crash three hours before a campaign.
@@ -294,7 +302,8 @@ def test_a_retried_call_with_the_same_idempotency_key_is_logged_once(desk, as_):
     alice = as_("alice")
     key = {"Idempotency-Key": "0b6c3f0e-call-1"}
     first = alice.post("/calls", json=CALL, headers=key)
-    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    assert first.status_code == 201
+    assert "Idempotent-Replayed" not in first.headers
     retry = alice.post("/calls", json=dict(reversed(list(CALL.items()))), headers=key)  # same body, keys reordered
     assert retry.status_code == 201
     assert retry.headers["Idempotent-Replayed"] == "true"
@@ -354,7 +363,8 @@ def test_a_retry_racing_the_first_request_rolls_back_its_call_and_answers_the_fi
     monkeypatch.setattr(idempotency, "_stored", missed_the_first_time)
     second = alice.post("/calls", json=CALL, headers=key)
     assert len(looks) == 2  # looked, ran, hit the key's constraint, looked again
-    assert second.status_code == 201 and second.headers["Idempotent-Replayed"] == "true"
+    assert second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true"
     assert second.get_data() == first.get_data()
     assert ticket_count(desk) == 1
     # The loser's call rolled back whole, its reference number too.
@@ -379,16 +389,19 @@ def test_a_ticket_shows_its_clocks_with_due_and_remaining_working_time_tasks_and
     assert first["due_at"] == "2026-11-23T11:00:00+00:00"
     assert (first["state"], first["breached"]) == ("running", False)
     assert (first["elapsed_seconds"], first["remaining_seconds"]) == (20 * 60, 40 * 60)
-    assert clocks["resolution"]["priority"] == "Low" and clocks["resolution"]["target"]
+    assert clocks["resolution"]["priority"] == "Low"
+    assert clocks["resolution"]["target"]
     assert [t["title"] for t in ticket["open_tasks"]] == ["First level response"]
     assert ticket["open_tasks"][0]["role"] == "first_line"
     kinds = [event["kind"] for event in ticket["history"]]
     assert kinds[:2] == ["call_logged", "priority_set"]
-    assert "task_completed" not in kinds and "sla_started" not in kinds  # internal steps stay internal
+    assert "task_completed" not in kinds
+    assert "sla_started" not in kinds
     assert ticket["history"][0]["detail"] == ANN.summary
     frozen_clock.set(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
     first = {c["metric"]: c for c in as_("carl").get(f"/tickets/{reference}").get_json()["clocks"]}["first_response"]
-    assert first["breached"] is True and first["remaining_seconds"] == -3600
+    assert first["breached"] is True
+    assert first["remaining_seconds"] == -3600
 
 
 def test_an_unknown_ticket_is_404(as_):
@@ -417,10 +430,13 @@ def test_tickets_are_listed_a_page_at_a_time_in_the_order_they_changed(desk, as_
         link = response.headers["Link"]
         assert link.endswith('>; rel="next"')
         assert parse_qs(urlsplit(link[1 : link.index(">")]).query)["cursor"] == [cursor]
-    assert seen == expected and pages == 3
+    assert seen == expected
+    assert pages == 3
     item = carl.get("/tickets", query_string={"limit": 1}).get_json()["items"][0]
-    assert item["reference"] == references[0] and item["updated_at"] == "2026-11-23T10:00:00+00:00"
-    assert item["breached"] is False and item["kind"] == "call"
+    assert item["reference"] == references[0]
+    assert item["updated_at"] == "2026-11-23T10:00:00+00:00"
+    assert item["breached"] is False
+    assert item["kind"] == "call"
 
 
 def test_tickets_are_filtered_by_status_priority_kind_account_breach_and_last_change(desk, as_, frozen_clock):
@@ -516,10 +532,12 @@ def test_C28_an_account_manager_starts_an_escalation_linked_to_the_call(desk, as
     assert created["reference"].startswith("ESC-")
     assert response.headers["Location"] == f"{PREFIX}/tickets/{created['reference']}"
     again = amy.post("/escalations", json={"concern": "Nobody called back", "call_reference": reference}, headers=key)
-    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == created
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == created
     assert ticket_count(desk) == 2
     escalation = amy.get(f"/tickets/{created['reference']}").get_json()
-    assert escalation["parent_reference"] == reference and escalation["contact_email"] == "ann@example.com"
+    assert escalation["parent_reference"] == reference
+    assert escalation["contact_email"] == "ann@example.com"
 
 
 def test_escalations_are_checked(desk, as_):
@@ -545,7 +563,8 @@ def test_escalations_are_checked(desk, as_):
             "account": "Initech",
         },
     )
-    assert standalone.status_code == 201 and standalone.get_json()["parent_reference"] is None
+    assert standalone.status_code == 201
+    assert standalone.get_json()["parent_reference"] is None
 
 
 # Tasks --------------------------------------------------------------------------------------------------------
@@ -663,12 +682,14 @@ def test_an_account_manager_manages_accounts(desk, as_):
         json={"name": "Acme Ltd", "account_manager": "amy", "licence_type": "saas"},
         headers={"Idempotency-Key": "acct-1"},
     )
-    assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.status_code == 201
+    assert retry.headers["Idempotent-Replayed"] == "true"
     problem(amy.post("/accounts", json={"name": "Acme Ltd"}), 409, "conflict")
     assert amy.post("/accounts", json={"name": "Globex"}).status_code == 201
     assert as_("alice").get("/accounts/Acme Ltd").get_json() == account
     changed = as_("admin").patch("/accounts/Globex", json={"account_manager": "amy", "licence_type": "on_premise"})
-    assert changed.status_code == 200 and changed.get_json()["licence_type"] == "on_premise"
+    assert changed.status_code == 200
+    assert changed.get_json()["licence_type"] == "on_premise"
     cleared = amy.patch("/accounts/Globex", json={"licence_type": None}).get_json()
     assert (cleared["licence_type"], cleared["account_manager"]) == (None, "amy")
     assert [a["name"] for a in as_("audrey").get("/accounts").get_json()["items"]] == ["Acme Ltd", "Globex"]
@@ -765,13 +786,18 @@ def test_the_docs_page_links_the_description_and_runs_under_the_strict_policy(cl
     page = client.get(f"{PREFIX}/docs")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert f'href="{PREFIX}/openapi.json"' in html and f'data-spec-url="{PREFIX}/openapi.json"' in html
+    assert f'href="{PREFIX}/openapi.json"' in html
+    assert f'data-spec-url="{PREFIX}/openapi.json"' in html
     policy = page.headers["Content-Security-Policy"]
-    assert "script-src 'self';" in policy and "style-src 'self';" in policy
-    assert "<script>" not in html and "style=" not in html and "https://" not in html  # nothing inline, no CDN
+    assert "script-src 'self';" in policy
+    assert "style-src 'self';" in policy
+    assert "<script>" not in html
+    assert "style=" not in html
+    assert "https://" not in html
     for src in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
         asset = client.get(f"{PREFIX}/docs/assets/{src}")
-        assert asset.status_code == 200 and len(asset.data) > 1000
+        assert asset.status_code == 200
+        assert len(asset.data) > 1000
     assert client.get(f"{PREFIX}/docs/start.js").mimetype == "text/javascript"
     problem(client.get(f"{PREFIX}/docs/assets/swagger-editor.js"), 404, "not-found")
 
@@ -799,7 +825,7 @@ def test_an_unexpected_failure_is_a_500_problem_that_says_nothing_of_the_cause(d
 
 def test_a_token_records_when_it_was_last_used_to_the_minute(desk, client, frozen_clock):
     ensure_demo_users(desk)
-    info, token = api_tokens.create_token(desk, "alice", "tests", by=None)
+    _info, token = api_tokens.create_token(desk, "alice", "tests", by=None)
     caller = Caller(client, token)
     caller.get("/me")
     frozen_clock.set(frozen_clock.now() + timedelta(seconds=30))

@@ -71,6 +71,11 @@ class Database:
         with self._read_sessions() as session:
             yield session
 
+    @property
+    def shown_url(self) -> str:
+        """The store's URL for logs and messages, with any password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     def dispose(self) -> None:
         self.engine.dispose()
         self.write_engine.dispose()

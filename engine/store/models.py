@@ -135,6 +135,7 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     version: Mapped[DiagramVersion] = relationship()
+    parent: Mapped[Ticket | None] = relationship(remote_side=[id])  # the call an escalation or training is about
 
     __mapper_args__: ClassVar = {"version_id_col": revision}
 

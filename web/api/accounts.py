@@ -7,7 +7,6 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import url_for
-from sqlalchemy.orm import Session
 
 from supportdesk.engine.people import accounts
 from supportdesk.engine.store.models import Account
@@ -66,7 +65,7 @@ def create_account(headers: dict, body: dict):
     )
 
 
-def _created_account(_session: Session, added: list[Any]) -> dict | None:
+def _created_account(added: list[Any]) -> dict | None:
     row = next((obj for obj in added if isinstance(obj, Account)), None)
     if row is None:
         return None

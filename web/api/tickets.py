@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import request, url_for
-from sqlalchemy.orm import Session
 
 from supportdesk.engine.bounds import MAX_ID, moment_problem
 from supportdesk.engine.people.portal import public_updates
@@ -101,18 +100,17 @@ def start_escalation(headers: dict, body: dict):
     )
 
 
-def _created_ticket(session: Session, added: list[Any]) -> dict | None:
+def _created_ticket(added: list[Any]) -> dict | None:
     ticket = next((obj for obj in added if isinstance(obj, Ticket)), None)
     if ticket is None:
         return None
-    parent = session.get(Ticket, ticket.parent_id) if ticket.parent_id else None
     return schemas.CreatedTicket().dump(
         {
             "reference": ticket.reference,
             "kind": ticket.kind,
             "status": ticket.status,
             "priority": ticket.priority,
-            "parent_reference": parent.reference if parent else None,
+            "parent_reference": ticket.parent.reference if ticket.parent else None,
             "created_at": ticket.created_at,
         }
     )
