@@ -200,4 +200,6 @@ def _read(parse, name: str, default, **kwargs):
     try:
         return parse(name, default, **kwargs)
     except EnvValidationError as error:  # the message is the field's or validator's, e.g. "must be at least 1"
-        raise ValueError(f"{name} {error.error_messages[0]}") from None
+        messages = error.error_messages  # a list for one field (marshmallow's type says a mapping too)
+        first = messages[0] if isinstance(messages, list) else next(iter(messages.values()))[0]
+        raise ValueError(f"{name} {first}") from None

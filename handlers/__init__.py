@@ -10,10 +10,20 @@ clocks and mail), never opens a transaction or sends anything itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
+
+from SpiffWorkflow.task import Task as SpiffTask
 
 from supportdesk.engine.process.spiff import HandlerRegistry
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
-Handler = Callable[..., None]
+
+class Handler(Protocol):
+    """A service task's handler: it writes through the command's unit of work (never a transaction
+    of its own) and reads what it needs from the task's data. mypy checks every registered one."""
+
+    def __call__(self, uow: UnitOfWork, task: SpiffTask, /) -> None: ...
+
 
 HANDLERS: dict[str, Handler] = {}
 # Functions a diagram's expressions may call, e.g. a timer's

@@ -6,7 +6,10 @@ customer is absent (C22). A High call is re-graded to Medium; the clocks
 pause (C23). A message that work can progress re-opens it (C24).
 """
 
+from SpiffWorkflow.task import Task as SpiffTask
+
 from supportdesk.engine.errors import InvalidInput, NotAllowed
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
 from . import handler
 
@@ -18,7 +21,7 @@ DELAY_REASONS = {
 
 
 @handler("set_delayed")
-def set_delayed(uow, task) -> None:
+def set_delayed(uow: UnitOfWork, task: SpiffTask) -> None:
     request = task.data.get("call_delayed") or {}
     reason, note = request.get("reason"), str(request.get("note") or "")
     if uow.ticket.status not in ("open", "delayed"):
@@ -40,7 +43,7 @@ def set_delayed(uow, task) -> None:
 
 
 @handler("reopen_call")
-def reopen_call(uow, task) -> None:
+def reopen_call(uow: UnitOfWork, task: SpiffTask) -> None:
     for clock in uow.sla.resume(uow.now, "re-opened"):
         due = clock.due_at.isoformat() if clock.due_at else None
         uow.record("sla_resumed", {"clock": clock.metric, "due": due}, actor="desk")

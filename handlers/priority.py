@@ -1,13 +1,16 @@
 """C05-C11: the advisor allocates the priority the table suggests, or overrides it with a reason."""
 
+from SpiffWorkflow.task import Task as SpiffTask
+
 from supportdesk.engine.errors import InvalidInput
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.sla_policy import PRIORITIES, RESOLUTION
 
 from . import handler
 
 
 @handler("set_priority")
-def set_priority(uow, task) -> None:
+def set_priority(uow: UnitOfWork, task: SpiffTask) -> None:
     suggested = task.data.get("suggested_priority") or "Low"  # C11: what fits no rule is Low
     chosen = task.data.get("priority") or suggested
     reason = str(task.data.get("override_reason") or "").strip()

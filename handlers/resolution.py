@@ -1,6 +1,9 @@
 """C15-C18 and C27: hand-overs between the lines, resolution and feedback."""
 
+from SpiffWorkflow.task import Task as SpiffTask
+
 from supportdesk.engine.errors import InvalidInput
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 
 from . import handler
@@ -14,7 +17,7 @@ NEXT_STEPS = {
 
 
 @handler("record_handover")
-def record_handover(uow, task) -> None:
+def record_handover(uow: UnitOfWork, task: SpiffTask) -> None:
     """Who, when and why: a resolution needs its text, a hand-over its reason."""
     step = task.data.get("next_step")
     if step == "resolved":
@@ -30,7 +33,7 @@ def record_handover(uow, task) -> None:
 
 
 @handler("resolve_call")
-def resolve_call(uow, task) -> None:
+def resolve_call(uow: UnitOfWork, task: SpiffTask) -> None:
     """The call is resolved: the clocks stop and the customer is told (C27)."""
     for metric in (FIRST_RESPONSE, RESOLUTION):
         if uow.sla.stop(metric, uow.now) is not None:
@@ -42,7 +45,7 @@ def resolve_call(uow, task) -> None:
 
 
 @handler("keep_feedback")
-def keep_feedback(uow, task) -> None:
+def keep_feedback(uow: UnitOfWork, task: SpiffTask) -> None:
     """C27: the customer's comment on their experience, kept with the call."""
     feedback = task.data.get("feedback") or {}
     rating = feedback.get("rating")
@@ -54,7 +57,7 @@ def keep_feedback(uow, task) -> None:
 
 
 @handler("close_call")
-def close_call(uow, task) -> None:
+def close_call(uow: UnitOfWork, task: SpiffTask) -> None:
     """The call is over for the customer: advised (C10), or however it was resolved."""
     outcome = "advised" if uow.ticket.priority == "Advice" else (uow.ticket.outcome or "resolved")
     uow.ticket.outcome = outcome

@@ -7,8 +7,11 @@ to the ticket's history (C32).
 
 from __future__ import annotations
 
+from SpiffWorkflow.task import Task as SpiffTask
+
 from supportdesk.engine.process.spiff import current_unit_of_work
 from supportdesk.engine.tickets.instances import NEVER
+from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.clock import local
 from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 
@@ -19,7 +22,7 @@ from . import expression, handler
 NO_DEADLINE = NEVER.isoformat()
 
 
-def _record(uow, kind: str, metric: str, reason: str = "") -> None:
+def _record(uow: UnitOfWork, kind: str, metric: str, reason: str = "") -> None:
     clock = uow.sla.clock(metric)
     uow.record(
         f"sla_{kind}",
@@ -35,7 +38,7 @@ def _record(uow, kind: str, metric: str, reason: str = "") -> None:
 
 
 @handler("start_sla_clocks")
-def start_sla_clocks(uow, task) -> None:
+def start_sla_clocks(uow: UnitOfWork, task: SpiffTask) -> None:
     """C12 and C06-C08: both clocks count from the logging moment; no resolution
     clock for Enhancement and Advice (C09, C10)."""
     priority = task.data.get("priority")
@@ -45,19 +48,19 @@ def start_sla_clocks(uow, task) -> None:
 
 
 @handler("stop_first_response_clock")
-def stop_first_response_clock(uow, task) -> None:
+def stop_first_response_clock(uow: UnitOfWork, task: SpiffTask) -> None:
     if uow.sla.stop(FIRST_RESPONSE, uow.now) is not None:
         _record(uow, "stopped", FIRST_RESPONSE)
 
 
 @handler("stop_resolution_clock")
-def stop_resolution_clock(uow, task) -> None:
+def stop_resolution_clock(uow: UnitOfWork, task: SpiffTask) -> None:
     if uow.sla.stop(RESOLUTION, uow.now) is not None:
         _record(uow, "stopped", RESOLUTION)
 
 
 @handler("pause_sla_clocks")
-def pause_sla_clocks(uow, task) -> None:
+def pause_sla_clocks(uow: UnitOfWork, task: SpiffTask) -> None:
     """C23: while Delayed, the clocks do not count."""
     reason = str(task.data.get("delay_reason") or "")
     for clock in uow.sla.pause(uow.now, reason):
@@ -65,14 +68,14 @@ def pause_sla_clocks(uow, task) -> None:
 
 
 @handler("resume_sla_clocks")
-def resume_sla_clocks(uow, task) -> None:
+def resume_sla_clocks(uow: UnitOfWork, task: SpiffTask) -> None:
     """C24: work can progress again."""
     for clock in uow.sla.resume(uow.now, "re-opened"):
         _record(uow, "resumed", clock.metric)
 
 
 @handler("regrade_sla")
-def regrade_sla(uow, task) -> None:
+def regrade_sla(uow: UnitOfWork, task: SpiffTask) -> None:
     """C21, C22: the resolution clock takes the new priority's target."""
     reason = str(task.data.get("regrade_reason") or "")
     if uow.sla.regrade(task.data["priority"], uow.now, reason) is not None:
@@ -80,14 +83,14 @@ def regrade_sla(uow, task) -> None:
 
 
 @handler("record_first_response_breach")
-def record_first_response_breach(uow, task) -> None:
+def record_first_response_breach(uow: UnitOfWork, task: SpiffTask) -> None:
     """C14: a missed target is recorded, never hidden; the call goes on. (The engine records
     it too, at the same moment, if its timer came late: then this does nothing.)"""
     uow.record_breach(FIRST_RESPONSE)
 
 
 @handler("record_resolution_breach")
-def record_resolution_breach(uow, task) -> None:
+def record_resolution_breach(uow: UnitOfWork, task: SpiffTask) -> None:
     uow.record_breach(RESOLUTION)
 
 

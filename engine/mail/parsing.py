@@ -229,7 +229,8 @@ def _leaves(part: Message):
         yield part
         return
     for sub in part.get_payload():
-        yield from _leaves(sub)
+        if isinstance(sub, Message):
+            yield from _leaves(sub)
 
 
 def _embedded_ids(message: Message) -> list[str]:
@@ -247,7 +248,8 @@ def _embedded_ids(message: Message) -> list[str]:
 def _payload(part: Message) -> bytes:
     if part.get_content_type() == "message/rfc822":
         try:
-            return part.get_payload(0).as_bytes()
+            attached = part.get_payload(0)
+            return attached.as_bytes() if isinstance(attached, Message) else b""
         except Exception:  # noqa: BLE001  (a broken attached mail: the raw message still has it)
             return b""
     data = part.get_payload(decode=True)

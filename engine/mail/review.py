@@ -68,6 +68,7 @@ def open_call(desk: Desk, held_id: int, actor: str, reason: str = "") -> str:
         inbound.open_call(uow, mail, summary=without_references(mail.subject))
         record.outcome, record.ticket_id = "new_call", uow.ticket.id
         payload = inbound._described(mail, record, _attachments_of(session, desk, record))
+        payload |= inbound.conversation_entry(uow, record, mail)  # the mail is the new call's first entry
         uow.record(
             "mail_received",
             {**payload, "held_mail": held.id, "opened_by": actor, **({"review_reason": reason} if reason else {})},
@@ -128,7 +129,7 @@ def _take(session: Session, desk: Desk, held_id: int, *, parse: bool = True):
             f"held mail {held_id} was already {ACTIONS.get(held.status, held.status)} by "
             f"{held.decided_by} at {local(held.decided_at):%d %b %Y %H:%M %Z}"
         )
-    record = session.get(InboundMail, held.inbound_id)
+    record = session.get_one(InboundMail, held.inbound_id)
     mail = (
         parsing.parse(
             record.raw, envelope_from=record.envelope_from, own_addresses=inbound.own_addresses(desk.settings)

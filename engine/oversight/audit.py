@@ -195,6 +195,8 @@ def _start_replayer(
 
 
 def _replay_here(reference: str) -> Replay:
+    if _process_replayer is None:
+        raise RuntimeError("the replay worker process was not initialised")
     return _process_replayer.replay(reference, timeline=False)
 
 

@@ -582,7 +582,8 @@ class _Run:
 
     def at(self, moment: datetime, action: Callable, *args) -> None:
         moment = max(moment, clock.now()).astimezone(UTC)
-        heapq.heappush(self.queue, (moment, next(self.order), functools.partial(action, *args)))
+        then: Callable[[], None] = functools.partial(action, *args)
+        heapq.heappush(self.queue, (moment, next(self.order), then))
 
     def after(self, delay: Delay, story: Story, action: Callable, *args) -> None:
         """``action`` after a working-time delay drawn from ``story``'s randomness."""
@@ -719,12 +720,14 @@ class _Run:
         return True
 
     def _delay(self, story: Story) -> None:
+        assert story.delay is not None  # noqa: S101  (only a story that goes Delayed is scheduled here)
         payload = {"reason": story.delay, "note": DELAY_NOTES[story.delay]}
         if self._deliver(story, "call_delayed", payload, self._advisor("second_line", story)):
             story.delayed_until = self.calendar.add(clock.now(), self.behaviour.delayed_for.draw(story.rng))
             self.at(story.delayed_until, self._resume, story)
 
     def _resume(self, story: Story) -> None:
+        assert story.delay is not None  # noqa: S101  (only a delayed story resumes)
         story.delayed_until = None
         self._deliver(story, RESUME_MESSAGES[story.delay], {"note": "Work can go on"}, "customer")
 

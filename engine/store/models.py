@@ -8,7 +8,6 @@ models never load an instance.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -137,7 +136,7 @@ class Ticket(Base):
     version: Mapped[DiagramVersion] = relationship()
     parent: Mapped[Ticket | None] = relationship(remote_side=[id])  # the call an escalation or training is about
 
-    __mapper_args__: ClassVar = {"version_id_col": revision}
+    __mapper_args__ = {"version_id_col": revision}  # noqa: RUF012  (SQLAlchemy reads it as declared)
 
 
 class ReferenceCounter(Base):

@@ -30,6 +30,8 @@ def next_reference(session: Session, now: datetime, kind: str = "call") -> str:
     if number is None:
         _create_counter(session, prefix, year)
         number = _increment(session, prefix, year)
+    if number is None:  # the counter was created just above, in this transaction
+        raise RuntimeError(f"no reference counter for {prefix} {year}")
     return format_reference(prefix, year, number)
 
 

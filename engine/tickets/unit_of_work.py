@@ -50,8 +50,8 @@ def joining(joiner: Joiner) -> Iterator[None]:
 class UnitOfWork:
     def __init__(self, desk: Desk, actor: str):
         self.desk, self.actor = desk, actor
-        self.session: Session = None  # type: ignore[assignment]  (set when the block opens)
-        self.ticket: Ticket = None  # type: ignore[assignment]  (set by the command)
+        self.session: Session = None  # type: ignore[assignment]  # set when the block opens
+        self.ticket: Ticket = None  # set by the command (the models are Any to mypy)
         self.jobs_written = False  # a job or a mail was written: wake the workers after the commit
         # The timer job this command runs (its task id), if it is the worker firing a timer.
         self.firing_timer: str | None = None
@@ -76,6 +76,8 @@ class UnitOfWork:
 
     def __exit__(self, exc_type, exc, traceback) -> bool:
         stack, self._stack = self._stack, None
+        if stack is None:
+            raise RuntimeError("a unit of work left that was never entered")
         try:
             suppressed = stack.__exit__(exc_type, exc, traceback)  # the joiners, then commit or roll back
         except StaleDataError as error:

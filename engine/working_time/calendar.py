@@ -147,7 +147,7 @@ def _load_zone(name: object) -> ZoneInfo:
         ) from None
 
 
-def _load_holidays(country: object, subdivision: object) -> tuple[tuple[str | None, str | None], Any]:
+def _load_holidays(country: object, subdivision: str | None) -> tuple[tuple[str | None, str | None], Any]:
     """The holidays lookup and a normalised (country, subdivision) key for equality."""
     if country is None:
         if subdivision is not None:
@@ -171,7 +171,7 @@ def _load_holidays(country: object, subdivision: object) -> tuple[tuple[str | No
     return (country, aliases.get(subdivision, subdivision)), table
 
 
-def _parse_clock(hours: int, minutes: int, text: str, key: str, *, closing: bool) -> timedelta:
+def _parse_clock(hours: int, minutes: int, text: object, key: str, *, closing: bool) -> timedelta:
     # 24:00 is allowed as a closing time, to open until midnight.
     if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not closing)):
         raise CalendarConfigError(f"bad time of day in {text!r}", key=key)

@@ -92,7 +92,7 @@ def compute(segments: list[Segment], calendar: WorkingCalendar, now: datetime) -
         elapsed += calendar.between(running_since, now)
     due_at = _moment_budget_runs_out(closed, running_since, budget, calendar)
     end = stopped_at if state == "stopped" else (closed[-1][1] if state == "paused" else now)
-    overdue = due_at is not None and end > due_at
+    overdue = due_at is not None and end is not None and end > due_at
     breached_at, breached_priority = (breach.at, breach.priority) if breach else (None, None)
     return ClockFigures(
         state,

@@ -25,7 +25,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_on(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database URL: set sqlalchemy.url (supportdesk db upgrade sets it from the settings)")
+    engine = create_engine(url)
     with engine.connect() as connection:
         _run_on(connection)
     engine.dispose()
