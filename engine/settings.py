@@ -47,7 +47,12 @@ class Settings:
     mail_server_host: str = "127.0.0.1"
     mail_server_port: int = 8025
     max_message_bytes: int = 25 * 1024 * 1024
-    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024  # one file, received or sent (engine/conversation too)
+    # The conversation's attachments (engine/conversation): where their bytes are kept, in the database
+    # or in a folder (by SHA-256: one file per content), and how much one conversation entry may carry.
+    attachment_store: str = "database"
+    attachment_dir: Path = field(default_factory=lambda: Path.cwd() / "attachments")
+    max_attachments_bytes: int = 25 * 1024 * 1024
     # The web desk and the API: a request body larger than this is refused (413) before it is read.
     # Inbound mail has its own limits above.
     max_request_bytes: int = 4 * 1024 * 1024
@@ -101,6 +106,16 @@ class Settings:
             max_attachment_bytes=_read(
                 env.whole_number, "SUPPORTDESK_MAX_ATTACHMENT_BYTES", defaults.max_attachment_bytes
             ),
+            attachment_store=_read(
+                env.choice,
+                "SUPPORTDESK_ATTACHMENT_STORE",
+                defaults.attachment_store,
+                validate=_one_of(ATTACHMENT_STORES),
+            ),
+            attachment_dir=env.path("SUPPORTDESK_ATTACHMENT_DIR", defaults.attachment_dir),
+            max_attachments_bytes=_read(
+                env.whole_number, "SUPPORTDESK_MAX_ATTACHMENTS_BYTES", defaults.max_attachments_bytes
+            ),
             max_request_bytes=_read(env.whole_number, "SUPPORTDESK_MAX_REQUEST_BYTES", defaults.max_request_bytes),
             # Unset (or blank): None, "decide from the portal URL".
             secure_cookies=_read(env.flag, "SUPPORTDESK_SECURE_COOKIES", None),
@@ -127,6 +142,7 @@ class Settings:
 
 
 SQLITE_SYNCHRONOUS = ("full", "normal", "off")
+ATTACHMENT_STORES = ("database", "folder")
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 

@@ -63,7 +63,9 @@ def test_the_lifecycle_history_store_and_replay_items_run_and_report_each_figure
         "replay",
     }
     for key, figure in figures.items():
-        assert figure["value"] > 0 and figure["baseline"] > 0 and isinstance(figure["met"], bool), key
+        assert figure["value"] > 0, key
+        assert figure["baseline"] > 0, key
+        assert isinstance(figure["met"], bool), key
         assert abs(figure["ratio"] - figure["value"] / figure["baseline"]) < 1e-3 * figure["ratio"], key
     assert figures["store_scale_inbox"]["details"]["tickets"] == 40
     assert figures["store_scale_inbox"]["details"]["a_clone_completes_a_task_and_its_chain_holds"] is True

@@ -17,6 +17,7 @@ def test_C14_the_sla_watches_are_drawn_as_dotted_containers_under_the_flows_they
         ("SubProcess_resolution_overdue", "Resolution target missed"),
     ):
         drawn = re.search(rf'<g class="shape eventSubProcess" data-element="{watch}">.*?</g>', svg)
-        assert drawn and drawn.start() < first_flow, watch  # under the flows, not over them
+        assert drawn, watch
+        assert drawn.start() < first_flow, watch  # under the flows, not over them
         assert f">{name}</text>" in drawn.group(0)
     assert re.search(r'<g class="shape startEvent active" data-element="Start_first_response_due">', svg)

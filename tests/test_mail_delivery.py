@@ -109,13 +109,17 @@ def test_C04_a_logged_call_sends_exactly_one_confirmation_with_reference_and_por
     [(envelope_from, recipients, message)] = sink.received
     [queued] = outbox(mail_desk)
     assert message["Subject"] == f"[{reference}] We have logged your call"
-    assert message["Message-ID"] == queued.message_id and message["To"] == "ann@example.com"
-    assert recipients == ["ann@example.com"] and envelope_from == "support@supportdesk.local"
+    assert message["Message-ID"] == queued.message_id
+    assert message["To"] == "ann@example.com"
+    assert recipients == ["ann@example.com"]
+    assert envelope_from == "support@supportdesk.local"
     assert message["Auto-Submitted"] == "auto-replied"  # customers' out-of-office replies stay quiet
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert reference in text and mail_desk.settings.portal_url in text
-    assert f'<a href="{mail_desk.settings.portal_url}/' in html and f"<strong>{reference}</strong>" in html
+    assert reference in text
+    assert mail_desk.settings.portal_url in text
+    assert f'<a href="{mail_desk.settings.portal_url}/' in html
+    assert f"<strong>{reference}</strong>" in html
     assert (queued.status, queued.attempts, queued.sent_at, queued.next_attempt_at) == (
         "sent",
         1,
@@ -140,7 +144,8 @@ def test_C04_a_rolled_back_command_sends_nothing(mail_desk, sink, monkeypatch):
     with pytest.raises(InvalidInput):
         commands.log_call(mail_desk, replace(ANN, contact_email="not an address"), "alice")
     Worker(mail_desk).run_once()
-    assert outbox(mail_desk) == [] and sink.received == []
+    assert outbox(mail_desk) == []
+    assert sink.received == []
 
 
 def test_the_server_refuses_for_a_while_then_every_mail_arrives_exactly_once(desk, frozen_clock):
@@ -155,10 +160,12 @@ def test_the_server_refuses_for_a_while_then_every_mail_arrives_exactly_once(des
 
     with Sink(port, refuse=2) as sink:  # up, but busy for the first two messages
         worker.run_once()  # not due yet: 30 s have not passed
-        assert sink.received == [] and sink.refused == 0
+        assert sink.received == []
+        assert sink.refused == 0
         frozen_clock.advance(30 * S)
         worker.run_once()
-        assert sink.refused == 2 and len(sink.received) == 1
+        assert sink.refused == 2
+        assert len(sink.received) == 1
         frozen_clock.advance(60 * S)  # the second failure waits twice as long
         worker.run_once()
         for _ in range(3):  # (within the calls' first working hour: no first response alert is due yet)
@@ -191,7 +198,8 @@ def test_after_its_last_try_a_mail_is_failed_kept_and_shown_then_can_be_sent_aga
         assert "451 4.3.0 busy" in row.last_error
         assert [m.id for m in mail_queries.failed_mail(desk)] == [row.id]
         [noted] = events(desk, reference, "mail_failed")
-        assert noted.payload["template"] == "confirmation" and "451" in noted.payload["error"]
+        assert noted.payload["template"] == "confirmation"
+        assert "451" in noted.payload["error"]
         with pytest.raises(NotAllowed, match="only a failed mail is sent again"):
             delivery.retry_failed(desk, _sent_mail_id(desk, worker), "admin")
 
@@ -218,7 +226,8 @@ def test_a_recipient_the_server_refuses_for_good_fails_at_once(desk, frozen_cloc
         reference = log_call(desk)
         Worker(desk).run_once()
     [row] = mail_queries.outbox_of(desk, reference)
-    assert (row.status, row.attempts) == ("failed", 1) and "550 5.1.1" in row.last_error
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "550 5.1.1" in row.last_error
 
 
 def test_without_an_smtp_host_mail_stays_queued_and_visible(desk, frozen_clock):
@@ -240,7 +249,8 @@ def test_a_mail_whose_worker_died_while_sending_is_sent_again_only_after_its_lea
     frozen_clock.advance(delivery.LEASE)
     worker.run_once()
     [resent] = outbox(mail_desk)
-    assert sink.message_ids() == [mail.message_id] and (resent.status, resent.attempts) == ("sent", 2)
+    assert sink.message_ids() == [mail.message_id]
+    assert (resent.status, resent.attempts) == ("sent", 2)
 
 
 @pytest.fixture
@@ -261,7 +271,8 @@ def test_two_workers_at_once_never_send_the_same_mail(store_desk, sink):
     for thread in passes:
         thread.join(timeout=60)
     expected = sorted(m.message_id for m in outbox(store_desk))
-    assert sorted(sink.message_ids()) == expected and len(set(expected)) == 8
+    assert sorted(sink.message_ids()) == expected
+    assert len(set(expected)) == 8
     with store_desk.db.reading() as session:
         assert session.query(MailAttempt).count() == 8
 
@@ -277,7 +288,8 @@ def test_the_desk_signs_in_to_its_smtp_server(desk, frozen_clock):
         sending_to(desk, sink.port, smtp_username="desk", smtp_password="s3cret")
         log_call(desk)
         Worker(desk).run_once()
-    assert logins == [(b"desk", b"s3cret")] and len(sink.received) == 1
+    assert logins == [(b"desk", b"s3cret")]
+    assert len(sink.received) == 1
     assert "s3cret" not in repr(desk.settings)
 
 
@@ -288,7 +300,8 @@ def test_replies_are_directed_to_the_support_address(mail_desk, sink):
     log_call(mail_desk)
     Worker(mail_desk).run_once()
     [(envelope_from, _, message)] = sink.received
-    assert message["Reply-To"] == "help@example.com" and envelope_from == "noreply@example.com"
+    assert message["Reply-To"] == "help@example.com"
+    assert envelope_from == "noreply@example.com"
 
 
 def test_mail_to_a_reserved_test_domain_is_never_sent(mail_desk, sink):
@@ -303,4 +316,5 @@ def test_mail_to_a_reserved_test_domain_is_never_sent(mail_desk, sink):
     assert sink.received == []
     with mail_desk.db.reading() as session:
         [mail] = session.query(OutboxMail).all()
-    assert mail.status == "failed" and "reserved test domain" in mail.last_error
+    assert mail.status == "failed"
+    assert "reserved test domain" in mail.last_error

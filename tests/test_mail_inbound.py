@@ -66,7 +66,8 @@ def confirmation_of(desk, reference: str) -> OutboxMail:
 def test_C01_a_mail_to_the_support_address_opens_a_call_and_is_confirmed(desk):
     raw = customer_mail()
     receipt = receive(desk, raw)
-    assert receipt.outcome == "new_call" and receipt.reference.startswith("SUP-")
+    assert receipt.outcome == "new_call"
+    assert receipt.reference.startswith("SUP-")
     view = queries.ticket_view(desk, receipt.reference)
     assert (view.channel, view.contact_name, view.contact_email, view.account, view.summary) == (
         "email",
@@ -78,10 +79,12 @@ def test_C01_a_mail_to_the_support_address_opens_a_call_and_is_confirmed(desk):
     assert [t.title for t in view.open_tasks] == ["Confirm priority"]
     [received] = events(desk, receipt.reference, "mail_received")
     assert received.payload["from"] == "Ann Example <ann@example.com>"
-    assert received.payload["excerpt"] == "It stops at 40%." and received.payload["attachments"] == []
+    assert received.payload["excerpt"] == "It stops at 40%."
+    assert received.payload["attachments"] == []
     assert confirmation_of(desk, receipt.reference).to_address == "ann@example.com"
     [kept] = mail_queries.inbound_of(desk, receipt.reference)
-    assert kept.outcome == "new_call" and mail_queries.raw_inbound(desk, kept.id) == raw
+    assert kept.outcome == "new_call"
+    assert mail_queries.raw_inbound(desk, kept.id) == raw
 
 
 def test_C01_a_known_sender_keeps_their_account_and_a_stranger_gets_their_domain(desk):
@@ -105,7 +108,8 @@ def test_C03_a_reply_quoting_the_reference_is_added_to_its_call(desk):
     )
     receipt = receive(desk, reply)
     assert (receipt.outcome, receipt.reference, receipt.reopened) == ("added", reference, False)
-    assert len(tickets(desk)) == 1 and len(outbox(desk)) == 1  # no new call, no second confirmation
+    assert len(tickets(desk)) == 1
+    assert len(outbox(desk)) == 1
     [received] = events(desk, reference, "mail_received")
     assert received.payload["excerpt"] == "The log is attached."
 
@@ -163,8 +167,10 @@ def test_a_reply_to_a_resolved_call_is_recorded_on_it_and_changes_nothing_else(d
 )
 def test_an_auto_reply_never_opens_a_call_nor_gets_a_confirmation(desk, raw, envelope_from):
     receipt = receive(desk, raw, envelope_from)
-    assert receipt.outcome == "auto_reply" and receipt.reference is None
-    assert tickets(desk) == [] and outbox(desk) == []
+    assert receipt.outcome == "auto_reply"
+    assert receipt.reference is None
+    assert tickets(desk) == []
+    assert outbox(desk) == []
 
 
 def test_a_bounce_of_our_confirmation_is_noted_on_its_call(desk):
@@ -182,8 +188,10 @@ def test_a_bounce_of_our_confirmation_is_noted_on_its_call(desk):
     receipt = receive(desk, bounce.as_bytes(), "<>")
     assert (receipt.outcome, receipt.reference) == ("auto_reply", reference)
     [noted] = events(desk, reference, "auto_reply_received")
-    assert "mailbox full" in noted.payload["excerpt"] and "bounce" in noted.payload["why"]
-    assert len(outbox(desk)) == 1 and len(tickets(desk)) == 1
+    assert "mailbox full" in noted.payload["excerpt"]
+    assert "bounce" in noted.payload["why"]
+    assert len(outbox(desk)) == 1
+    assert len(tickets(desk)) == 1
 
 
 # --- nothing twice, nothing lost ------------------------------------------------------------------------
@@ -196,7 +204,8 @@ def test_the_same_mail_received_twice_opens_one_call(desk):
     relayed = receive(desk, b"Received: from mx2.example.com by mx.example.com\r\n" + raw)  # same Message-ID
     assert (again.outcome, again.reference) == ("duplicate", first.reference)
     assert (relayed.outcome, relayed.reference) == ("duplicate", first.reference)
-    assert len(tickets(desk)) == 1 and len(outbox(desk)) == 1
+    assert len(tickets(desk)) == 1
+    assert len(outbox(desk)) == 1
 
 
 @pytest.mark.parametrize(
@@ -214,8 +223,11 @@ def test_a_mail_that_cannot_be_filed_is_quarantined_whole_with_its_reason(desk, 
     assert receive(desk, raw, "").outcome == "quarantined"
     assert receive(desk, raw, "").outcome == "quarantined"  # the same content is kept once
     [kept] = mail_queries.quarantined_mail(desk)
-    assert reason in kept.reason and kept.size == len(raw) and kept.source == "test"
-    assert tickets(desk) == [] and outbox(desk) == []
+    assert reason in kept.reason
+    assert kept.size == len(raw)
+    assert kept.source == "test"
+    assert tickets(desk) == []
+    assert outbox(desk) == []
 
 
 def test_a_quarantined_mail_is_filed_once_the_cause_is_fixed(sqlite_url, frozen_clock):
@@ -225,8 +237,10 @@ def test_a_quarantined_mail_is_filed_once_the_cause_is_fixed(sqlite_url, frozen_
     assert "NoActiveVersion" in kept.reason
     commands.deploy(desk, actor="test")
     result = CliRunner().invoke(mail_release, [str(kept.id)], env=cli_env(desk))
-    assert result.exit_code == 0 and result.output.startswith("opened SUP-")
-    assert mail_queries.quarantined_mail(desk) == [] and len(tickets(desk)) == 1
+    assert result.exit_code == 0
+    assert result.output.startswith("opened SUP-")
+    assert mail_queries.quarantined_mail(desk) == []
+    assert len(tickets(desk)) == 1
     desk.close()
 
 
@@ -325,7 +339,8 @@ def test_attachments_are_kept_up_to_the_size_limit_and_the_message_size_is_cappe
         "screen.png (not kept: over 1000 bytes)",
     ]
     too_big = receive(desk, customer_mail(body="x" * 30_000))
-    assert too_big.outcome == "too_large" and len(tickets(desk)) == 1
+    assert too_big.outcome == "too_large"
+    assert len(tickets(desk)) == 1
 
 
 # --- supportdesk ingest-mail ----------------------------------------------------------------------------
@@ -356,21 +371,28 @@ def test_ingest_mail_takes_a_file_a_folder_and_a_maildir_and_nothing_twice(desk,
     assert first.exit_code == 0, first.output
     assert [line.split(": ", 1)[1][:6] for line in first.output.splitlines()] == ["opened", "opened"]
     again = runner.invoke(ingest_mail, [str(folder)], env=env)
-    assert again.exit_code == 0 and again.output.count("received before") == 2
+    assert again.exit_code == 0
+    assert again.output.count("received before") == 2
     from_maildir = runner.invoke(ingest_mail, [str(maildir)], env=env)
-    assert "opened SUP-" in from_maildir.output and "auto-reply, no call opened" in from_maildir.output
-    assert "half delivered" not in from_maildir.output and from_maildir.output.count("\n") == 2
+    assert "opened SUP-" in from_maildir.output
+    assert "auto-reply, no call opened" in from_maildir.output
+    assert "half delivered" not in from_maildir.output
+    assert from_maildir.output.count("\n") == 2
     quarantined = runner.invoke(ingest_mail, [str(single)], env=env)
-    assert quarantined.exit_code == 0 and "quarantined: no mail headers" in quarantined.output
+    assert quarantined.exit_code == 0
+    assert "quarantined: no mail headers" in quarantined.output
     assert [t.summary for t in tickets(desk)] == ["First", "Second", "From the Maildir"]
 
     desk.settings = replace(desk.settings, max_message_bytes=10)
     too_big = runner.invoke(ingest_mail, [str(folder / "1.eml")], env={**env, "SUPPORTDESK_MAX_MESSAGE_BYTES": "10"})
-    assert too_big.exit_code == 1 and "refused" in too_big.output and (folder / "1.eml").exists()
+    assert too_big.exit_code == 1
+    assert "refused" in too_big.output
+    assert (folder / "1.eml").exists()
 
     status = runner.invoke(mail_status, [], env=env)
     assert "outbox: 3 queued, 0 sending, 0 sent, 0 failed" in status.output
-    assert "quarantine: 1 message(s)" in status.output and "no mail headers" in status.output
+    assert "quarantine: 1 message(s)" in status.output
+    assert "no mail headers" in status.output
 
 
 # --- on each store --------------------------------------------------------------------------------------
@@ -408,7 +430,8 @@ def test_the_same_mail_arriving_twice_at_the_same_moment_opens_one_call(store_de
     for thread in arrivals:
         thread.join(timeout=60)
     assert sorted(r.outcome for r in results) == ["duplicate", "duplicate", "duplicate", "new_call"]
-    assert len({r.reference for r in results}) == 1 and len(tickets(store_desk)) == 1
+    assert len({r.reference for r in results}) == 1
+    assert len(tickets(store_desk)) == 1
 
 
 def test_C03_copies_of_one_mail_by_different_relays_at_the_same_moment_open_one_call(store_desk):
@@ -422,4 +445,5 @@ def test_C03_copies_of_one_mail_by_different_relays_at_the_same_moment_open_one_
     for thread in arrivals:
         thread.join(timeout=60)
     assert sorted(r.outcome for r in results) == ["duplicate", "duplicate", "duplicate", "new_call"]
-    assert len({r.reference for r in results}) == 1 and len(tickets(store_desk)) == 1
+    assert len({r.reference for r in results}) == 1
+    assert len(tickets(store_desk)) == 1

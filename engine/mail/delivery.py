@@ -32,10 +32,11 @@ from email.message import EmailMessage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from supportdesk.engine.conversation import attachments
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotAllowed, NotFound
 from supportdesk.engine.settings import Settings
-from supportdesk.engine.store.models import MailAttempt, OutboxMail
+from supportdesk.engine.store.models import Attachment, MailAttempt, Message, OutboxMail
 from supportdesk.engine.tickets import history, jobs, outbox
 from supportdesk.engine.tickets.instances import lock_ticket
 from supportdesk.engine.working_time.clock import clock
@@ -70,6 +71,7 @@ class Claim:
     mail_id: int
     attempt: int
     to_address: str
+    recipients: list[str]  # To, then Cc: SMTP's RCPT TO
     message: EmailMessage | None
     problem: Exception | None  # the stored mail cannot be made into a message at all
 
@@ -123,9 +125,12 @@ def _attempt(desk: Desk, smtp: SmtpConnection, claim: Claim) -> str:
     try:
         if claim.problem is not None:
             raise claim.problem
+        if claim.message is None:
+            raise RuntimeError(f"mail {claim.mail_id} has no message and no reason why")
         if claim.to_address.lower().rstrip(">").endswith(RESERVED_DOMAINS):
             raise ReservedAddress(f"{claim.to_address} is in a reserved test domain: not sent")
-        reply = smtp.send(claim.message, claim.to_address)
+        # A copy to a reserved test domain is left out; the mail itself still goes.
+        reply = smtp.send(claim.message, [claim.to_address, *_deliverable(claim.recipients[1:])])
     except Exception as exc:  # noqa: BLE001  (every failure is kept on the mail, never lost)
         return _record_failure(desk, claim, exc)
     _record_sent(desk, claim, reply)
@@ -154,14 +159,34 @@ def _claim(desk: Desk, mail_id: int) -> Claim | None:
         mail.next_attempt_at = now + LEASE  # due again only if this worker never says how it went
         try:
             message, problem = outbox.to_message(mail, desk.settings), None
-        except Exception as exc:  # noqa: BLE001  (e.g. an address no header can carry: kept as the mail's error)
+            _attach_files(session, desk.settings, mail, message)
+        except Exception as exc:  # noqa: BLE001  (e.g. an address no header can carry, a file gone: kept as the mail's error)
             message, problem = None, exc
-        return Claim(mail.id, mail.attempts, mail.to_address, message, problem)
+        return Claim(mail.id, mail.attempts, mail.to_address, outbox.recipients(mail), message, problem)
+
+
+def _attach_files(session: Session, settings: Settings, mail: OutboxMail, message: EmailMessage) -> None:
+    """The files of the conversation entry the mail carries (a reply's), from the attachment store: the
+    outbox names them (through the entry), it does not copy them. Sent as the type they are served as."""
+    files = session.scalars(
+        select(Attachment)
+        .join(Message, Message.id == Attachment.message_id)
+        .where(Message.outbox_mail_id == mail.id)
+        .order_by(Attachment.id)
+    )
+    for row in files:
+        maintype, _, subtype = attachments.served_type(row.content_type).partition("/")
+        content = attachments.content_of(settings, row)
+        message.add_attachment(content, maintype=maintype, subtype=subtype, filename=row.filename)
+
+
+def _deliverable(addresses: list[str]) -> list[str]:
+    return [a for a in addresses if not a.lower().rstrip(">").endswith(RESERVED_DOMAINS)]
 
 
 def _held(session: Session, claim: Claim) -> OutboxMail | None:
     """The mail, locked, if this worker's claim still holds it."""
-    mail = session.get(OutboxMail, claim.mail_id, with_for_update=True, populate_existing=True)
+    mail = session.get_one(OutboxMail, claim.mail_id, with_for_update=True, populate_existing=True)
     if mail.status == "sending" and mail.attempts == claim.attempt:
         return mail
     log.warning("mail %s was taken over while attempt %s was under way: it may arrive twice", mail.id, claim.attempt)
@@ -288,8 +313,9 @@ class SmtpConnection:
     def __exit__(self, *exc_info) -> None:
         self._close()
 
-    def send(self, message: EmailMessage, to_address: str) -> str:
-        """Hand one message to the server; returns what the server said to it."""
+    def send(self, message: EmailMessage, recipients: list[str]) -> str:
+        """Hand one message to the server; returns what the server said to it (and which of several
+        recipients it refused: the others have the mail)."""
         if self._broken is not None:
             raise self._broken
         if self._smtp is None:
@@ -299,13 +325,18 @@ class SmtpConnection:
                 self._broken = exc
                 raise
         try:
-            self._smtp.send_message(message, from_addr=outbox.envelope_sender(self.settings), to_addrs=[to_address])
+            refused = self._smtp.send_message(
+                message, from_addr=outbox.envelope_sender(self.settings), to_addrs=recipients
+            )
         except smtplib.SMTPServerDisconnected as exc:
             self._lost(exc)
         except smtplib.SMTPException:  # the server refused this mail; the connection is still good
             raise
         except OSError as exc:  # (SMTPException is an OSError too, hence the order)
             self._lost(exc)
+        if refused:  # some of several recipients: the others have the mail
+            refusals = "; ".join(f"{to} {code}" for to, (code, _) in refused.items())
+            return f"{self._smtp.last_reply}; refused: {refusals}"
         return self._smtp.last_reply
 
     def _lost(self, exc: Exception) -> None:

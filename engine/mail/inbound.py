@@ -51,6 +51,8 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from supportdesk.engine.conversation import attachments as conversation_files
+from supportdesk.engine.conversation import commands as conversation
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, NotFound
 from supportdesk.engine.mail import parsing
@@ -244,7 +246,7 @@ def _file_record(uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail,
         )
         if found is None:
             return Receipt("auto_reply", detail=f"not opened: {mail.auto_reply}")
-        ticket = lock_ticket(session, found.ticket.id)
+        ticket = lock_ticket(session, found.ticket_id)
         record.ticket_id = ticket.id
         history.append(
             session,
@@ -258,12 +260,13 @@ def _file_record(uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail,
     if not quotes:
         open_call(uow, mail)
         record.outcome, record.ticket_id = "new_call", uow.ticket.id
-        uow.record("mail_received", _described(mail, record, _keep_attachments(desk, session, record, mail)))
+        kept = _keep_attachments(desk, session, record, mail)
+        uow.record("mail_received", {**_described(mail, record, kept), **conversation_entry(uow, record, mail)})
         return Receipt("new_call", uow.ticket.reference)
     found = next((q for q in quotes if q.ticket is not None and _known_for(session, mail, q)), None)
     if found is None:
         return _hold(desk, session, record, mail, quotes[0])
-    ticket = uow.ticket = lock_ticket(session, found.ticket.id)
+    ticket = uow.ticket = lock_ticket(session, found.ticket_id)
     reopened = add_to_call(desk, uow, record, mail, _keep_attachments(desk, session, record, mail), refused)
     return Receipt("added", ticket.reference, reopened)
 
@@ -281,7 +284,7 @@ def add_to_call(
     (C24). Returns whether it re-opened. A trusted reply and a held mail an advisor attaches both
     come this way; ``noted`` goes on the history event (who attached it, why)."""
     record.outcome, record.ticket_id = "added", uow.ticket.id
-    payload = _described(mail, record, attachments)
+    payload = {**_described(mail, record, attachments), **conversation_entry(uow, record, mail)}
     uow.record("mail_received", {**payload, **noted, **({"not_delivered": refused} if refused else {})})
     return refused is None and _work_can_progress(desk, uow, mail)
 
@@ -294,6 +297,12 @@ class _Quote:
     ticket: Ticket | None  # (id, reference, contact_email, account): None when the reference names no call
     by_our_mail: bool = False  # it answers a mail the desk sent (its Message-ID is ours, random)
 
+    @property
+    def ticket_id(self) -> int:
+        if self.ticket is None:
+            raise NotFound(f"no call {self.reference}")
+        return self.ticket.id
+
 
 def _quoted(session: Session, mail: parsing.ParsedMail) -> list[_Quote]:
     """The calls the mail quotes, most telling first: the call of the mail it answers, then each
@@ -304,7 +313,8 @@ def _quoted(session: Session, mail: parsing.ParsedMail) -> list[_Quote]:
             ticket_id = _ticket_of_ids(session, table, mail.thread_ids)
             if ticket_id is not None:
                 ticket = _ticket_row(session, Ticket.id == ticket_id)
-                quotes.append(_Quote(ticket.reference, ticket, by_our_mail=table is OutboxMail))
+                if ticket is not None:
+                    quotes.append(_Quote(ticket.reference, ticket, by_our_mail=table is OutboxMail))
                 break
     for reference in dict.fromkeys(REFERENCE.findall(mail.subject)):
         if all(q.reference != reference for q in quotes):
@@ -478,8 +488,25 @@ def _work_can_progress(desk: Desk, uow: UnitOfWork, mail: parsing.ParsedMail) ->
     return True
 
 
+def conversation_entry(uow: UnitOfWork, record: InboundMail, mail: parsing.ParsedMail) -> dict:
+    """The mail joins the conversation of ``uow``'s call as the customer's entry, with the files kept when
+    it was received; returns what its ``mail_received`` event says of it (which entry, which files)."""
+    entry, files = conversation.add_customer_mail(uow, record, mail.from_address, mail.text)
+    described = [
+        {"filename": f.filename, "size": f.size, "sha256": f.sha256, **({"not_kept": f.not_kept} if f.not_kept else {})}
+        for f in files
+    ]
+    return {"entry": entry.id, "files": described}
+
+
 def _keep_attachments(desk: Desk, session: Session, record: InboundMail, mail: parsing.ParsedMail) -> list[str]:
-    """Store the attachments, their bytes up to the size limit; returns what the history says of them."""
+    """Store the attachments, their bytes up to the size limit; returns what the history says of them.
+
+    Each file is kept twice over: as the conversation's file (``engine.conversation.attachments``: the
+    attachment store, waiting for the entry the mail becomes on a call), and as a ``MailAttachment``,
+    which the mail pages and held-mail review still read (``mail.queries``, ``mail.review``)."""
+    uploads = [conversation_files.Upload(a.filename, a.content, a.content_type) for a in mail.attachments]
+    conversation_files.keep_received(session, desk.settings, record.id, uploads, now=clock.now())
     limit, described = desk.settings.max_attachment_bytes, []
     for attachment in mail.attachments:
         kept = len(attachment.content) <= limit

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -285,6 +286,12 @@ class OutboxMail(Base):
     # ("sending") when the lease of the worker that claimed it runs out. None once sent or failed.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A reply in a call's conversation (engine/conversation): copies to other contacts of the account
+    # (comma-separated), and the threading headers naming the call's earlier mails, so the customer's
+    # mail program shows one thread. Its files are the Attachment rows of the Message that names this mail.
+    cc_addresses: Mapped[str] = mapped_column(Text, default="", server_default="")
+    in_reply_to: Mapped[str | None] = mapped_column(String(300))
+    thread_references: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Feedback(Base):
@@ -498,3 +505,49 @@ class HeldMail(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decision_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)  # where it went
+
+
+# --- the conversation (issue 19, C25, C32) ------------------------------------------------------------------
+
+
+class Message(Base):
+    """One entry of a call's conversation (engine/conversation): a public reply by staff (mailed to the
+    contact), an internal note, a call-back an advisor logs, a customer's mail, a customer's portal message.
+    The portal, the API and the pages read these rows through one function that knows who may see what."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_ticket_id_id", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # reply | note | call_back | customer_mail | portal_message
+    public: Mapped[bool] = mapped_column(Boolean)  # False: internal, never shown to the customer nor mailed
+    author: Mapped[str] = mapped_column(String(320))  # a username, or the customer's address
+    body: Mapped[str] = mapped_column(Text)  # Markdown as written; a customer's mail: its text less the quoted mail
+    full_text: Mapped[str | None] = mapped_column(Text)  # a customer's mail whole, when quoting was taken off
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    inbound_mail_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_mail.id"), index=True)
+    outbox_mail_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_mail.id"), index=True)
+
+
+class Attachment(Base):
+    """A file in a call's conversation: its metadata here, its bytes in the attachment store
+    (engine/conversation/attachments.py): in ``content`` (``storage`` "database"), or in a folder under its
+    SHA-256 (``path``, "folder"). A received file over the limits is "none": the received mail keeps it,
+    ``not_kept`` says why. A held mail's files wait with no message and no ticket until it joins a call."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id"), index=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
+    inbound_mail_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_mail.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))  # sanitised: no path, no control characters
+    content_type: Mapped[str] = mapped_column(String(100))  # as the sender said: never trusted for serving
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage: Mapped[str] = mapped_column(String(10))  # database | folder | none
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(200))  # relative to SUPPORTDESK_ATTACHMENT_DIR
+    not_kept: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

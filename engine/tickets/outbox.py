@@ -53,8 +53,20 @@ def render(template: str, context: dict) -> tuple[str, str, str]:
 
 
 def queue_mail(
-    session: Session, ticket: Ticket, template: str, to: str, context: dict, *, now, mail_domain: str
+    session: Session,
+    ticket: Ticket,
+    template: str,
+    to: str,
+    context: dict,
+    *,
+    now,
+    mail_domain: str,
+    cc: tuple[str, ...] = (),
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
 ) -> OutboxMail:
+    """``cc``, ``in_reply_to`` and ``references``: a reply in the call's conversation, copied to other
+    contacts and threaded onto the call's earlier mails (engine/conversation)."""
     context = {"ticket": ticket, **context}
     subject, text, html = render(template, context)
     mail = OutboxMail(
@@ -69,6 +81,9 @@ def queue_mail(
         attempts=0,
         created_at=now,
         next_attempt_at=now,
+        cc_addresses=", ".join(cc),
+        in_reply_to=in_reply_to,
+        thread_references=" ".join(references),
     )
     session.add(mail)
     session.flush()
@@ -81,16 +96,27 @@ def to_message(mail: OutboxMail, settings: Settings) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = mail.to_address
+    if mail.cc_addresses:
+        message["Cc"] = mail.cc_addresses
     if settings.support_address and address_of(settings.support_address) != address_of(settings.mail_from):
         message["Reply-To"] = settings.support_address  # replies reach the inbound desk
     message["Subject"] = mail.subject
     message["Date"] = format_datetime(mail.created_at)
     message["Message-ID"] = mail.message_id
+    if mail.in_reply_to:
+        message["In-Reply-To"] = mail.in_reply_to
+    if mail.thread_references:
+        message["References"] = mail.thread_references
     message["Auto-Submitted"] = AUTO_SUBMITTED.get(mail.template, "auto-generated")
     message["X-Auto-Response-Suppress"] = "All"  # the same request, as Microsoft Exchange reads it
     message.set_content(mail.body_text)
     message.add_alternative(mail.body_html, subtype="html")
     return message
+
+
+def recipients(mail: OutboxMail) -> list[str]:
+    """Everyone the mail goes to (SMTP's RCPT TO): its To, then its copies."""
+    return [mail.to_address, *filter(None, (address.strip() for address in mail.cc_addresses.split(",")))]
 
 
 def address_of(mailbox: str) -> str:
