@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.conversation import commands as conversation
 from supportdesk.engine.store.models import Job, SlaClock
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.engine.tickets.instances import find_ticket
@@ -48,6 +49,46 @@ def test_C12_an_answer_within_the_hour_stops_the_clock_and_its_timer(desk, froze
     assert clock.state == "stopped"
     assert clock.breached_at is None
     assert [job.due_at for job in timer_jobs(desk)] == [resolution_due(desk, reference)]
+
+
+def test_C12_the_first_public_reply_in_the_conversation_stops_the_clock_and_its_timer(desk, frozen_clock):
+    reference = log_and_triage(desk)
+    frozen_clock.advance(timedelta(minutes=30))
+    conversation.add_note(desk, conversation.Note(reference, "Looking at the import log"), "alice")
+    assert first_response_clock(desk, reference).state == "running"  # an internal note answers nobody
+
+    conversation.add_reply(desk, conversation.Reply(reference, "We are on it: the import stopped at row 12"), "alice")
+    clock = first_response_clock(desk, reference)
+    assert clock.state == "stopped"
+    assert clock.stopped_at == frozen_clock.now()
+    assert clock.breached_at is None
+    assert [job.due_at for job in timer_jobs(desk)] == [resolution_due(desk, reference)]
+    # The task is still there for first line to choose the next step; completing it changes no clock.
+    frozen_clock.advance(timedelta(hours=2))
+    commands.complete_task(
+        desk, commands.CompleteTask(open_task(desk, reference, "First level response").task_id, FIRST_RESPONSE), "alice"
+    )
+    assert first_response_clock(desk, reference).stopped_at == frozen_clock.now() - timedelta(hours=2)
+    assert history_kinds(desk, reference).count("sla_stopped") == 1
+
+
+def test_C12_a_call_back_recorded_in_the_conversation_is_a_first_level_response(desk, frozen_clock):
+    reference = log_and_triage(desk)
+    frozen_clock.advance(timedelta(minutes=50))
+    conversation.log_call_back(desk, conversation.CallBack(reference, "Rang Ann: the campaign is queued"), "alice")
+    clock = first_response_clock(desk, reference)
+    assert clock.state == "stopped"
+    assert clock.breached_at is None
+
+
+def test_C12_C14_a_reply_after_the_deadline_keeps_the_breach_dated_at_the_deadline(desk, frozen_clock):
+    reference = log_and_triage(desk)
+    due = first_response_clock(desk, reference).due_at
+    frozen_clock.advance(timedelta(hours=3))  # the worker was down: the timer did not fire on time
+    conversation.add_reply(desk, conversation.Reply(reference, "Sorry for the wait"), "alice")
+    clock = first_response_clock(desk, reference)
+    assert clock.state == "stopped"
+    assert clock.breached_at == due
 
 
 def test_C12_C13_a_call_logged_on_saturday_is_due_for_first_response_monday_0930(desk, frozen_clock):

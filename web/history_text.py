@@ -59,6 +59,7 @@ MESSAGES = {
     "access_granted": "recorded that access to the customer's environment is granted",
     "customer_back": "recorded that the customer is back",
     "feedback": "passed on the customer's feedback",
+    "public_reply": "answered the customer",  # C12: the first answer stops the first response clock
 }
 HANDOVERS = {
     "second_line": "passed the call to second line",  # C16

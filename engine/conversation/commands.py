@@ -45,6 +45,8 @@ from supportdesk.engine.tickets import commands, outbox
 from supportdesk.engine.tickets.instances import find_ticket
 from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
+# The message a call's diagram hears when a person answers the customer (C12).
+PUBLIC_REPLY = "public_reply"
 # The kinds of entry, as people read them.
 KINDS = {
     "reply": "Reply",
@@ -188,6 +190,7 @@ def add_reply(desk: Desk, reply: Reply, actor: str) -> int:
                 {"cc": f"{', '.join(sorted(strangers))}: not a known contact of {ticket.account or 'the account'}"},
             )
         entry = _write_reply(uow, reply.body, reply.attachments, cc, author=actor)
+        _customer_answered(uow, entry)
     return entry.id
 
 
@@ -206,7 +209,15 @@ def log_call_back(desk: Desk, call_back: CallBack, actor: str) -> int:
     with UnitOfWork(desk, actor) as uow:
         uow.ticket = find_ticket(uow.session, call_back.reference, lock=True)
         entry = _write_entry(uow, "call_back", call_back.body, (), author=actor)
+        _customer_answered(uow, entry)
     return entry.id
+
+
+def _customer_answered(uow: UnitOfWork, entry: Message) -> None:
+    """C12: a person answered the customer. The call's diagram decides what that means (support_call
+    stops the first response clock, the first time); a ticket whose process does not listen for it
+    (an escalation, training) is not told, and nothing else changes."""
+    commands.deliver(uow, PUBLIC_REPLY, {"entry": entry.id, "kind": entry.kind})
 
 
 def add_portal_message(desk: Desk, message: PortalMessage) -> int:

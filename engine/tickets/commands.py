@@ -351,6 +351,7 @@ def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
     try:
         workflow.send_event(event)
     except WorkflowException:
+        advance(uow, workflow)  # keeps what caught up (a caller may go on without the message)
         return False
     uow.record("message_received", {"message": message, "payload": payload or {}})
     advance(uow, workflow)
