@@ -16,11 +16,12 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, ClassVar
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer, DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
@@ -64,7 +65,7 @@ class HandlerTaskConverter(BpmnTaskSpecConverter):
 
 
 class DeskParser(CamundaParser):
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (HandlerTaskParser, HandlerTask),
     }
@@ -82,7 +83,11 @@ class DeskScriptEngine(PythonScriptEngine):
     ``HandlerError`` that names the ticket and the task instead.
     """
 
-    def __init__(self, handlers: dict, expression_functions: dict | None = None):
+    def __init__(
+        self,
+        handlers: Mapping[str, Callable[..., None]],
+        expression_functions: Mapping[str, Callable[..., Any]] | None = None,
+    ):
         super().__init__(environment=TaskDataEnvironment(dict(expression_functions or {})))
         self.handlers = handlers
 
@@ -128,23 +133,57 @@ class DeskWorkflowConverter(BpmnWorkflowConverter):
         return dct
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class DeskRegistry(DefaultRegistry):
+    """SpiffWorkflow's registry, with a shorter road through an instance: saving converts every task,
+    with its data and internal data, on every command. The result is ``DefaultRegistry.convert``'s (a
+    plain JSON value is itself, a registered object goes to its converter, a dict loses its callables
+    and modules and has each value converted), except that a set becomes a list, as SpiffWorkflow's
+    JSON encoder writes it (a set of datetimes would otherwise become an unhashable set of dicts)."""
+
+    def convert(self, obj):
+        cls = type(obj)
+        if cls in _PLAIN:
+            return obj
+        typename = self.typenames.get(cls)
+        if typename is not None:
+            return self.convert_to_dict[typename](obj)
+        if cls is dict:
+            return {k: self.convert(v) for k, v in obj.items() if not callable(v) and not isinstance(v, ModuleType)}
+        if cls is set:
+            return [self.convert(v) for v in obj]
+        return super().convert(obj)  # lists, tuples, subclasses: the registry's own road
+
+
 def _make_serializer() -> tuple[BpmnWorkflowSerializer, DeskWorkflowConverter]:
     config = dict(CAMUNDA_CONFIG)
     config[HandlerTask] = HandlerTaskConverter
     config[BpmnWorkflow] = DeskWorkflowConverter
-    registry = BpmnWorkflowSerializer.configure(config)
+    registry = BpmnWorkflowSerializer.configure(config, DeskRegistry())
     return BpmnWorkflowSerializer(registry), DeskWorkflowConverter(BpmnWorkflow, registry)
 
 
 # A stored instance is SpiffWorkflow's JSON without its process spec (about 70 % of the
 # whole, the same for every instance of a diagram version), which is stored once, in
 # ``process_spec``, under the digest of its JSON; the instance names it first:
-#     {"spec_digest": "<sha256>", "data": ..., "tasks": ..., ...}
+#     {"spec_digest":"<sha256>","data":...,"tasks":...,...}
 # SpiffWorkflow 3.2 reads it once "spec" and "subprocess_specs" are put back from that row.
 # Specs never change (diagram versions are immutable), so the desk turns a spec into JSON
 # once and restores it from JSON once per process. Instances stored with their spec inside
 # (by earlier versions of the desk, or in SpiffWorkflow's own layout) load as well.
+# Every state begins with SPEC_DIGEST: migration 0007's downgrade reads the digest there.
 SPEC_DIGEST = '{"spec_digest":"'
+COMPACT = (",", ":")  # the separators that give SPEC_DIGEST (and smaller states)
+
+
+def _leftover(value: Any) -> Any:
+    """For ``json.dumps``: a callable or module the registry leaves in a list is written as null, as
+    SpiffWorkflow's JSON encoder writes it."""
+    if callable(value) or isinstance(value, ModuleType):
+        return None
+    raise TypeError(f"{value.__class__.__name__} in workflow data cannot be stored as JSON")
 
 
 @dataclass(frozen=True)
@@ -196,18 +235,16 @@ class ProcessEngine:
         return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
-        """The instance's JSON, naming its spec by digest (``stored_spec`` gives the spec to store)."""
-        registry = self.serializer.registry
-        registry._encoder_mode = True  # as serialize_json does: objects are converted by the JSON encoder
-        try:
-            cached = self._cached_for_saving(workflow)
-            dct = self._converter.instance_to_dict(workflow)
-            dct["typename"] = registry.typenames[BpmnWorkflow]
-            dct[self.serializer.VERSION_KEY] = self.serializer.VERSION
-            instance_json = json.dumps(dct, cls=self.serializer._encoder_cls)
-        finally:
-            registry._encoder_mode = False
-        return f'{SPEC_DIGEST}{cached.stored.digest}",{instance_json[1:]}'
+        """The instance's JSON, naming its spec by digest (``stored_spec`` gives the spec to store).
+
+        As SpiffWorkflow's example engine saves: the registry's ``convert`` turns everything into plain
+        dicts and lists (no encoder mode: that is a flag on the shared registry, which threads race on),
+        then ``json.dumps``."""
+        digest = self._cached_for_saving(workflow).stored.digest
+        dct = {"spec_digest": digest, **self._converter.instance_to_dict(workflow)}  # the digest first
+        dct["typename"] = self._converter.typename
+        dct[self.serializer.VERSION_KEY] = self.serializer.VERSION
+        return json.dumps(dct, separators=COMPACT, default=_leftover)
 
     def stored_spec(self, workflow: BpmnWorkflow) -> StoredSpec:
         """The spec that ``dumps(workflow)`` names, as the store keeps it."""
@@ -234,17 +271,15 @@ class ProcessEngine:
             raise LookupError(f"the process spec {digest} of this instance is not stored")
         cached = self._cached_for_loading(json.loads(stored.spec_json), json.loads(stored.subprocess_specs_json))
         with self._lock:
-            return self._by_digest.setdefault(digest, cached)
+            return self._by_digest.setdefault(stored.digest, cached)  # the digest asked for
 
     def _cached_for_saving(self, workflow: BpmnWorkflow) -> _CachedSpec:
         key = (id(workflow.spec), *((name, id(spec)) for name, spec in workflow.subprocess_specs.items()))
         cached = self._by_spec.get(key)
         if cached is None or cached.spec is not workflow.spec:
-            registry = self.serializer.registry
-            spec_json = json.dumps(registry.convert(workflow.spec), cls=self.serializer._encoder_cls)
-            subprocess_json = json.dumps(
-                self._converter.mapping_to_dict(workflow.subprocess_specs), cls=self.serializer._encoder_cls
-            )
+            # Default separators, as the digests of the specs already stored were taken.
+            spec_json = json.dumps(self.serializer.to_dict(workflow.spec), default=_leftover)
+            subprocess_json = json.dumps(self._converter.mapping_to_dict(workflow.subprocess_specs), default=_leftover)
             stored = _stored_spec(spec_json, subprocess_json)
             cached = _CachedSpec(workflow.spec, dict(workflow.subprocess_specs), stored)
             with self._lock:

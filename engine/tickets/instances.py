@@ -115,7 +115,7 @@ def rearm_live_deadlines(workflow: BpmnWorkflow) -> None:
     for task in list(workflow.event_manager.tasks.values()):
         definition = timer_of(task)
         if definition is not None and LIVE_DEADLINE in (definition.expression or ""):
-            task._set_internal_data(event_value=workflow.script_engine.evaluate(task, definition.expression))
+            task.internal_data["event_value"] = workflow.script_engine.evaluate(task, definition.expression)
 
 
 def timer_of(task) -> TimerEventDefinition | None:
@@ -249,7 +249,7 @@ def waiting_timers(workflow: BpmnWorkflow):
 
 
 def timer_due(task) -> datetime | None:
-    value = task._get_internal_data("event_value")
+    value = task.internal_data.get("event_value")
     if value is None:
         return None
     if isinstance(value, dict):  # a cycle: its next occurrence

@@ -26,7 +26,6 @@ What is kept:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -302,7 +301,7 @@ def _analyse(uow: UnitOfWork, target: DiagramVersion) -> tuple[TicketMigration, 
         return TicketMigration(
             **base, outcome=UNSAFE, at=at, reasons=(f"version {target.number} has no process {ticket.process_id!r}",)
         ), None
-    registry = _registry(desk)
+    registry = desk.process_engine.serializer.registry  # converting has no mode to switch: threads share it
     spec_diff = SpecDiff(registry, workflow.spec, spec)
     changes = _diagram_changes(registry, spec_diff)
     try:
@@ -322,15 +321,6 @@ def _analyse(uow: UnitOfWork, target: DiagramVersion) -> tuple[TicketMigration, 
         **base, outcome=outcome, reasons=tuple(reasons), at=at, timers=tuple(timers), changes=changes
     )
     return report, (workflow if outcome == SAFE else None)
-
-
-def _registry(desk: Desk):
-    """The process engine's serializer registry, for comparing specs, with an "encoder mode" flag of
-    its own: saving switches the engine's flag on and off, process-wide, and a comparison running
-    beside a save in another thread would see unconverted objects (and so changes everywhere)."""
-    registry = copy.copy(desk.process_engine.serializer.registry)
-    registry._encoder_mode = False
-    return registry
 
 
 def _move(
@@ -476,7 +466,7 @@ def _evaluate_timer_again(task) -> None:
     elif isinstance(definition, DurationTimerEventDefinition):
         delta = TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(value))
         value = (clock.now() + delta).isoformat()
-    task._set_internal_data(event_value=value)
+    task.internal_data["event_value"] = value
 
 
 def _after_checks(desk: Desk, workflow: BpmnWorkflow, number: int) -> list[str]:
