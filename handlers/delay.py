@@ -18,6 +18,15 @@ DELAY_REASONS = {
     "information_awaited": "crucial information requested from the customer has not arrived (C22)",
     "customer_absent": "the customer is absent (C22)",
 }
+# C22: what the customer is told by mail (and sees on the portal) the desk waits for from them. The
+# information asked for must be said: the advisor's note is what the customer reads.
+WAITING_FOR_CUSTOMER = {
+    "information_awaited": "Information we asked you for",
+    "customer_absent": "You to be back: we could not reach you for a deadline",
+}
+NOTE_REQUIRED = {
+    "information_awaited": "Say what the desk needs from the customer: they get it by mail and on the portal"
+}
 
 
 @handler("set_delayed")
@@ -30,6 +39,8 @@ def set_delayed(uow: UnitOfWork, task: SpiffTask) -> None:
         raise InvalidInput(
             "say why the call is Delayed", {"reason": f"Reason must be one of: {', '.join(DELAY_REASONS)}"}
         )
+    if reason in NOTE_REQUIRED and not note.strip():
+        raise InvalidInput("say what the desk is waiting for", {"note": NOTE_REQUIRED[reason]})
     if reason == "access_refused" and uow.ticket.licence_type != "on_premise":
         raise NotAllowed("C21: only an on-premise call waits for access to the customer's environment")
     if uow.ticket.priority == "High":
@@ -40,6 +51,13 @@ def set_delayed(uow: UnitOfWork, task: SpiffTask) -> None:
         uow.record("sla_paused", {"clock": clock.metric, "reason": DELAY_REASONS[reason]}, actor="desk")
     uow.ticket.status = "delayed"
     uow.record("call_delayed", {"reason": reason, "why": DELAY_REASONS[reason], **({"note": note} if note else {})})
+    if reason in WAITING_FOR_CUSTOMER:
+        uow.queue_mail(
+            "information_requested",
+            uow.ticket.contact_email,
+            waiting_for=WAITING_FOR_CUSTOMER[reason],
+            note=note.strip(),
+        )
 
 
 @handler("reopen_call")

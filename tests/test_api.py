@@ -480,7 +480,11 @@ def _delayed_call(desk) -> str:
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     assert queries.ticket_view(desk, reference).status == "delayed"
     return reference

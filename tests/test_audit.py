@@ -41,7 +41,11 @@ def every_path(desk, clock) -> None:
     advice = log_and_triage(desk, details=replace(ANN, request_kind="advice"))
     clock.set(london(2026, 11, 20, 16, 0))
     commands.deliver_message(
-        desk, commands.DeliverMessage(delayed, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            delayed, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     commands.deliver_message(
         desk, commands.DeliverMessage(straight, "feedback", {"rating": 4, "comment": "ok"}), "portal"

@@ -303,6 +303,41 @@ def test_C22_C23_C24_high_call_delayed_over_a_weekend_is_medium_paused_and_reope
         assert resolution.due_at in [job.due_at for job in session.query(Job)]
 
 
+def test_C22_delayed_for_information_the_customer_is_told_by_mail_what_the_desk_needs(desk, frozen_clock):
+    reference = answered_high_call(desk, frozen_clock, london(2026, 11, 20, 14, 0))
+    with pytest.raises(InvalidInput) as refused:  # the advisor must say what is needed: the customer reads it
+        commands.deliver_message(
+            desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        )
+    assert "note" in refused.value.fields
+    assert queries.ticket_view(desk, reference).status == "open"
+
+    commands.deliver_message(
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "The CSV you tried to import"}
+        ),
+        "sam",
+    )
+    with desk.db.reading() as session:
+        [mail] = session.query(OutboxMail).filter_by(template="information_requested").all()
+    assert mail.to_address == ANN.contact_email
+    assert mail.subject == f"[{reference}] What we need from you for your call"
+    assert "Information we asked you for" in mail.body_text
+    assert "The CSV you tried to import" in mail.body_text
+    assert "(C22)" not in mail.body_text  # the customer's words, not the charter's
+
+
+def test_C22_a_customer_absent_for_a_deadline_is_told_by_mail_too(desk, frozen_clock):
+    reference = answered_high_call(desk, frozen_clock, london(2026, 11, 20, 14, 0))
+    commands.deliver_message(
+        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "customer_absent"}), "sam"
+    )
+    with desk.db.reading() as session:
+        [mail] = session.query(OutboxMail).filter_by(template="information_requested").all()
+    assert "You to be back" in mail.body_text
+
+
 def test_C21_no_access_to_an_on_premise_environment_regrades_and_delays(desk, frozen_clock):
     reference = answered_high_call(desk, frozen_clock, london(2026, 11, 23, 9, 0), licence_type="on_premise")
     commands.deliver_message(

@@ -156,7 +156,11 @@ def test_C24_a_portal_message_reopens_a_call_delayed_for_the_customer(desk):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     conversation.add_portal_message(desk, conversation.PortalMessage(reference, "ann@example.com", "The logs"))
     assert events(desk, reference, "message_received")[-1].payload["message"] == "information_received"
@@ -403,7 +407,11 @@ def test_C32_a_ticket_with_a_conversation_replays_to_what_is_stored(desk, frozen
     conversation.add_note(desk, conversation.Note(reference, "Internal: known bug", (Upload("bug.txt", b"42"),)), "sam")
     do(desk, reference, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     frozen_clock.set(frozen_clock.now() + timedelta(hours=2))
     conversation.add_portal_message(

@@ -346,10 +346,10 @@ def customer(desk):
     return create_app(desk, testing=True).test_client()
 
 
-def delayed_high_call(desk, note: str = "") -> str:
+def delayed_high_call(desk, note: str = "the import log") -> str:
     reference = log_and_triage(desk, details=HIGH)
     do(desk, reference, "First level response", FIRST_RESPONSE, "alice")
-    payload = {"reason": "information_awaited", **({"note": note} if note else {})}
+    payload = {"reason": "information_awaited", "note": note}
     commands.deliver_message(desk, commands.DeliverMessage(reference, "call_delayed", payload), "sam")
     return reference
 
@@ -371,7 +371,7 @@ def test_C22_C25_the_portal_says_what_the_desk_is_waiting_for_without_clause_ids
 def test_C22_C25_the_api_gives_the_customer_the_same_words(desk):
     reference = delayed_high_call(desk)
     updates = portal.public_updates(queries.ticket_view(desk, reference))
-    assert [u.detail for u in updates if u.kind == "call_delayed"] == ["Information we asked you for."]
+    assert [u.detail for u in updates if u.kind == "call_delayed"] == ["Information we asked you for: the import log"]
     assert not any(CLAUSE_ID.search(f"{u.what} {u.detail}") for u in updates)
 
 

@@ -127,7 +127,11 @@ def test_C24_a_reply_reopens_a_delayed_call(desk):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     assert queries.ticket_view(desk, reference).status == "delayed"
     receipt = receive(desk, customer_mail(f"RE: {reference} the CSV", "Here it is."))

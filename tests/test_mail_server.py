@@ -122,7 +122,11 @@ def test_C24_a_reply_over_smtp_joins_its_call_and_reopens_it(served):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     code, said = send(port, customer_mail(f"Re: [{reference}] the import file", "Attached, sorry for the wait."))
     assert (code, said) == (250, f"2.0.0 received {reference}")
@@ -188,7 +192,11 @@ def test_C03_a_strangers_reply_over_smtp_is_held_and_the_answer_reveals_nothing(
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     before = [e.kind for e in queries.ticket_view(desk, reference).history]
     outbox_before = mail_queries.outbox_counts(desk)

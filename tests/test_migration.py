@@ -225,7 +225,11 @@ def test_tickets_waiting_at_several_points_move_to_a_version_with_a_new_step_and
     delayed = log_and_triage(desk)
     do(desk, delayed, "First level response", FIRST_RESPONSE)
     commands.deliver_message(
-        desk, commands.DeliverMessage(delayed, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            delayed, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     escalation = commands.start_escalation(
         desk, commands.StartEscalation("Nobody called back", call_reference=at_second_line), "amy"

@@ -91,11 +91,16 @@ def test_C24_C25_information_added_on_the_portal_reopens_a_delayed_call(desk, cu
         {"response_method": "phone", "response": "Called", "next_step": "second_line", "handover_reason": "logs"},
     )
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}")
-    assert '<dt>What we are waiting for</dt><dd class="waiting-for">Information we asked you for.</dd>' in text(page)
+    waiting = "Information we asked you for: Please send the import log"
+    assert f'<dt>What we are waiting for</dt><dd class="waiting-for">{waiting}</dd>' in text(page)
     response = customer.post(
         f"/portal/calls/{reference}/information",
         data={"information-csrf_token": csrf_token(page, form="information"), "information-text": "CSV attached"},

@@ -99,7 +99,11 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     frozen_clock.set(moment + timedelta(days=1))
     Worker(desk).run_once()
     commands.deliver_message(
-        desk, commands.DeliverMessage(high, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            high, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     with desk.db.engine.begin() as connection:  # back to 0007, and the breach as the desk wrote it then
         connection.execute(update(SlaSegment).where(SlaSegment.kind == "breach").values(priority=None))

@@ -170,7 +170,11 @@ def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_a
 
     frozen_clock.set(london(2026, 11, 24, 10, 0))
     commands.deliver_message(
-        desk, commands.DeliverMessage(reference, "call_delayed", {"reason": "information_awaited"}), "sam"
+        desk,
+        commands.DeliverMessage(
+            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
+        ),
+        "sam",
     )
     resolution = clock_of(desk, reference, RESOLUTION)
     assert (resolution.priority, resolution.state, resolution.breached) == ("Medium", "paused", True)
