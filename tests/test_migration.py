@@ -136,7 +136,8 @@ def deploy(desk, tmp_path, text: str, name: str) -> int:
     shutil.copytree(WORKFLOWS, folder)
     (folder / "support_call.bpmn").write_text(text)
     result = commands.deploy(desk, folder, actor="owner")
-    assert result.outcome == "deployed" and result.warnings == (), result.warnings
+    assert result.outcome == "deployed", result.warnings
+    assert result.warnings == ()
     return result.number
 
 
@@ -408,7 +409,8 @@ def test_a_timer_the_new_version_changed_is_evaluated_again_and_the_dry_run_says
     frozen_clock.set(london(2026, 11, 23, 12, 0))
 
     (plan,) = migration.plan(desk, 2, reference=awaiting_feedback)
-    assert plan.outcome == migration.SAFE and plan.changes.changed == ("Gateway_feedback",)
+    assert plan.outcome == migration.SAFE
+    assert plan.changes.changed == ("Gateway_feedback",)
     moved = {t.element: t for t in plan.timers}
     assert (moved["Gateway_feedback"].was, moved["Gateway_feedback"].due, moved["Gateway_feedback"].re_evaluated) == (
         london(2026, 11, 30, 10, 0),
@@ -540,7 +542,8 @@ def test_the_admin_page_shows_versions_a_dry_run_and_migrates_the_safe_tickets(d
     shown = text(page)
     assert page.status_code == 200
     row_v1 = re.search(r'<tr data-version="1".*?</tr>', shown, re.S).group(0)
-    assert '<td class="number">2</td>' in row_v1 and "support_call</code>: 2" in row_v1
+    assert '<td class="number">2</td>' in row_v1
+    assert "support_call</code>: 2" in row_v1
     assert "Dry run: to version 2" in shown
     assert re.search(rf'<tr data-ticket="{at_advice}" class="breached">.*?Task_third_line_advice', shown, re.S)
     assert re.search(
