@@ -84,7 +84,7 @@ def test_C01_C05_C16_a_call_from_logging_to_resolution_through_the_browser(site,
     page.get_by_label("Resolution (when resolved)").fill("Unblocked the sending queue")
     page.get_by_role("button", name="Complete").click()
     page.wait_for_url(f"{url}/calls/{reference}")
-    assert "Resolved" in page.locator("dl.facts").inner_text()
+    assert "Resolved" in page.locator("dl.facts").first.inner_text()
     screenshot(page, "ticket")
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
