@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 
 from supportdesk.engine.conversation import attachments as conversation_files
 from supportdesk.engine.conversation import commands as conversation
+from supportdesk.engine.conversation.text import without_quoted_mail
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import ConflictError, DeskError, NotFound
 from supportdesk.engine.mail import parsing
@@ -535,16 +536,7 @@ def _described(mail: parsing.ParsedMail, record: InboundMail, attachments: list[
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """What the customer wrote, without the quoted mail they answer ("> ..." lines, the
-    "On ..., X wrote:" line before them, an Outlook "Original Message")."""
-    lines: list[str] = []
-    for line in text.splitlines():
-        if line.strip().startswith("-----Original Message-----"):
-            break
-        if line.startswith(">"):
-            if lines and lines[-1].rstrip().endswith("wrote:"):
-                lines.pop()
-            continue
-        lines.append(line)
-    kept = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    """What the customer wrote, without the quoted mail they answer (as the conversation keeps it:
+    ``without_quoted_mail``, the "On ..., X wrote:" and Outlook blocks and "> " lines taken off)."""
+    kept = re.sub(r"\n{3,}", "\n\n", without_quoted_mail(text)).strip()
     return kept if len(kept) <= limit else kept[:limit].rstrip() + " …"
