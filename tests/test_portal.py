@@ -101,13 +101,13 @@ def test_C24_C25_information_added_on_the_portal_reopens_a_delayed_call(desk, cu
     page = customer.get(f"/portal/calls/{reference}")
     waiting = "Information we asked you for: Please send the import log"
     assert f'<dt>What we are waiting for</dt><dd class="waiting-for">{waiting}</dd>' in text(page)
-    response = customer.post(
-        f"/portal/calls/{reference}/information",
-        data={"information-csrf_token": csrf_token(page, form="information"), "information-text": "CSV attached"},
+    response = customer.post(  # the portal's "Write to us" form: a message in the call's conversation
+        f"/portal/calls/{reference}/messages",
+        data={"message-csrf_token": csrf_token(page, form="message"), "message-body": "CSV attached"},
     )
     assert response.status_code == 302
     assert queries.ticket_view(desk, reference).status == "open"
-    assert events(desk, reference, "customer_information")[0].payload == {"text": "CSV attached"}
+    assert events(desk, reference, "portal_message_added")[0].payload["body"] == "CSV attached"
 
 
 def test_C27_feedback_on_a_resolved_call_from_the_portal(desk, customer):
@@ -147,6 +147,6 @@ def test_C28_the_customer_asks_to_escalate(desk, customer):
 def test_a_portal_form_without_its_token_is_refused(desk, customer):
     reference = log_and_triage(desk)
     customer.get(portal_link(desk, reference)[0])
-    response = customer.post(f"/portal/calls/{reference}/information", data={"information-text": "x"})
+    response = customer.post(f"/portal/calls/{reference}/messages", data={"message-body": "x"})
     assert response.status_code == 400
-    assert events(desk, reference, "customer_information") == []
+    assert events(desk, reference, "portal_message_added") == []

@@ -50,7 +50,12 @@ def create_app(desk: Desk | None = None, *, testing: bool = False) -> Flask:
         REMEMBER_COOKIE_SAMESITE="Lax",
     )
     # First of all: the body size, NUL bytes, JSON depth, integer ids (web.edges), before any view or CSRF check.
-    edges.install(app, desk.settings.max_request_bytes)
+    settings = desk.settings
+    edges.install(
+        app,
+        settings.max_request_bytes,
+        edges.upload_limit(settings.max_attachments_bytes, settings.max_request_bytes),
+    )
     CSRFProtect(app)
     app.after_request(_security_headers)
     _set_up_login(app)
@@ -111,6 +116,9 @@ def _register_blueprints(app: Flask) -> None:
     from . import mail_review  # held mail (C03)
 
     app.register_blueprint(mail_review.blueprint)
+    from . import conversation  # replies, notes, call-backs, files, portal links (issue 19)
+
+    app.register_blueprint(conversation.blueprint)
     app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
     # The REST API (/api/v1) signs in with bearer tokens, never the session cookie: no CSRF token to check.
     from . import api

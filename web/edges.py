@@ -1,6 +1,8 @@
 """Trust at the edges: what every request to the web desk and the API must be before any view runs.
 
-* a body no larger than ``SUPPORTDESK_MAX_REQUEST_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``; 413);
+* a body no larger than ``SUPPORTDESK_MAX_REQUEST_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``; 413), or, for a
+  view marked ``@accepts_uploads`` (a conversation entry with its files), the files allowed on one entry
+  (``SUPPORTDESK_MAX_ATTACHMENTS_BYTES``, as base64 in JSON) and that much again for the rest;
 * no NUL character in the path, the query, a header or a form field (PostgreSQL cannot store one,
   and no person types one; 400), checked here once for every page, form and API call;
 * a JSON body (``parse_json``: the API's parser and ``request.get_json``) of UTF-8 text, nesting at
@@ -26,6 +28,19 @@ from werkzeug.routing import IntegerConverter
 from supportdesk.engine.bounds import MAX_ID, MAX_JSON_DEPTH, UNSTORABLE, text_problem
 
 API_PREFIX = "/api/"
+UPLOAD_LIMIT = "SUPPORTDESK_UPLOAD_BYTES"  # the app's config key for the views that take files
+
+
+def accepts_uploads(view: Callable) -> Callable:
+    """Mark a view that takes a conversation entry's files (put it right under the route decorator; the
+    decorators above it copy the mark): its requests may be as large as the files allowed."""
+    view.accepts_uploads = True  # type: ignore[attr-defined]
+    return view
+
+
+def upload_limit(max_attachments_bytes: int, max_request_bytes: int) -> int:
+    """The files of one entry as base64 (4/3 of their size), and the usual request limit for the rest."""
+    return max_attachments_bytes * 4 // 3 + max_request_bytes
 
 
 class JsonRefused(ValueError):
@@ -90,9 +105,10 @@ class BoundedIntegerConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, MAX_ID if max is None else max, signed)
 
 
-def install(app: Flask, max_request_bytes: int) -> None:
+def install(app: Flask, max_request_bytes: int, max_upload_bytes: int) -> None:
     """Before ``create_app`` registers anything else: the limits above, checked first of all."""
     app.config["MAX_CONTENT_LENGTH"] = max_request_bytes
+    app.config[UPLOAD_LIMIT] = max(max_upload_bytes, max_request_bytes)
     app.json = CheckedJSONProvider(app)
     app.url_map.converters["int"] = BoundedIntegerConverter
     app.before_request(check_request)
@@ -100,9 +116,10 @@ def install(app: Flask, max_request_bytes: int) -> None:
 
 def check_request():
     """None for a request within bounds; else the refusal, before any view (or CSRF check) runs."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is not None and limit is not None and request.content_length > limit:
+    limit = _body_limit()
+    if request.content_length is not None and request.content_length > limit:
         return too_large(None)
+    request.max_content_length = limit  # a body sent without its length is cut off there
     problems: dict[str, str] = {}
 
     def look(where: str, value: str) -> None:
@@ -155,9 +172,13 @@ def api_problem_or(page: Callable[[HTTPException], Any]) -> Callable[[HTTPExcept
 
 def too_large(_exc: RequestEntityTooLarge | None):
     """413, for a body refused by its Content-Length here or while Flask reads it."""
-    return refusal(
-        413, f"The request body is larger than the {_size(current_app.config['MAX_CONTENT_LENGTH'])} this desk accepts."
-    )
+    return refusal(413, f"The request body is larger than the {_size(_body_limit())} this desk accepts.")
+
+
+def _body_limit() -> int:
+    view = current_app.view_functions.get(request.endpoint or "")
+    key = UPLOAD_LIMIT if getattr(view, "accepts_uploads", False) else "MAX_CONTENT_LENGTH"
+    return current_app.config[key]
 
 
 def _size(limit: int | None) -> str:

@@ -51,6 +51,8 @@ MAIL_NAMES = {
     "enhancement": "enhancement",
     "escalation_response": "escalation response",
     "portal_link": "portal link",
+    "portal_link_from_staff": "portal link",
+    "reply": "reply",
 }
 # The messages the diagrams wait for (C22, C24, C27), as what the person who sent one said.
 MESSAGES = {
@@ -494,6 +496,38 @@ def _held_mail_discarded(e: _Event) -> _Said:
     return _and(said, _details(("Subject", e.raw("subject"))))
 
 
+# --- the conversation (issue 19, C12, C25) ------------------------------------------------------------------
+
+
+def _reply_added(e: _Event) -> _Said:
+    said = _with_text("replied to the customer", e.words("body"), "What they wrote")
+    return _and(said, _details(("Copied to", e.raw("cc")), ("Attachments", _files(e))))
+
+
+def _note_added(e: _Event) -> _Said:
+    said = _with_text("added an internal note", e.words("body"), "Note")
+    return _and(said, _details(("Attachments", _files(e))))
+
+
+def _call_back_logged(e: _Event) -> _Said:
+    return _with_text("logged a call-back to the customer", e.words("body"), "What was said")
+
+
+def _portal_message_added(e: _Event) -> _Said:
+    said = _with_text("wrote on the portal", e.words("body"), "What they wrote")
+    return _and(said, _details(("Attachments", _files(e))))
+
+
+def _files(e: _Event) -> str:
+    """An entry's files as "figures.csv (28 bytes), ..."."""
+    files = [file for file in e.raw("attachments") or [] if isinstance(file, Mapping)]
+    return ", ".join(f"{words(file.get('filename'))} ({words(file.get('size'))} bytes)" for file in files)
+
+
+def _portal_link_sent(e: _Event) -> _Said:
+    return _Said(f"mailed {e.words('to')} a new link to the portal", _details(("Subject", e.raw("subject"))))
+
+
 def _timer_fired(e: _Event) -> _Said:
     due = e.words("due_at")
     phrase = f"fired the timer {_quoted(e.words('task') or 'timer')}" + (f", due {due}" if due else "")
@@ -616,6 +650,11 @@ _DESCRIBERS: dict[str, Callable[[_Event], _Said]] = {
     "mail_received": _mail_received,
     "auto_reply_received": _auto_reply_received,
     "held_mail_discarded": _held_mail_discarded,
+    "reply_added": _reply_added,
+    "note_added": _note_added,
+    "call_back_logged": _call_back_logged,
+    "portal_message_added": _portal_message_added,
+    "portal_link_sent": _portal_link_sent,
     "timer_fired": _timer_fired,
     "job_incident": _job_incident,
     "incident_retried": _incident_retried,

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from supportdesk.engine.bounds import MAX_OFFSET
+from supportdesk.engine.conversation import seen
 from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
 from supportdesk.engine.process.roles import TASK_ROLES
 from supportdesk.engine.tickets import commands, queries
@@ -35,9 +36,11 @@ def inbox():
         total = queries.count_open_tasks(desk, roles)
         rows = queries.open_tasks(desk, roles, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     urgency = {task_id: (found.left, found.state) for task_id, found in queries.urgency(current_desk(), rows).items()}
+    replied = seen.replied_since_seen(current_desk(), current_user.username, [row.reference for row in rows])
     return render_template(
         "inbox.html",
         rows=rows,
+        replied=replied,
         total=total,
         page=page,
         pages=max(ceil(total / PAGE_SIZE), 1),

@@ -1,7 +1,8 @@
-"""The ticket page: the call, its SLA clocks, its history, and the actions advisors take on it.
+"""The ticket page: the call, its SLA clocks, its conversation, its history, and the actions advisors
+take on it.
 
-The actions post to ``web.actions``; when the engine refuses one, that module
-renders this page again with the refusal and the person's answers, so it is
+The actions post to ``web.actions`` (the conversation's forms to ``web.conversation``); when the engine
+refuses one, that module renders this page again with the refusal and the person's answers, so it is
 built in one place.
 """
 
@@ -23,7 +24,7 @@ from supportdesk.engine.tickets.commands import TRAINING_NEEDS
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers.delay import DELAY_REASONS
 
-from . import current_desk, diagram_svg, history_text, timeline_svg
+from . import conversation_section, current_desk, diagram_svg, history_text, timeline_svg
 from .access import ADVISORS, ESCALATORS
 from .formatting import sentence
 
@@ -114,7 +115,14 @@ def render_ticket(
     view = queries.ticket_view(current_desk(), reference)  # NotFound becomes the 404 page
     facts = call_facts(view)
     forms = {**blank_forms(facts), **(posted or {})}
-    may = {"act": current_user.has_any(*ADVISORS), "escalate": current_user.has_any(*ESCALATORS)}
+    may = {
+        "act": current_user.has_any(*ADVISORS),
+        "escalate": current_user.has_any(*ESCALATORS),
+        "write": current_user.has_any(*conversation_section.WRITERS),
+    }
+    conversation = conversation_section.section(
+        view.reference, current_user.username, is_call=facts.is_call, posted=posted or {}
+    )
     pictures = _pictures(reference, view)
     desk = current_desk()
     mail = {
@@ -131,6 +139,7 @@ def render_ticket(
         facts=facts,
         forms=forms,
         may=may,
+        conversation=conversation,
         refusal=refusal,
         mail=mail,
         incidents=incidents,

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateTimeLocalInput
 
 from supportdesk.engine.bounds import moment_problem
+from supportdesk.engine.conversation import seen
 from supportdesk.engine.errors import InvalidInput, NoActiveVersion
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
@@ -134,4 +135,6 @@ def ticket(reference: str):
 @blueprint.route("/calls")
 @requires_roles(*STAFF_ROLES)
 def calls():
-    return render_template("calls.html", tickets=queries.recent_tickets(current_desk(), limit=RECENT_LIMIT))
+    tickets = queries.recent_tickets(current_desk(), limit=RECENT_LIMIT)
+    replied = seen.replied_since_seen(current_desk(), current_user.username, [t.reference for t in tickets])
+    return render_template("calls.html", tickets=tickets, replied=replied)

@@ -84,6 +84,7 @@ OUTSIDE = (
     "escalation_started",
     "training_requested",
     "held_mail_discarded",
+    "portal_link_sent",  # staff mailed the contact a new portal link (engine.people.portal_access.send_link)
 )
 VOLATILE_KEYS = ("task_id", "message_id", *conversation.VOLATILE_KEYS)  # random on every run, or the store's ids
 

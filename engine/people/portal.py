@@ -1,5 +1,6 @@
-"""The customer portal (C25, C27, C28): a customer follows their own calls, adds
-information, leaves feedback and asks to escalate.
+"""The customer portal (C25, C27, C28): a customer follows their own calls and their public
+conversation, writes to the desk (``conversation.commands.add_portal_message``), leaves feedback and
+asks to escalate.
 
 A customer gets in with the link from a confirmation mail (``portal_access``).
 A token opens the calls of the contact it was issued to and nothing else; a
@@ -11,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from supportdesk.engine.conversation.queries import Entry, conversation
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import InvalidInput, NotAllowed, NotFound
 from supportdesk.engine.people.portal_access import contact_for_token, issue_token  # noqa: F401  (the portal's API)
@@ -31,6 +34,9 @@ PUBLIC_EVENTS = {
     "call_reopened": "Work resumed",
     "call_resolved": "Resolved",
     "customer_information": "You added information",
+    "portal_message_added": "You wrote to us",
+    "reply_added": "We replied",
+    "call_back_logged": "We called you",
     "mail_received": "Email received",
     "feedback_received": "Your feedback",
     "escalation_started": "Your concern passed to your Account Manager",
@@ -38,7 +44,8 @@ PUBLIC_EVENTS = {
 }
 NEXT_STEP = {
     "open": "Our support team is working on your call.",
-    "delayed": "Add what we are waiting for below, or reply to our last email, and work on your call resumes.",
+    "delayed": "Write to us below with what we are waiting for, or reply to our last email, and work on your "
+    "call resumes.",
     "resolved": "Your call is resolved. Tell us how we did.",
     "closed": "Your call is closed.",
 }
@@ -50,6 +57,19 @@ WAITING_FOR = {
 }
 # C05: the priorities as a customer reads them.
 PRIORITY_WORDS = {"Enhancement": "Request for a product enhancement"}
+# C25: who said what in the conversation, in the customer's words. Only these kinds are ever shown: an
+# internal note ("note") is not among them, whatever a query returns.
+ENTRY_WORDS = {
+    "reply": "Reply",
+    "call_back": "Phone call",
+    "customer_mail": "Email",
+    "portal_message": "Message on the portal",
+}
+SUPPORT_TEAM = "support team"
+CLOSED_HELP = (
+    "This call is closed, so it takes no more messages. To tell us something new, email {address}: "
+    "we log it as a new call and send you its Call Reference."
+)
 CLOSED_BECAUSE = {
     "enhancement": "Your request is with our Development Team, for possible inclusion in a later release.",
     "advised": "Your Account Manager contacts you with advice.",
@@ -74,6 +94,29 @@ class PublicFeedback:
 
 
 @dataclass(frozen=True)
+class PublicFile:
+    """A file of the conversation as the customer sees it: a download, or why it was not kept."""
+
+    id: int
+    filename: str
+    size: str  # in words: "12 KiB"
+    kept: bool
+    not_kept: str
+
+
+@dataclass(frozen=True)
+class PublicEntry:
+    """One entry of the public conversation (C25): who, when, what they wrote, and its files."""
+
+    id: int
+    at: datetime
+    who: str  # "You", another contact's address, or the advisor's name and "support team"
+    what: str  # one of ENTRY_WORDS
+    html: Markup  # sanitised (``conversation.text``)
+    files: tuple[PublicFile, ...]
+
+
+@dataclass(frozen=True)
 class PublicCall:
     reference: str
     status: str
@@ -85,6 +128,9 @@ class PublicCall:
     may_give_feedback: bool
     waiting_for: str = ""  # C22: while Delayed, what the desk is waiting for
     feedback: PublicFeedback | None = None
+    conversation: tuple[PublicEntry, ...] = ()
+    may_write: bool = False  # a closed call takes no more messages: ``closed_help`` says what to do
+    closed_help: str = ""
 
 
 def _own_call(session: Session, contact_email: str, reference: str) -> Ticket:
@@ -112,7 +158,38 @@ def call_for_customer(desk: Desk, contact_email: str, reference: str) -> PublicC
         may_give_feedback=view.status == "resolved",
         waiting_for=waiting_for(view) if view.status == "delayed" else "",
         feedback=feedback_given(view),
+        conversation=public_conversation(desk, contact_email, reference),
+        may_write=view.status != "closed",
+        closed_help=CLOSED_HELP.format(address=desk.settings.support_address) if view.status == "closed" else "",
     )
+
+
+def public_conversation(desk: Desk, contact_email: str, reference: str) -> tuple[PublicEntry, ...]:
+    """C25: the call's public conversation as its customer reads it (the caller checked the call is theirs)."""
+    entries = conversation(desk, reference, public_only=True)
+    return tuple(_public_entry(e, contact_email.lower()) for e in entries if e.public and e.kind in ENTRY_WORDS)
+
+
+def _public_entry(entry: Entry, contact_email: str) -> PublicEntry:
+    files = tuple(PublicFile(f.id, f.filename, size_in_words(f.size), f.kept, f.not_kept) for f in entry.files)
+    return PublicEntry(
+        entry.id, entry.created_at, _who(entry, contact_email), ENTRY_WORDS[entry.kind], entry.html, files
+    )
+
+
+def _who(entry: Entry, contact_email: str) -> str:
+    if entry.kind in ("customer_mail", "portal_message"):
+        return "You" if entry.author.lower() == contact_email else entry.author
+    return f"{entry.author_name}, {SUPPORT_TEAM}"
+
+
+def size_in_words(size: int) -> str:
+    """A file's size in the units the desk's refusals use (``attachments.checked``): bytes, KiB, MiB."""
+    if size < 1024:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KiB"
+    return f"{size / (1024 * 1024):.1f} MiB"
 
 
 def public_updates(view: queries.TicketView) -> list[PublicUpdate]:
@@ -188,7 +265,11 @@ _PUBLIC_DETAILS = {
 
 
 def add_information(desk: Desk, contact_email: str, reference: str, text: str) -> None:
-    """C24: the customer adds information; a call Delayed for it is re-opened."""
+    """C24: the customer adds information (text only); a call Delayed for it is re-opened.
+
+    The portal no longer calls this: it writes a conversation entry with text and files, which re-opens a
+    Delayed call the same way (``conversation.commands.add_portal_message``). Older tickets keep their
+    ``customer_information`` events, shown as before (PUBLIC_EVENTS)."""
     text = text.strip()
     if not text:
         raise InvalidInput("say what you want to add", {"text": "Write the information to add"})

@@ -551,3 +551,19 @@ class Attachment(Base):
     path: Mapped[str | None] = mapped_column(String(200))  # relative to SUPPORTDESK_ATTACHMENT_DIR
     not_kept: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- who saw a ticket when (issue 19) -----------------------------------------------------------------------
+
+
+class TicketSeen(Base):
+    """When a person last opened a ticket's page (engine/conversation/seen.py): what is new to them there,
+    and whether the customer wrote since (the inbox's and the calls list's "customer replied"). One row per
+    person and ticket, moved on at every visit; it is how the desk reads to that person, not the ticket's
+    history."""
+
+    __tablename__ = "ticket_seen"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

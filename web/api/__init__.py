@@ -17,17 +17,18 @@ from flask import Blueprint, Flask
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 
-from . import accounts, docs, reports, tasks, tickets, tokens
+from . import accounts, conversation, docs, reports, tasks, tickets, tokens
 from .auth import BASIC_SCHEME, BEARER_SCHEME
 from .base import PREFIX
 from .problems import PROBLEM_JSON
 from .schemas import Problem
 
-API_BLUEPRINTS = (tickets.blp, tasks.blp, accounts.blp, reports.blp, tokens.blp)
+API_BLUEPRINTS = (tickets.blp, conversation.blp, tasks.blp, accounts.blp, reports.blp, tokens.blp)
 
-DESCRIPTION = """The support desk's REST API: log calls, follow tickets and their SLA clocks, work tasks,
-send messages, escalate, manage accounts, read the SLA report. The same process, rules and role
-checks as the web desk.
+DESCRIPTION = """The support desk's REST API: log calls, follow tickets and their SLA clocks, read and
+write their conversation (replies, internal notes, call-backs, files), work tasks, send messages,
+escalate, manage accounts, read the SLA report. The same process, rules and role checks as the web
+desk.
 
 **Sign in** with a personal API token, `Authorization: Bearer <token>` (`POST /tokens`, or
 `supportdesk users token create USERNAME --name ...`). Session cookies do not sign in here.
@@ -36,8 +37,9 @@ checks as the web desk.
 `errors` per field), 401, 403 (your role), 404, 409 (a stale or double completion, a name taken),
 422 (the ticket's state does not allow it, or an Idempotency-Key reused with another request).
 
-**Retries**: send an `Idempotency-Key` header when logging a call, starting an escalation or
-creating an account; a retry with the same key and body answers the first answer again.
+**Retries**: send an `Idempotency-Key` header when logging a call, writing in a conversation,
+starting an escalation or creating an account; a retry with the same key and body answers the first
+answer again.
 """
 
 

@@ -11,6 +11,8 @@ dates (``reports.requested_range``). Vocabularies are shown in the description a
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import UTC
 
 import marshmallow as ma
@@ -26,6 +28,8 @@ from supportdesk.engine.bounds import (
     moment_problem,
     text_problem,
 )
+from supportdesk.engine.conversation.attachments import MAX_FILES, OCTET_STREAM
+from supportdesk.engine.conversation.commands import KINDS as ENTRY_KINDS
 from supportdesk.engine.oversight.reports import PERIODS
 from supportdesk.engine.people.portal import PUBLIC_EVENTS
 from supportdesk.engine.process.roles import ROLES, TASK_ROLES
@@ -328,6 +332,157 @@ class IdempotencyHeader(ma.Schema):
             "description": "Any unique string (a UUID): a retry with the same key and body gets the first answer "
             "and creates nothing; the same key with another body is refused (422)"
         },
+    )
+
+
+# --- the conversation (issue 19) ----------------------------------------------------------------------------
+
+# What staff write through the API; the customer's entries come by mail and from the portal.
+WRITTEN_KINDS = {
+    "reply": "a public reply, mailed to the call's contact (copies to `cc`) with its files",
+    "note": "an internal note: never mailed, never shown to the customer",
+    "call_back": "a phone call you made to the customer, as you tell it (public; no files)",
+}
+MAX_CC = 20
+FILENAME_LIMIT = 1000  # the engine keeps at most 255 characters of it, its extension kept
+CONTENT_TYPE_LIMIT = 255
+
+
+class Base64Bytes(fields.String):
+    """Bytes as base64 text (RFC 4648: the standard alphabet, padded, no line breaks): JSON has no bytes."""
+
+    def __init__(self, **kwargs):
+        metadata = {"format": "byte", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bytes:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
+            raise ma.ValidationError("Not base64: A-Z, a-z, 0-9, + and /, padded with =, no line breaks") from None
+
+
+class ConversationFileIn(ma.Schema):
+    """A file sent with an entry, its bytes in base64."""
+
+    filename = Text(
+        required=True,
+        max_length=FILENAME_LIMIT,
+        metadata={
+            "description": "Its name: kept without any path or control characters, at most 255 characters",
+            "example": "import.log",
+        },
+    )
+    content_type = Text(
+        load_default=OCTET_STREAM,
+        max_length=CONTENT_TYPE_LIMIT,
+        metadata={
+            "description": "What the file is, as a label: a download is served as its own type only when a "
+            "browser cannot run it (HTML, SVG, XML and the like go as application/octet-stream)",
+            "example": "text/plain",
+        },
+    )
+    content = Base64Bytes(
+        required=True,
+        metadata={"description": "The file's bytes in base64 (RFC 4648)", "example": "cm93IDQwOiBzdHJheSBCT00K"},
+    )
+
+
+class ConversationEntryIn(ma.Schema):
+    """An entry written by staff: a reply, an internal note or a call-back. What it must hold is the
+    engine's call, with the web desk's messages (``errors`` names body, attachments or cc)."""
+
+    kind = Text(
+        required=True,
+        validate=validate.OneOf(WRITTEN_KINDS),
+        metadata={"description": "; ".join(f"{name}: {what}" for name, what in WRITTEN_KINDS.items())},
+    )
+    body = Text(
+        load_default="",
+        metadata={
+            "description": "Markdown (CommonMark, no raw HTML): what the customer reads in the mail and on the "
+            "portal, rendered and sanitised. Required unless a reply or note sends files",
+            "example": "The import failed at row 40: the file starts with a **byte order mark**.",
+        },
+    )
+    cc = fields.List(
+        Text(max_length=320),
+        load_default=list,
+        validate=validate.Length(max=MAX_CC),
+        metadata={
+            "description": "A reply only: copies to other known contacts of the call's account (C03); anyone "
+            "else is refused (400)",
+            "example": ["bob@example.com"],
+        },
+    )
+    attachments = fields.List(
+        fields.Nested(ConversationFileIn),
+        load_default=list,
+        validate=validate.Length(max=MAX_FILES),
+        metadata={"description": f"A reply or note only: at most {MAX_FILES} files, within the desk's size limits"},
+    )
+
+    @ma.validates_schema
+    def _fits_its_kind(self, data: dict, **_kwargs) -> None:
+        kind, problems = data.get("kind"), {}
+        if data.get("cc") and kind != "reply":
+            problems["cc"] = ["Only a reply is mailed, so only a reply has copies"]
+        if data.get("attachments") and kind == "call_back":
+            problems["attachments"] = ["A call-back has no files: add them to a note or a reply"]
+        if problems:
+            raise ma.ValidationError(problems)
+
+
+class ConversationFile(ma.Schema):
+    id = fields.Integer(required=True)
+    filename = fields.String(required=True, metadata={"example": "import.log"})
+    content_type = fields.String(
+        required=True, metadata={"description": "As the sender declared it: a label, never trusted for serving"}
+    )
+    size = fields.Integer(required=True, metadata={"description": "In bytes"})
+    sha256 = fields.String(required=True, metadata={"description": "Of the content, in hex"})
+    kept = fields.Boolean(
+        required=True,
+        metadata={"description": "false: a received mail's file over the size limits, not kept (the mail has it)"},
+    )
+    not_kept = fields.String(required=True, metadata={"description": "Why it was not kept; empty when kept"})
+    url = fields.String(required=True, metadata={"description": "Where to download it (GET, your token)"})
+
+
+class ConversationEntry(ma.Schema):
+    """One entry of a call's conversation, oldest first."""
+
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata=_enum(ENTRY_KINDS))
+    title = fields.String(required=True, metadata=_enum(ENTRY_KINDS.values(), description="The kind, in words"))
+    public = fields.Boolean(
+        required=True, metadata={"description": "false: an internal note, never shown to the customer"}
+    )
+    author = fields.String(required=True, metadata={"description": "A username, or the customer's address"})
+    author_name = fields.String(required=True, metadata={"description": "A person's name, or the customer's address"})
+    body = fields.String(
+        required=True,
+        metadata={"description": "Markdown as written; a customer's mail: its text without the mail it quotes"},
+    )
+    html = fields.String(required=True, metadata={"description": "The body as sanitised HTML, safe to show"})
+    full_text = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "A customer's mail whole, when quoting was taken off its body; else null"},
+    )
+    created_at = Moment(required=True)
+    attachments = fields.List(fields.Nested(ConversationFile), required=True)
+
+
+class Conversation(ma.Schema):
+    items = fields.List(fields.Nested(ConversationEntry), required=True)
+
+
+class ConversationQuery(ma.Schema):
+    public_only = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: only what the customer sees on the portal (no internal notes)"},
     )
 
 
