@@ -11,6 +11,7 @@ import threading
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 
+from supportdesk.engine.process.event_subprocesses import wire_message_started
 from supportdesk.engine.process.spiff import HandlerRegistry, ProcessEngine
 from supportdesk.engine.process.validation import MAIN_PROCESS, parse_specs
 from supportdesk.engine.settings import Settings
@@ -48,7 +49,9 @@ class Desk:
                 parser = parse_specs({f.name: f.content for f in version.files})
                 if process_id not in parser.get_process_ids():
                     raise KeyError(process_id)
-                self._specs[key] = (parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
+                spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+                wire_message_started(spec, subprocess_specs)  # the same instances in every process
+                self._specs[key] = (spec, subprocess_specs)
             return self._specs[key]
 
     def close(self) -> None:

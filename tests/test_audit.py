@@ -13,6 +13,8 @@ from click.testing import CliRunner
 
 from supportdesk.cli import main
 from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.conversation import commands as conversation
+from supportdesk.engine.conversation.attachments import Upload
 from supportdesk.engine.oversight import audit, simulation
 from supportdesk.engine.store.models import HistoryEvent
 from supportdesk.engine.tickets import commands
@@ -214,3 +216,28 @@ def test_C32_the_audit_commands(desk, cli):
     assert in_two.exit_code == 1
     assert in_two.output == replayed.output
     assert json.loads(cli("audit", "export", reference).output)["reference"] == reference
+
+
+def test_C32_audit_replay_all_reproduces_tickets_with_their_conversation(desk, frozen_clock, cli):
+    """Issue 19: replies with files, notes, call-backs and portal messages are in the history and replay,
+    through the command auditors run."""
+    first, second = log_and_triage(desk), log_and_triage(desk)
+    frozen_clock.advance(timedelta(minutes=10))
+    figures = Upload("figures.csv", b"campaign,sent\nNovember,1200\n", "text/csv")
+    conversation.add_reply(desk, conversation.Reply(first, "The **figures**", (figures,)), "alice")
+    conversation.add_note(desk, conversation.Note(first, "Known importer bug", (Upload("bug.txt", b"42"),)), "sam")
+    conversation.log_call_back(desk, conversation.CallBack(second, "Rang Ann: queued again"), "alice")
+    do(desk, second, "First level response", FIRST_RESPONSE)
+    commands.deliver_message(
+        desk,
+        commands.DeliverMessage(second, "call_delayed", {"reason": "information_awaited", "note": "The log"}),
+        "sam",
+    )
+    frozen_clock.advance(timedelta(hours=1))
+    portal_message = conversation.PortalMessage(second, ANN.contact_email, "Log attached", (Upload("app.log", b"ok"),))
+    conversation.add_portal_message(desk, portal_message)  # re-opens the Delayed call (C24)
+
+    replayed = cli("audit", "replay", "--all")
+    assert replayed.exit_code == 0, replayed.output
+    assert "2 of 2 ticket(s) replay" in replayed.output
+    assert "DIFFERENT" not in replayed.output

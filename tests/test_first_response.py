@@ -4,13 +4,16 @@ the call goes on."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+
+from SpiffWorkflow.util.task import TaskState
 
 from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.conversation import commands as conversation
 from supportdesk.engine.store.models import Job, SlaClock
 from supportdesk.engine.tickets import commands, queries
-from supportdesk.engine.tickets.instances import find_ticket
+from supportdesk.engine.tickets.instances import find_ticket, load_workflow
 from supportdesk.engine.working_time.clock import local
 from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE as FIRST_RESPONSE_CLOCK
 
@@ -123,3 +126,21 @@ def test_C12_C14_a_missed_first_response_is_recorded_once_and_the_call_goes_on(d
     clock = first_response_clock(desk, reference)
     assert clock.state == "stopped"
     assert clock.breached_at is not None
+
+
+def test_C12_C32_a_reply_on_one_call_changes_nothing_in_the_next_calls_instance(desk):
+    """SpiffWorkflow wires a message-started event subprocess into the process's *spec* the first time a
+    message starts one; the desk wires it when it parses (engine/process/event_subprocesses.py), so a call
+    logged before any reply and one logged after are the same instance, and replay on a fresh store agrees."""
+
+    def shape(reference):
+        with desk.db.reading() as session:
+            workflow = load_workflow(session, desk, find_ticket(session, reference).state)
+            return Counter((task.task_spec.name, task.state) for task in workflow.get_tasks())
+
+    before = log_and_triage(desk)
+    answered = log_and_triage(desk)
+    conversation.add_reply(desk, conversation.Reply(answered, "We are on it"), "alice")
+    after = log_and_triage(desk)
+    assert shape(before) == shape(after)
+    assert ("Start_public_reply", TaskState.WAITING) in shape(after)
