@@ -59,3 +59,9 @@ def history_kinds(desk, reference: str) -> list[str]:
 
 def events(desk, reference: str, kind: str) -> list:
     return [event for event in queries.ticket_view(desk, reference).history if event.kind == kind]
+
+
+def delay_for_information(desk, reference: str, note: str = "Please send the import log", actor: str = "sam") -> None:
+    """C22: an advisor sets the call Delayed, waiting for information from the customer (``note``)."""
+    payload = {"reason": "information_awaited", "note": note}
+    commands.deliver_message(desk, commands.DeliverMessage(reference, "call_delayed", payload), actor)

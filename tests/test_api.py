@@ -24,7 +24,7 @@ from supportdesk.engine.store.models import ApiToken, IdempotencyKey, Ticket, Us
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.web import create_app
 
-from helpers import ANN, FIRST_RESPONSE, do, log_and_triage, log_call, open_task
+from helpers import ANN, FIRST_RESPONSE, delay_for_information, do, log_and_triage, log_call, open_task
 from web_client import PASSWORD, desk_app, sign_in, use_quick_password_hashes
 
 PREFIX = "/api/v1"
@@ -479,13 +479,7 @@ def test_tickets_are_filtered_by_status_priority_kind_account_breach_and_last_ch
 def _delayed_call(desk) -> str:
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     assert queries.ticket_view(desk, reference).status == "delayed"
     return reference
 

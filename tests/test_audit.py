@@ -22,7 +22,7 @@ from supportdesk.engine.tickets.instances import find_ticket
 from supportdesk.engine.working_time.calendar import WorkingCalendar
 
 from conftest import WORKFLOWS
-from helpers import ANN, FIRST_RESPONSE, RESOLUTION, RESOLVED_STRAIGHT_AWAY, do, log_and_triage
+from helpers import ANN, FIRST_RESPONSE, RESOLUTION, RESOLVED_STRAIGHT_AWAY, delay_for_information, do, log_and_triage
 
 LONDON = WorkingCalendar.default().zone
 
@@ -42,13 +42,7 @@ def every_path(desk, clock) -> None:
     do(desk, enhancement, "First level response", RESOLVED_STRAIGHT_AWAY)
     advice = log_and_triage(desk, details=replace(ANN, request_kind="advice"))
     clock.set(london(2026, 11, 20, 16, 0))
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            delayed, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, delayed)
     commands.deliver_message(
         desk, commands.DeliverMessage(straight, "feedback", {"rating": 4, "comment": "ok"}), "portal"
     )

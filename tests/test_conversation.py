@@ -26,10 +26,9 @@ from supportdesk.engine.mail import queries as mail_queries
 from supportdesk.engine.oversight import audit
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import Attachment, Message, OutboxMail
-from supportdesk.engine.tickets import commands
 from supportdesk.engine.tickets.instances import find_ticket
 
-from helpers import ANN, FIRST_RESPONSE, do, events, log_and_triage, log_call
+from helpers import ANN, FIRST_RESPONSE, delay_for_information, do, events, log_and_triage, log_call
 
 MAIL = Path(__file__).resolve().parent / "mail"
 BOB = replace(ANN, contact_name="Bob Example", contact_email="bob@example.com")  # another contact of Acme Ltd
@@ -155,13 +154,7 @@ def test_C25_a_customer_gets_only_the_public_files_of_their_own_calls(desk):
 def test_C24_a_portal_message_reopens_a_call_delayed_for_the_customer(desk):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     conversation.add_portal_message(desk, conversation.PortalMessage(reference, "ann@example.com", "The logs"))
     assert events(desk, reference, "message_received")[-1].payload["message"] == "information_received"
     assert events(desk, reference, "portal_message_added")[0].payload["author"] == "ann@example.com"
@@ -406,13 +399,7 @@ def test_C32_a_ticket_with_a_conversation_replays_to_what_is_stored(desk, frozen
     conversation.add_reply(desk, conversation.Reply(reference, "See the fix", (CSV,), cc=("bob@example.com",)), "alice")
     conversation.add_note(desk, conversation.Note(reference, "Internal: known bug", (Upload("bug.txt", b"42"),)), "sam")
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     frozen_clock.set(frozen_clock.now() + timedelta(hours=2))
     conversation.add_portal_message(
         desk, conversation.PortalMessage(reference, "ann@example.com", "Logs attached", (Upload("app.log", b"ok"),))

@@ -20,7 +20,16 @@ from supportdesk.engine.store.models import OutboxMail, Ticket
 from supportdesk.engine.tickets import commands, queries
 
 from conftest import MONDAY_10AM, WORKFLOWS, open_test_desk
-from helpers import FIRST_RESPONSE, RESOLVED_STRAIGHT_AWAY, do, events, history_kinds, log_and_triage, log_call
+from helpers import (
+    FIRST_RESPONSE,
+    RESOLVED_STRAIGHT_AWAY,
+    delay_for_information,
+    do,
+    events,
+    history_kinds,
+    log_and_triage,
+    log_call,
+)
 
 SUPPORT = "support@supportdesk.local"
 
@@ -126,13 +135,7 @@ def test_a_reply_to_one_of_our_mails_threads_by_its_message_id(desk):
 def test_C24_a_reply_reopens_a_delayed_call(desk):
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     assert queries.ticket_view(desk, reference).status == "delayed"
     receipt = receive(desk, customer_mail(f"RE: {reference} the CSV", "Here it is."))
     assert (receipt.outcome, receipt.reopened) == ("added", True)

@@ -21,7 +21,7 @@ from supportdesk.engine.people import portal
 from supportdesk.engine.tickets import commands, queries
 
 from conftest import WORKFLOWS, open_test_desk
-from helpers import FIRST_RESPONSE, do, events, log_and_triage
+from helpers import FIRST_RESPONSE, delay_for_information, do, events, log_and_triage
 
 pytestmark = pytest.mark.slow
 SUPPORT = "support@supportdesk.local"
@@ -121,13 +121,7 @@ def test_C24_a_reply_over_smtp_joins_its_call_and_reopens_it(served):
     desk, port = served
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     code, said = send(port, customer_mail(f"Re: [{reference}] the import file", "Attached, sorry for the wait."))
     assert (code, said) == (250, f"2.0.0 received {reference}")
     assert queries.ticket_view(desk, reference).status == "open"
@@ -191,13 +185,7 @@ def test_C03_a_strangers_reply_over_smtp_is_held_and_the_answer_reveals_nothing(
     desk, port = served
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     before = [e.kind for e in queries.ticket_view(desk, reference).history]
     outbox_before = mail_queries.outbox_counts(desk)
     quoting = send(

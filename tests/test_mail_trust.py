@@ -22,7 +22,7 @@ from supportdesk.engine.store.models import HeldMail, InboundMail, OutboxMail, S
 from supportdesk.engine.tickets import commands, queries
 
 from conftest import WORKFLOWS
-from helpers import ANN, FIRST_RESPONSE, do, events, history_kinds, log_and_triage, log_call
+from helpers import ANN, FIRST_RESPONSE, delay_for_information, do, events, history_kinds, log_and_triage, log_call
 from web_client import desk_app, signed_in, text, token, use_quick_password_hashes
 
 SUPPORT = "support@supportdesk.local"
@@ -53,13 +53,7 @@ def delayed_call(desk) -> str:
     """Ann's call (logged by phone for Acme Ltd), Delayed waiting for information: its clocks paused."""
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     assert queries.ticket_view(desk, reference).status == "delayed"
     return reference
 

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 
 from supportdesk.engine.store.models import PortalAccess
-from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets import queries
 from supportdesk.web import create_app
 
-from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, log_and_triage, log_call
+from helpers import ANN, RESOLVED_STRAIGHT_AWAY, delay_for_information, do, events, log_and_triage, log_call
 from web_client import portal_link, text
 from web_client import token as csrf_token  # in this module a bare "token" is the portal link's
 
@@ -90,13 +90,7 @@ def test_C24_C25_information_added_on_the_portal_reopens_a_delayed_call(desk, cu
         "First level response",
         {"response_method": "phone", "response": "Called", "next_step": "second_line", "handover_reason": "logs"},
     )
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     customer.get(portal_link(desk, reference)[0])
     page = customer.get(f"/portal/calls/{reference}")
     waiting = "Information we asked you for: Please send the import log"

@@ -18,7 +18,17 @@ from supportdesk.engine.people import portal_access
 from supportdesk.engine.store.models import Attachment, Message
 from supportdesk.engine.tickets import commands, queries
 
-from helpers import ANN, FIRST_RESPONSE, RESOLVED_STRAIGHT_AWAY, do, events, history_kinds, log_and_triage, log_call
+from helpers import (
+    ANN,
+    FIRST_RESPONSE,
+    RESOLVED_STRAIGHT_AWAY,
+    delay_for_information,
+    do,
+    events,
+    history_kinds,
+    log_and_triage,
+    log_call,
+)
 from web_client import desk_app, parse, portal_link, text, token
 
 pytestmark = pytest.mark.usefixtures("quick_password_hashes")
@@ -64,13 +74,7 @@ def messages(desk) -> int:
 def delayed_for_information(desk) -> str:
     reference = log_and_triage(desk)
     do(desk, reference, "First level response", FIRST_RESPONSE)
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     assert queries.ticket_view(desk, reference).status == "delayed"
     return reference
 

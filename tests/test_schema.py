@@ -11,6 +11,7 @@ from supportdesk.engine.store import schema
 from supportdesk.engine.store.models import Base
 
 from conftest import open_test_desk
+from helpers import delay_for_information
 
 
 def test_migrations_build_exactly_the_models_on_each_store(any_store_url):
@@ -98,13 +99,7 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     do(desk, high, "First level response", FIRST_RESPONSE)
     frozen_clock.set(moment + timedelta(days=1))
     Worker(desk).run_once()
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            high, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, high)
     with desk.db.engine.begin() as connection:  # back to 0007, and the breach as the desk wrote it then
         connection.execute(update(SlaSegment).where(SlaSegment.kind == "breach").values(priority=None))
         config = schema._alembic_config(desk.db)

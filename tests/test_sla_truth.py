@@ -21,7 +21,17 @@ from supportdesk.engine.working_time.calendar import WorkingCalendar
 from supportdesk.engine.working_time.clock import local
 from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE, RESOLUTION
 
-from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, events, history_kinds, log_and_triage, log_call, open_titles
+from helpers import (
+    ANN,
+    RESOLVED_STRAIGHT_AWAY,
+    delay_for_information,
+    do,
+    events,
+    history_kinds,
+    log_and_triage,
+    log_call,
+    open_titles,
+)
 from helpers import FIRST_RESPONSE as HANDED_TO_SECOND_LINE
 from helpers import RESOLUTION as RESOLVED
 from web_client import desk_app, signed_in, text, use_quick_password_hashes
@@ -169,13 +179,7 @@ def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_a
     assert_breached_at(desk, reference, RESOLUTION, london(2026, 11, 23, 17, 0))
 
     frozen_clock.set(london(2026, 11, 24, 10, 0))
-    commands.deliver_message(
-        desk,
-        commands.DeliverMessage(
-            reference, "call_delayed", {"reason": "information_awaited", "note": "Please send the import log"}
-        ),
-        "sam",
-    )
+    delay_for_information(desk, reference)
     resolution = clock_of(desk, reference, RESOLUTION)
     assert (resolution.priority, resolution.state, resolution.breached) == ("Medium", "paused", True)
     frozen_clock.set(london(2026, 11, 24, 11, 0))
