@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from supportdesk.engine.people import users
+from supportdesk.engine.process.deployment import check_files, read_diagram_files
+from supportdesk.engine.process.problems import DiagramRefused, Problem
 from supportdesk.engine.process.roles import ROLES
+from supportdesk.engine.settings import Settings
 from supportdesk.engine.tickets import commands
+from supportdesk.handlers import REGISTRY
 
-from .group import default_actor, main, open_desk, reports_desk_errors
+from .group import EXIT_ERROR, default_actor, main, open_desk, reports_desk_errors
 
 
 @main.command()
@@ -21,13 +26,48 @@ from .group import default_actor, main, open_desk, reports_desk_errors
     help="Folder of .bpmn/.dmn files (default: SUPPORTDESK_WORKFLOWS_DIR or the packaged workflows).",
 )
 @click.option("--as", "actor", default=None, help="Who deploys (recorded with the version).")
+@click.option("--check", is_flag=True, help="Run the deploy gate only: report every problem, deploy nothing.")
 @reports_desk_errors
-def deploy(directory: Path | None, actor: str | None) -> None:
-    """Validate and deploy the diagrams as a new numbered version."""
-    result = commands.deploy(open_desk(), directory, actor or default_actor())
+def deploy(directory: Path | None, actor: str | None, check: bool) -> None:
+    """Check the diagrams and deploy them as a new numbered version (with --check: only check them).
+
+    Every problem of every file is reported in one run; a set with any error is refused whole,
+    and the active version keeps serving."""
+    if check:
+        _check_only(directory)
+        return
+    try:
+        result = commands.deploy(open_desk(), directory, actor or default_actor())
+    except DiagramRefused as refused:
+        _report(refused.problems)
+        click.echo("nothing was deployed: the active version keeps serving", err=True)
+        sys.exit(EXIT_ERROR)
     click.echo(result.describe())
-    for warning in result.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    _report(result.warnings)
+
+
+def _check_only(directory: Path | None) -> None:
+    files = read_diagram_files(directory or Settings.from_env().workflows_dir)
+    inspection = check_files(files, REGISTRY.handlers)
+    _report([*inspection.errors, *inspection.warnings])
+    counted = f"{_count(inspection.errors, 'error')}, {_count(inspection.warnings, 'warning')}"
+    if inspection.errors:
+        click.echo(f"{counted}: deploying these diagrams would be refused", err=True)
+        sys.exit(EXIT_ERROR)
+    click.echo(f"the diagrams pass the deploy gate ({counted}); nothing was deployed")
+
+
+def _report(problems) -> None:
+    for problem in problems:
+        click.echo(f"{_severity(problem)}: {problem}", err=True)
+
+
+def _severity(problem: Problem) -> str:
+    return "error" if problem.is_error else "warning"
+
+
+def _count(problems, word: str) -> str:
+    return f"{len(problems)} {word}{'' if len(problems) == 1 else 's'}"
 
 
 @main.group("users")

@@ -1,5 +1,7 @@
 """Deploying diagrams: an immutable, numbered version per distinct set of files.
 
+The gate (``validation.inspect``) runs first: a set with any error is refused with every error
+(``DiagramRefused``) before anything is stored, and the active version keeps serving.
 A version is keyed by the hash of its files, so deploying unchanged files
 is a no-op and deploying an older set again re-activates that version.
 Tickets stay pinned to the version they started on.
@@ -14,9 +16,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from supportdesk.engine.errors import DiagramError, NoActiveVersion
-from supportdesk.engine.process.lint import DiagramWarning, lint
-from supportdesk.engine.process.validation import validate
+from supportdesk.engine.errors import NoActiveVersion
+from supportdesk.engine.process.lint import DiagramWarning
+from supportdesk.engine.process.problems import DiagramRefused, Problem
+from supportdesk.engine.process.validation import Inspection, inspect
 from supportdesk.engine.store.models import DiagramFile, DiagramVersion
 from supportdesk.engine.working_time.clock import clock
 
@@ -39,16 +42,18 @@ class DeployResult:
 
 
 def read_diagram_files(directory: Path) -> dict[str, str]:
-    """The folder's .bpmn and .dmn files as text; DiagramError names a file that is not UTF-8."""
+    """The folder's .bpmn and .dmn files as text; DiagramRefused names every file that is not UTF-8."""
     files: dict[str, str] = {}
+    unreadable: list[Problem] = []
     for path in sorted(directory.iterdir()):
         if path.suffix in DIAGRAM_SUFFIXES and path.is_file():
             try:
                 files[path.name] = path.read_text(encoding="utf-8")
             except UnicodeDecodeError as exc:
-                raise DiagramError(
-                    f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the diagram as UTF-8", file=str(path)
-                ) from None
+                message = f"not UTF-8 text (byte {exc.start}: {exc.reason}); save the diagram as UTF-8"
+                unreadable.append(Problem(str(path), None, "", message))
+    if unreadable:
+        raise DiagramRefused(unreadable)
     return files
 
 
@@ -66,10 +71,17 @@ def active_version(session: Session) -> DiagramVersion:
     return version
 
 
+def check_files(files: dict[str, str], handler_topics) -> Inspection:
+    """The gate alone (``supportdesk deploy --check``): every error and warning, nothing stored."""
+    return inspect(files, handler_topics)
+
+
 def deploy_files(session: Session, files: dict[str, str], handler_topics, actor: str) -> DeployResult:
-    """Validate (raising DiagramError, writing nothing) and store the files."""
-    validate(files, handler_topics)
-    warnings = tuple(lint(files))
+    """Run the gate (raising DiagramRefused with every error, writing nothing) and store the files."""
+    inspection = check_files(files, handler_topics)
+    if inspection.errors:
+        raise DiagramRefused(inspection.errors)
+    warnings = inspection.warnings
     digest = content_hash(files)
     existing = session.scalar(select(DiagramVersion).where(DiagramVersion.content_hash == digest))
     current = _active_or_none(session)

@@ -1,15 +1,20 @@
 """Warnings about diagrams that deploy and run, but not as a process owner would expect.
 
-Deploying still succeeds; ``supportdesk deploy`` prints each warning, and the
-tests keep the shipped diagrams free of them.
+Deploying still succeeds; ``supportdesk deploy`` prints each warning, the versions page lists them,
+and the tests keep the shipped diagrams free of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import TypeAlias
 
-from supportdesk.engine.process.validation import DMN_NS, NS, parse_xml
+from supportdesk.engine.process import camunda
+from supportdesk.engine.process.diagram_set import DMN_NS, NS, Diagram, DiagramSet, parse_xml
+from supportdesk.engine.process.problems import WARNING, Problem
+
+# A warning is a problem that does not refuse the deploy.
+DiagramWarning: TypeAlias = Problem
 
 DI_NS = {**NS, "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI"}
 DRAWN = (
@@ -60,67 +65,59 @@ NEEDS_OUTGOING = (
 )
 
 
-@dataclass(frozen=True)
-class DiagramWarning:
-    file: str
-    line: int | None
-    element_id: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line} (element {self.element_id}): {self.message}"
-
-
 def lint(files: Mapping[str, str]) -> list[DiagramWarning]:
+    """The warnings of a set of files (each well-formed: a deployed version's)."""
+    return lint_set(DiagramSet({name: parse_xml(name, content) for name, content in files.items()}))
+
+
+def lint_set(diagrams: DiagramSet) -> list[DiagramWarning]:
     warnings: list[DiagramWarning] = []
-    for name, content in sorted(files.items()):
-        tree = parse_xml(name, content)
-        checks = (_undrawn, _form_without_key, _dangling) if name.endswith(".bpmn") else (_no_catch_all,)
+    for diagram in diagrams.diagrams.values():
+        checks = (_no_catch_all,) if diagram.is_decision else (_undrawn, _form_without_key, _dangling)
         for check in checks:
-            warnings += [
-                DiagramWarning(name, element.sourceline, element.get("id") or "", message)
-                for element, message in check(tree)
-            ]
-    return warnings
+            warnings += [diagrams.problem(diagram, element, message, WARNING) for element, message in check(diagram)]
+    return warnings + camunda.extension_warnings(diagrams)
 
 
-def _elements(tree, tags):
-    return [e for tag in tags for e in tree.xpath(f"//bpmn:{tag}", namespaces=NS)]
+def _elements(diagram: Diagram, tags):
+    return [e for tag in tags for e in diagram.xpath(f"//bpmn:{tag}")]
 
 
-def _undrawn(tree):
+def _undrawn(diagram: Diagram):
     """A modeller shows an element without a shape or edge nowhere: nobody can edit it."""
-    drawn = set(tree.xpath("//bpmndi:BPMNShape/@bpmnElement | //bpmndi:BPMNEdge/@bpmnElement", namespaces=DI_NS))
+    drawn = set(
+        diagram.tree.xpath("//bpmndi:BPMNShape/@bpmnElement | //bpmndi:BPMNEdge/@bpmnElement", namespaces=DI_NS)
+    )
     return [
-        (e, "not drawn: it has no shape or edge in the diagram layout (BPMNDI)")
-        for e in _elements(tree, DRAWN)
+        (e, "not drawn: it has no shape or edge in the diagram layout (BPMNDI); draw it in the modeller")
+        for e in _elements(diagram, DRAWN)
         if e.get("id") not in drawn
     ]
 
 
-def _form_without_key(tree):
+def _form_without_key(diagram: Diagram):
     """SpiffWorkflow reads camunda:formData only when the task has a form key."""
     return [
-        (task, "has form fields but no form key: the fields would be ignored")
-        for task in _elements(tree, ("userTask",))
+        (task, "has form fields but no form key: the fields would be ignored; give the task a form key")
+        for task in _elements(diagram, ("userTask",))
         if task.xpath(".//camunda:formField", namespaces=NS)
         and task.get("{http://camunda.org/schema/1.0/bpmn}formKey") is None
     ]
 
 
-def _dangling(tree):
+def _dangling(diagram: Diagram):
     """A node nothing flows into never runs; one with no way out stops its token."""
-    sources = set(tree.xpath("//bpmn:sequenceFlow/@sourceRef", namespaces=NS))
-    targets = set(tree.xpath("//bpmn:sequenceFlow/@targetRef", namespaces=NS))
-    found = [(e, "nothing flows into it") for e in _elements(tree, NEEDS_INCOMING) if e.get("id") not in targets]
-    found += [(e, "no flow leaves it") for e in _elements(tree, NEEDS_OUTGOING) if e.get("id") not in sources]
+    sources = set(diagram.xpath("//bpmn:sequenceFlow/@sourceRef"))
+    targets = set(diagram.xpath("//bpmn:sequenceFlow/@targetRef"))
+    found = [(e, "nothing flows into it") for e in _elements(diagram, NEEDS_INCOMING) if e.get("id") not in targets]
+    found += [(e, "no flow leaves it") for e in _elements(diagram, NEEDS_OUTGOING) if e.get("id") not in sources]
     return found
 
 
-def _no_catch_all(tree):
+def _no_catch_all(diagram: Diagram):
     """C11: a decision with no rule that matches everything returns nothing for the calls that fit no rule."""
     found = []
-    for table in tree.xpath("//dmn:decisionTable", namespaces=DMN_NS):
+    for table in diagram.tree.xpath("//dmn:decisionTable", namespaces=DMN_NS):
         rules = table.xpath("dmn:rule", namespaces=DMN_NS)
         if not any(
             all(

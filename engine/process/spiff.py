@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import hashlib
 import json
 import threading
@@ -32,6 +33,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTask
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from supportdesk.engine.errors import DeskError, HandlerError
+from supportdesk.engine.process import feel, timers
 from supportdesk.engine.working_time import clock as _clock  # noqa: F401  (installs the clock into SpiffWorkflow's timers)
 
 
@@ -65,10 +67,52 @@ class HandlerTaskConverter(BpmnTaskSpecConverter):
 
 
 class DeskParser(CamundaParser):
+    """SpiffWorkflow's Camunda parser, with handler tasks, reading two Camunda habits as Camunda
+    does: a timer's bare ISO 8601 value (``P5D``), and FEEL unary tests in decision tables."""
+
     OVERRIDE_PARSER_CLASSES: ClassVar[dict] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (HandlerTaskParser, HandlerTask),
     }
+
+    def add_bpmn_xml(self, bpmn, filename=None):
+        super().add_bpmn_xml(_with_timers_as_python(bpmn), filename)
+
+    def add_dmn_xml(self, node, filename=None):
+        super().add_dmn_xml(_with_feel_as_python(node), filename)
+
+
+_TIMER_TAGS = tuple(full_tag(tag) for tag in ("timeDate", "timeDuration", "timeCycle"))
+
+
+def _with_timers_as_python(tree):
+    """A copy with each bare ISO 8601 timer value quoted (SpiffWorkflow evaluates it as Python);
+    the tree itself when there is none (most diagrams: no copy)."""
+    if not any(timers.as_python(t.text or "") != (t.text or "") for t in tree.iter(*_TIMER_TAGS)):
+        return tree
+    tree = copy.deepcopy(tree)
+    for timer in tree.iter(*_TIMER_TAGS):
+        timer.text = timers.as_python(timer.text or "")
+    return tree
+
+
+def _with_feel_as_python(root):
+    """A copy with FEEL input and output cells written as the Python that runs them as FEEL means."""
+    if not any(new != old for _, old, new in _feel_cells(root)):
+        return root
+    root = copy.deepcopy(root)
+    for text, old, new in _feel_cells(root):
+        if new != old:
+            text.text = new
+    return root
+
+
+def _feel_cells(root):
+    """(text element, its text, the Python it runs as) for each decision-table cell."""
+    for text in root.iterfind(".//{*}inputEntry/{*}text"):
+        yield text, text.text, feel.input_cell_as_run(text.text or "")
+    for text in root.iterfind(".//{*}outputEntry/{*}text"):
+        yield text, text.text, feel.output_entry_to_python(text.text) if text.text else text.text
 
 
 # The unit of work of the command being run, for the handlers it calls.

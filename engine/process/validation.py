@@ -1,17 +1,25 @@
-"""Checks a set of diagrams before it may be deployed.
+"""The deploy gate: every check a set of diagrams passes before it may be stored.
 
-In order: well-formed XML, the BPMN 2.0 XSD, references between elements,
-SpiffWorkflow's parse, a
-compile of every script, condition and timer expression, and the desk's own
-rules (known handler topics, user tasks in a role's lane). The first problem
-is raised as a ``DiagramError`` with the file, the line and the element id.
+Every problem of every file is found in one run, each located by file, line, element id and
+name and saying what to do (``problems.Problem``):
+
+1. each file: well-formed XML, the BPMN 2.0 XSD, references between its elements, ids the engine
+   reserves, every script, condition and timer (Python, ISO 8601, or a Camunda habit with its fix);
+2. the set: the desk's rules (handlers, lanes, flows out of tasks and gateways), what call
+   activities, business rule tasks and messages name, variables no path sets, gateways whose
+   conditions miss a case, decision tables (cells, hit policy, rules that never fit or overlap);
+3. SpiffWorkflow's own parse, once nothing else is wrong.
+
+Errors refuse the set (``DiagramRefused``); warnings (``lint``) do not.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import XSD_PATH
@@ -19,15 +27,85 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from supportdesk.engine.errors import DiagramError
-from supportdesk.engine.process.roles import role_for_lane
-from supportdesk.engine.process.spiff import DeskParser, HandlerTask
+from supportdesk.engine.process import camunda, timers
+from supportdesk.engine.process.coverage import uncovered_gateways
+from supportdesk.engine.process.data_flow import DataFlow
+from supportdesk.engine.process.decision_tables import decision_problems
+from supportdesk.engine.process.desk_rules import desk_rule_problems
+from supportdesk.engine.process.diagram_set import CAMUNDA, DMN_NS, NS, Diagram, DiagramSet, local_name, parse_xml
+from supportdesk.engine.process.lint import lint_set
+from supportdesk.engine.process.problems import DiagramRefused, Problem
+from supportdesk.engine.process.references import reference_problems
+from supportdesk.engine.process.spiff import DeskParser
+from supportdesk.engine.process.variables import unset_variable_problems
 
-NS = {
-    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-    "camunda": "http://camunda.org/schema/1.0/bpmn",
-    "dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/",
-}
+__all__ = ["DMN_NS", "MAIN_PROCESS", "NS", "Inspection", "inspect", "parse_specs", "parse_xml", "validate"]
+
 MAIN_PROCESS = "support_call"
+BPMN_PREFIX = "{" + NS["bpmn"] + "}"
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What the gate found: errors refuse the set, warnings do not; the parser when there are no errors."""
+
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+    parser: DeskParser | None
+
+
+def validate(files: Mapping[str, str], handler_topics: Iterable[str]) -> DeskParser:
+    """Raise ``DiagramRefused`` with every error; return the parser when there is none."""
+    inspection = inspect(files, handler_topics)
+    if inspection.errors or inspection.parser is None:
+        raise DiagramRefused(inspection.errors)
+    return inspection.parser
+
+
+def inspect(files: Mapping[str, str], handler_topics: Iterable[str]) -> Inspection:
+    """Every problem of every file, in one run."""
+    trees, problems = _read_all(files)
+    diagrams = DiagramSet(trees)
+    for diagram in diagrams.diagrams.values():
+        problems += _file_problems(diagrams, diagram)
+    warnings: list[Problem] = []
+    if len(trees) == len(files):  # the checks of the set need all of it
+        problems += _set_problems(diagrams, handler_topics)
+        warnings = lint_set(diagrams)
+    parser = None
+    if not problems:
+        parser, problems = _spiff_parse(diagrams)
+    return Inspection(tuple(_in_order(problems)), tuple(_in_order(warnings)), parser)
+
+
+def _in_order(problems: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (p.file, p.line or 0))
+
+
+# --- each file ---------------------------------------------------------------------------------------
+
+
+def _read_all(files: Mapping[str, str]) -> tuple[dict[str, etree._ElementTree], list[Problem]]:
+    trees, problems = {}, []
+    if not any(name.endswith(".bpmn") for name in files):
+        problems.append(Problem("", None, "", "no .bpmn files to deploy: the desk needs the support_call process"))
+    for name, content in sorted(files.items()):
+        try:
+            trees[name] = parse_xml(name, content)
+        except DiagramError as exc:
+            problems.append(Problem(exc.file, exc.line, "", exc.detail))
+    return trees, problems
+
+
+def _file_problems(diagrams: DiagramSet, diagram: Diagram) -> list[Problem]:
+    if diagram.is_decision:
+        return []  # decision tables are checked with the set (their inputs' values come from it)
+    return [
+        *check_schema(diagrams, diagram),
+        *check_references(diagrams, diagram),
+        *check_expressions(diagrams, diagram),
+    ]
 
 
 @functools.cache
@@ -36,208 +114,179 @@ def _bpmn_schema() -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(XSD_PATH))
 
 
-def parse_xml(name: str, content: str) -> etree._ElementTree:
-    try:
-        return etree.ElementTree(etree.fromstring(content.encode("utf-8")))
-    except etree.XMLSyntaxError as exc:
-        raise DiagramError(f"not well-formed XML: {exc.msg}", file=name, line=exc.lineno) from exc
-
-
-def _element_on_line(tree: etree._ElementTree, line: int | None) -> str:
-    """The id of the innermost element that starts on ``line`` (XSD errors carry no id)."""
-    found = ""
-    for element in tree.iter():
-        if element.sourceline == line and element.get("id"):
-            found = element.get("id")
-    return found
-
-
-def check_schema(name: str, tree: etree._ElementTree) -> None:
+def check_schema(diagrams: DiagramSet, diagram: Diagram) -> list[Problem]:
     schema = _bpmn_schema()
-    if not schema.validate(tree):
-        error = schema.error_log.last_error
-        raise DiagramError(
-            f"not valid BPMN 2.0: {error.message}",
-            file=name,
-            line=error.line,
-            element_id=_element_on_line(tree, error.line),
-        )
+    if schema.validate(diagram.tree):
+        return []
+    return [_schema_problem(diagrams, diagram, error) for error in schema.error_log]
 
 
-# Attributes that must name an element of the same file. The XSD types them
-# as IDREF/QName but lxml does not resolve them, and a dangling one gives a
-# confusing error (or a blank shape in the modeller) later.
-REFERENCE_ATTRIBUTES = ("sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement")
+def _schema_problem(diagrams: DiagramSet, diagram: Diagram, error) -> Problem:
+    """XSD errors carry a line but no element: the element starting on that line is the one."""
+    message = error.message.replace(BPMN_PREFIX, "bpmn:").replace(CAMUNDA, "camunda:")
+    message = f"not valid BPMN 2.0: {message} Fix it in the modeller (or remove the element)"
+    on_line = [e for e in diagram.tree.iter() if isinstance(e.tag, str) and e.sourceline == error.line]
+    identified = [e for e in on_line if e.get("id")]
+    element = identified[-1] if identified else (on_line[-1] if on_line else None)
+    if element is None:
+        return Problem(diagram.name, error.line, "", message)
+    return diagrams.problem(diagram, element, message, line=error.line)
 
 
-# SpiffWorkflow names its own task specs so; an element with such an id breaks
-# the instance at start with "No output task connected".
+# Attributes that must name an element of the same file. The XSD types them as IDREF/QName but
+# lxml does not resolve them, and a dangling one gives a confusing error (or a blank shape) later.
+REFERENCE_ATTRIBUTES = (
+    "sourceRef",
+    "targetRef",
+    "attachedToRef",
+    "default",
+    "bpmnElement",
+    "messageRef",
+    "signalRef",
+    "errorRef",
+    "escalationRef",
+    "processRef",
+)
+
+# SpiffWorkflow names its own task specs so; an element with such an id breaks the instance at
+# start with "No output task connected".
 RESERVED_IDS = ("Start", "End", "Root")
 
 
-def check_references(name: str, tree: etree._ElementTree) -> None:
-    ids = {element.get("id") for element in tree.iter() if element.get("id")}
-    for reserved in sorted(ids & set(RESERVED_IDS)):
-        element = tree.xpath("//*[@id=$id]", id=reserved)[0]
-        raise DiagramError(
-            f"the id {reserved!r} is reserved by the engine; rename the element",
-            file=name,
-            line=element.sourceline,
-            element_id=reserved,
-        )
-    for element in tree.iter():
+def check_references(diagrams: DiagramSet, diagram: Diagram) -> list[Problem]:
+    problems = []
+    for reserved in sorted(set(diagram.by_id) & set(RESERVED_IDS)):
+        message = f"the id {reserved!r} is reserved by the engine; rename the element (any other id will do)"
+        problems.append(diagrams.problem(diagram, diagram.by_id[reserved], message))
+    for element in diagram.tree.iter():
+        if not isinstance(element.tag, str):
+            continue
         for attribute in REFERENCE_ATTRIBUTES:
             target = element.get(attribute)
-            if target and target not in ids:
-                raise DiagramError(
-                    f"{attribute}={target!r} names no element in this file",
-                    file=name,
-                    line=element.sourceline,
-                    element_id=_nearest_id(element),
-                )
-        if etree.QName(element).localname in ("incoming", "outgoing", "flowNodeRef"):
+            if target and target not in diagram.by_id:
+                message = f"{attribute}={target!r} names no element in this file: {_reconnect(attribute)}"
+                problems.append(diagrams.problem(diagram, element, message))
+        if local_name(element) in ("incoming", "outgoing", "flowNodeRef"):
             target = (element.text or "").strip()
-            if target not in ids:
-                raise DiagramError(
-                    f"<{etree.QName(element).localname}> names no element: {target!r}",
-                    file=name,
-                    line=element.sourceline,
-                    element_id=_nearest_id(element),
+            if target not in diagram.by_id:
+                message = (
+                    f"<{local_name(element)}> names no element: {target!r}; remove it, or reconnect in the modeller"
                 )
+                problems.append(diagrams.problem(diagram, element, message))
+    return problems
 
 
-def _nearest_id(element) -> str:
-    while element is not None and not element.get("id"):
-        element = element.getparent()
-    return element.get("id") if element is not None else ""
+def _reconnect(attribute: str) -> str:
+    if attribute == "bpmnElement":
+        return "the shape draws nothing; delete it in the modeller"
+    return "reconnect it in the modeller to an element that exists"
 
 
-def _expressions(tree: etree._ElementTree):
-    """(element, text, mode) for every piece of Python the diagram will run."""
-    for script in tree.xpath("//bpmn:scriptTask/bpmn:script", namespaces=NS):
-        yield script, script.text or "", "exec"
-    for condition in tree.xpath("//bpmn:conditionExpression", namespaces=NS):
-        yield condition, condition.text or "", "eval"
-    for timer in tree.xpath("//bpmn:timeDate | //bpmn:timeDuration | //bpmn:timeCycle", namespaces=NS):
-        yield timer, timer.text or "", "eval"
+def check_expressions(diagrams: DiagramSet, diagram: Diagram) -> list[Problem]:
+    """Every script and condition compiles, every timer gives a moment, duration or cycle."""
+    problems = []
+    for script in diagram.xpath("//bpmn:scriptTask/bpmn:script"):
+        problems += _python_problems(diagrams, diagram, script, "exec", "script")
+    for condition in diagram.xpath("//bpmn:conditionExpression"):
+        problems += _python_problems(diagrams, diagram, condition, "eval", "condition")
+    for timer in diagram.xpath("//bpmn:timeDate | //bpmn:timeDuration | //bpmn:timeCycle"):
+        message = timers.timer_problem(local_name(timer), timer.text or "")
+        if message:  # on the event the process owner sees, at the timer's line
+            event = timer.getparent().getparent() if timer.getparent() is not None else timer
+            problems.append(diagrams.problem(diagram, event, message, line=timer.sourceline))
+    return problems
 
 
-def check_expressions(name: str, tree: etree._ElementTree) -> None:
-    for element, text, mode in _expressions(tree):
-        element_id = _nearest_id(element)
-        if not text.strip():
-            raise DiagramError("empty expression", file=name, line=element.sourceline, element_id=element_id)
-        try:
-            compile(text, f"{name}:{element_id}", mode)
-        except SyntaxError as exc:
-            line = element.sourceline + (exc.lineno or 1) - 1
-            raise DiagramError(f"Python syntax error: {exc.msg}", file=name, line=line, element_id=element_id) from exc
-
-
-DMN_NS = {"dmn": "https://www.omg.org/spec/DMN/20191111/MODEL/"}
-
-
-def check_decision_expressions(name: str, tree: etree._ElementTree) -> None:
-    """Decision tables are Python too: inputs, rule entries (with ``?`` for the input) and outputs."""
-    for text_node in tree.xpath(
-        "//dmn:inputExpression/dmn:text | //dmn:inputEntry/dmn:text | //dmn:outputEntry/dmn:text", namespaces=DMN_NS
-    ):
-        text = (text_node.text or "").strip()
-        if not text or text == "-":
-            continue  # an empty entry matches anything
-        try:
-            compile(text.replace("?", "(_input)"), f"{name}:{_nearest_id(text_node)}", "eval")
-        except SyntaxError as exc:
-            raise DiagramError(
-                f"Python syntax error: {exc.msg}",
-                file=name,
-                line=text_node.sourceline,
-                element_id=_nearest_id(text_node),
-            ) from exc
-
-
-def _line_of(trees: Mapping[str, etree._ElementTree], file: str, element_id: str) -> int | None:
-    tree = trees.get(os.path.basename(file or ""))
-    if tree is None or not element_id:
-        return None
-    found = tree.xpath("//*[@id=$id]", id=element_id)
-    return found[0].sourceline if found else None
-
-
-def parse_specs(files: Mapping[str, str], trees: Mapping[str, etree._ElementTree] | None = None):
-    """SpiffWorkflow's parse of the whole set; returns the parser."""
-    trees = trees or {name: parse_xml(name, content) for name, content in files.items()}
-    parser = DeskParser()
+def _python_problems(diagrams: DiagramSet, diagram: Diagram, element, mode: str, what: str) -> list[Problem]:
+    text = element.text or ""
+    if not text.strip():
+        return [diagrams.problem(diagram, element, f"empty {what}: write the Python it runs, or remove it")]
+    if camunda.is_juel(text):
+        return [diagrams.problem(diagram, element, camunda.juel_problem(text, what))]
     try:
-        for name, tree in sorted(trees.items()):
-            if name.endswith(".dmn"):
-                parser.add_dmn_xml(tree.getroot(), filename=name)
-            else:
-                parser.add_bpmn_xml(tree, filename=name)
-        for process_id in parser.get_process_ids():
-            parser.get_spec(process_id)
-    except ValidationException as exc:
-        raise DiagramError(
-            str(exc.args[0]) if exc.args else str(exc),
-            file=exc.file_name,
-            line=exc.line_number or _line_of(trees, exc.file_name, exc.id),
-            element_id=exc.id,
-        ) from exc
-    except SpiffWorkflowException as exc:
-        raise DiagramError(f"SpiffWorkflow cannot parse the diagrams: {exc}") from exc
-    return parser
+        compile(text, f"{diagram.name}:{element.getparent().get('id')}", mode)
+    except SyntaxError as exc:
+        line = (element.sourceline or 0) + (exc.lineno or 1) - 1
+        return [diagrams.problem(diagram, element, f"Python syntax error in the {what}: {exc.msg}", line=line)]
+    return []
 
 
-def check_desk_rules(
-    parser: DeskParser, handler_topics: Iterable[str], trees: Mapping[str, etree._ElementTree]
-) -> None:
-    if MAIN_PROCESS not in parser.get_process_ids():
-        raise DiagramError(f"no executable process with id {MAIN_PROCESS!r}: the desk starts calls there")
-    topics = set(handler_topics)
+# --- the set -----------------------------------------------------------------------------------------
+
+
+def _set_problems(diagrams: DiagramSet, handler_topics: Iterable[str]) -> list[Problem]:
+    flow = DataFlow(diagrams)
+    return [
+        *_main_process(diagrams),
+        *desk_rule_problems(diagrams, handler_topics),
+        *reference_problems(diagrams),
+        *unset_variable_problems(diagrams, flow),
+        *uncovered_gateways(diagrams, flow),
+        *decision_problems(diagrams, flow),
+    ]
+
+
+def _main_process(diagrams: DiagramSet) -> list[Problem]:
+    processes = list(diagrams.elements("//bpmn:process[@id=$id]", id=MAIN_PROCESS))
+    if any(process.get("isExecutable") == "true" for _, process in processes):
+        return []
+    if processes:
+        diagram, process = processes[0]
+        message = "the desk starts calls in this process, but it is not executable: tick Executable in the modeller"
+        return [diagrams.problem(diagram, process, message)]
+    message = f"no process with id {MAIN_PROCESS!r}: the desk starts calls there; give the call process that id"
+    return [Problem("", None, "", message)]
+
+
+# --- SpiffWorkflow's parse ---------------------------------------------------------------------------
+
+
+def _spiff_parse(diagrams: DiagramSet) -> tuple[DeskParser | None, list[Problem]]:
+    """SpiffWorkflow's parse, process by process, so that one's error does not hide another's."""
+    parser, problems = DeskParser(), []
+    try:
+        _add_files(parser, diagrams)
+    except (ValidationException, SpiffWorkflowException, NotImplementedError) as exc:
+        return None, [_spiff_problem(diagrams, exc)]
     for process_id in parser.get_process_ids():
-        for spec in parser.get_spec(process_id).task_specs.values():
-            _check_task(spec, topics, process_id, trees)
+        try:
+            parser.get_spec(process_id)
+        except (ValidationException, SpiffWorkflowException, NotImplementedError) as exc:
+            problems.append(_spiff_problem(diagrams, exc))
+    return (None if problems else parser), problems
 
 
-def _check_task(spec, topics: set[str], process_id: str, trees) -> None:
-    file = _file_of(trees, spec.bpmn_id)
-    line = _line_of(trees, file, spec.bpmn_id)
-    if isinstance(spec, HandlerTask) and spec.topic not in topics:
-        known = ", ".join(sorted(topics))
-        raise DiagramError(
-            f"service task calls unknown handler {spec.topic!r}; known: {known}",
-            file=file,
-            line=line,
-            element_id=spec.bpmn_id,
-        )
-    if spec.manual and role_for_lane(spec.lane) is None:
-        raise DiagramError(
-            f"user task is in lane {spec.lane!r}, which is not a role of the charter",
-            file=file,
-            line=line,
-            element_id=spec.bpmn_id,
-        )
-
-
-def _file_of(trees: Mapping[str, etree._ElementTree], element_id: str | None) -> str:
-    for name, tree in trees.items():
-        if element_id and tree.xpath("//*[@id=$id]", id=element_id):
-            return name
-    return ""
-
-
-def validate(files: Mapping[str, str], handler_topics: Iterable[str]) -> DeskParser:
-    """Raise ``DiagramError`` for the first problem; return the parser when all is well."""
-    if not any(name.endswith(".bpmn") for name in files):
-        raise DiagramError("no .bpmn files to deploy")
-    trees = {name: parse_xml(name, content) for name, content in files.items()}
-    for name, tree in sorted(trees.items()):
-        if name.endswith(".bpmn"):
-            check_schema(name, tree)
-            check_references(name, tree)
-            check_expressions(name, tree)
+def _add_files(parser: DeskParser, diagrams: DiagramSet) -> None:
+    for name, diagram in diagrams.diagrams.items():
+        if diagram.is_decision:
+            parser.add_dmn_xml(diagram.tree.getroot(), filename=name)
         else:
-            check_decision_expressions(name, tree)
-    parser = parse_specs(files, trees)
-    check_desk_rules(parser, handler_topics, trees)
+            parser.add_bpmn_xml(diagram.tree, filename=name)
+
+
+# SpiffWorkflow's words, for what the desk's own checks do not catch first, in a process owner's.
+SPIFF_MESSAGES = {
+    "There is no support implemented for this task type.": (
+        "the desk cannot run this kind of element: use a user, service, script or business rule task, "
+        "a gateway, an event or a subprocess"
+    ),
+    "No start event found": "the process has no start event: draw one where a call begins",
+}
+
+
+def _spiff_problem(diagrams: DiagramSet, exc: Exception) -> Problem:
+    detail = str(exc.args[0]) if exc.args else str(exc)
+    message = SPIFF_MESSAGES.get(detail) or f"SpiffWorkflow cannot run it: {detail}; change the element in the modeller"
+    if isinstance(exc, ValidationException):
+        return diagrams.problem_at(exc.id, message, os.path.basename(exc.file_name or ""))
+    mentioned = re.search(r"""id=["']([^"']+)["']""", detail)  # some errors quote the element's XML
+    return diagrams.problem_at(mentioned.group(1), message) if mentioned else Problem("", None, "", message)
+
+
+def parse_specs(files: Mapping[str, str], trees: Mapping[str, etree._ElementTree] | None = None) -> DeskParser:
+    """SpiffWorkflow's parse of a set that passed the gate (a deployed version); returns the parser."""
+    trees = trees or {name: parse_xml(name, content) for name, content in files.items()}
+    parser, problems = _spiff_parse(DiagramSet(trees))
+    if parser is None:
+        raise DiagramRefused(problems)
     return parser
