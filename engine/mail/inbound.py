@@ -442,16 +442,7 @@ def open_call(uow: UnitOfWork, mail: parsing.ParsedMail, summary: str | None = N
         summary=summary[:500],
         channel="email",
     ).validated()
-    ticket = Ticket(
-        kind="call",
-        channel=details.channel,
-        contact_name=details.contact_name,
-        contact_email=details.contact_email,
-        account=details.account,
-        summary=details.summary,
-        licence_type=details.licence_type,
-    )
-    commands.start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
+    commands.start_call(uow, details)
 
 
 def _account_of(session: Session, address: str) -> str:

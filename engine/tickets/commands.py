@@ -63,17 +63,23 @@ def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
     """Start a ticket on the active diagram version; returns its Call Reference."""
     details = details.validated()
     with UnitOfWork(desk, actor) as uow:
-        ticket = Ticket(
-            kind="call",
-            channel=details.channel,
-            contact_name=details.contact_name,
-            contact_email=details.contact_email,
-            account=details.account,
-            summary=details.summary,
-            licence_type=details.licence_type,
-        )
-        start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
+        ticket = start_call(uow, details)
     return ticket.reference
+
+
+def start_call(uow: UnitOfWork, details: CallDetails) -> Ticket:
+    """Within a command: the call of validated ``details``, started on the active version (C01, C02)."""
+    ticket = Ticket(
+        kind="call",
+        channel=details.channel,
+        contact_name=details.contact_name,
+        contact_email=details.contact_email,
+        account=details.account,
+        summary=details.summary,
+        licence_type=details.licence_type,
+    )
+    start(uow, ticket, "support_call", details.decision_inputs(uow.now), "call_logged", details.as_record())
+    return ticket
 
 
 @dataclass(frozen=True)
