@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from supportdesk.engine.background.worker import Worker
+from supportdesk.engine.conversation import commands as conversation
 from supportdesk.engine.mail import inbound
 from supportdesk.engine.people import portal
 from supportdesk.engine.tickets import commands, queries
@@ -90,7 +91,10 @@ def test_C32_the_source_parser_finds_the_kinds_it_should():
     found = kinds_written_by_the_engine()
     expected = {"call_logged", "escalation_raised", "escalation_started", "sla_started", "sla_breached", "mail_sent"}
     assert expected <= found
-    assert {"timer_fired", "job_incident", "held_mail_discarded", "ticket_migrated", "customer_information"} <= found
+    assert {"timer_fired", "job_incident", "held_mail_discarded", "ticket_migrated", "portal_link_sent"} <= found
+    # No longer written (the portal writes conversation entries now), but older tickets have it.
+    assert "customer_information" not in found
+    assert has_sentence("customer_information")
 
 
 def test_C32_every_kind_the_engine_can_write_has_a_sentence_of_its_own():
@@ -291,7 +295,7 @@ def play_the_charter(desk, frozen_clock) -> list[str]:
         "sam",
     )
     inbound.receive(desk, customer_mail(call, "Here it is."), source="test", envelope_from="ann@example.com")
-    portal.add_information(desk, ANN.contact_email, call, "It fails at row 40")
+    conversation.add_portal_message(desk, conversation.PortalMessage(call, ANN.contact_email, "It fails at row 40"))
     do(desk, call, "Resolve call (second line)", {"next_step": "ask_third_line", "handover_reason": "Known?"}, "sam")
     do(desk, call, "Advise second line", {"advice": "Yes: strip the BOM"}, "tara")
     training = commands.record_training_need(
@@ -364,7 +368,7 @@ def test_C22_C25_the_portal_says_what_the_desk_is_waiting_for_without_clause_ids
     assert not CLAUSE_ID.search(page)
     assert "crucial information" not in page  # the internal reason
     assert "From High to Medium" in page
-    portal.add_information(desk, ANN.contact_email, reference, "Attached to my email")  # C24: it re-opens
+    conversation.add_portal_message(desk, conversation.PortalMessage(reference, ANN.contact_email, "Attached"))  # C24
     assert "What we are waiting for" not in text(customer.get(f"/portal/calls/{reference}"))
 
 

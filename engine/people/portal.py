@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from supportdesk.engine.conversation.queries import Entry, conversation
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.errors import InvalidInput, NotAllowed, NotFound
+from supportdesk.engine.errors import NotFound
 from supportdesk.engine.people.portal_access import contact_for_token, issue_token  # noqa: F401  (the portal's API)
 from supportdesk.engine.store.models import Ticket
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.engine.tickets.instances import find_ticket
-from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 
 # What the customer sees of a call's history, in their words (C25): their own words and ours to them,
 # never advisors' notes, hand-over reasons, clause numbers or internal alerts.
@@ -262,25 +261,6 @@ _PUBLIC_DETAILS = {
     "escalation_started": _escalated,
     "call_closed": lambda p: CLOSED_BECAUSE.get(p.get("outcome") or "", ""),
 }
-
-
-def add_information(desk: Desk, contact_email: str, reference: str, text: str) -> None:
-    """C24: the customer adds information (text only); a call Delayed for it is re-opened.
-
-    The portal no longer calls this: it writes a conversation entry with text and files, which re-opens a
-    Delayed call the same way (``conversation.commands.add_portal_message``). Older tickets keep their
-    ``customer_information`` events, shown as before (PUBLIC_EVENTS)."""
-    text = text.strip()
-    if not text:
-        raise InvalidInput("say what you want to add", {"text": "Write the information to add"})
-    with UnitOfWork(desk, f"customer:{contact_email}") as uow:
-        _own_call(uow.session, contact_email, reference)
-        ticket = uow.ticket = find_ticket(uow.session, reference, lock=True)
-        if ticket.status == "closed":
-            raise NotAllowed(f"{reference} is closed: log a new call, or reply to our last email")
-        uow.record("customer_information", {"text": text[:4000]})
-        if ticket.status == "delayed":
-            commands.deliver(uow, "information_received", {"via": "portal"})
 
 
 def leave_feedback(desk: Desk, contact_email: str, reference: str, rating: int | None, comment: str) -> None:
