@@ -129,6 +129,42 @@ for _pattern in (
 
 # Feedback is awaited three working days instead of five: the timer itself changed.
 SHORTER_FEEDBACK_WINDOW = edited(SHIPPED, ("working_days_from_now(5)", "working_days_from_now(3)"))
+# Version 2: first line notes why a call is delayed before its clocks pause (a step after an element
+# every open call waits at from its start).
+NOTE_THE_DELAY = edited(
+    SHIPPED,
+    (
+        "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>Task_first_level_response</bpmn:flowNodeRef>\n"
+        "        <bpmn:flowNodeRef>Task_note_the_delay</bpmn:flowNodeRef>",
+    ),
+    ("<bpmn:outgoing>Flow_delayed_to_regrade</bpmn:outgoing>", "<bpmn:outgoing>Flow_delayed_to_note</bpmn:outgoing>"),
+    (
+        '<bpmn:serviceTask id="Task_set_delayed"',
+        '<bpmn:userTask id="Task_note_the_delay" name="Note the delay" camunda:formKey="note_the_delay">\n'
+        "      <bpmn:incoming>Flow_delayed_to_note</bpmn:incoming>\n"
+        "      <bpmn:outgoing>Flow_delayed_to_regrade</bpmn:outgoing>\n"
+        "    </bpmn:userTask>\n"
+        '    <bpmn:serviceTask id="Task_set_delayed"',
+    ),
+    (
+        '<bpmn:sequenceFlow id="Flow_delayed_to_regrade" sourceRef="Event_call_delayed"',
+        '<bpmn:sequenceFlow id="Flow_delayed_to_note" sourceRef="Event_call_delayed" '
+        'targetRef="Task_note_the_delay" />\n'
+        '    <bpmn:sequenceFlow id="Flow_delayed_to_regrade" sourceRef="Task_note_the_delay"',
+    ),
+    (
+        "    </bpmndi:BPMNPlane>",
+        '      <bpmndi:BPMNShape id="Task_note_the_delay_di" bpmnElement="Task_note_the_delay">\n'
+        '        <dc:Bounds x="20" y="20" width="100" height="80" />\n'
+        "      </bpmndi:BPMNShape>\n"
+        '      <bpmndi:BPMNEdge id="Flow_delayed_to_note_di" bpmnElement="Flow_delayed_to_note">\n'
+        '        <di:waypoint x="0" y="60" />\n'
+        '        <di:waypoint x="20" y="60" />\n'
+        "      </bpmndi:BPMNEdge>\n"
+        "    </bpmndi:BPMNPlane>",
+    ),
+)
 RENAMED_TRIAGE = edited(SHIPPED, ('name="Confirm priority"', 'name="Confirm the priority"'))
 
 
@@ -392,6 +428,27 @@ def test_a_timer_already_due_or_fired_before_the_migration_keeps_its_moment(desk
         do(desk, ref, "First level response", FIRST_RESPONSE)
         assert open_titles(desk, ref) == ["Check the answer"]
         assert audit.replay(desk, ref).differences == [], ref
+
+
+def test_a_call_waiting_at_an_element_takes_the_new_versions_path_on_from_it(desk, frozen_clock, tmp_path):
+    """C21: a call with second line waits for "Call delayed". Moved to a version with a new step after
+    that wait, the call takes the new step when it is delayed: its path on from where it waits is the
+    new version's, not the one predicted on version 1."""
+    at_response = log_and_triage(desk)
+    do(desk, at_response, "First level response", FIRST_RESPONSE)
+    due = waiting(desk, at_response)
+    deploy(desk, tmp_path, NOTE_THE_DELAY, "v2")
+
+    (result,) = migration.migrate(desk, 2, actor="pat")
+    assert result.outcome == migration.MIGRATED, result.reasons
+    assert waiting(desk, at_response) == due
+
+    delay_for_information(desk, at_response)
+    assert "Note the delay" in open_titles(desk, at_response)
+    assert queries.ticket_view(desk, at_response).status == "open"  # not Delayed until the note is done
+    do(desk, at_response, "Note the delay")
+    assert queries.ticket_view(desk, at_response).status == "delayed"
+    assert audit.replay(desk, at_response).differences == []
 
 
 # --- what "changed" means -----------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit, StartEventJoin, _EndJoin
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -40,6 +40,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBased
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.specs.Join import Join
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -346,12 +347,9 @@ def _move(
     for instance, new, diff in diffs:
         migrate_workflow(WorkflowDiff(instance, diff), instance, new, reset_mask=TaskState.READY)
     workflow.subprocess_specs = subprocess_specs
-    # SpiffWorkflow would reset a waiting task (and restart its timer): re-predict its
-    # children from the new version instead, keeping its state and internal data.
     for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.STARTED):
         if task.id in task.workflow.tasks:
-            task._drop_children(force=True)
-            task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK | TaskState.FUTURE | task.state)
+            _predict_again(task)
             if task.id in re_evaluate:
                 _evaluate_timer_again(task)
     rearm_live_deadlines(workflow)  # a step like any other: timers that follow an SLA clock take its due moment
@@ -366,6 +364,28 @@ def _move(
             continue
         timers.append(TimerMove(task.task_spec.bpmn_id, _timer_name(task), was, _due(task), task_id in re_evaluate))
     return reasons, sorted(timers, key=lambda t: t.element)
+
+
+def _predict_again(task: Task) -> None:
+    """Predict the path on from a waiting (or started) task by the new version's flows, keeping
+    the task itself as it is: what it waits for, its timer's due moment, its sub-process.
+
+    SpiffWorkflow's migration would reset such a task instead, which evaluates its timer again
+    from now (a five-day wait would start over). Its predicted branch still names the old
+    version's elements, so it is replaced by one likely child per outgoing flow; SpiffWorkflow
+    predicts further from those when the task completes, as it does after any gateway."""
+    for child in task.children:
+        _forget_branch(child)
+    task.children = []
+    for output in task.task_spec.outputs:
+        child = Task(task.workflow, output, task, state=TaskState.LIKELY)
+        child.thread_id = task.thread_id
+
+
+def _forget_branch(task: Task) -> None:
+    for child in task.children:
+        _forget_branch(child)
+    del task.workflow.tasks[task.id]
 
 
 def _align_unreached(instance, new_spec, spec_diff: SpecDiff) -> None:
@@ -435,8 +455,9 @@ def _without_timers(value: Any) -> Any:
 
 
 def _is_join(spec) -> bool:
-    """A join that waits for its incoming branches (not the engine's own end and event joins)."""
-    return isinstance(spec, Join) and not isinstance(spec, (_EndJoin, BoundaryEventJoin, StartEventJoin))
+    """A join drawn on the diagram, which waits for its incoming branches (the engine's own end,
+    boundary-event and start-event joins have no element id)."""
+    return isinstance(spec, Join) and spec.bpmn_id is not None
 
 
 def _boundary_events(spec) -> tuple[str, ...]:
