@@ -119,6 +119,10 @@ def _register_blueprints(app: Flask) -> None:
     from . import conversation  # replies, notes, call-backs, files, portal links (issue 19)
 
     app.register_blueprint(conversation.blueprint)
+    from . import live  # pages that stay current without a reload (issue 20)
+
+    app.register_blueprint(live.blueprint)
+    app.add_template_global(live.live_since)
     app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
     # The REST API (/api/v1) signs in with bearer tokens, never the session cookie: no CSRF token to check.
     from . import api

@@ -11,9 +11,9 @@ from supportdesk.engine.bounds import MAX_OFFSET
 from supportdesk.engine.conversation import seen
 from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
 from supportdesk.engine.process.roles import TASK_ROLES
-from supportdesk.engine.tickets import commands, queries
+from supportdesk.engine.tickets import changes, commands, queries
 
-from . import current_desk, task_forms
+from . import current_desk, live, task_forms
 from .access import ADMIN, STAFF_ROLES, requires_roles
 from .formatting import local_time
 
@@ -54,7 +54,10 @@ def inbox():
 def show(task_id: str):
     shown = _task_for_current_user(task_id)
     form = task_forms.form_class(shown.fields)(revision=shown.revision, reference=shown.task.reference)
-    return render_template("task_form.html", shown=shown, form=form)
+    now = changes.TaskNow(open=True, claimed_by=shown.task.claimed_by, revision=shown.revision)
+    return render_template(
+        "task_form.html", shown=shown, form=form, notice=live.task_notice(now), blocked=live.blocked(now)
+    )
 
 
 @blueprint.route("/tasks/<task_id>", methods=["POST"])
