@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from supportdesk.engine.people import users
 from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.conversation import commands as conversation
+from supportdesk.engine.people import users
 from supportdesk.engine.tickets import changes, commands
 
 from helpers import FIRST_RESPONSE, do, log_and_triage, log_call, open_task
