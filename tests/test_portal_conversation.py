@@ -93,7 +93,7 @@ def test_C25_the_customer_reads_replies_call_backs_and_files_but_never_an_intern
 
     assert "The <strong>export</strong> loads now." in page
     assert "<strong>Alice First, support team</strong> · Reply ·" in page
-    assert '<time datetime="2026-11-23T10:00:00+00:00">23 Nov 2026 10:00 GMT</time>' in page  # London time
+    assert '<time datetime="2026-11-23T10:00:00+00:00">23 Nov 2026, 10:00</time>' in page  # London time
     reply_file = file_of(desk, reference, "reply")
     assert f'<a href="/portal/attachments/{reply_file.id}" download>figures.csv</a> (28 bytes)' in page
     assert "<strong>Sam Second, support team</strong> · Phone call ·" in page

@@ -126,7 +126,7 @@ def test_unknown_and_known_users_cost_the_same_to_check(desk, monkeypatch):
     monkeypatch.setattr(
         users, "generate_password_hash", lambda password: generate_password_hash(password, method="pbkdf2:sha256:60000")
     )
-    users.add_user(desk, "known", PASSWORD, ["first_line"])
+    users.add_user(desk, users.NewUser("known", PASSWORD, ["first_line"]), "test")
     desk.settings = replace(desk.settings, sign_in_attempts=1000, sign_in_address_attempts=1000)
 
     def median(username: str) -> float:
@@ -158,15 +158,16 @@ def test_unknown_and_known_users_cost_the_same_to_check(desk, monkeypatch):
 )
 def test_short_common_and_obvious_passwords_are_refused_naming_the_field(desk, password, words):
     with pytest.raises(InvalidInput) as refused:
-        users.add_user(desk, "zoe-zoe", password, ["first_line"])
+        users.add_user(desk, users.NewUser("zoe-zoe", password, ["first_line"]), "test")
     assert words in refused.value.fields["password"]
-    with pytest.raises(InvalidInput) as refused:
-        users.add_user(desk, "zoe-zoe", password, ["first_line"])
     assert set(refused.value.fields) == {"password"}
 
 
 def test_a_long_uncommon_password_without_composition_rules_is_accepted(desk):
-    assert users.add_user(desk, "zoe", "all lower case words here", ["first_line"]).username == "zoe"
+    assert (
+        users.add_user(desk, users.NewUser("zoe", "all lower case words here", ["first_line"]), "test").username
+        == "zoe"
+    )
 
 
 def test_the_command_line_refuses_a_common_password(desk, monkeypatch):
@@ -236,12 +237,35 @@ def test_taking_a_role_away_ends_the_persons_sessions(desk, app, browser):
     assert signed_in(browser, "sam").get("/tasks").status_code == 200  # signs in again, with the new role
 
 
-def test_an_admin_resets_a_password_within_the_policy(desk, app):
-    admin = signed_in(app.test_client(), "admin")
-    page = admin.get("/admin/users")
-    admin.post("/admin/users/sam/password", data={"csrf_token": token(page), "password": "short"})
-    assert "Not changed: password: The password is too short" in text(admin.get("/admin/users"))
-    admin.post("/admin/users/sam/password", data={"csrf_token": token(page), "password": "a fresh passphrase for him"})
+def test_after_an_admins_reset_the_new_password_is_chosen_within_the_policy(desk, app):
+    reset = users.reset_password(desk, users.ResetPassword("sam"), "admin")
+    assert users.password_problem(reset.password, "sam") is None  # the temporary one passes the policy too
+    browser = app.test_client()
+    assert sign_in(browser, "sam", reset.password).headers["Location"] == "/login/new-password"
+    page = browser.get("/login/new-password")
+    for new, words in (("short", "The password is too short"), ("password1234", "list of commonly used passwords")):
+        refused = browser.post(
+            "/login/new-password", data={"csrf_token": token(page), "new_password": new, "repeated": new}
+        )
+        assert refused.status_code == 400
+        assert re.search(rf'id="new_password-error">[^<]*{words}', text(refused))
+    assert not is_signed_in(browser)
+    chosen = browser.post(
+        "/login/new-password",
+        data={
+            "csrf_token": token(page),
+            "new_password": "a fresh passphrase for him",
+            "repeated": "a fresh passphrase",
+        },
+    )
+    assert 'id="repeated-error">The two passwords differ' in text(chosen)
+    data = {
+        "csrf_token": token(page),
+        "new_password": "a fresh passphrase for him",
+        "repeated": "a fresh passphrase for him",
+    }
+    assert browser.post("/login/new-password", data=data).status_code == 302
+    assert is_signed_in(browser)
     assert users.verify_password(desk, "sam", "a fresh passphrase for him").username == "sam"
 
 

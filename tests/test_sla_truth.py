@@ -210,7 +210,7 @@ def test_C14_C22_C24_a_breach_stays_when_the_call_is_delayed_regraded_reopened_a
     assert [row["reference"] for row in breached["items"]] == [reference]
     page = text(signed_in(client, "carl").get(f"/calls/{reference}"))
     assert re.search(
-        r'BREACHED</strong> <span class="breach-when">at <time[^>]*>23 Nov 2026 17:00 GMT</time> '
+        r'BREACHED</strong> <span class="breach-when">at <time[^>]*>23 Nov 2026, 17:00</time> '
         r"\(then High\)",
         page,
     ), page

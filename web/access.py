@@ -12,6 +12,8 @@ from supportdesk.engine.people.users import Person
 from supportdesk.engine.process.roles import ROLES, TASK_ROLES
 
 ADMIN = "admin"
+# Checks and deploys diagrams and migrates tickets (engine.process.roles); admin passes every check too.
+PROCESS_OWNER = "process_owner"
 # Every staff role may read tickets; customers (a later issue) will have none of these.
 STAFF_ROLES = tuple(ROLES)
 CALL_LOGGERS = ("first_line", ADMIN)

@@ -11,7 +11,7 @@ from typing import Any
 from supportdesk.engine.process.roles import ROLES
 from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.tickets.commands import TRAINING_NEEDS
-from supportdesk.engine.working_time.clock import clock, local
+from supportdesk.engine.working_time.clock import clock, shown
 from supportdesk.handlers.delay import DELAY_REASONS
 
 # Workflow data a task form shows above its fields (queries.FORM_CONTEXT), in words.
@@ -34,10 +34,10 @@ VOCABULARIES = {
 
 
 def local_time(moment: datetime | None) -> str:
-    """Stored moments are UTC; people read them in Europe/London (GMT or BST)."""
+    """Stored moments are UTC; people read them in Europe/London, in the en-GB form: "29 Nov 2026, 14:05"."""
     if moment is None:
         return ""
-    return local(moment).strftime("%d %b %Y %H:%M %Z")
+    return shown(moment)
 
 
 def age(moment: datetime) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from markupsafe import Markup, escape
 
-from supportdesk.engine.working_time.clock import local
+from supportdesk.engine.working_time.clock import local, shown
 
 WIDTH, ROW, LEFT, TOP = 720, 34, 130, 24
 
@@ -48,7 +48,7 @@ def _row(clock, y: float, x, now: datetime) -> str:
     if clock.due_at:
         parts.append(
             f'<line class="due" x1="{x(clock.due_at)}" x2="{x(clock.due_at)}" y1="{y}" y2="{y + 24}">'
-            f"<title>{escape(f'due {local(clock.due_at):%d %b %H:%M %Z}')}</title></line>"
+            f"<title>{escape(f'due {shown(clock.due_at)}')}</title></line>"
         )
     for kind, at in clock.segments:
         if kind in ("breach", "regrade"):

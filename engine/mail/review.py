@@ -27,7 +27,7 @@ from supportdesk.engine.store.models import HeldMail, InboundMail, MailAttachmen
 from supportdesk.engine.tickets import history
 from supportdesk.engine.tickets.instances import find_ticket, lock_ticket
 from supportdesk.engine.tickets.unit_of_work import UnitOfWork
-from supportdesk.engine.working_time.clock import clock, local
+from supportdesk.engine.working_time.clock import clock, shown
 
 REASON_CHARS = 2000
 ACTIONS = {"attached": "attached to a call", "new_call": "opened as a new call", "discarded": "discarded"}
@@ -127,7 +127,7 @@ def _take(session: Session, desk: Desk, held_id: int, *, parse: bool = True):
     if held.status != "held":
         raise NotAllowed(
             f"held mail {held_id} was already {ACTIONS.get(held.status, held.status)} by "
-            f"{held.decided_by} at {local(held.decided_at):%d %b %Y %H:%M %Z}"
+            f"{held.decided_by} at {shown(held.decided_at)}"
         )
     record = session.get_one(InboundMail, held.inbound_id)
     mail = (

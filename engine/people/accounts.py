@@ -9,7 +9,7 @@ call logged under a name keeps pointing at the same account.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Final
 
@@ -21,7 +21,6 @@ from supportdesk.engine.errors import ConflictError, InvalidInput, NotFound
 from supportdesk.engine.store.models import Account, User
 from supportdesk.engine.tickets.calls import FIELD_LIMITS, LICENCE_TYPES
 from supportdesk.engine.tickets.unit_of_work import UnitOfWork
-from supportdesk.engine.working_time.clock import clock
 
 ACCOUNT_MANAGER_ROLE = "account_manager"
 LIST_LIMIT = 500
@@ -73,25 +72,48 @@ def _check(session, account_manager: str | _Unset | None, licence_type: str | _U
     return errors
 
 
-def create_account(
-    desk: Desk, name: str, actor: str, *, account_manager: str | None = None, licence_type: str | None = None
-) -> AccountView:
+@dataclass(frozen=True)
+class NewAccount:
+    """An account to create, with its Account Manager (a person with that role) and licence type."""
+
+    name: str
+    account_manager: str | None = None
+    licence_type: str | None = None
+
+    def validated(self) -> NewAccount:
+        return replace(self, name=_clean_name(self.name))
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """A change to the account named ``name``: its manager or licence type (None clears it; UNSET, the
+    default, leaves it as it is)."""
+
+    name: str
+    account_manager: str | _Unset | None = UNSET
+    licence_type: str | _Unset | None = UNSET
+
+    def validated(self) -> AccountChange:
+        return replace(self, name=_clean_name(self.name))
+
+
+def create_account(desk: Desk, command: NewAccount, actor: str) -> AccountView:
     """A new account; ConflictError when the name is taken."""
-    name = _clean_name(name)
+    command = command.validated()
+    name = command.name
     with UnitOfWork(desk, actor) as uow:  # a command: the API's idempotency key joins its transaction
         session = uow.session
-        errors = _check(session, account_manager, licence_type)
+        errors = _check(session, command.account_manager, command.licence_type)
         if errors:
             raise InvalidInput("the account cannot be created", errors)
         if session.scalar(select(Account.id).where(Account.name == name)) is not None:
             raise ConflictError(f"there is an account {name!r} already")
-        now = clock.now()
         row = Account(
             name=name,
-            account_manager=account_manager,
-            licence_type=licence_type,
-            created_at=now,
-            updated_at=now,
+            account_manager=command.account_manager,
+            licence_type=command.licence_type,
+            created_at=uow.now,
+            updated_at=uow.now,
             updated_by=actor,
         )
         session.add(row)
@@ -102,27 +124,22 @@ def create_account(
         return _view(row)
 
 
-def update_account(
-    desk: Desk,
-    name: str,
-    actor: str,
-    *,
-    account_manager: str | _Unset | None = UNSET,
-    licence_type: str | _Unset | None = UNSET,
-) -> AccountView:
+def update_account(desk: Desk, command: AccountChange, actor: str) -> AccountView:
     """Change an account's manager or licence type (None clears it; UNSET leaves it)."""
-    with desk.db.transaction() as session:
-        row = session.scalar(select(Account).where(Account.name == name).with_for_update())
+    command = command.validated()
+    with UnitOfWork(desk, actor) as uow:
+        session = uow.session
+        row = session.scalar(select(Account).where(Account.name == command.name).with_for_update())
         if row is None:
-            raise NotFound(f"no account {name!r}")
-        errors = _check(session, account_manager, licence_type)
+            raise NotFound(f"no account {command.name!r}")
+        errors = _check(session, command.account_manager, command.licence_type)
         if errors:
             raise InvalidInput("the account cannot be changed", errors)
-        if not isinstance(account_manager, _Unset):
-            row.account_manager = account_manager
-        if not isinstance(licence_type, _Unset):
-            row.licence_type = licence_type
-        row.updated_at, row.updated_by = clock.now(), actor
+        if not isinstance(command.account_manager, _Unset):
+            row.account_manager = command.account_manager
+        if not isinstance(command.licence_type, _Unset):
+            row.licence_type = command.licence_type
+        row.updated_at, row.updated_by = uow.now, actor
         return _view(row)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import Forbidden, InvalidInput, NotFound
-from supportdesk.engine.people.users import Person
+from supportdesk.engine.people.users import AccountDisabled, Person, person_of
 from supportdesk.engine.store.models import ApiToken, User
 from supportdesk.engine.working_time.clock import clock
 
@@ -124,7 +124,9 @@ def list_tokens(desk: Desk, *, username: str | None = None, by: Person | None) -
 
 
 def person_for_token(desk: Desk, token: str) -> Person | None:
-    """Who a bearer token signs in, or None for an unknown or revoked one."""
+    """Who a bearer token signs in, or None for an unknown or revoked one. Raises ``AccountDisabled`` for
+    a token of a disabled person: checked on every request, so disabling someone stops their scripts at
+    once (the tokens are kept, and work again if the person is enabled again)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = _hash(token)
@@ -138,9 +140,13 @@ def person_for_token(desk: Desk, token: str) -> Person | None:
     if found is None:
         return None
     token_id, last_used_at, user = found
+    if user.disabled_at is not None:
+        raise AccountDisabled(
+            f"The account {user.username} is disabled: its API tokens open nothing until it is enabled."
+        )
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
         with desk.db.transaction() as session:
             row = session.get(ApiToken, token_id)
             if row is not None:
                 row.last_used_at = now
-    return Person(user.id, user.username, user.display_name, user.email, tuple(user.roles))
+    return person_of(user)

@@ -7,12 +7,15 @@ models never load an instance.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -22,7 +25,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so Alembic migrations can name what they alter.
@@ -323,6 +328,26 @@ class User(Base):
     # of the last code accepted, so a code is never accepted twice.
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # People admin (issue 20): a disabled person signs in nowhere (web, API tokens) until enabled again;
+    # after an admin's reset the password is a temporary one, good only for choosing a new one.
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_by: Mapped[str | None] = mapped_column(String(100))
+    password_change_due: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class UserChange(Base):
+    """Who changed a person's account, when and how (added, roles, password, two-factor, disabled, enabled):
+    written in the same transaction as the change (engine/people/users.py)."""
+
+    __tablename__ = "user_change"
+    __table_args__ = (Index("ix_user_change_user_id_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))  # a username, or "cli:<login>" for the command line
+    change: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class MailAttempt(Base):
@@ -567,3 +592,199 @@ class TicketSeen(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- finding the work: search and views (issue 20) ----------------------------------------------------------
+
+
+class TicketSearch(Base):
+    """A ticket's words for the full-text search (engine/store/search_index.py), written in the transaction
+    of every command that changes them. On SQLite the text, under an FTS5 table that triggers keep in step;
+    on PostgreSQL a tsvector under a GIN index. Those are the database's own, made by migration 0014."""
+
+    __tablename__ = "ticket_search"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True, autoincrement=False)
+    words: Mapped[str] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+
+
+class SavedView(Base):
+    """Filters of the calls list a person saved under a name (engine/people/saved_views.py): their own, or
+    shared with everyone at the desk. ``query`` is the list's query string, as the list reads it."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("user_id", "name"), Index("ix_saved_view_shared_name", "shared", "name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    shared: Mapped[bool] = mapped_column(Boolean)
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# The calls list's sort orders, each read off an index with the id for ties (keyset pages): newest and
+# oldest logged, the most urgent deadline (last updated is ix_ticket_updated_at_id); "claimed by" reads
+# the open tasks a person claimed.
+Index("ix_ticket_created_at_id", Ticket.created_at, Ticket.id)
+Index("ix_ticket_next_due_at_id", Ticket.next_due_at, Ticket.id)
+# ... and within a status (open, Delayed: the lists people work from), whatever share of the store it holds.
+Index("ix_ticket_status_created_at_id", Ticket.status, Ticket.created_at, Ticket.id)
+Index("ix_ticket_status_updated_at_id", Ticket.status, Ticket.updated_at, Ticket.id)
+Index("ix_ticket_status_next_due_at_id", Ticket.status, Ticket.next_due_at, Ticket.id)
+Index("ix_work_task_claimed_by", WorkTask.claimed_by)
+# "Breached today" reads the breaches recorded since midnight; "at risk now" the clocks' distinct budgets.
+Index("ix_sla_clock_breached_at", SlaClock.breached_at)
+Index("ix_sla_clock_budget_seconds", SlaClock.budget_seconds)
+
+
+# --- steps that failed in the engine (issue 21) -------------------------------------------------------------
+
+
+class StepIncident(Base):
+    """A step of a ticket's diagram that failed in the engine while a command ran (no condition of a gateway
+    held, an expression or a script raised): the command was rolled back and refused, and this row, written
+    in a transaction of its own, says so to those who fix diagrams (engine/tickets/incidents.py). It is not
+    in the ticket's history: nothing happened to the ticket. The same command failing again on the same step
+    counts another failure; it succeeding (on a corrected version the ticket was moved to) resolves it."""
+
+    __tablename__ = "step_incident"
+    __table_args__ = (
+        Index("ix_step_incident_ticket_id_resolved_at", "ticket_id", "resolved_at"),
+        Index("ix_step_incident_last_failed_at", "last_failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None when the command was starting the ticket (logging a call): it was rolled back with the command.
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
+    diagram_version: Mapped[int | None] = mapped_column(Integer)  # its number: the version the step failed on
+    process_id: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    element_id: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    element_name: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    error: Mapped[str] = mapped_column(Text)  # one line
+    command: Mapped[str] = mapped_column(String(500))  # what was being done, in words
+    # What doing it again is (complete:<element>, message:<name>): the same succeeding resolves the incident.
+    command_key: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(String(320))  # for whom the command ran
+    first_failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_failed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(320))
+    resolution: Mapped[str | None] = mapped_column(String(500))  # how, in words
+
+
+# --- the auditor's desk (issue 20, C32) ---------------------------------------------------------------------
+
+
+class AuditRun(Base):
+    """An audit run asked for on the auditor's desk: verify every hash chain, replay every ticket, or what if
+    under an uploaded calendar or SLA policy (engine/oversight/audit_runs.py). A worker does it in the
+    background and writes its progress and findings here, so any web process shows them, and the run goes on
+    when the page that asked is closed. A worker leases the run (as timer jobs are leased); a run whose worker
+    died is started again by another once the lease runs out."""
+
+    __tablename__ = "audit_run"
+    __table_args__ = (Index("ix_audit_run_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # verify | replay | what_if
+    status: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed | cancelled
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # What if: the uploaded file (calendar or policy), as validated when it was uploaded.
+    what_if_kind: Mapped[str | None] = mapped_column(String(10))  # calendar | policy
+    what_if_name: Mapped[str | None] = mapped_column(String(255))
+    what_if_text: Mapped[str | None] = mapped_column(Text)
+    total: Mapped[int | None] = mapped_column(Integer)  # tickets to go through, once counted
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    findings: Mapped[str | None] = mapped_column(Text)  # JSON, once done
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed
+
+
+# --- mail from the team's own mailboxes over IMAP (issue 24) --------------------------------------------------
+
+
+class ImapMessage(Base):
+    """A message of an IMAP mailbox the desk has taken in (engine/mail/imap.py): written in the same transaction
+    as what the message made (its call, its place on one, held, not opened), so a worker that dies before moving
+    it out of the folder it reads finds this row on restart and only moves it. A quarantined or refused message
+    is written just after the quarantine (which keeps a content only once)."""
+
+    __tablename__ = "imap_message"
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid"),
+        Index("ix_imap_message_mailbox_sha256", "mailbox", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(100))  # its name in the settings (SUPPORTDESK_IMAP_MAILBOXES)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)  # IMAP's UIDVALIDITY and UID are 32-bit unsigned
+    uid: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the raw message
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # "" filed (a call, held, not opened, received before); quarantined | too_large: moved to the unreadable folder.
+    outcome: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    moved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ImapMailboxState(Base):
+    """How fetching one configured mailbox goes: its last fetch, and while it fails (unreachable, login refused)
+    the server's answer, since when, and when the worker tries again (backoff). Shown to admins."""
+
+    __tablename__ = "imap_mailbox_state"
+
+    mailbox: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_fetch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the last try, good or bad
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)  # None once a fetch succeeds again
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # in a row
+    next_try_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- the SLA forecast (issue 22, C31) ---------------------------------------------------------------------
+
+
+class SlaForecast(Base):
+    """A forecast of a period's SLA attainment (engine/oversight/forecast.py), kept with what it knew: the
+    inputs it read from the store (``inputs``, JSON) and what it said (``result``, JSON), so an auditor can
+    see what was known when a warning went out."""
+
+    __tablename__ = "sla_forecast"
+    __table_args__ = (Index("ix_sla_forecast_period", "period", "first_day", "made_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    made_at: Mapped[datetime] = mapped_column(UtcDateTime)  # the moment the store was read as of
+    made_by: Mapped[str] = mapped_column(String(100))  # worker | a username (CLI, API)
+    period: Mapped[str] = mapped_column(String(10))  # week | month
+    first_day: Mapped[date] = mapped_column(Date)  # London dates of the period
+    last_day: Mapped[date] = mapped_column(Date)
+    runs: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str] = mapped_column(String(200))
+    short_history: Mapped[bool] = mapped_column(Boolean, default=False)
+    inputs: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+
+
+class SlaForecastWarning(Base):
+    """The customer services manager was warned that a goal may be missed this period: once per period and
+    goal (the unique constraint holds that, even for two workers at once)."""
+
+    __tablename__ = "sla_forecast_warning"
+    __table_args__ = (UniqueConstraint("period", "first_day", "metric", "line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    forecast_id: Mapped[int] = mapped_column(ForeignKey("sla_forecast.id"), index=True)
+    period: Mapped[str] = mapped_column(String(10))
+    first_day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(30))
+    line: Mapped[str] = mapped_column(String(20))  # the priority, or All
+    chance_of_miss: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recipients: Mapped[str] = mapped_column(Text)  # the addresses mailed, comma-separated

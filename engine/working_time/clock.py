@@ -87,6 +87,15 @@ def local(moment: datetime) -> datetime:
     return _require_aware(moment).astimezone(DISPLAY_ZONE)
 
 
+# How people read a moment, in the en-GB form, London time: "29 Nov 2026, 14:05" (pages, messages, the CLI's lists).
+SHOWN_FORMAT = "%d %b %Y, %H:%M"
+
+
+def shown(moment: datetime) -> str:
+    """A stored UTC moment as people read it: London time, en-GB."""
+    return local(moment).strftime(SHOWN_FORMAT)
+
+
 def as_utc(moment: datetime) -> datetime:
     """Moments read back from SQLite come without a zone; they were stored as UTC."""
     if moment.tzinfo is None:

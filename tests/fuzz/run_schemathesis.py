@@ -49,9 +49,10 @@ def prepare_store(url: str, workflows: Path) -> str:
     try:
         desk.upgrade_schema()
         commands.deploy(desk, actor="fuzz")
-        users.add_user(
-            desk, "fuzz", secrets.token_urlsafe(24), ["admin"], display_name="Fuzz", email="fuzz@example.com"
+        fuzz = users.NewUser(
+            "fuzz", secrets.token_urlsafe(24), ["admin"], display_name="Fuzz", email="fuzz@example.com"
         )
+        users.add_user(desk, fuzz, "fuzz")
         info, token = api_tokens.create_token(desk, "fuzz", "schemathesis", by=None)
         # DELETE /tokens/{id} is fuzzed too: with id 1 the fuzzer would soon revoke its own token and see
         # only 401s. An id it will not guess keeps the run signed in (the ids of tokens it makes start at 2).

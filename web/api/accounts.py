@@ -52,9 +52,8 @@ def create_account(headers: dict, body: dict):
     actor = api_user().username
 
     def command(desk):
-        return accounts.create_account(
-            desk, body["name"], actor, account_manager=body["account_manager"], licence_type=body["licence_type"]
-        )
+        account = accounts.NewAccount(body["name"], body["account_manager"], body["licence_type"])
+        return accounts.create_account(desk, account, actor)
 
     return idempotency.create(
         key=headers.get("key"),
@@ -98,11 +97,10 @@ def update_account(body: dict, name: str):
 
     Only the keys sent change; null clears one. Account managers and admin.
     """
-    view = accounts.update_account(
-        current_desk(),
+    change = accounts.AccountChange(
         name,
-        api_user().username,
         account_manager=body.get("account_manager", accounts.UNSET),
         licence_type=body.get("licence_type", accounts.UNSET),
     )
+    view = accounts.update_account(current_desk(), change, api_user().username)
     return asdict(view)

@@ -52,7 +52,10 @@ def authenticate(*, allow_basic: bool = False) -> DeskUser:
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
     if scheme.lower() == "bearer" and credentials:
-        person = api_tokens.person_for_token(current_desk(), credentials)
+        try:
+            person = api_tokens.person_for_token(current_desk(), credentials)
+        except users.SignInRefused as refused:  # a disabled person's token: checked on every request
+            raise _unauthenticated(str(refused), bad_token=True) from None
         if person is None:
             raise _unauthenticated("The API token is unknown or revoked.", bad_token=True)
         return DeskUser(person)
@@ -71,6 +74,8 @@ def authenticate(*, allow_basic: bool = False) -> DeskUser:
             raise Problem(
                 "too-many-attempts", str(refused), headers={"Retry-After": str(refused.retry_after)}
             ) from None
+        except users.SignInRefused as refused:  # disabled, or a temporary password still to be replaced
+            raise _unauthenticated(str(refused)) from None
         if person is None:
             raise _unauthenticated(
                 f"Unknown username, wrong password, or (with two-factor sign-in) a missing or "

@@ -19,22 +19,31 @@ blueprint = Blueprint("api_docs", __name__, url_prefix=PREFIX)
 problems.install(blueprint)
 
 SWAGGER_UI = files("swagger_ui") / "static"
-# What the page loads from the package; nothing else there is served.
-ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png")
+# What the page loads from the package; nothing else there is served. The desk's own look around it (the
+# top bar, the type, the favicon) comes from web/static, like every page's.
+ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js")
 
 PAGE = """<!doctype html>
-<html lang="en">
+<html lang="en-GB">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
-  <title>supportdesk REST API</title>
-  <link rel="icon" href="{{ url_for('api_docs.asset', filename='favicon-32x32.png') }}">
+  <title>REST API · Support desk</title>
+  <link rel="icon" href="{{ url_for('static', filename='favicon.svg') }}" type="image/svg+xml">
+  <link rel="icon" href="{{ url_for('static', filename='favicon.ico') }}" sizes="32x32">
   <link rel="stylesheet" href="{{ url_for('api_docs.asset', filename='swagger-ui.css') }}">
+  <link rel="stylesheet" href="{{ url_for('static', filename='api-docs.css') }}">
 </head>
-<body>
-  <p>The OpenAPI 3.1 description of this API: <a href="{{ spec_url }}">{{ spec_url }}</a>.
-     Authorize with a personal API token (<code>supportdesk users token create USERNAME --name ...</code>).</p>
-  <div id="swagger-ui" data-spec-url="{{ spec_url }}"></div>
+<body class="api-docs">
+  <header class="docs-top">
+    <a class="brand" href="{{ url_for('home') }}">Support desk</a>
+    <span>REST API</span>
+  </header>
+  <main>
+    <p class="docs-intro">The OpenAPI 3.1 description of this API: <a href="{{ spec_url }}">{{ spec_url }}</a>.
+       Authorize with a personal API token (<code>supportdesk users token create USERNAME --name ...</code>).</p>
+    <div id="swagger-ui" data-spec-url="{{ spec_url }}"></div>
+  </main>
   <script src="{{ url_for('api_docs.asset', filename='swagger-ui-bundle.js') }}"></script>
   <script src="{{ url_for('api_docs.start_script') }}"></script>
 </body>
