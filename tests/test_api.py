@@ -140,7 +140,7 @@ def test_me_says_who_the_token_signs_in(as_):
     assert as_("sam").get("/me").get_json() == {
         "username": "sam",
         "display_name": "Sam Second",
-        "email": "sam@supportdesk.local",
+        "email": "sam@supportdesk.example",
         "roles": ["second_line"],
     }
 
@@ -792,7 +792,9 @@ def test_the_docs_page_links_the_description_and_runs_under_the_strict_policy(cl
     assert "<script>" not in html
     assert "style=" not in html
     assert "https://" not in html
-    for src in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+    assert 'href="/static/favicon.svg"' in html  # the desk's own icon and look around Swagger UI
+    assert 'href="/static/api-docs.css"' in html
+    for src in ("swagger-ui-bundle.js", "swagger-ui.css"):
         asset = client.get(f"{PREFIX}/docs/assets/{src}")
         assert asset.status_code == 200
         assert len(asset.data) > 1000

@@ -1,4 +1,4 @@
-"""The benchmarks keep working as the desk changes: items 1, 2, 3 and 6 run here at toy sizes
+"""The benchmarks keep working as the desk changes: items 1, 2, 3, 6 and 8 run here at toy sizes
 (the figures are not checked: speed belongs in bench/, never in a timed test), and the
 cloned store they measure is a working one. Items 4, 5 and 7 start worker processes and
 wait out real time, so they are left to `python bench/run.py`."""
@@ -43,7 +43,7 @@ def toy(measures):
     )
 
 
-def test_the_lifecycle_history_store_and_replay_items_run_and_report_each_figure(measures, tmp_path):
+def test_the_lifecycle_history_store_replay_and_search_items_run_and_report_each_figure(measures, tmp_path):
     sizes = toy(measures)
     lifecycle, desk = measures.lifecycle_throughput(sizes, tmp_path)
     results = [
@@ -51,6 +51,7 @@ def test_the_lifecycle_history_store_and_replay_items_run_and_report_each_figure
         measures.history_cost(sizes, tmp_path),
         *measures.store_scale(sizes, tmp_path),
         measures.replay_rate(lifecycle, desk, sizes),
+        *measures.search_scale(sizes, tmp_path),  # raises if the reply's word does not find its one call
     ]  # raises if a replay differs from what is stored
     desk.close()
     figures = {result.key: result.as_json() for result in results}
@@ -61,6 +62,8 @@ def test_the_lifecycle_history_store_and_replay_items_run_and_report_each_figure
         "store_scale_due_jobs",
         "store_scale_report",
         "replay",
+        "search_scale_search",
+        "search_scale_list",
     }
     for key, figure in figures.items():
         assert figure["value"] > 0, key
@@ -70,4 +73,5 @@ def test_the_lifecycle_history_store_and_replay_items_run_and_report_each_figure
     assert figures["store_scale_inbox"]["details"]["tickets"] == 40
     assert figures["store_scale_inbox"]["details"]["a_clone_completes_a_task_and_its_chain_holds"] is True
     assert figures["replay"]["details"]["tickets"] == 4
+    assert figures["search_scale_search"]["details"]["search_reply_word_found_large"] == 1
     assert 0 < figures["lifecycle_throughput"]["details"]["ceiling_with_a_free_store"] < 1

@@ -1,30 +1,35 @@
-"""Calls: log a call (C01, C02), the ticket page with its history, recent calls."""
+"""Calls: log a call (C01, C02), the ticket page with its history, the calls list (search, filters, saved
+views)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import DateTimeLocalInput
 
 from supportdesk.engine.bounds import moment_problem
 from supportdesk.engine.conversation import seen
-from supportdesk.engine.errors import InvalidInput, NoActiveVersion
+from supportdesk.engine.errors import ConflictError, InvalidInput, NoActiveVersion
+from supportdesk.engine.people import saved_views
+from supportdesk.engine.process.roles import ROLES, TASK_ROLES
 from supportdesk.engine.tickets import commands, queries
 from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
 from supportdesk.engine.working_time.clock import DISPLAY_ZONE
+from supportdesk.engine.working_time.sla_policy import PRIORITIES
 
-from . import current_desk
+from . import call_filters, current_desk
 from .access import CALL_LOGGERS, STAFF_ROLES, requires_roles
 from .ticket_page import render_ticket
 
 blueprint = Blueprint("tickets", __name__)
 
-RECENT_LIMIT = 50
+PAGE_SIZE = 50
 
 
 def _options(vocabulary: dict[str, str]) -> list[SelectChoice]:
@@ -135,6 +140,85 @@ def ticket(reference: str):
 @blueprint.route("/calls")
 @requires_roles(*STAFF_ROLES)
 def calls():
-    tickets = queries.recent_tickets(current_desk(), limit=RECENT_LIMIT)
-    replied = seen.replied_since_seen(current_desk(), current_user.username, [t.reference for t in tickets])
-    return render_template("calls.html", tickets=tickets, replied=replied)
+    """The calls list: one search box, filters that combine, a sort, keyset pages, saved views."""
+    asked = call_filters.read(request.args)
+    if not asked.errors and "" in request.args.values():  # the form sends its empty fields too
+        return redirect(_calls_address(asked.query_string, after=asked.cursor))
+    page, status = None, 200
+    if not asked.errors:
+        try:
+            page = queries.find_tickets(
+                current_desk(), asked.filters, viewer=current_user.username, cursor=asked.cursor, limit=PAGE_SIZE
+            )
+        except InvalidInput as exc:
+            asked.errors.update(call_filters.page_errors(exc))
+    if asked.errors:
+        status = 400
+    rows = page.rows if page else []
+    replied = seen.replied_since_seen(current_desk(), current_user.username, [row.reference for row in rows])
+    return render_template(
+        "calls.html",
+        asked=asked,
+        page=page,
+        rows=rows,
+        replied=replied,
+        views=saved_views.views_for(current_desk(), current_user.username),
+        built_in=call_filters.BUILT_IN_VIEWS,
+        save_form=SaveViewForm(query=asked.query_string),
+        vocabularies=_vocabularies(),
+    ), status
+
+
+def _vocabularies() -> dict[str, list[tuple[str, str]]]:
+    """Each select's options: (value, what people read)."""
+    priorities = [*((priority, priority) for priority in PRIORITIES), (queries.NONE, "Not triaged")]
+    return {
+        "status": [(status, status.capitalize()) for status in queries.STATUSES],
+        "priority": priorities,
+        "kind": [(kind, kind.capitalize()) for kind in queries.KINDS],
+        "role": [*((role, ROLES[role]) for role in TASK_ROLES), (queries.NONE, "No open task")],
+        "breached": [("true", "Breached"), ("false", "Not breached")],
+        "sort": list(queries.SORTS.items()),
+    }
+
+
+class SaveViewForm(FlaskForm):
+    name = StringField("Name", render_kw={"required": True, "maxlength": saved_views.NAME_CHARS})
+    shared = BooleanField("Share it with everyone at the desk")
+    query = HiddenField()
+
+
+@blueprint.route("/calls/views", methods=["POST"])
+@requires_roles(*STAFF_ROLES)
+def save_view():
+    form = SaveViewForm()
+    asked = call_filters.from_query_string(form.query.data or "")
+    query = asked.query_string  # as the list writes it: only filters the list reads
+    if asked.errors:
+        flash(f"The view was not saved: {' '.join(asked.errors.values())}", "error")
+    elif form.validate_on_submit():
+        command = saved_views.SaveView(form.name.data or "", query, bool(form.shared.data))
+        try:
+            saved_views.save_view(current_desk(), command, current_user.username)
+        except (InvalidInput, ConflictError) as exc:
+            problems = getattr(exc, "fields", {}) or {"name": str(exc)}
+            flash(f"The view was not saved: {' '.join(problems.values())}", "error")
+        else:
+            flash(f"View saved: {command.validated().name}", "success")
+    return redirect(_calls_address(query))
+
+
+@blueprint.route("/calls/views/<int:view_id>/delete", methods=["POST"])
+@requires_roles(*STAFF_ROLES)
+def delete_view(view_id: int):
+    form = FlaskForm()
+    if form.validate_on_submit():
+        name = saved_views.delete_view(current_desk(), view_id, current_user.username, any_owner=current_user.is_admin)
+        flash(f"View deleted: {name}", "success")
+    return redirect(url_for("tickets.calls"))
+
+
+def _calls_address(query: str, *, after: str | None = None) -> str:
+    """The calls list with ``query`` (a saved view's query string; anything else in it the list refuses)."""
+    query = "&".join(part for part in (query.strip().lstrip("?"), urlencode({"after": after}) if after else "") if part)
+    return f"{url_for('tickets.calls')}?{query}" if query else url_for("tickets.calls")

@@ -10,19 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import NotFound
-from supportdesk.engine.store.models import InboundMail, Message, Ticket, TicketSeen, User
+from supportdesk.engine.store.models import Ticket, TicketSeen, User
+from supportdesk.engine.tickets import queries
 from supportdesk.engine.tickets.instances import find_ticket
 from supportdesk.engine.working_time.clock import clock
-
-# The entries the customer writes: their mail, their messages on the portal.
-CUSTOMER_KINDS = ("customer_mail", "portal_message")
-# The mail that opened a call is the call itself, not a reply on it.
-OPENING_MAIL = "new_call"
 
 
 def mark_seen(desk: Desk, reference: str, username: str) -> datetime | None:
@@ -48,23 +44,12 @@ def mark_seen(desk: Desk, reference: str, username: str) -> datetime | None:
 def replied_since_seen(desk: Desk, username: str, references: Iterable[str]) -> set[str]:
     """Which of the tickets ``references`` have a customer's mail or portal message newer than
     ``username``'s last visit to their page (on a ticket they never opened: any after the mail that opened
-    it). One query for a page of tickets."""
+    it). One query for a page of tickets; the rule is the calls list's "customer replied" filter's."""
     wanted = {reference for reference in references if reference}
     if not wanted:
         return set()
-    user_id = select(User.id).where(User.username == username).scalar_subquery()
-    query = (
-        select(Ticket.reference)
-        .distinct()
-        .join(Message, Message.ticket_id == Ticket.id)
-        .outerjoin(TicketSeen, (TicketSeen.ticket_id == Ticket.id) & (TicketSeen.user_id == user_id))
-        .outerjoin(InboundMail, InboundMail.id == Message.inbound_mail_id)
-        .where(
-            Ticket.reference.in_(wanted),
-            Message.kind.in_(CUSTOMER_KINDS),
-            or_(TicketSeen.seen_at.is_(None), Message.created_at > TicketSeen.seen_at),
-            or_(InboundMail.outcome.is_(None), InboundMail.outcome != OPENING_MAIL),
-        )
+    query = select(Ticket.reference).where(
+        Ticket.reference.in_(wanted), queries.customer_wrote_since_seen(Ticket.id, username)
     )
     with desk.db.reading() as session:
         return set(session.scalars(query))

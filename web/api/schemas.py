@@ -25,6 +25,7 @@ from supportdesk.engine.bounds import (
     MAX_OFFSET,
     MAX_REPORT_YEARS,
     MAX_TEXT,
+    date_problem,
     moment_problem,
     text_problem,
 )
@@ -33,15 +34,17 @@ from supportdesk.engine.conversation.commands import KINDS as ENTRY_KINDS
 from supportdesk.engine.oversight.reports import PERIODS
 from supportdesk.engine.people.portal import PUBLIC_EVENTS
 from supportdesk.engine.process.roles import ROLES, TASK_ROLES
+from supportdesk.engine.tickets import queries
 from supportdesk.engine.tickets.calls import CHANNELS, LICENCE_TYPES, REQUEST_KINDS, SYMPTOMS
+from supportdesk.engine.tickets.queries import KINDS, NONE, SORTS, STATUSES
 from supportdesk.engine.working_time.sla_policy import METRICS, PRIORITIES
 
 from ..ticket_page import PROGRESS_MESSAGES
 from .problems import TYPE_PREFIX, TYPES
 
-KINDS = ("call", "escalation", "training")
-STATUSES = ("open", "delayed", "resolved", "closed")
-MAX_PAGE = 200
+MAX_PAGE = queries.MAX_PAGE
+NAME_LIMIT = queries.NAME_CHARS
+SEARCH_CHARS = queries.SEARCH_CHARS
 NOTE_LIMIT = 1000
 REFERENCE_LIMIT = 32  # the ticket.reference column
 CURSOR_LIMIT = 200  # ours are about 60 characters
@@ -66,6 +69,12 @@ def _storable(value: str) -> None:
 
 def _in_range(value) -> None:
     problem = moment_problem(value)
+    if problem:
+        raise ma.ValidationError(problem)
+
+
+def _on_a_desk_date(value) -> None:
+    problem = date_problem(value)
     if problem:
         raise ma.ValidationError(problem)
 
@@ -125,6 +134,12 @@ class Problem(ma.Schema):
             "description": '400 only: each field in error and its message, e.g. {"contact_email": "..."}; '
             "_body is about the request as a whole, _form about a task form's unknown fields"
         },
+    )
+    incident = fields.Integer(
+        metadata={"description": "step-failed only: the incident recorded for the administrators"}
+    )
+    element = fields.String(
+        metadata={"description": "step-failed only: the diagram element that failed, its id and name"}
     )
 
 
@@ -266,18 +281,70 @@ class Ticket(ma.Schema):
 
 
 class TicketQuery(ma.Schema):
+    """The calls list's search and filters (the web desk's Calls page): every one given must hold."""
+
+    q = Text(
+        max_length=SEARCH_CHARS,
+        metadata={
+            "description": "Words, each the start of a word of the ticket's Call Reference, contact, account, "
+            "summary or conversation (all of them in one ticket); a Call Reference finds that ticket exactly"
+        },
+    )
     status = Text(validate=validate.OneOf(STATUSES))
-    priority = Text(validate=validate.OneOf(PRIORITIES))
+    priority = Text(validate=validate.OneOf((*PRIORITIES, NONE)), metadata={"description": "none: not triaged yet"})
     kind = Text(validate=validate.OneOf(KINDS))
+    role = Text(
+        validate=validate.OneOf((*TASK_ROLES, NONE)),
+        metadata={
+            "description": "Tickets with an open task of this role (the tier: first, second, third line...); "
+            "none: with no open task"
+        },
+    )
     account = Text(metadata={"description": "The account's name, exactly"})
+    account_manager = Text(
+        max_length=NAME_LIMIT,
+        metadata={"description": "Tickets of the accounts this person manages: a username, or me"},
+    )
+    claimed_by = Text(
+        max_length=NAME_LIMIT,
+        metadata={"description": "Tickets with an open task this person claimed: a username, or me"},
+    )
     breached = fields.Boolean(
         metadata={
             "description": "true: tickets with an SLA clock that missed its target (or runs past it); false: none"
         }
     )
+    breached_on = fields.Date(
+        validate=_on_a_desk_date,
+        metadata={"description": "Tickets with an SLA clock that missed its target on this London day"},
+    )
+    breached_priority = Text(
+        validate=validate.OneOf((*PRIORITIES, NONE)),
+        metadata={
+            "description": "Tickets breached under this priority: the one in force when the resolution clock "
+            "breached (C14), else (only the first response breached) the call's; none: not triaged"
+        },
+    )
+    at_risk = fields.Boolean(
+        metadata={"description": "true: tickets with an SLA clock at risk now (C14: running, little time left)"}
+    )
+    waiting_on_customer = fields.Boolean(metadata={"description": "true: Delayed calls, waiting on the customer (C22)"})
+    customer_replied = fields.Boolean(
+        metadata={"description": "true: the customer wrote since you last opened the call's page"}
+    )
+    logged_from = MomentIn(metadata={"description": "Logged at or after this moment"})
+    logged_before = MomentIn(metadata={"description": "Logged before this moment"})
     updated_since = MomentIn(metadata={"description": "Changed at or after this moment"})
+    updated_before = MomentIn(metadata={"description": "Changed before this moment"})
+    sort = Text(
+        load_default="changes",
+        validate=validate.OneOf(tuple(SORTS)),
+        metadata={"description": "; ".join(f"{name}: {label}" for name, label in SORTS.items())},
+    )
     limit = Whole(load_default=50, minimum=1, maximum=MAX_PAGE)
-    cursor = Text(max_length=CURSOR_LIMIT, metadata={"description": "next_cursor of the previous page"})
+    cursor = Text(
+        max_length=CURSOR_LIMIT, metadata={"description": "next_cursor of the previous page, in the same sort"}
+    )
 
 
 class TicketRow(ma.Schema):
@@ -298,8 +365,8 @@ class TicketRow(ma.Schema):
 
 
 class TicketPage(ma.Schema):
-    """Tickets in the order they were last changed (oldest change first), so a client that keeps
-    ``next_cursor``, or the last updated_at, sees every later change."""
+    """A page of tickets in the order asked for; by default the order they were last changed (oldest
+    change first), so a client that keeps ``next_cursor``, or the last updated_at, sees every later change."""
 
     items = fields.List(fields.Nested(TicketRow), required=True)
     next_cursor = fields.String(

@@ -1,22 +1,18 @@
 """Calls and tickets: log a call, read a ticket, list tickets, send a message, start an escalation.
 
 Each action is the engine command the web desk calls (``commands.log_call``, ``deliver_message``,
-``start_escalation``), guarded by the web desk's role lists; reads are the web desk's queries, but
-the ticket list, which pages on an index the API added (``ix_ticket_updated_at_id``).
+``start_escalation``), guarded by the web desk's role lists; reads are the web desk's queries, the
+ticket list its calls list's (``queries.find_tickets``: search, filters, keyset pages).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from flask import request, url_for
 
-from supportdesk.engine.bounds import MAX_ID, moment_problem
+from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.people.portal import public_updates
 from supportdesk.engine.store.models import Ticket
 from supportdesk.engine.tickets import commands, queries
@@ -27,7 +23,6 @@ from ..access import ADVISORS, CALL_LOGGERS, ESCALATORS, STAFF_ROLES
 from . import idempotency, schemas
 from .auth import api_user, guarded
 from .base import ApiBlueprint
-from .problems import Problem
 
 blp = ApiBlueprint("Tickets", __name__, description="Log calls, read and list tickets, send messages, escalate")
 
@@ -44,7 +39,7 @@ IDEMPOTENT = {
 
 
 @blp.route("/calls", methods=["POST"])
-@guarded(blp, *CALL_LOGGERS, errors=(400, 422))
+@guarded(blp, *CALL_LOGGERS, errors=(400, 409, 422))
 @blp.arguments(schemas.IdempotencyHeader, location="headers")
 @blp.arguments(schemas.CallIn)
 @blp.response(201, schemas.CreatedTicket, headers={**LOCATION, **IDEMPOTENT})
@@ -66,7 +61,7 @@ def log_call(headers: dict, body: dict):
 
 
 @blp.route("/escalations", methods=["POST"])
-@guarded(blp, *ESCALATORS, errors=(400, 404, 422))
+@guarded(blp, *ESCALATORS, errors=(400, 404, 409, 422))
 @blp.arguments(schemas.IdempotencyHeader, location="headers")
 @blp.arguments(schemas.EscalationIn)
 @blp.response(201, schemas.CreatedTicket, headers={**LOCATION, **IDEMPOTENT})
@@ -193,56 +188,57 @@ def ticket_body(view: queries.TicketView) -> dict:
     headers={"Link": {"description": 'The next page, rel="next", when there is one', "schema": {"type": "string"}}},
 )
 def list_tickets(query: dict):
-    """List tickets
+    """Search and list tickets
 
-    Filtered by status, priority, kind, account, breached SLA and last change, in the order they
-    were last changed (oldest first), a page at a time: pass ``next_cursor`` as ``cursor`` for the
-    next page. Sorted and paged on an index (updated_at, id), so a page costs the same at any depth.
+    The web desk's calls list: a search (``q``) over the Call Reference, contact, account, summary and
+    conversation, and filters by status, priority, kind, open task's role, account, account manager,
+    claimant, SLA (breached, breached on a day, under a priority, at risk now), waiting on the customer,
+    customer replied, and when logged and last changed, all of which must hold. In the order asked for
+    (``sort``; by default the order they were last changed, oldest first), a page at a time: pass
+    ``next_cursor`` as ``cursor`` for the next page. Keyset pages read off an index, so a page costs the
+    same at any depth and every ticket is on exactly one page.
     """
-    after = _read_cursor(query["cursor"]) if "cursor" in query else None
-    filters = {name: query[name] for name in queries.TICKET_FILTERS if name in query}
-    rows, more = queries.ticket_list(current_desk(), filters, after=after, limit=query["limit"])
-    next_cursor = _cursor(rows[-1]) if more else None
-    headers = {}
-    if next_cursor:
-        args = {**request.args.to_dict(), "cursor": next_cursor}
-        headers["Link"] = f'<{url_for("Tickets.list_tickets", **args)}>; rel="next"'
-    return {"items": rows, "next_cursor": next_cursor}, 200, headers
-
-
-def _cursor(row: dict) -> str:
-    """Opaque to clients: where the page ended, as (updated_at, id)."""
-    raw = json.dumps([row["updated_at"].isoformat(), row["id"]]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _read_cursor(cursor: str) -> tuple[datetime, int]:
     try:
-        moment, ticket_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        updated_at = datetime.fromisoformat(moment)
-        # Ours hold an aware moment in range and a ticket id (a larger one overflowed the store: a 500).
-        if (
-            updated_at.tzinfo is None
-            or moment_problem(updated_at)
-            or isinstance(ticket_id, bool)
-            or not isinstance(ticket_id, int)
-            or not 0 <= ticket_id <= MAX_ID
-        ):
-            raise ValueError(cursor)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
-        raise Problem(
-            "invalid-input",
-            "The cursor is not one this API gave.",
-            errors={"cursor": "Pass next_cursor from the previous page, unchanged"},
-        ) from None
-    return updated_at, ticket_id
+        page = queries.find_tickets(
+            current_desk(),
+            _ticket_filter(query),
+            viewer=api_user().username,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+        )
+    except InvalidInput as exc:  # named as this API's parameters are
+        raise InvalidInput(str(exc), {_PARAMETERS.get(name, name): text for name, text in exc.fields.items()}) from None
+    headers = {}
+    if page.next_cursor:
+        args = {**request.args.to_dict(), "cursor": page.next_cursor}
+        headers["Link"] = f'<{url_for("Tickets.list_tickets", **args)}>; rel="next"'
+    return {"items": page.rows, "next_cursor": page.next_cursor}, 200, headers
+
+
+# The engine's names of the filters this API names otherwise.
+_PARAMETERS = {"search": "q", "updated_from": "updated_since"}
+
+
+def _ticket_filter(query: dict) -> queries.TicketFilter:
+    named = ("priority", "kind", "role", "account", "account_manager", "claimed_by", "breached", "breached_on")
+    return queries.TicketFilter(
+        search=query.get("q", ""),
+        status=query.get("status"),
+        **{name: query.get(name) for name in (*named, "breached_priority", "logged_from", "logged_before")},
+        at_risk=query.get("at_risk", False),
+        waiting_on_customer=query.get("waiting_on_customer", False),
+        customer_replied=query.get("customer_replied", False),
+        updated_from=query.get("updated_since"),
+        updated_before=query.get("updated_before"),
+        sort=query["sort"],
+    )
 
 
 # --- messages ------------------------------------------------------------------------------------------------
 
 
 @blp.route("/tickets/<reference>/messages", methods=["POST"])
-@guarded(blp, *ADVISORS, errors=(400, 404, 422))
+@guarded(blp, *ADVISORS, errors=(400, 404, 409, 422))
 @blp.arguments(schemas.MessageIn)
 @blp.response(200, schemas.Ticket)
 def send_message(body: dict, reference: str):

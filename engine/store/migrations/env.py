@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from supportdesk.engine.store import search_index
 from supportdesk.engine.store.models import Base
 
 config = context.config
@@ -15,6 +16,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=search_index.in_models,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -36,7 +38,13 @@ def run_migrations_online() -> None:
 
 def _run_on(connection) -> None:
     # Batch mode lets SQLite alter tables (it copies them), PostgreSQL alters in place.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    # The search index's own structures (an FTS5 table, a GIN index) are not the models': autogenerate leaves them.
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=search_index.in_models,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
