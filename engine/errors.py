@@ -21,8 +21,52 @@ class InvalidInput(DeskError):
         self.fields = fields or {}
 
 
-class HandlerError(DeskError):
+class StepError(DeskError):
+    """A step of a ticket's diagram failed in the engine while a command ran: nothing of the command was
+    written, and the ticket has an incident (``engine.tickets.incidents``) that says so to the people who
+    fix diagrams. ``element_id``, ``element_name``: the step; ``incident_id``: its incident, once recorded."""
+
+    element_id: str = ""
+    element_name: str = ""
+    incident_id: int | None = None
+
+
+class HandlerError(StepError):
     """A service-task handler failed; the message names the ticket and the task."""
+
+    def __init__(self, message: str, *, element_id: str = "", element_name: str = ""):
+        super().__init__(message)
+        self.element_id, self.element_name = element_id, element_name
+
+
+class StepFailed(StepError):
+    """SpiffWorkflow could not take a step of the diagram: no condition of a gateway's flows held, an
+    expression or a script failed, a timer gave no moment. The diagram is at fault, not the input: the
+    same command succeeds once the ticket runs on a corrected version. ``error`` says what failed in
+    one line; ``reference`` and ``version`` say where, when known."""
+
+    def __init__(self, error: str, *, element_id: str = "", element_name: str = "", process_id: str = ""):
+        super().__init__(error)
+        self.error, self.element_id, self.element_name, self.process_id = error, element_id, element_name, process_id
+        self.reference: str | None = None
+        self.version: int | None = None
+
+    @property
+    def step(self) -> str:
+        """The step as a process owner finds it in the modeller: its id and name."""
+        named = f' "{self.element_name}"' if self.element_name else ""
+        return f"{self.element_id or 'an unknown element'}{named}"
+
+    def __str__(self) -> str:
+        where = f" of diagram version {self.version}" if self.version is not None else ""
+        said = f"{self.reference}: " if self.reference else ""
+        told = (
+            f"; incident {self.incident_id} is recorded for the administrators, who can correct the diagram and "
+            "move the ticket to the corrected version: then do this again"
+            if self.incident_id is not None
+            else ""
+        )
+        return f"{said}the step {self.step}{where} failed: {self.error}. Nothing was saved{told}"
 
 
 class DiagramError(DeskError):

@@ -507,3 +507,35 @@ def test_the_variables_the_gate_knows_handlers_set_are_what_they_set():
         if names:
             written[topic] = names
     assert written == {topic: set(data) for topic, data in desk_data.HANDLER_DATA.items()}
+
+
+# --- expressions calling a function the desk does not provide (#21) ------------------------------------------
+
+
+def test_C14_C26_a_misspelt_desk_function_is_refused_with_the_one_meant(workflows):
+    """``sla_deu("resolution")`` and ``call_is_opne()`` would fail with "name ... is not defined" when a call
+    reached them: the gate knows the functions the desk's script engine provides and names the one meant."""
+    text = edited(
+        SUPPORT_CALL,
+        ('sla_due("resolution")', 'sla_deu("resolution")'),
+        (">call_is_open()<", ">call_is_opne()<"),
+    )
+    errors_found = refused(workflows(support_call_bpmn=text))
+    timer_line = line_of(text, 'sla_deu("resolution")')
+    condition_line = line_of(text, "call_is_opne()")
+    assert errors_found == [
+        f'error: support_call.bpmn:{timer_line} Start_resolution_due "Resolution target reached": the timer calls '
+        "sla_deu(), which is no function the desk provides (did you mean sla_due?): it would fail when a call gets "
+        "here; correct the name. The functions a diagram may call: call_is_open, next_working_day, sla_due, "
+        "working_days_from_now, and Python's builtins",
+        f'error: support_call.bpmn:{condition_line} Flow_still_open "Yes": the condition calls call_is_opne(), which '
+        "is no function the desk provides (did you mean call_is_open?): it would fail when a call gets here; correct "
+        "the name. The functions a diagram may call: call_is_open, next_working_day, sla_due, working_days_from_now, "
+        "and Python's builtins",
+    ]
+
+
+def test_python_builtins_are_functions_a_condition_may_call(workflows):
+    text = edited(SUPPORT_CALL, (">call_is_open()<", ">bool(call_is_open()) and abs(-1) == 1<"))
+    code, lines = check(workflows(support_call_bpmn=text))
+    assert code == 0, lines

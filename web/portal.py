@@ -18,7 +18,7 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from supportdesk.engine.conversation import attachments, commands
 from supportdesk.engine.conversation.attachments import Upload
 from supportdesk.engine.conversation.queries import Viewer, attachment_for
-from supportdesk.engine.errors import InvalidInput, NotAllowed
+from supportdesk.engine.errors import InvalidInput, NotAllowed, StepError
 from supportdesk.engine.people import portal, portal_access
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.tickets import queries
@@ -33,6 +33,11 @@ blueprint = Blueprint("portal", __name__, url_prefix="/portal")
 CONTACT = "portal_contact"  # the session key: which customer this browser speaks for
 ACCESS = "portal_access"  # the session key: the link it came in with (revoked or expired: the session ends)
 CHOOSE_AGAIN = "Nothing was sent: choose your files again."
+# A step of the desk's process failed (engine StepError; the support team has its incident).
+OUR_FAULT = (
+    "Sorry, we could not take this just now because of a fault on our side; nothing was sent. Our support "
+    "team has been told and is putting it right: please try again later, or reply to our last email."
+)
 
 
 class MessageForm(FlaskForm):
@@ -144,6 +149,8 @@ def write(contact: str, reference: str):
         return _page(contact, reference, refusal=sentence(str(exc)), status=400, message=form)
     except NotAllowed as exc:
         return _page(contact, reference, refusal=f"{sentence(str(exc))}.", status=409, message=form)
+    except StepError:  # the process failed, not the customer: in their words, with no internals
+        return _page(contact, reference, refusal=OUR_FAULT, status=409, message=form)
     flash("Thank you: your message is with our support team.", "success")
     return redirect(url_for("portal.call", reference=reference, _anchor=f"entry-{entry}"))
 
@@ -229,6 +236,8 @@ def _act(contact: str, reference: str, name: str, form: FlaskForm, command, done
         return _page(contact, reference, refusal=str(exc), status=400, **{name: form})
     except NotAllowed as exc:
         return _page(contact, reference, refusal=f"{exc}.", status=409, **{name: form})
+    except StepError:
+        return _page(contact, reference, refusal=OUR_FAULT, status=409, **{name: form})
     flash(done, "success")
     return redirect(url_for("portal.call", reference=reference))
 

@@ -461,6 +461,7 @@ def _work_can_progress(desk: Desk, uow: UnitOfWork, mail: parsing.ParsedMail) ->
     waiting for it (open, resolved, closed) just has the mail on its history."""
     if uow.ticket.status != "delayed":
         return False
+    uow.attempting(f"re-open the call on mail from {mail.sender}", f"message:{WORK_CAN_PROGRESS}")
     workflow = load_workflow(uow.session, desk, uow.ticket.state)
     payload = {"note": f"mail from {mail.sender}: {mail.subject}"[:500]}
     event = BpmnEvent(

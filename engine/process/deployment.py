@@ -10,6 +10,7 @@ Tickets stay pinned to the version they started on.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,14 +72,17 @@ def active_version(session: Session) -> DiagramVersion:
     return version
 
 
-def check_files(files: dict[str, str], handler_topics) -> Inspection:
-    """The gate alone (``supportdesk deploy --check``): every error and warning, nothing stored."""
-    return inspect(files, handler_topics)
+def check_files(files: dict[str, str], handler_topics, functions: Iterable[str] | None = None) -> Inspection:
+    """The gate alone (``supportdesk deploy --check``): every error and warning, nothing stored.
+    ``functions``: the names the diagrams' expressions may call (see ``validation.inspect``)."""
+    return inspect(files, handler_topics, functions)
 
 
-def deploy_files(session: Session, files: dict[str, str], handler_topics, actor: str) -> DeployResult:
+def deploy_files(
+    session: Session, files: dict[str, str], handler_topics, actor: str, functions: Iterable[str] | None = None
+) -> DeployResult:
     """Run the gate (raising DiagramRefused with every error, writing nothing) and store the files."""
-    inspection = check_files(files, handler_topics)
+    inspection = check_files(files, handler_topics, functions)
     if inspection.errors:
         raise DiagramRefused(inspection.errors)
     warnings = inspection.warnings

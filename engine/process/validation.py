@@ -33,6 +33,7 @@ from supportdesk.engine.process.data_flow import DataFlow
 from supportdesk.engine.process.decision_tables import decision_problems
 from supportdesk.engine.process.desk_rules import desk_rule_problems
 from supportdesk.engine.process.diagram_set import CAMUNDA, DMN_NS, NS, Diagram, DiagramSet, local_name, parse_xml
+from supportdesk.engine.process.functions import unknown_function_problems
 from supportdesk.engine.process.lint import lint_set
 from supportdesk.engine.process.problems import DiagramRefused, Problem
 from supportdesk.engine.process.references import reference_problems
@@ -54,16 +55,22 @@ class Inspection:
     parser: DeskParser | None
 
 
-def validate(files: Mapping[str, str], handler_topics: Iterable[str]) -> DeskParser:
+def validate(
+    files: Mapping[str, str], handler_topics: Iterable[str], functions: Iterable[str] | None = None
+) -> DeskParser:
     """Raise ``DiagramRefused`` with every error; return the parser when there is none."""
-    inspection = inspect(files, handler_topics)
+    inspection = inspect(files, handler_topics, functions)
     if inspection.errors or inspection.parser is None:
         raise DiagramRefused(inspection.errors)
     return inspection.parser
 
 
-def inspect(files: Mapping[str, str], handler_topics: Iterable[str]) -> Inspection:
-    """Every problem of every file, in one run."""
+def inspect(
+    files: Mapping[str, str], handler_topics: Iterable[str], functions: Iterable[str] | None = None
+) -> Inspection:
+    """Every problem of every file, in one run. ``functions``: the names the desk's script engine
+    offers the diagrams' expressions (a call of any other is refused); None does not check calls (a
+    replay deploys versions the desk ran before, with the functions it had then)."""
     trees, problems = _read_all(files)
     diagrams = DiagramSet(trees)
     for diagram in diagrams.diagrams.values():
@@ -71,6 +78,8 @@ def inspect(files: Mapping[str, str], handler_topics: Iterable[str]) -> Inspecti
     warnings: list[Problem] = []
     if len(trees) == len(files):  # the checks of the set need all of it
         problems += _set_problems(diagrams, handler_topics)
+        if functions is not None:
+            problems += unknown_function_problems(diagrams, functions)
         warnings = lint_set(diagrams)
     parser = None
     if not problems:

@@ -27,10 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.errors import ConflictError, Forbidden, InvalidInput, NotAllowed, NotFound
+from supportdesk.engine.errors import ConflictError, Forbidden, InvalidInput, NotAllowed, NotFound, StepFailed
 from supportdesk.engine.process import forms
 from supportdesk.engine.process.deployment import DeployResult, active_version, deploy_files, read_diagram_files
 from supportdesk.engine.process.roles import ROLES
+from supportdesk.engine.process.step_failure import not_waiting, running_steps
 from supportdesk.engine.store.models import Job, Ticket, WorkTask
 from supportdesk.engine.tickets import history, jobs
 from supportdesk.engine.tickets.calls import CHANNELS, CallDetails  # noqa: F401  (CallDetails is part of this module's API)
@@ -39,12 +40,12 @@ from supportdesk.engine.tickets.instances import (
     advance,
     catch_up,
     find_ticket,
-    load_workflow,
     lock_ticket,
+    take_workflow,
     timer_due,
 )
 from supportdesk.engine.tickets.unit_of_work import UnitOfWork
-from supportdesk.engine.working_time.clock import clock, local
+from supportdesk.engine.working_time.clock import clock, shown
 
 JOB_RETRY_BASE = timedelta(seconds=10)
 JOB_RETRY_MAX = timedelta(hours=1)
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 def deploy(desk: Desk, directory=None, actor: str = "cli") -> DeployResult:
     files = read_diagram_files(directory or desk.settings.workflows_dir)
     with desk.db.transaction() as session:
-        return deploy_files(session, files, desk.handler_topics, actor)
+        return deploy_files(session, files, desk.handler_topics, actor, desk.registry.expression_functions)
 
 
 def log_call(desk: Desk, details: CallDetails, actor: str) -> str:
@@ -192,15 +193,30 @@ def start(uow: UnitOfWork, ticket: Ticket, process_id: str, data: dict, first_ev
         spec, subprocess_specs = desk.specs_for(version, process_id)
     except KeyError:
         raise NotAllowed(f"diagram version {version.number} has no process {process_id!r}") from None
-    workflow = desk.process_engine.start(spec, subprocess_specs)
+    workflow = uow.live_workflow = desk.process_engine.start(spec, subprocess_specs)
     workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
     ticket.version_id, ticket.process_id, ticket.status = version.id, process_id, "open"
     ticket.state, ticket.created_at, ticket.updated_at = "", uow.now, uow.now
     session.add(ticket)
     session.flush()
-    uow.ticket = ticket
+    uow.ticket, uow.starting_ticket = ticket, True
+    uow.attempting(_starting_words(first_event, ticket, first_payload))
     uow.record(first_event, {**first_payload, "diagram_version": version.number})
     advance(uow, workflow)
+
+
+# What starting each kind of ticket is, in words, for an incident of a step that failed on the way.
+STARTING = {
+    "call_logged": "log a call",
+    "escalation_raised": "raise an escalation",
+    "training_need_recorded": "record a training need",
+}
+
+
+def _starting_words(first_event: str, ticket: Ticket, first_payload: dict) -> str:
+    about = f" about {first_payload['call']}" if first_payload.get("call") else ""
+    what = STARTING.get(first_event, first_event.replace("_", " "))
+    return f'{what}{about} for {ticket.contact_name} <{ticket.contact_email}> ({ticket.account}): "{ticket.summary}"'
 
 
 def _note_on_parent(uow: UnitOfWork, parent: Ticket, kind: str, payload: dict) -> None:
@@ -261,14 +277,16 @@ def complete_task(desk: Desk, command: CompleteTask, actor: str) -> str:
         ticket = uow.ticket = row.ticket
         if command.expected_revision is not None and ticket.revision != command.expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; reload and try again")
-        workflow = load_workflow(session, desk, ticket.state)
+        uow.attempting(f'complete "{row.title}" ({row.element_id})', f"complete:{row.element_id}")
+        workflow = take_workflow(uow)
         catch_up(uow, workflow)  # what fell due before this completion happens first
         task = workflow.get_task_from_id(UUID(task_id))
         if task is None or task.state != TaskState.READY:  # completed while we waited for the lock
             raise _gone_task_error(session, task_id)
         values = forms.clean(forms.fields_of(task.task_spec), dict(command.data))
         task.data.update(values)
-        task.run()
+        with running_steps(workflow):
+            task.run()
         uow.record("task_completed", {"task": row.title, "element": row.element_id, "task_id": task_id, "data": values})
         advance(uow, workflow)
     return ticket.reference
@@ -319,8 +337,7 @@ def _gone_task_error(session: Session, task_id: str) -> Exception:
     completion = completion_of(session, task_id)
     if completion is not None:
         return ConflictError(
-            f"this task was already completed by {completion.actor} "
-            f"at {local(completion.at):%d %b %Y %H:%M %Z}; nothing was changed"
+            f"this task was already completed by {completion.actor} at {shown(completion.at)}; nothing was changed"
         )
     return NotFound(f"no open task {task_id}")
 
@@ -351,16 +368,28 @@ def deliver_message(desk: Desk, command: DeliverMessage, actor: str) -> None:
 def deliver(uow: UnitOfWork, message: str, payload: dict | None) -> bool:
     """Within a command: hand ``message`` to the ticket's instance and run it on; False
     (and nothing done) when the instance is not waiting for that message."""
-    workflow = load_workflow(uow.session, uow.desk, uow.ticket.state)
+    uow.attempting(f"deliver the message {message}", f"message:{message}")
+    workflow = take_workflow(uow)
     catch_up(uow, workflow)  # what fell due before the message happens first
     event = BpmnEvent(MessageEventDefinition(message), payload={"payload": payload or {}, "result_var": message})
-    try:
-        workflow.send_event(event)
-    except WorkflowException:
+    if not _sent(workflow, event):
         advance(uow, workflow)  # keeps what caught up (a caller may go on without the message)
         return False
     uow.record("message_received", {"message": message, "payload": payload or {}})
     advance(uow, workflow)
+    return True
+
+
+def _sent(workflow, event: BpmnEvent) -> bool:
+    """Whether the instance took the message (False: nothing in it waits for it); a step the message
+    set off that failed raises StepFailed."""
+    with running_steps(workflow):
+        try:
+            workflow.send_event(event)
+        except WorkflowException as exc:
+            if not_waiting(exc):
+                return False
+            raise
     return True
 
 
@@ -395,7 +424,9 @@ def fire_due_timers(
 
 
 def _record_job_failure(desk: Desk, job_id: int, exc: Exception, owner: str | None = None) -> None:
-    """Try again later with backoff or, after the last try, flag the ticket's job as an incident."""
+    """Try again later with backoff or, after the last try, flag the ticket's job as an incident. A step of
+    the diagram that failed fails again on every try until the ticket runs on a corrected version: that
+    job is an incident at once, its error the step's account in one line."""
     log.warning("job %s failed: %s", job_id, exc)
     with desk.db.transaction() as session:
         held = jobs.held_for_failure(session, job_id, owner)
@@ -403,12 +434,19 @@ def _record_job_failure(desk: Desk, job_id: int, exc: Exception, owner: str | No
             return
         job, ticket = held
         job.attempts += 1
-        job.last_error, job.failed_at = f"{exc.__class__.__name__}: {exc}"[:4000], clock.now()
+        error = str(exc) if isinstance(exc, StepFailed) else f"{exc.__class__.__name__}: {exc}"
+        job.last_error, job.failed_at = error[:4000], clock.now()
         job.lease_owner = job.lease_expires_at = None
-        if job.attempts >= JOB_RETRY_ATTEMPTS:
+        if job.attempts >= JOB_RETRY_ATTEMPTS or isinstance(exc, StepFailed):
             jobs.flag_incident(session, ticket, job)
         else:
             job.due_at = job.failed_at + jobs.backoff(job.attempts, JOB_RETRY_BASE, JOB_RETRY_MAX)
+
+
+def fire_timer(desk: Desk, job_id: int) -> bool:
+    """Fire one timer job now, in a transaction of its own, raising whatever fails (no retry, no incident):
+    for the dry run of a new version, which reports the failure with its path."""
+    return _fire_timer_job(desk, job_id)
 
 
 def _fire_timer_job(desk: Desk, job_id: int) -> bool:
@@ -421,12 +459,12 @@ def _fire_timer_job(desk: Desk, job_id: int) -> bool:
         job = session.get(Job, job_id)
         if job is None:
             return False
-        ticket = uow.ticket = lock_ticket(session, job.ticket_id)
+        uow.ticket = lock_ticket(session, job.ticket_id)
         # Another command on this ticket may have fired or replaced the timer while we waited.
         job = session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
         if job is None or job.status != jobs.PENDING:
             return False
-        workflow = load_workflow(session, desk, ticket.state)
+        workflow = take_workflow(uow)
         task = workflow.get_task_from_id(UUID(job.task_id))
         due = timer_due(task) if task is not None else None
         if due is not None and due >= uow.now:  # SpiffWorkflow fires strictly after the due moment

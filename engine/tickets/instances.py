@@ -12,14 +12,15 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, defer
 
 from supportdesk.engine.errors import NotFound
 from supportdesk.engine.process.roles import role_for_lane
 from supportdesk.engine.process.spiff import StoredSpec, running
-from supportdesk.engine.store.models import Job, ProcessSpec, SlaClock, Ticket, WorkTask
+from supportdesk.engine.process.step_failure import running_steps
+from supportdesk.engine.store.models import Job, ProcessSpec, Ticket, WorkTask
 
 if TYPE_CHECKING:
     from supportdesk.engine.desk import Desk
@@ -64,8 +65,9 @@ def catch_up(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
 
 def _run(uow: UnitOfWork, workflow: BpmnWorkflow, *, steps: bool) -> None:
     """Fire the timers due by the clock's now, run the engine's steps (always with ``steps``, else
-    only when a timer fired), and record every SLA breach whose moment has come."""
-    with running(uow):
+    only when a timer fired), and record every SLA breach whose moment has come. A step that fails
+    raises ``StepFailed`` (the command is refused and rolled back; its unit of work keeps the incident)."""
+    with running(uow), running_steps(workflow):
         rearm_live_deadlines(workflow)
         due = [(task, moment) for task, moment in waiting_timers(workflow) if moment < uow.now]
         if due or steps:
@@ -129,6 +131,19 @@ def timer_of(task) -> TimerEventDefinition | None:
     return None
 
 
+def take_workflow(uow: UnitOfWork) -> BpmnWorkflow:
+    """The locked ticket's instance, for a command that will run it and save it: the one this process
+    saved last, live, when the ticket is still at that revision and state (no deserialising: see
+    ``LiveInstances``), else read from its state. Either way the command alone holds it; once the
+    command commits, ``save`` has it kept live again."""
+    ticket = uow.ticket
+    workflow = uow.desk.process_engine.live.take(ticket.id, ticket.revision, ticket.state)
+    if workflow is None:
+        workflow = load_workflow(uow.session, uow.desk, ticket.state)
+    uow.live_workflow = workflow
+    return workflow
+
+
 def load_workflow(session: Session, desk: Desk, state: str) -> BpmnWorkflow:
     """The instance stored as ``state`` (its spec read from ``process_spec`` the first time this process meets it)."""
     return desk.process_engine.loads(state, lambda digest: _spec_row(session, digest))
@@ -161,6 +176,8 @@ def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     # The instance names its spec by digest: the spec goes into process_spec unless it is there.
     _store_spec(uow.session, uow.desk, uow.desk.process_engine.stored_spec(workflow), uow.now)
     ticket.state = uow.desk.process_engine.dumps(workflow)
+    if workflow is uow.live_workflow and uow.desk.process_engine.round_trips():
+        uow.keep_live_after_commit(workflow, ticket.state)
     ticket.updated_at = uow.now
     ticket.next_due_at = _nearest_due(uow)
     _project_tasks(uow, workflow)
@@ -170,10 +187,11 @@ def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
 
 
 def _nearest_due(uow: UnitOfWork) -> datetime | None:
-    """The earliest due moment among the ticket's running SLA clocks (the inbox's urgency)."""
-    return uow.session.scalar(
-        select(func.min(SlaClock.due_at)).where(SlaClock.ticket_id == uow.ticket.id, SlaClock.state == "running")
-    )
+    """The earliest due moment among the ticket's running SLA clocks (the inbox's urgency), from the
+    command's own SLA clocks object (it has read them and keeps their figures current): no query, so no
+    flush here of what the command wrote so far."""
+    due = [clock.due_at for clock in uow.sla.clocks() if clock.state == "running" and clock.due_at is not None]
+    return min(due, default=None)
 
 
 def ready_user_tasks(workflow: BpmnWorkflow):

@@ -100,7 +100,7 @@ def list_entries(query: dict, reference: str):
 
 @blp.route("/tickets/<reference>/conversation", methods=["POST"])
 @accepts_uploads
-@guarded(blp, *WRITERS, errors=(400, 404, 422))
+@guarded(blp, *WRITERS, errors=(400, 404, 409, 422))
 @blp.alt_response(TOO_LARGE.value, response=TOO_LARGE.name)
 @blp.arguments(schemas.IdempotencyHeader, location="headers")
 @blp.arguments(schemas.ConversationEntryIn, example=REPLY_EXAMPLE)

@@ -6,7 +6,11 @@
 ``type`` says what went wrong (a client switches on it, or on ``status``), ``detail`` says it for a
 person, ``errors`` (400 only) names each field with its message, keyed like the request's fields.
 The engine's errors decide: InvalidInput 400, Forbidden 403, NotFound 404, ConflictError 409,
-NotAllowed 422 (the ticket's state does not allow it).
+NotAllowed 422 (the ticket's state does not allow it), StepFailed 409 ``step-failed``: a step of the
+ticket's diagram failed in the engine. The request was right and nothing of it was saved; the diagram
+version the ticket runs on cannot take it, so repeating it now fails the same way, and it succeeds once
+the ticket is moved to a corrected version (the conflict is with the ticket's current state, which a
+person changes: RFC 9110's 409). Its problem names the ``incident`` recorded and the ``element``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from supportdesk.engine.errors import (
     NoActiveVersion,
     NotAllowed,
     NotFound,
+    StepFailed,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -40,6 +45,7 @@ TYPES = {
     "not-found": 404,
     "method-not-allowed": 405,
     "conflict": 409,
+    "step-failed": 409,  # a step of the ticket's diagram failed in the engine: see ``incident``
     "not-allowed": 422,
     "idempotency-key-reused": 422,
     "too-many-attempts": 429,  # failed sign-ins throttled (engine.throttle): see Retry-After
@@ -54,6 +60,7 @@ TITLES = {
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict",
+    "step-failed": "A step of the ticket's process failed",
     "not-allowed": "Not possible in the ticket's state",
     "idempotency-key-reused": "Idempotency key reused with another request",
     "too-many-attempts": "Too many failed sign-ins",
@@ -91,7 +98,13 @@ class Problem(Exception):
 
 
 def problem_response(
-    kind: str, status: int, detail: str, *, errors: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    kind: str,
+    status: int,
+    detail: str,
+    *,
+    errors: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ):
     body: dict[str, Any] = {
         "type": TYPE_PREFIX + kind,
@@ -101,6 +114,7 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = errors
+    body.update(extensions or {})
     response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     response.headers.update(headers or {})
     return response
@@ -117,6 +131,7 @@ ENGINE_ERRORS: tuple[tuple[type[DeskError], str, int], ...] = (
     (Forbidden, "forbidden", 403),
     (NotFound, "not-found", 404),
     (ConflictError, "conflict", 409),
+    (StepFailed, "step-failed", 409),
     (NotAllowed, "not-allowed", 422),
     (NoActiveVersion, "not-deployed", 503),
     (HandlerError, "internal-error", 500),
@@ -129,8 +144,16 @@ def _engine_error(exc: DeskError):
         if isinstance(exc, cls):
             # A 400 always carries ``errors`` (maybe empty): clients need not test for it.
             errors = dict(exc.fields) if isinstance(exc, InvalidInput) else None
-            return problem_response(kind, status, _sentence(exc), errors=errors)
+            return problem_response(kind, status, _sentence(exc), errors=errors, extensions=_step_of(exc))
     raise exc  # pragma: no cover  (DeskError is last above)
+
+
+def _step_of(exc: DeskError) -> dict[str, Any] | None:
+    """step-failed: the incident the engine recorded and the element that failed, for a client to show."""
+    if not isinstance(exc, StepFailed):
+        return None
+    found = {"incident": exc.incident_id, "element": exc.step}
+    return {name: value for name, value in found.items() if value is not None}
 
 
 def _problem(exc: Problem):
