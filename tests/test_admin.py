@@ -68,8 +68,8 @@ def test_the_versions_page_lists_version_1_active_with_its_files_and_no_warnings
     assert "test" in row
     assert all(f"<code>{name}</code>" in row for name in SHIPPED_FILES)
     assert re.search(r'<td class="number">1</td>', row)  # one open ticket runs on it
-    assert "None" in row
-    assert "warnings" not in row
+    assert "<td>No warnings</td>" in row
+    assert 'class="warnings"' not in row
     [version] = admin.list_versions(desk)
     assert (version.number, version.active, version.warnings, version.open_tickets) == (1, True, (), 1)
 
@@ -105,11 +105,12 @@ def test_a_broken_diagram_is_refused_with_its_element_and_line_and_version_1_kee
     assert answer.status_code == 400
     shown = text(answer)
     assert "Not deployed:" in shown
-    assert "targetRef=&#39;Task_nowhere&#39; names no element" in shown
-    assert "<dt>File</dt><dd>support_call.bpmn</dd>" in shown
+    [problem] = re.findall(r'<tr class="problem-error">.*?</tr>', shown, re.S)
+    assert "targetRef=&#39;Task_nowhere&#39; names no element" in problem
+    assert "<td><code>support_call.bpmn</code></td>" in problem
     line = line_of(BROKEN, 'id="Flow_triage_to_set_priority"')
-    assert f"<dt>Line</dt><dd>{line}</dd>" in shown
-    assert "<code>Flow_triage_to_set_priority</code>" in shown
+    assert f'<td class="number">{line}</td>' in problem
+    assert "<code>Flow_triage_to_set_priority</code>" in problem
     assert [v.number for v in admin.list_versions(desk)] == [1]
     assert queries.ticket_view(desk, log_call(desk)).diagram_version == 1
 
@@ -124,7 +125,7 @@ def test_a_diagram_that_deploys_with_warnings_lists_them_by_its_version(browser,
     line = line_of(UNDRAWN, 'id="Task_triage"')
     assert f"<code>support_call.bpmn:{line}</code> element <code>Task_triage</code>" in row
     assert "not drawn" in row
-    assert "warnings" not in version_row(page, 1)
+    assert 'class="warnings"' not in version_row(page, 1)
 
 
 def test_an_upload_without_the_csrf_token_is_refused(browser, desk):
@@ -258,7 +259,7 @@ def test_the_overview_links_to_versions_and_users(browser, desk):
     signed_in(browser, "admin")
     page = text(browser.get("/admin"))
     assert "Version <strong>1</strong> is active, of 1 deployed." in page
-    assert "1 ticket not yet closed." in page
+    assert "1 ticket running (not yet finished)." in page
     assert "8 users can sign in." in page
     assert 'href="/admin/versions"' in page
     assert 'href="/admin/users"' in page

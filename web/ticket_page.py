@@ -19,12 +19,13 @@ from wtforms.fields.choices import SelectChoice
 
 from supportdesk.engine.mail import queries as mail_queries
 from supportdesk.engine.people import users
+from supportdesk.engine.tickets import incidents as ticket_incidents
 from supportdesk.engine.tickets import jobs, queries
 from supportdesk.engine.tickets.commands import TRAINING_NEEDS
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers.delay import DELAY_REASONS
 
-from . import conversation_section, current_desk, diagram_svg, history_text, timeline_svg
+from . import conversation_section, current_desk, diagram_view, history_text, timeline_svg
 from .access import ADVISORS, ESCALATORS
 from .formatting import sentence
 
@@ -131,6 +132,7 @@ def render_ticket(
         "delivery_enabled": mail_queries.mail_delivery_enabled(desk),
     }
     incidents = jobs.incidents_of(desk, reference)
+    step_incidents = ticket_incidents.of_ticket(desk, reference)  # steps that failed in the engine (issue 21)
     names = users.display_names(desk, history_text.people_in(view.history))
     return render_template(
         "ticket.html",
@@ -143,6 +145,7 @@ def render_ticket(
         refusal=refusal,
         mail=mail,
         incidents=incidents,
+        step_incidents=step_incidents,
         **pictures,
     ), status
 
@@ -151,7 +154,6 @@ def _pictures(reference: str, view: queries.TicketView) -> dict:
     """Where the ticket stands on its diagram, and its SLA clocks over time."""
     position = queries.ticket_diagram(current_desk(), reference)
     return {
-        "diagram": diagram_svg.render(position.bpmn_xml, active=position.active, done=position.done),
-        "diagram_file": position.file_name,
+        "diagram": diagram_view.for_ticket(position, view.diagram_version),
         "timeline": timeline_svg.render(view.clocks, clock.now()),
     }

@@ -10,10 +10,13 @@ ROLES: dict[str, str] = {
     "customer_services_manager": "Customer services manager",
     "development_team": "Development team",
     "auditor": "Auditor",
+    # Changes the process: checks and deploys diagrams (which run code: scripts, conditions), migrates
+    # tickets. A role of its own, so that who may do that is not whoever manages users or mail.
+    "process_owner": "Process owner",
     "admin": "Admin",
 }
 
-# Lanes hold user tasks; the auditor and admin roles do no workflow tasks.
+# Lanes hold user tasks; the auditor, process owner and admin roles do no workflow tasks.
 TASK_ROLES = (
     "first_line",
     "second_line",
