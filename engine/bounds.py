@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from supportdesk.engine.errors import InvalidInput
 from supportdesk.engine.working_time.clock import clock, local
+
+if TYPE_CHECKING:
+    from supportdesk.engine.desk import Desk
 
 # Text: no NUL (PostgreSQL cannot store it in a text column), no lone UTF-16 surrogate (not UTF-8 at
 # all, so nothing can store or print it), and no field longer than this (a whole form's free text).
@@ -62,10 +66,13 @@ def date_problem(day: date) -> str | None:
     return None if FIRST_DATE <= day <= LAST_DATE else f"Enter a date between {FIRST_DATE} and {LAST_DATE}"
 
 
-def report_range(period: str | None, start: str | None, end: str | None) -> tuple[str, date, date]:
+def report_range(
+    period: str | None, start: str | None, end: str | None, desk: Desk | None = None
+) -> tuple[str, date, date]:
     """``reports.requested_range``, after refusing dates out of range and ranges over
     ``MAX_REPORT_YEARS``, before the engine lists the periods between them (which for year 1 to
-    9999 took seconds and then overflowed). InvalidInput names ``from`` or ``to``."""
+    9999 took seconds and then overflowed). InvalidInput names ``from`` or ``to``. With ``desk``,
+    a report asked for with no dates covers the periods that hold data (``reports.data_range``)."""
     problems: dict[str, str] = {}
     first = _report_date(start, "from", problems)
     last = _report_date(end, "to", problems)
@@ -79,7 +86,7 @@ def report_range(period: str | None, start: str | None, end: str | None) -> tupl
     # Imported here: the report module is heavy, and only the report's entry points need it.
     from supportdesk.engine.oversight.reports import requested_range
 
-    return requested_range(period, start, end)
+    return requested_range(period, start, end, desk)
 
 
 def _report_date(text: str | None, name: str, problems: dict[str, str]) -> date | None:

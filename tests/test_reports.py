@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +30,7 @@ from conftest import WORKFLOWS, open_test_desk
 from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, log_and_triage, log_call
 from helpers import FIRST_RESPONSE as FIRST_RESPONSE_ANSWER
 from helpers import RESOLUTION as RESOLUTION_ANSWER
-from web_client import PASSWORD, signed_in, use_quick_password_hashes
+from web_client import PASSWORD, parse, signed_in, use_quick_password_hashes
 
 LONDON = WorkingCalendar.default().zone
 H = timedelta(hours=1)
@@ -379,7 +380,16 @@ def test_C31_the_report_page_shows_the_figures_the_chart_and_the_breaches(browse
     assert page.rows["first_response/All/total"] == ["All weeks", "All priorities", "3", "2", "1", "66.7 %"]
     assert page.breaches == [f"{refs['B']}/first_response", f"{refs['B']}/resolution"]
 
-    [first_chart, resolution_chart] = page.images
+    charts = {image.split("?")[0].rsplit("/", 1)[-1]: image for image in page.images}
+    assert list(charts) == [
+        "first_response.svg",
+        "resolution.svg",
+        "volume_priority.svg",
+        "volume_channel.svg",
+        "backlog.svg",
+        "satisfaction.svg",
+    ]
+    first_chart, resolution_chart = charts["first_response.svg"], charts["resolution.svg"]
     assert first_chart.startswith("/reports/chart/first_response.svg?")
     chart = browser.get(first_chart)
     assert chart.status_code == 200
@@ -485,3 +495,215 @@ def test_C31_twenty_calls_with_known_outcomes(desk, frozen_clock):
     assert report.line(RESOLUTION, ALL).total.attainment == 0.75
     assert sorted(b.reference for b in report.breaches if b.metric == RESOLUTION) == sorted(references[15:])
     assert len([b for b in report.breaches if b.metric == FIRST_RESPONSE]) == 10
+
+
+# --- issue 20: the range with data, volume, backlog, satisfaction, every table as CSV and JSON, readable charts ---
+
+
+def test_C31_with_no_dates_the_report_covers_the_last_eight_weeks_that_hold_calls(desk, frozen_clock, client):
+    """Calls on the Wednesdays of nine weeks (none in the week of 28 September) and none in the four weeks
+    before today: the report opens on the eight latest weeks with calls, 14 September to the last call on
+    11 November, not on eight weeks ending today of which four are empty."""
+    weeks = [date(2026, 9, 7) + timedelta(weeks=n) for n in range(10) if n != 3]
+    for monday in weeks:
+        frozen_clock.set(london(monday.year, monday.month, monday.day + 2, 11, 0))
+        log_call(desk)
+    frozen_clock.set(london(2026, 12, 7, 10, 0))  # a Monday, four weeks after the last call
+    assert reports.data_range(desk, "week", date(2026, 12, 7)) == (date(2026, 9, 14), date(2026, 11, 11))
+    assert reports.data_range(desk, "month", date(2026, 12, 7)) == (date(2026, 9, 1), date(2026, 11, 11))
+    signed_in(client, "carl")
+    page = client.get("/reports")
+    assert page.status_code == 200
+    form = parse(page)
+    assert (form.inputs["from"]["value"], form.inputs["to"]["value"]) == ("2026-09-14", "2026-11-11")
+    said = " ".join(page.get_data(as_text=True).split())
+    assert "the latest 8 weeks that hold calls, with any empty ones between them, to the latest call" in said
+    month = parse(client.get("/reports?period=month"))
+    assert (month.inputs["from"]["value"], month.inputs["to"]["value"]) == ("2026-09-01", "2026-11-11")
+    # Dates asked for are kept, whatever holds data.
+    asked = parse(client.get("/reports?period=week&from=2026-11-30&to=2026-12-07"))
+    assert (asked.inputs["from"]["value"], asked.inputs["to"]["value"]) == ("2026-11-30", "2026-12-07")
+
+
+def test_C31_a_young_desk_opens_on_its_first_week_and_an_empty_one_on_the_weeks_to_today(desk, frozen_clock):
+    today = date(2026, 11, 25)
+    assert reports.data_range(desk, "week", today) == reports.default_range("week", today)  # no calls at all
+    frozen_clock.set(london(2026, 11, 17, 10, 0))
+    log_call(desk)
+    frozen_clock.set(london(2026, 11, 25, 10, 0))
+    log_call(desk)
+    assert reports.data_range(desk, "week", today) == (date(2026, 11, 16), today)
+    # A call logged after the day asked about (a report of the past) is not the newest data.
+    assert reports.data_range(desk, "week", date(2026, 11, 20)) == (date(2026, 11, 16), date(2026, 11, 17))
+
+
+DATA_QUERY = "period=week&from=2026-11-23&to=2026-12-06"
+
+
+def download(browser, name: str, fmt: str):
+    response = browser.get(f"/reports/data/{name}.{fmt}?{DATA_QUERY}")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="{name}-week-2026-11-23-2026-12-06.{fmt}"'
+    )
+    return response
+
+
+def test_C31_every_table_of_the_page_downloads_as_csv_and_json_with_the_same_rows(browser, scenario):
+    signed_in(browser, "audrey")
+    page = _Page()
+    page.feed(browser.get(f"/reports?{DATA_QUERY}").get_data(as_text=True))
+    for name in reports.TABLES:
+        for fmt in ("csv", "json"):
+            assert f"/reports/data/{name}.{fmt}?{DATA_QUERY}" in page.links, (name, fmt)
+        as_csv = download(browser, name, "csv")
+        assert as_csv.mimetype == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
+        as_json = download(browser, name, "json").get_json()
+        assert (as_json["table"], as_json["period"], as_json["from"], as_json["to"]) == (
+            name,
+            "week",
+            "2026-11-23",
+            "2026-12-06",
+        )
+        assert list(rows[0]) == as_json["columns"]
+        assert len(rows) == len(as_json["rows"])
+        for row, data in zip(rows, as_json["rows"], strict=True):
+            for column, value in data.items():
+                expected = "" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+                assert row[column] == expected, (name, column)
+
+
+def test_C31_the_volume_and_backlog_tables_count_the_scenario(browser, scenario):
+    """Week 1: A (Low) and B (High) logged; at its end B is open (A resolved). Week 2: C (Medium) and D (Low);
+    now (Tuesday 1 December) B and D are open, C was resolved on Monday."""
+    signed_in(browser, "carl")
+    volume = list(csv.DictReader(io.StringIO(download(browser, "volume", "csv").get_data(as_text=True))))
+    assert [
+        (r["first_day"], r["calls"], r["channel_phone"], r["priority_High"], r["priority_Medium"], r["priority_Low"])
+        for r in volume
+    ] == [
+        ("2026-11-23", "2", "2", "1", "0", "1"),
+        ("2026-11-30", "2", "2", "0", "1", "1"),
+    ]
+    backlog = download(browser, "backlog", "json").get_json()["rows"]
+    assert [(r["first_day"], r["at"], r["open_calls"]) for r in backlog] == [
+        ("2026-11-23", "2026-11-30T00:00:00+00:00", 1),
+        ("2026-11-30", "2026-12-01T10:00:00+00:00", 2),  # the week under way: now
+    ]
+    satisfaction = download(browser, "satisfaction", "json").get_json()["rows"]
+    assert [(r["period"], r["ratings"], r["average"]) for r in satisfaction][-1] == ("Total", 0, None)
+
+
+def test_C27_satisfaction_counts_the_ratings_per_week_they_were_given(desk, frozen_clock):
+    """Two calls resolved on Monday 23 November, rated 2 on Tuesday and 5 on Wednesday; a third resolved on
+    Monday 30 November, rated 4 on Tuesday 1 December (each within its feedback window)."""
+    rated = []
+    for monday, ratings in ((23, ((2, 24), (5, 25))), (30, ((4, 1),))):
+        for rating, day in ratings:
+            frozen_clock.set(london(2026, 11, monday, 10, 0))
+            reference = log_and_triage(desk)
+            do(desk, reference, "First level response", RESOLVED_STRAIGHT_AWAY)
+            rated.append((reference, rating, london(2026, 11 if day > 1 else 12, day, 11, 0)))
+    for reference, rating, moment in sorted(rated, key=lambda r: r[2]):
+        frozen_clock.set(moment)
+        commands.deliver_message(desk, commands.DeliverMessage(reference, "feedback", {"rating": rating}), "portal")
+    found = reports.satisfaction(desk, period="week", start=date(2026, 11, 23), end=date(2026, 12, 6))
+    assert [r.counts for r in found.ratings] == [(0, 1, 0, 0, 1), (0, 0, 0, 1, 0)]
+    assert [r.average for r in found.ratings] == [3.5, 4.0]
+    assert (found.total.count, round(found.total.average, 4)) == (3, 3.6667)
+
+
+class _Bars(HTMLParser):
+    """The bars of a pygal SVG chart: per x label, (series, x, y, width, height)."""
+
+    def __init__(self):
+        super().__init__()
+        self.bars: dict[str, list[tuple[int, float, float, float, float]]] = {}
+        self._series: int | None = None
+        self._rect: tuple | None = None
+        self._in_label = False
+        self.major_labels: list[str] = []
+        self._in_major = False
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        if tag == "g" and "series" in classes:
+            self._series = int(next(c for c in classes if c.startswith("serie-")).split("-")[1])
+        elif tag == "rect" and "tooltip-trigger" in classes:
+            self._rect = tuple(float(attributes[k]) for k in ("x", "y", "width", "height"))
+        elif tag == "desc" and "x_label" in classes:
+            self._in_label = True
+        elif tag == "text" and "major" in classes:
+            self._in_major = True
+
+    def handle_data(self, data):
+        if self._in_label and self._rect is not None and self._series is not None:
+            self.bars.setdefault(data, []).append((self._series, *self._rect))
+            self._rect = None
+        if self._in_major:
+            self.major_labels.append(data)
+
+    def handle_endtag(self, tag):
+        self._in_label = self._in_label and tag != "desc"
+        self._in_major = self._in_major and tag != "text"
+
+
+def bars(browser, chart: str) -> _Bars:
+    response = browser.get(f"/reports/chart/{chart}.svg?{DATA_QUERY}")
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
+    svg = response.get_data(as_text=True)
+    assert "<script" not in svg
+    parsed = _Bars()
+    parsed.feed(svg)
+    return parsed
+
+
+def test_C31_no_bar_of_a_chart_hides_another(browser, scenario):
+    """Attainment: each priority's bar beside the others in its week, the goal a labelled line across.
+    Calls logged and ratings: stacked, one on another, never over each other."""
+    signed_in(browser, "carl")
+    resolution = bars(browser, "resolution")
+    assert "95 %" in resolution.major_labels  # the goal line's label
+    for week, drawn in resolution.bars.items():
+        across = sorted((x, x + width) for _series, x, _y, width, _height in drawn)
+        assert all(left_end <= right_start for (_, left_end), (right_start, _) in itertools.pairwise(across)), week
+    assert {series for drawn in resolution.bars.values() for series, *_ in drawn} >= {0, 3}  # High ... All
+    volume = bars(browser, "volume_priority")
+    # High and Low in week 1, Medium and Low in week 2 (the other series draw nothing there).
+    assert sum(1 for drawn in volume.bars.values() for *_, height in drawn if height) == 4
+    for week, drawn in volume.bars.items():
+        upwards = sorted((y, y + height) for _series, _x, y, _width, height in drawn if height)
+        assert all(top <= below + 0.01 for (_, top), (below, _) in itertools.pairwise(upwards)), week
+    for chart in ("volume_channel", "backlog", "satisfaction", "first_response"):
+        bars(browser, chart)
+    assert browser.get(f"/reports/chart/pie.svg?{DATA_QUERY}").status_code == 404
+
+
+def test_C31_a_month_shows_as_bars_not_dots(browser, scenario):
+    signed_in(browser, "carl")
+    response = browser.get("/reports/chart/resolution.svg?period=month&from=2026-11-01&to=2026-11-30")
+    parsed = _Bars()
+    parsed.feed(response.get_data(as_text=True))
+    [(month, drawn)] = parsed.bars.items()
+    assert month == "Nov 2026"
+    assert all(width > 20 and height > 0 for _series, _x, _y, width, height in drawn if height)
+
+
+@pytest.mark.parametrize(
+    "url", ["/reports/data/volume.csv?period=week", "/reports/data/backlog.json", "/reports/chart/backlog.svg"]
+)
+def test_C31_first_line_may_not_read_the_new_tables_or_charts(browser, url):
+    signed_in(browser, "alice")
+    assert browser.get(url).status_code == 403
+
+
+def test_C31_an_unknown_table_or_format_is_no_page_and_bad_dates_are_said(browser):
+    signed_in(browser, "carl")
+    assert browser.get("/reports/data/secrets.csv").status_code == 404
+    assert browser.get("/reports/data/volume.xml").status_code == 404
+    refused = browser.get("/reports/data/volume.csv?from=2026-12-06&to=2026-11-23")
+    assert refused.status_code == 400
+    assert "The end date comes before the start date" in refused.get_data(as_text=True)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, redirect, render_template, url_for
+from flask import Flask, current_app, render_template
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound
+from supportdesk.engine.errors import Forbidden, NotAllowed, NotFound, StepError
 from supportdesk.engine.people.users import person_for_session
 from supportdesk.engine.settings import Settings
 from supportdesk.handlers import REGISTRY
@@ -119,11 +119,21 @@ def _register_blueprints(app: Flask) -> None:
     from . import conversation  # replies, notes, call-backs, files, portal links (issue 19)
 
     app.register_blueprint(conversation.blueprint)
+    from . import diagrams  # the versions' diagram files, which the pages draw (issue 21)
+
+    app.register_blueprint(diagrams.blueprint)
+    from . import process_insight  # per element: tickets there, passed, working time, breaches (issue 21)
+
+    app.register_blueprint(process_insight.blueprint)
     from . import live  # pages that stay current without a reload (issue 20)
 
     app.register_blueprint(live.blueprint)
     app.add_template_global(live.live_since)
-    app.add_url_rule("/", "home", lambda: redirect(url_for("tasks.inbox")))
+    from . import auditor_desk, board, landing  # the manager's board, the auditor's desk (issue 20)
+
+    app.register_blueprint(board.blueprint)
+    app.register_blueprint(auditor_desk.blueprint)
+    app.add_url_rule("/", "home", landing.home)  # each role's landing page
     # The REST API (/api/v1) signs in with bearer tokens, never the session cookie: no CSRF token to check.
     from . import api
 
@@ -144,6 +154,10 @@ def _register_error_pages(app: Flask) -> None:
     app.register_error_handler(NotFound, lambda e: page(404, "Not found", str(e)))
     app.register_error_handler(Forbidden, lambda e: page(403, "Not allowed", str(e)))
     app.register_error_handler(NotAllowed, lambda e: page(409, "Not possible now", str(e)))
+    # A step of the diagram failed in the engine: what happened, who was told, what to do (not a 500).
+    from . import step_failures
+
+    app.register_error_handler(StepError, step_failures.page)
     app.register_error_handler(413, edges.too_large)
     app.register_error_handler(
         CSRFError,

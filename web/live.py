@@ -1,4 +1,5 @@
-"""Pages that stay current without a reload: the inbox, the calls list, a ticket page, a task form.
+"""Pages that stay current without a reload: the inbox, the calls list, a ticket page, a task form,
+the manager's board.
 
 A page watched here carries the store's change marker of the moment it was drawn
 (``engine.tickets.changes``); ``static/live.js`` polls the marker every few seconds and, when it
@@ -26,7 +27,7 @@ blueprint = Blueprint("live", __name__)
 
 # The pages that redraw themselves, and the view argument naming the call whose changes they
 # watch (None: every call's).
-WATCHED_PAGES = {"tasks.inbox": None, "tickets.calls": None, "tickets.ticket": "reference"}
+WATCHED_PAGES = {"tasks.inbox": None, "tickets.calls": None, "tickets.ticket": "reference", "board.board": None}
 
 
 @blueprint.before_app_request

@@ -17,6 +17,7 @@ under its own number) by the same command, at the recorded moment.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import multiprocessing
 import os
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from supportdesk.engine.conversation import commands as conversation
@@ -54,7 +55,7 @@ from supportdesk.engine.tickets.instances import FIRED_WITH_COMMAND, find_ticket
 from supportdesk.engine.tickets.sla_clocks import SlaClocks
 from supportdesk.engine.tickets.unit_of_work import UnitOfWork
 from supportdesk.engine.working_time.calendar import WorkingCalendar
-from supportdesk.engine.working_time.clock import clock
+from supportdesk.engine.working_time.clock import clock, local
 from supportdesk.engine.working_time.sla import Segment, compute
 from supportdesk.engine.working_time.sla_policy import SlaPolicy
 
@@ -98,13 +99,25 @@ class BrokenChain:
 
 def verify(desk: Desk) -> list[BrokenChain]:
     """The first broken link of every ticket whose chain does not hold."""
-    broken = []
+    return [broken for _reference, broken in verify_each(desk) if broken is not None]
+
+
+VERIFY_BATCH = 200  # tickets read per look at the store: no read transaction lasts the whole run
+
+
+def verify_each(desk: Desk) -> Iterator[tuple[str, BrokenChain | None]]:
+    """Every ticket's reference, in order, with the first broken link of its chain (None: it holds),
+    ticket by ticket so that a caller can show its progress."""
     with desk.db.reading() as session:
-        for ticket_id, reference in session.execute(select(Ticket.id, Ticket.reference).order_by(Ticket.id)):
-            event = first_broken_link(events_of(session, ticket_id))
-            if event is not None:
-                broken.append(BrokenChain(reference or f"#{ticket_id}", event.seq, event.kind))
-    return broken
+        tickets = session.execute(select(Ticket.id, Ticket.reference).order_by(Ticket.id)).all()
+    for start in range(0, len(tickets), VERIFY_BATCH):
+        checked = []
+        with desk.db.reading() as session:
+            for ticket_id, reference in tickets[start : start + VERIFY_BATCH]:
+                shown = reference or f"#{ticket_id}"
+                event = first_broken_link(events_of(session, ticket_id))
+                checked.append((shown, BrokenChain(shown, event.seq, event.kind) if event is not None else None))
+        yield from checked
 
 
 @dataclass(frozen=True)
@@ -114,6 +127,39 @@ class TimelineRow:
     actor: str
     summary: str
     clocks: dict[str, timedelta]  # working time counted on each SLA clock at that moment
+    seq: int = 0  # the event's place in the ticket's history
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One thing a replay gives otherwise than the store holds, as a person reads it: where (the ticket,
+    its open tasks, its instance, an SLA clock, a history event), and each field that differs with the
+    stored value and the replay's, in words (moments in London time)."""
+
+    where: str
+    fields: tuple[tuple[str, str, str], ...]  # (field, stored, the replay's)
+
+
+@dataclass(frozen=True)
+class ClockChange:
+    """What if: an SLA clock's due moment and outcome as stored, and under the other configuration."""
+
+    metric: str
+    due_before: datetime | None
+    due_after: datetime | None
+    breached_before: bool
+    breached_after: bool
+
+    @property
+    def outcome_changes(self) -> bool:
+        """Met becomes breached or breached becomes met (not only a due moment that moves)."""
+        return self.breached_before != self.breached_after
+
+    def __str__(self) -> str:
+        return (
+            f"{self.metric}: due {_moment(self.due_before)} -> {_moment(self.due_after)}; "
+            f"{_outcome(self.breached_before)} -> {_outcome(self.breached_after)}"
+        )
 
 
 @dataclass
@@ -122,6 +168,8 @@ class Replay:
     differences: list[str] = field(default_factory=list)
     timeline: list[TimelineRow] = field(default_factory=list)
     outcome_changes: list[str] = field(default_factory=list)  # what-if: clocks whose outcome moved
+    details: list[Difference] = field(default_factory=list)  # the differences, field by field
+    clock_changes: list[ClockChange] = field(default_factory=list)  # what-if: the outcome_changes as data
 
     @property
     def same(self) -> bool:
@@ -167,7 +215,12 @@ def replay_all(
         initializer=_start_replayer,
         initargs=(desk.settings, desk.registry, desk.calendar, desk.sla_policy, calendar, policy),
     ) as pool:
-        yield from pool.map(_replay_here, references, chunksize=max(1, min(50, len(references) // (4 * jobs))))
+        try:
+            yield from pool.map(_replay_here, references, chunksize=max(1, min(50, len(references) // (4 * jobs))))
+        finally:
+            # A caller that stops early (a run cancelled, a worker stopping) waits for the replays under
+            # way only, not for the whole queue.
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def default_jobs(tickets: int) -> int:
@@ -239,13 +292,17 @@ class Replayer:
             try:
                 _give_inputs_again(scratch, stored, catch_up=what_if)
             except Exception as exc:  # noqa: BLE001  (a replay that cannot proceed is itself the finding)
-                result.differences.append(f"the replay stopped: {exc.__class__.__name__}: {exc}")
+                stopped = f"{exc.__class__.__name__}: {exc}"
+                result.differences.append(f"the replay stopped: {stopped}")
+                result.details.append(Difference("the replay stopped", (("error", "", stopped),)))
                 return result
             replayed = _stored(scratch, reference)
         if what_if:
-            result.outcome_changes = _clock_changes(stored, replayed)
+            result.clock_changes = _clock_changes(stored, replayed)
+            result.outcome_changes = [str(change) for change in result.clock_changes]
         else:
             result.differences = _compare(stored, replayed)
+            result.details = _details(stored, replayed)
         return result
 
     @contextlib.contextmanager
@@ -559,18 +616,133 @@ def _history_differences(stored: list[tuple], replayed: list[tuple], limit: int 
     return found
 
 
-def _clock_changes(stored: _Stored, replayed: _Stored) -> list[str]:
+def _clock_changes(stored: _Stored, replayed: _Stored) -> list[ClockChange]:
     changes = []
     for metric in sorted(set(stored.clocks) | set(replayed.clocks)):
         mine, theirs = stored.clocks.get(metric) or {}, replayed.clocks.get(metric) or {}
-        before, after = mine.get("due_at"), theirs.get("due_at")
-        was, now = bool(mine.get("breached_at")), bool(theirs.get("breached_at"))
-        if before != after or was != now:
-            changes.append(
-                f"{metric}: due {_moment(before)} -> {_moment(after)}; "
-                f"{'breached' if was else 'met'} -> {'breached' if now else 'met'}"
-            )
+        change = ClockChange(
+            metric,
+            mine.get("due_at"),
+            theirs.get("due_at"),
+            bool(mine.get("breached_at")),
+            bool(theirs.get("breached_at")),
+        )
+        if change.due_before != change.due_after or change.outcome_changes:
+            changes.append(change)
     return changes
+
+
+def _outcome(breached: bool) -> str:
+    return "breached" if breached else "met"
+
+
+# --- the differences, field by field ----------------------------------------------------------------------
+
+HISTORY_DETAILS = 10  # history events shown differing: past the first few, the rest usually follows from them
+
+
+def _details(stored: _Stored, replayed: _Stored) -> list[Difference]:
+    """What ``_compare`` finds, as ``Difference`` rows a page can show: only the fields that differ."""
+    found = []
+    ticket = _field_differences(stored.ticket, replayed.ticket)
+    if ticket:
+        found.append(Difference("the ticket", ticket))
+    if stored.open_tasks != replayed.open_tasks:
+        found.append(Difference("its open tasks", (("tasks", _shown(stored.open_tasks), _shown(replayed.open_tasks)),)))
+    instance = _instance_differences(stored.instance, replayed.instance)
+    if instance:
+        found.append(Difference("its workflow instance", instance))
+    for metric in sorted(set(stored.clocks) | set(replayed.clocks)):
+        clocks = _field_differences(stored.clocks.get(metric) or {}, replayed.clocks.get(metric) or {})
+        if clocks:
+            found.append(Difference(f"SLA clock {metric.replace('_', ' ')}", clocks))
+    return found + _history_details(stored.events, replayed.events)
+
+
+def _field_differences(mine: dict, theirs: dict, prefix: str = "") -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (f"{prefix}{key}", _shown(mine.get(key)), _shown(theirs.get(key)))
+        for key in sorted(set(mine) | set(theirs), key=str)
+        if mine.get(key) != theirs.get(key)
+    )
+
+
+def _instance_differences(mine: dict, theirs: dict) -> tuple[tuple[str, str, str], ...]:
+    found = list(_field_differences({"completed": mine.get("completed")}, {"completed": theirs.get("completed")}))
+    stored_tasks, replayed_tasks = set(mine.get("tasks") or ()), set(theirs.get("tasks") or ())
+    if stored_tasks != replayed_tasks:
+        only = (sorted(stored_tasks - replayed_tasks), sorted(replayed_tasks - stored_tasks))
+        found.append(("tasks (element, state) only on one side", _shown(only[0]), _shown(only[1])))
+    found += _field_differences(mine.get("data") or {}, theirs.get("data") or {}, "data: ")
+    return tuple(found)
+
+
+def _history_details(stored: list[dict], replayed: list[dict]) -> list[Difference]:
+    """The history events that differ, lined up (difflib) so that one missing or extra event is
+    shown as that, not as every event after it being different."""
+    mine, theirs = _numbered(stored), _numbered(replayed)
+    matcher = difflib.SequenceMatcher(a=[row for _, row in mine], b=[row for _, row in theirs], autojunk=False)
+    found: list[Difference] = []
+    for operation, a_from, a_to, b_from, b_to in matcher.get_opcodes():
+        if operation == "equal":
+            continue
+        for offset in range(max(a_to - a_from, b_to - b_from)):
+            if len(found) >= HISTORY_DETAILS:
+                return found
+            ours = mine[a_from + offset] if a_from + offset < a_to else None
+            given = theirs[b_from + offset] if b_from + offset < b_to else None
+            before = mine[min(a_from + offset, a_to) - 1][0] if min(a_from + offset, a_to) > 0 else None
+            found.append(_event_difference(ours, given, before))
+    return found
+
+
+def _numbered(events: list[dict]) -> list[tuple[int, tuple]]:
+    """The comparable events (``_comparable``) with their sequence numbers, for naming them."""
+    kept = [event for event in events if event["kind"] not in OUTSIDE]
+    return list(zip([event["seq"] for event in kept], _comparable(kept), strict=True))
+
+
+def _event_difference(ours: tuple[int, tuple] | None, given: tuple[int, tuple] | None, after: int | None) -> Difference:
+    """One event that differs; ``after`` is the stored event an extra one of the replay's would follow."""
+    if ours is None:
+        _, row = given  # type: ignore[misc]
+        where = f"after event {after}" if after is not None else "first"
+        return Difference(
+            f"history, {where}: an event the store does not hold ({row[1]})", (("event", "none", _event(row)),)
+        )
+    seq, row = ours
+    if given is None:
+        return Difference(
+            f"history event {seq} ({row[1]})", (("event", _event(row), "none: the replay gives no such event"),)
+        )
+    theirs = given[1]
+    fields = _field_differences(
+        {"moment": row[0], "kind": row[1], "actor": row[2]},
+        {"moment": theirs[0], "kind": theirs[1], "actor": theirs[2]},
+    )
+    fields += _field_differences(json.loads(row[3]), json.loads(theirs[3]), "payload: ")
+    return Difference(f"history event {seq} ({row[1]})", fields)
+
+
+def _event(row: tuple) -> str:
+    at, kind, actor, payload = row
+    return f"{kind} by {actor} at {_shown(at)}: {payload}"
+
+
+def _shown(value, limit: int = 300) -> str:
+    """A stored or replayed value in words: moments in London time, lists one after another."""
+    if value is None:
+        return "none"
+    if isinstance(value, datetime):
+        return local(value).strftime("%d %b %Y %H:%M:%S %Z")
+    if isinstance(value, list | tuple):
+        parts = [" ".join(map(_shown, item)) if isinstance(item, list | tuple) else _shown(item) for item in value]
+        text = "; ".join(parts) or "none"
+    elif isinstance(value, dict):
+        text = json.dumps(value, sort_keys=True, default=str)
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _short(value, limit: int = 300) -> str:
@@ -595,7 +767,9 @@ def _timeline(desk: Desk, stored: _Stored) -> list[TimelineRow]:
             segments = [Segment(kind, at, priority) for kind, at, priority in data["segments"]]
             if segments and segments[0].at <= event["at"]:
                 counted[metric] = compute(segments, desk.calendar, event["at"]).elapsed
-        rows.append(TimelineRow(event["at"], event["kind"], event["actor"], _summary(event["payload"]), counted))
+        rows.append(
+            TimelineRow(event["at"], event["kind"], event["actor"], _summary(event["payload"]), counted, event["seq"])
+        )
     return rows
 
 
@@ -653,6 +827,12 @@ def export(desk: Desk, reference: str) -> dict:
 
 def _iso(moment):
     return moment.isoformat() if moment else None
+
+
+def ticket_count(desk: Desk) -> int:
+    """How many tickets ``verify_each`` goes through."""
+    with desk.db.reading() as session:
+        return session.scalar(select(func.count()).select_from(Ticket)) or 0
 
 
 def references(desk: Desk) -> list[str]:

@@ -17,6 +17,13 @@ The rules:
 * met = stopped and not breached;
 * a breached clock counts against the priority in force when it was breached
   (``breached_priority``), a met one against its last.
+
+Beside the attainment, the page shows the calls logged per period by channel and
+priority (``volume``), the calls open at the end of each period (``backlog``: from
+logging until the resolution clock stops or the call is closed) and the customers'
+ratings per period they were given in (``satisfaction``, C27). ``report_table``
+gives each table as data, ``table_csv`` and ``table_json`` write it out. A report
+asked for with no dates covers the last few periods that hold calls (``data_range``).
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ from sqlalchemy import and_, case, func, literal, or_, select
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import InvalidInput
-from supportdesk.engine.store.models import SlaClock, Ticket
+from supportdesk.engine.store.models import Feedback, SlaClock, Ticket
+from supportdesk.engine.tickets.calls import CHANNELS
 from supportdesk.engine.tickets.sla_clocks import clock_outcomes
 from supportdesk.engine.working_time.clock import DISPLAY_ZONE, clock, local
 from supportdesk.engine.working_time.sla import at_risk
@@ -177,13 +185,43 @@ def default_range(period: str, today: date) -> tuple[date, date]:
     return first_day, today
 
 
-def requested_range(period: str | None, start: str | None, end: str | None) -> tuple[str, date, date]:
+def data_range(desk: Desk, period: str, today: date) -> tuple[date, date]:
+    """The last ``DEFAULT_PERIODS`` periods that hold calls, up to the newest call logged by today: a
+    report opened with no dates shows the weeks with data, not empty ones before or after them. Periods
+    without calls between them are skipped in the count (each step back is one index lookup, on
+    ``ix_ticket_kind_created``); with no call at all, ``default_range``."""
+    with desk.db.reading() as session:
+        newest = _newest_call_before(session, london_midnight(today + timedelta(days=1)))
+        if newest is None:
+            return default_range(period, today)
+        last_day = local(newest).date()
+        first_day = period_start(last_day, period)
+        for _ in range(DEFAULT_PERIODS[period] - 1):
+            earlier = _newest_call_before(session, london_midnight(first_day))
+            if earlier is None:
+                break
+            first_day = period_start(local(earlier).date(), period)
+    return first_day, last_day
+
+
+def _newest_call_before(session, moment: datetime) -> datetime | None:
+    return session.scalar(select(func.max(Ticket.created_at)).where(Ticket.kind == "call", Ticket.created_at < moment))
+
+
+def requested_range(
+    period: str | None, start: str | None, end: str | None, desk: Desk | None = None
+) -> tuple[str, date, date]:
     """The period kind and dates a page or the CLI asked for, as text, checked; empty ones take the
-    defaults. InvalidInput names the field (``period``, ``from`` or ``to``) with the problem."""
+    defaults: with ``desk`` and no dates at all, the periods that hold data (``data_range``), else this
+    period and the few before it. InvalidInput names the field (``period``, ``from`` or ``to``)."""
     period = (period or WEEK).strip()
     if period not in PERIODS:
         raise InvalidInput("unknown period", {"period": f"The period is one of: {', '.join(PERIODS)}"})
-    default_start, default_end = default_range(period, local(clock.now()).date())
+    today = local(clock.now()).date()
+    no_dates = not (start or "").strip() and not (end or "").strip()
+    default_start, default_end = (
+        data_range(desk, period, today) if desk is not None and no_dates else default_range(period, today)
+    )
     problems: dict[str, str] = {}
     first = _date(start, "from", problems) or default_start
     last = _date(end, "to", problems) or default_end
@@ -211,9 +249,9 @@ def _date(text: str | None, name: str, problems: dict[str, str]) -> date | None:
 
 
 # The priority a clock is counted against: the one in force when it was breached, else its last.
-_COUNTED_PRIORITY = func.coalesce(SlaClock.breached_priority, SlaClock.priority)
+COUNTED_PRIORITY = func.coalesce(SlaClock.breached_priority, SlaClock.priority)
 # When it was breached: the due moment then, else (an open breach not recorded yet) the due moment now.
-_BREACH_MOMENT = func.coalesce(SlaClock.breached_at, SlaClock.due_at)
+BREACH_MOMENT = func.coalesce(SlaClock.breached_at, SlaClock.due_at)
 
 
 def _in_range(start: date, end: date):
@@ -255,39 +293,46 @@ def sla_report(desk: Desk, *, period: str, start: date, end: date, breach_limit:
 
 
 def _at_risk(desk: Desk, session, in_range, now: datetime) -> dict[str, int]:
-    """Per metric, the clocks at risk now: running, not breached, a policy share or less of their
-    target's working time left. Only clocks still before their due moment are read."""
+    """Per metric, the range's clocks at risk now (``clocks_at_risk``)."""
+    found = dict.fromkeys(METRICS, 0)
+    for clock_at_risk in clocks_at_risk(desk, session, in_range, now):
+        found[clock_at_risk.metric] = found.get(clock_at_risk.metric, 0) + 1
+    return found
+
+
+@dataclass(frozen=True)
+class ClockAtRisk:
+    ticket_id: int
+    metric: str
+    priority: str | None  # the ticket's
+
+
+def clocks_at_risk(desk: Desk, session, where, now: datetime) -> list[ClockAtRisk]:
+    """Each clock of the tickets ``where`` selects that is at risk now (C14): running, not breached, a
+    policy share or less of its target's working time left. Only clocks still before their due moment
+    are read. The report and the manager's board both count these."""
     rows = session.execute(
-        select(SlaClock.metric, SlaClock.due_at, SlaClock.budget_seconds)
+        select(SlaClock.ticket_id, SlaClock.metric, Ticket.priority, SlaClock.due_at, SlaClock.budget_seconds)
         .join(Ticket, SlaClock.ticket_id == Ticket.id)
         .where(
-            in_range,
+            where,
             SlaClock.state == "running",
             SlaClock.breached_at.is_(None),
             SlaClock.due_at > now,
             SlaClock.budget_seconds.is_not(None),
         )
     )
-    found = dict.fromkeys(METRICS, 0)
-    for metric, due_at, budget_seconds in rows:
-        left = desk.calendar.between(now, due_at)
-        found[metric] = found.get(metric, 0) + at_risk(
-            left, timedelta(seconds=budget_seconds), desk.sla_policy.at_risk_share
-        )
-    return found
+    share = desk.sla_policy.at_risk_share
+    return [
+        ClockAtRisk(ticket_id, metric, priority)
+        for ticket_id, metric, priority, due_at, budget_seconds in rows
+        if at_risk(desk.calendar.between(now, due_at), timedelta(seconds=budget_seconds), share)
+    ]
 
 
 def _counts_query(periods: list[Period], met, breached, in_range):
-    # The London period of created_at as a CASE over the periods' UTC boundaries: portable across
-    # SQLite and PostgreSQL, and right across a change of summer time.
-    period_index = case(
-        *[
-            (Ticket.created_at < london_midnight(p.last_day + timedelta(days=1)), index)
-            for index, p in enumerate(periods)
-        ],
-        else_=len(periods),
-    )
-    priority = case((SlaClock.metric == FIRST_RESPONSE, literal(ALL)), else_=_COUNTED_PRIORITY)
+    period_index = _period_index(Ticket.created_at, periods)
+    priority = case((SlaClock.metric == FIRST_RESPONSE, literal(ALL)), else_=COUNTED_PRIORITY)
     return (
         select(
             period_index.label("period_index"),
@@ -330,12 +375,12 @@ def _overall(metric: str, lines: list[Line], goals: dict[str, float], period_cou
 
 def _breaches_query(breached, in_range):
     # A first response clock starts before triage and keeps no priority: show the call's.
-    priority = func.coalesce(_COUNTED_PRIORITY, Ticket.priority)
+    priority = func.coalesce(COUNTED_PRIORITY, Ticket.priority)
     return (
-        select(Ticket.reference, SlaClock.metric, priority, _BREACH_MOMENT, SlaClock.stopped_at)
+        select(Ticket.reference, SlaClock.metric, priority, BREACH_MOMENT, SlaClock.stopped_at)
         .join(Ticket, SlaClock.ticket_id == Ticket.id)
         .where(in_range, breached)
-        .order_by(_BREACH_MOMENT, Ticket.reference, SlaClock.metric)
+        .order_by(BREACH_MOMENT, Ticket.reference, SlaClock.metric)
     )
 
 
@@ -352,6 +397,297 @@ def _breach(desk: Desk, row, now: datetime) -> Breach:
     return Breach(
         reference or "", metric, priority, due_at, stopped_at, desk.calendar.between(due_at, stopped_at or now)
     )
+
+
+# --- volume, backlog and satisfaction -------------------------------------------------------------------
+
+# A call's priority before triage (C05): none yet.
+NOT_TRIAGED = "Not triaged"
+RATINGS = (1, 2, 3, 4, 5)  # C27: the customer's rating of a resolved call
+
+
+def _period_index(column, periods: list[Period] | tuple[Period, ...]):
+    """SQL: the index in ``periods`` of the London period ``column`` falls in (``len(periods)`` after the
+    last) as a CASE over the periods' UTC boundaries: portable across SQLite and PostgreSQL, and right
+    across a change of summer time."""
+    return case(
+        *[(column < london_midnight(p.last_day + timedelta(days=1)), index) for index, p in enumerate(periods)],
+        else_=len(periods),
+    )
+
+
+@dataclass(frozen=True)
+class Volume:
+    """Calls logged per period (London time), by channel and by priority (the call's priority now)."""
+
+    periods: tuple[Period, ...]
+    by_channel: dict[str, tuple[int, ...]]  # channel -> calls per period
+    by_priority: dict[str, tuple[int, ...]]  # priority (or NOT_TRIAGED) -> calls per period
+
+    @property
+    def totals(self) -> tuple[int, ...]:
+        return tuple(sum(counts[i] for counts in self.by_channel.values()) for i in range(len(self.periods)))
+
+
+def volume(desk: Desk, *, period: str, start: date, end: date) -> Volume:
+    periods = periods_between(period, start, end)
+    index = _period_index(Ticket.created_at, periods)
+    query = (
+        select(index, Ticket.channel, Ticket.priority, func.count())
+        .where(_in_range(start, end))
+        .group_by(index, Ticket.channel, Ticket.priority)
+    )
+    by_channel = {channel: [0] * len(periods) for channel in CHANNELS}
+    by_priority = {priority: [0] * len(periods) for priority in (*PRIORITIES, NOT_TRIAGED)}
+    with desk.db.reading() as session:
+        for at, channel, priority, calls in session.execute(query):
+            if at < len(periods):
+                by_channel.setdefault(channel, [0] * len(periods))[at] += calls
+                by_priority.setdefault(priority or NOT_TRIAGED, [0] * len(periods))[at] += calls
+    return Volume(
+        tuple(periods),
+        {channel: tuple(counts) for channel, counts in by_channel.items()},
+        # Enhancement and Advice only when some call has them: most desks see few.
+        {p: tuple(c) for p, c in by_priority.items() if p in ("High", "Medium", "Low") or any(c)},
+    )
+
+
+@dataclass(frozen=True)
+class BacklogPoint:
+    """The calls open (logged, not yet resolved or closed) at the end of a period, or now for the
+    period under way; None for a period that has not begun."""
+
+    period: Period
+    at: datetime
+    open_calls: int | None
+
+
+def backlog(desk: Desk, *, period: str, start: date, end: date) -> tuple[BacklogPoint, ...]:
+    """The open calls at the end of each period. A call is open from its logging until its resolution
+    clock stops (C27: resolved) or it is closed (enhancements and advice have no resolution clock),
+    whenever it was logged: the backlog carries calls over from before the range."""
+    now = clock.now()
+    periods = periods_between(period, start, end)
+    ends = [min(london_midnight(p.last_day + timedelta(days=1)), now) for p in periods]
+    resolved_at = (
+        select(SlaClock.stopped_at)
+        .where(SlaClock.ticket_id == Ticket.id, SlaClock.metric == RESOLUTION, SlaClock.state == "stopped")
+        .scalar_subquery()
+    )
+    calls = (
+        select(Ticket.created_at.label("logged"), func.coalesce(resolved_at, Ticket.closed_at).label("over"))
+        .where(Ticket.kind == "call", Ticket.created_at < max(ends))
+        .subquery()
+    )
+    counts = [
+        func.sum(case((and_(calls.c.logged < at, or_(calls.c.over.is_(None), calls.c.over >= at)), 1), else_=0))
+        for at in ends
+    ]
+    with desk.db.reading() as session:
+        row = session.execute(select(*counts)).one()
+    return tuple(
+        BacklogPoint(p, at, int(count or 0) if london_midnight(p.first_day) <= now else None)
+        for p, at, count in zip(periods, ends, row, strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """The customers' ratings (C27), 1 to 5, counted."""
+
+    counts: tuple[int, ...] = (0,) * len(RATINGS)  # of 1, 2, 3, 4, 5
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def average(self) -> float | None:
+        return sum(r * n for r, n in zip(RATINGS, self.counts, strict=True)) / self.count if self.count else None
+
+    def __add__(self, other: Ratings) -> Ratings:
+        return Ratings(tuple(a + b for a, b in zip(self.counts, other.counts, strict=True)))
+
+
+@dataclass(frozen=True)
+class Satisfaction:
+    """The ratings received per period (London time, by the day the customer gave them)."""
+
+    periods: tuple[Period, ...]
+    ratings: tuple[Ratings, ...]
+
+    @property
+    def total(self) -> Ratings:
+        return sum(self.ratings, Ratings())
+
+
+def satisfaction(desk: Desk, *, period: str, start: date, end: date) -> Satisfaction:
+    periods = periods_between(period, start, end)
+    index = _period_index(Feedback.received_at, periods)
+    query = (
+        select(index, Feedback.rating, func.count())
+        .join(Ticket, Feedback.ticket_id == Ticket.id)
+        .where(
+            Ticket.kind == "call",
+            Feedback.rating.in_(RATINGS),
+            Feedback.received_at >= london_midnight(start),
+            Feedback.received_at < london_midnight(end + timedelta(days=1)),
+        )
+        .group_by(index, Feedback.rating)
+    )
+    counts = [[0] * len(RATINGS) for _ in periods]
+    with desk.db.reading() as session:
+        for at, rating, given in session.execute(query):
+            if at < len(periods):
+                counts[at][rating - 1] += given
+    return Satisfaction(tuple(periods), tuple(Ratings(tuple(c)) for c in counts))
+
+
+# --- every table, for CSV and JSON -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the report page as data: its columns and rows of plain values (numbers, text, dates,
+    moments, None), written out as CSV or JSON."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple, ...]
+
+
+TABLES = {
+    "attainment": "SLA attainment per period and priority (C31)",
+    "breaches": "SLA breaches (C14, C31)",
+    "volume": "Calls logged per period, by channel and priority",
+    "backlog": "Open calls at the end of each period",
+    "satisfaction": "Customers' ratings per period (C27)",
+}
+
+
+def report_table(desk: Desk, name: str, *, period: str, start: date, end: date) -> Table:
+    """The table ``name`` (one of ``TABLES``) of the report from ``start`` to ``end``."""
+    if name in ("attainment", "breaches"):
+        report = sla_report(desk, period=period, start=start, end=end, breach_limit=None if name == "breaches" else 0)
+        return _attainment_table(report) if name == "attainment" else _breaches_table(report)
+    if name == "volume":
+        return _volume_table(volume(desk, period=period, start=start, end=end))
+    if name == "backlog":
+        return _backlog_table(backlog(desk, period=period, start=start, end=end))
+    if name == "satisfaction":
+        return _satisfaction_table(satisfaction(desk, period=period, start=start, end=end))
+    raise KeyError(name)
+
+
+def _period_cells(p: Period) -> tuple:
+    return (p.label, p.first_day, p.last_day)
+
+
+def _attainment_table(report: SlaReport) -> Table:
+    rows = []
+    for line in report.lines:
+        named = [*zip(report.periods, line.figures, strict=True), (None, line.total)]
+        for p, f in named:
+            where = _period_cells(p) if p else ("Total", report.start, report.end)
+            rows.append(
+                (*where, line.metric, line.priority, f.with_outcome, f.met, f.breached, f.attainment, line.goal)
+            )
+    return Table("attainment", TABLES["attainment"], FIGURES_HEADER, tuple(rows))
+
+
+def _breaches_table(report: SlaReport) -> Table:
+    rows = tuple(
+        (b.reference, b.metric, b.priority, b.due_at, b.stopped_at, _whole_minutes(b.late)) for b in report.breaches
+    )
+    return Table("breaches", TABLES["breaches"], BREACHES_HEADER, rows)
+
+
+def _volume_table(found: Volume) -> Table:
+    columns = (
+        "period",
+        "first_day",
+        "last_day",
+        "calls",
+        *(f"channel_{c}" for c in found.by_channel),
+        *(f"priority_{_column_name(p)}" for p in found.by_priority),
+    )
+    rows = tuple(
+        (
+            *_period_cells(p),
+            found.totals[i],
+            *(counts[i] for counts in found.by_channel.values()),
+            *(counts[i] for counts in found.by_priority.values()),
+        )
+        for i, p in enumerate(found.periods)
+    )
+    return Table("volume", TABLES["volume"], columns, rows)
+
+
+def _column_name(priority: str) -> str:
+    return "none" if priority == NOT_TRIAGED else priority
+
+
+def _backlog_table(points: tuple[BacklogPoint, ...]) -> Table:
+    rows = tuple((*_period_cells(b.period), b.at, b.open_calls) for b in points)
+    return Table("backlog", TABLES["backlog"], ("period", "first_day", "last_day", "at", "open_calls"), rows)
+
+
+def _satisfaction_table(found: Satisfaction) -> Table:
+    columns = ("period", "first_day", "last_day", "ratings", "average", *(f"rated_{r}" for r in RATINGS))
+    rows = [
+        (*_period_cells(p), r.count, r.average, *r.counts) for p, r in zip(found.periods, found.ratings, strict=True)
+    ]
+    total = found.total
+    rows.append(
+        ("Total", found.periods[0].first_day, found.periods[-1].last_day, total.count, total.average, *total.counts)
+    )
+    return Table("satisfaction", TABLES["satisfaction"], columns, tuple(rows))
+
+
+def table_csv(table: Table) -> str:
+    """A header row and the rows. Moments are London time with their offset; shares are fractions
+    (0.8500), averages have two decimals; an empty cell is no value (no clock had an outcome, no rating)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow([_csv_cell(value) for value in row])
+    return out.getvalue()
+
+
+def _csv_cell(value) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, datetime):
+        return local(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def table_json(table: Table, *, period: str, start: date, end: date) -> dict:
+    """The table as JSON for scripts: the range, then one object per row, keyed by the columns."""
+    return {
+        "table": table.name,
+        "title": table.title,
+        "period": period,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "generated_at": clock.now().isoformat(),
+        "columns": list(table.columns),
+        "rows": [dict(zip(table.columns, map(_json_value, row), strict=True)) for row in table.rows],
+    }
+
+
+def _json_value(value):
+    if isinstance(value, datetime):
+        return local(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
 
 
 # --- CSV -------------------------------------------------------------------------------------------------
