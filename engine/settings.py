@@ -17,6 +17,27 @@ from marshmallow.validate import OneOf, Range
 PACKAGED_WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 
 
+@dataclass(frozen=True)
+class ImapMailbox:
+    """One of the team's mailboxes the worker fetches mail from over IMAP (engine/mail/imap.py)."""
+
+    name: str  # in SUPPORTDESK_IMAP_MAILBOXES; its settings are SUPPORTDESK_IMAP_<NAME>_*
+    host: str
+    user: str
+    port: int = 993
+    security: str = "tls"  # tls (IMAPS) | starttls | none (plaintext: only to this machine, for tests)
+    password: str = field(default="", repr=False)
+    password_file: Path | None = None  # read at each connection, so a rotated secret is picked up
+    folder: str = "INBOX"  # read
+    processed_folder: str = "Processed"  # where filed mail is moved
+    unreadable_folder: str = "Unreadable"  # where mail the desk could not file (quarantined) is moved
+
+
+IMAP_SECURITY = ("tls", "starttls", "none")
+IMAP_DEFAULT_PORTS = {"tls": 993, "starttls": 143, "none": 143}
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
 def _default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'supportdesk.sqlite'}"
 
@@ -63,6 +84,11 @@ class Settings:
     sign_in_address_attempts: int = 100  # the same for one client address, whatever accounts it tries
     sign_in_lockout_minutes: int = 15  # the window failures are counted in, and how long a refusal lasts
     portal_link_days: int = 90  # a customer's portal link stops working after this many days
+    # The team's mailboxes, fetched over IMAP by the worker (issue 24): IDLE where offered, else polled.
+    imap_mailboxes: tuple[ImapMailbox, ...] = ()
+    imap_poll_seconds: int = 60  # without IDLE: how often a mailbox is looked at
+    imap_idle_seconds: int = 300  # one IDLE at most this long (servers drop idle clients after 30 min)
+    imap_timeout: float = 30.0  # seconds: a silent server is given up on after this
 
     @property
     def cookies_secure(self) -> bool:
@@ -138,6 +164,16 @@ class Settings:
             portal_link_days=_read(
                 env.whole_number, "SUPPORTDESK_PORTAL_LINK_DAYS", defaults.portal_link_days, validate=_AT_LEAST_1
             ),
+            imap_mailboxes=_imap_mailboxes(env),
+            imap_poll_seconds=_read(
+                env.whole_number, "SUPPORTDESK_IMAP_POLL_SECONDS", defaults.imap_poll_seconds, validate=_AT_LEAST_1
+            ),
+            imap_idle_seconds=_read(
+                env.whole_number, "SUPPORTDESK_IMAP_IDLE_SECONDS", defaults.imap_idle_seconds, validate=_AT_LEAST_1
+            ),
+            imap_timeout=float(
+                _read(env.whole_number, "SUPPORTDESK_IMAP_TIMEOUT", int(defaults.imap_timeout), validate=_AT_LEAST_1)
+            ),
         )
 
 
@@ -209,6 +245,47 @@ class _Reader(Env):
 
     def _get_value(self, env_key: str, default: Any) -> Any:
         return self._mapping.get(env_key, default)
+
+
+def _imap_mailboxes(env: _Reader) -> tuple[ImapMailbox, ...]:
+    """SUPPORTDESK_IMAP_MAILBOXES=support,sales names the mailboxes; each one's SUPPORTDESK_IMAP_<NAME>_HOST,
+    _USER, _PASSWORD or _PASSWORD_FILE, and optionally _PORT, _SECURITY, _FOLDER, _PROCESSED_FOLDER and
+    _UNREADABLE_FOLDER."""
+    names = [name.strip() for name in env.str("SUPPORTDESK_IMAP_MAILBOXES", "").split(",") if name.strip()]
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name):
+            raise ValueError(f"SUPPORTDESK_IMAP_MAILBOXES: {name!r} is not a name (letters, digits, - and _)")
+    if len({name.lower() for name in names}) != len(names):
+        raise ValueError("SUPPORTDESK_IMAP_MAILBOXES names a mailbox twice")
+    return tuple(_imap_mailbox(env, name) for name in names)
+
+
+def _imap_mailbox(env: _Reader, name: str) -> ImapMailbox:
+    prefix = f"SUPPORTDESK_IMAP_{name.upper().replace('-', '_')}_"
+    security = _read(env.choice, prefix + "SECURITY", "tls", validate=_one_of(IMAP_SECURITY))
+    host, user = env.str(prefix + "HOST", "").strip(), env.str(prefix + "USER", "").strip()
+    password, password_file = env.str(prefix + "PASSWORD", ""), env.str(prefix + "PASSWORD_FILE", "").strip()
+    for setting, value in (("HOST", host), ("USER", user)):
+        if not value:
+            raise ValueError(f"{prefix}{setting} is not set (mailbox {name!r} in SUPPORTDESK_IMAP_MAILBOXES)")
+    if bool(password) == bool(password_file):
+        raise ValueError(f"set one of {prefix}PASSWORD and {prefix}PASSWORD_FILE (mailbox {name!r})")
+    if security == "none" and host.lower() not in LOOPBACK_HOSTS:
+        raise ValueError(f"{prefix}SECURITY none sends the password in clear: only allowed to this machine, not {host}")
+    folders = {key: env.str(prefix + key, "").strip() for key in ("FOLDER", "PROCESSED_FOLDER", "UNREADABLE_FOLDER")}
+    defaults = ImapMailbox(name=name, host=host, user=user)
+    return ImapMailbox(
+        name=name,
+        host=host,
+        user=user,
+        port=_read(env.whole_number, prefix + "PORT", IMAP_DEFAULT_PORTS[security], validate=_AT_LEAST_1),
+        security=security,
+        password=password,
+        password_file=Path(password_file) if password_file else None,
+        folder=folders["FOLDER"] or defaults.folder,
+        processed_folder=folders["PROCESSED_FOLDER"] or defaults.processed_folder,
+        unreadable_folder=folders["UNREADABLE_FOLDER"] or defaults.unreadable_folder,
+    )
 
 
 def _read(parse, name: str, default, **kwargs):

@@ -1,4 +1,5 @@
-"""The worker: fires BPMN timers when they fall due, then delivers the outbox.
+"""The worker: fires BPMN timers when they fall due, then delivers the outbox; and takes mail in from the
+team's IMAP mailboxes (``engine/mail/imap.py``, a thread per mailbox).
 
 Any number of workers may share one PostgreSQL store: each leases small batches
 of due jobs (``engine/tickets/jobs.py``), fires each in a transaction of its own, and
@@ -20,7 +21,7 @@ import threading
 from datetime import timedelta
 
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.mail import delivery
+from supportdesk.engine.mail import delivery, imap
 from supportdesk.engine.tickets import commands, jobs
 from supportdesk.engine.working_time.clock import clock
 
@@ -72,11 +73,15 @@ class Worker:
         log.info("worker %s started", self.name)
         if not delivery.delivery_enabled(self.desk.settings):
             log.warning("no SMTP host (SUPPORTDESK_SMTP_HOST): mail stays queued in the outbox")
+        # The team's mailboxes (SUPPORTDESK_IMAP_MAILBOXES): a thread each, waiting on IDLE; they end with the worker.
+        watchers = imap.start_watching(self.desk, self.stopping)
         with jobs.Wakeups(self.desk) as wakeups:
             while not self.stopping.is_set():
                 # Cleared before looking: a job written from here on wakes the nap below.
                 self.desk.jobs_changed.clear()
                 self.desk.jobs_changed.wait(self._pass(wakeups.live))
+        for watcher in watchers:  # let a message being filed finish (its move is redone next time if not)
+            watcher.join(timeout=self.desk.settings.imap_timeout)
         log.info("worker %s stopped", self.name)
 
     def _pass(self, listening: bool) -> float:

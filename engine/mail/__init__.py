@@ -4,8 +4,9 @@ Out: handlers queue mail in the outbox (``engine/tickets/outbox.py``) in their
 command's transaction; ``delivery`` hands it to the SMTP server from the
 worker, with retries, and keeps what happened.
 
-In: ``server`` (an SMTP receiver) and ``ingest`` (.eml files, folders,
-Maildirs) pass each raw message to ``inbound.receive``, which opens a call,
+In: ``server`` (an SMTP receiver), ``ingest`` (.eml files, folders,
+Maildirs) and ``imap`` (the team's own mailboxes, read by the worker) pass each
+raw message to ``inbound.receive``, which opens a call,
 adds the mail to its call (when its sender may write into it, C03), holds it
 for review, keeps an auto-reply unopened, or quarantines it; what it received
 is always kept (``parsing`` reads the message). ``review`` is what advisors
