@@ -10,6 +10,8 @@ import click
 
 from supportdesk.engine.background.worker import Worker
 from supportdesk.engine.oversight import simulation
+from supportdesk.engine.oversight.audit_runs import AuditRunner
+from supportdesk.engine.oversight.forecast import DailyForecasts
 from supportdesk.engine.people import users
 from supportdesk.engine.tickets import commands, queries
 
@@ -45,6 +47,10 @@ def serve(host: str, port: int, demo: bool) -> None:
         fill_demo_store(desk)
     worker = Worker(desk)
     worker.start_in_thread()
+    audits = AuditRunner(desk)  # the auditor's desk's runs, in a thread of their own (timers never wait on them)
+    audits.start_in_thread()
+    forecasts = DailyForecasts(desk)  # the month's SLA forecast once a day, in a thread of its own (issue 22)
+    forecasts.start_in_thread()
     click.echo(f"supportdesk on http://{host}:{port}/ (store: {desk.settings.database_url})")
     # A production WSGI server (waitress: threads, no development-server warning); the worker runs beside it.
     server = waitress.create_server(create_app(desk), host=host, port=port, threads=WEB_THREADS)
@@ -56,9 +62,12 @@ def serve(host: str, port: int, demo: bool) -> None:
     finally:
         server.close()
         worker.stop()
+        audits.stop()
+        forecasts.stop()
 
 
 WEB_THREADS = 8
+AUDIT_GIVE_BACK_SECONDS = 30  # how long a stopping worker waits for its audit run to go back to the queue
 
 
 def _interrupt(_signum, _frame):
@@ -129,4 +138,11 @@ def worker(once: bool, lease: int) -> None:
     click.echo(f"worker {worker.name} on {desk.db.shown_url}", err=True)
     if desk.db.is_sqlite:  # correct with two, but they would only queue for SQLite's one writer
         click.echo("on SQLite run one worker only (`supportdesk serve` runs its own)", err=True)
+    audits = AuditRunner(desk, name=worker.name)  # the auditor's desk's runs, beside the timers, never before them
+    audit_thread = audits.start_in_thread()
+    forecasts = DailyForecasts(desk)  # the month's SLA forecast once a day (issue 22), never before a timer
+    forecasts.start_in_thread()
     worker.run_forever()
+    forecasts.stop()
+    audits.stop()  # a run under way goes back to the queue at its next progress write, for another worker
+    audit_thread.join(timeout=AUDIT_GIVE_BACK_SECONDS)

@@ -63,6 +63,8 @@ class SlaPolicy:
     goals: dict[str, float] = field(default_factory=lambda: {FIRST_RESPONSE: 0.85, RESOLUTION: 0.95})
     # C14: a running clock is "at risk" once this share or less of its target's working time is left.
     at_risk_share: float = 0.25
+    # C31 foresight (issue 22): the manager is warned once the chance of missing a goal this period passes this.
+    forecast_warning: float = 0.5
 
     @classmethod
     def default(cls) -> SlaPolicy:
@@ -99,6 +101,7 @@ class SlaPolicy:
             resolution={p: Target.parse(t, f"resolution.targets.{p}") for p, t in targets.items()},
             goals={FIRST_RESPONSE: _goal(first, "first_response"), RESOLUTION: _goal(resolution, "resolution")},
             at_risk_share=_at_risk_share(data.get("at_risk") or {}),
+            forecast_warning=_forecast_warning(data.get("forecast") or {}),
         )
 
 
@@ -114,3 +117,10 @@ def _at_risk_share(section: dict[str, Any]) -> float:
     if not isinstance(share, int | float) or isinstance(share, bool) or not 0 <= share < 1:
         raise PolicyError(f"at_risk.share: {share!r} must be a share from 0 up to (not including) 1, e.g. 0.25")
     return float(share)
+
+
+def _forecast_warning(section: dict[str, Any]) -> float:
+    threshold = section.get("warn_above", SlaPolicy.forecast_warning)
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or not 0 < threshold < 1:
+        raise PolicyError(f"forecast.warn_above: {threshold!r} must be a chance strictly between 0 and 1, e.g. 0.5")
+    return float(threshold)

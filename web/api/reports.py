@@ -5,12 +5,12 @@ with the same figures and names."""
 from __future__ import annotations
 
 from supportdesk.engine import bounds
-from supportdesk.engine.oversight import reports
+from supportdesk.engine.oversight import forecast, reports
 
 from .. import current_desk
 from ..reports import REPORT_READERS
-from . import schemas
-from .auth import guarded
+from . import forecast_schemas, schemas
+from .auth import api_user, guarded
 from .base import ApiBlueprint
 
 blp = ApiBlueprint("Reports", __name__, description="The SLA report (C31)")
@@ -29,6 +29,26 @@ def sla_report(query: dict):
     period, start, end = bounds.report_range(query.get("period"), query.get("start"), query.get("end"))
     report = reports.sla_report(current_desk(), period=period, start=start, end=end)
     return as_dict(report)
+
+
+@blp.route("/reports/forecast")
+@guarded(blp, *REPORT_READERS, errors=(400,))
+@blp.arguments(forecast_schemas.ForecastQuery, location="query")
+@blp.response(200, forecast_schemas.Forecast)
+def sla_forecast(query: dict):
+    """This period's SLA attainment forecast (C31)
+
+    Median and 80 % interval of the first response and resolution attainment per priority for the month
+    (or week) under way, the chance of missing each goal, the calls likely to breach, and the smallest
+    lever that would bring a missed median back to its goal. The newest forecast made today, or (none
+    yet, or `fresh`) one made now and stored. Customer services managers, auditors and admin.
+    """
+    period, _ = forecast.check_request(query.get("period"), None)
+    desk = current_desk()
+    made = None if query.get("fresh") else forecast.made_today(desk, period)
+    if made is None:
+        made = forecast.make_forecast(desk, period=period, made_by=f"api:{api_user().username}")
+    return made.as_data()
 
 
 def as_dict(report: reports.SlaReport) -> dict:
