@@ -22,12 +22,26 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import forecast_item
+import load as load_test
 import measures
 from measures import FULL, QUICK, Result
 
 from supportdesk.engine.working_time.clock import clock
 
-ITEMS = {1: "lifecycle", 2: "history", 3: "store", 4: "timers", 5: "scale-out", 6: "replay", 7: "memory"}
+ITEMS = {
+    1: "lifecycle",
+    2: "history",
+    3: "store",
+    4: "timers",
+    5: "scale-out",
+    6: "replay",
+    7: "memory",
+    8: "search",
+    9: "load (PostgreSQL, gunicorn, workers, locust)",
+    10: "concurrency (PostgreSQL, 1-8 clients)",
+    11: "forecast backtest",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(measures.replay_rate(lifecycle, lifecycle_desk, sizes))
                 elif item == 7:
                     results.append(measures.memory(sizes, folder))
+                elif item == 8:
+                    results.extend(measures.search_scale(sizes, folder))
+                elif item == 11:
+                    results.extend(forecast_item.forecast_backtest_figures(args.quick, folder))
+                elif item == 9 or (item == 10 and 9 not in wanted):  # one production set-up for both
+                    loads = load_test.QUICK if args.quick else load_test.FULL
+                    results.extend(load_test.run(loads, folder / "load", tuple(n for n in (9, 10) if n in wanted)))
             except Exception as exc:  # one failed measurement must not lose the others (it is logged)
                 log.exception("item %s failed", item)
                 failed[item] = f"{exc.__class__.__name__}: {exc}"
