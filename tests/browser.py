@@ -73,6 +73,21 @@ def chromium_page():
             browser.close()
 
 
+def sign_in(page, url: str, username: str, landing: str | None = None) -> None:
+    """Sign ``username`` in (the demo password) and wait for their landing page: ``landing`` (a path),
+    or whichever page their role lands on."""
+    from web_client import PASSWORD
+
+    page.goto(f"{url}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if landing is None:
+        page.wait_for_url(lambda address: not address.startswith(f"{url}/login"))
+    else:
+        page.wait_for_url(f"{url}{landing}")
+
+
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"

@@ -6,7 +6,7 @@ Screenshots of the pages land in tests/artifacts/ (not committed).
 from __future__ import annotations
 
 import pytest
-from browser import chromium_page, require_chromium, screenshot, serving
+from browser import chromium_page, require_chromium, screenshot, serving, sign_in
 
 from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.engine.tickets import queries
@@ -28,14 +28,6 @@ def site(desk):
         page.on("console", lambda message: console.append(message.text))
         yield url, page
         assert [text for text in console if "Content Security Policy" in text] == []
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda address: not address.startswith(f"{url}/login"))  # each role's landing page
 
 
 def sign_out(page) -> None:

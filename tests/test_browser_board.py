@@ -8,7 +8,7 @@ auditor-replay.png, auditor-run.png."""
 from __future__ import annotations
 
 import pytest
-from browser import chromium_page, require_chromium, screenshot, serving
+from browser import chromium_page, require_chromium, screenshot, serving, sign_in
 from test_board import build_desk
 
 from supportdesk.engine.oversight.audit_runs import AuditRunner
@@ -33,14 +33,6 @@ def site(desk):
         page.on("console", lambda message: console.append(message.text))
         yield url, page
         assert [text for text in console if "Content Security Policy" in text] == []
-
-
-def sign_in(page, url: str, username: str, landing: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}{landing}")
 
 
 def test_C14_C31_the_manager_lands_on_the_board_and_its_figures_open_the_calls_behind_them(site, desk, frozen_clock):

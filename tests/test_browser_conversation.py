@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from browser import chromium_page, require_chromium, screenshot, serving
+from browser import chromium_page, require_chromium, screenshot, serving, sign_in
 from test_mail_delivery import Sink, free_port, sending_to
 
 from supportdesk.engine.background.worker import Worker
@@ -39,14 +39,6 @@ def first_response(desk, reference) -> SlaClock:
     with desk.db.reading() as session:
         ticket = find_ticket(session, reference)
         return session.query(SlaClock).filter_by(ticket_id=ticket.id, metric="first_response").one()
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/tasks")
 
 
 def test_C12_C25_an_advisor_and_a_customer_talk_on_the_call_in_a_browser(desk, sink, frozen_clock, tmp_path):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from browser import ARTIFACTS, chromium_page, require_chromium, screenshot, serving
+from browser import ARTIFACTS, chromium_page, require_chromium, screenshot, serving, sign_in
 
 from supportdesk.engine.people import users
 from supportdesk.engine.people.users import ensure_demo_users
@@ -61,14 +61,6 @@ def site(desk):
         page.on("pageerror", lambda error: problems.append(str(error)))
         yield url, page
         assert problems == []  # a Content-Security-Policy violation is a console error too
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/tasks")
 
 
 def picture(locator, name: str) -> Path:

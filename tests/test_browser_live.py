@@ -8,7 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot, serving
+from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot, serving, sign_in
 
 from supportdesk.engine.people import users
 from supportdesk.engine.people.users import ensure_demo_users
@@ -43,14 +43,6 @@ def browsers(count: int):
         finally:
             browser.close()
     assert [text for text in console if "Content Security Policy" in text] == []
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/tasks")
 
 
 def mark_unreloaded(page) -> None:

@@ -10,7 +10,7 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot, serving
+from browser import CHROMIUM, CHROMIUM_ARGS, require_chromium, screenshot, serving, sign_in
 
 from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.web import create_app
@@ -48,14 +48,6 @@ def site(desk):
     ensure_demo_users(desk, password=PASSWORD)
     with serving(create_app(desk)) as url, phone() as page:
         yield url, page
-
-
-def sign_in(page, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{url}/tasks")
 
 
 def within_the_screen(box: dict) -> bool:
