@@ -624,8 +624,10 @@ def _morning_result(outcome: dict, sizes: LoadSizes, load: float):
     ratios = page_ratios(single, mix)
     errors = sum(endpoint["errors"] for endpoint in mix.values()) + sum(e["errors"] for e in single.values())
     wrong = {key: found.get(key, 0) for key in WRONG}
-    worst = max(ratios.values(), default=0.0)
-    met = errors == 0 and not any(wrong.values()) and worst <= 5
+    worst_page = max(ratios, key=ratios.__getitem__, default=None)
+    worst = ratios[worst_page] if worst_page else 0.0
+    # Nothing measured or nothing checked is not a pass.
+    met = bool(ratios) and found.get("checked", 0) > 0 and errors == 0 and not any(wrong.values()) and worst <= 5
     details = {
         "users": sizes.users,
         "mix_seconds": sizes.mix_seconds,
@@ -633,6 +635,7 @@ def _morning_result(outcome: dict, sizes: LoadSizes, load: float):
         "commands_acknowledged_in_mix": outcome["mix_commands"],
         "commands_per_second_in_mix": outcome["mix_commands"] / outcome["mix_wall"],
         **{f"found_{key}": value for key, value in found.items()},
+        "worst_page": worst_page,
         "p95_ratio_by_page": {name: round(r, 2) for name, r in ratios.items()},
         "mix": mix,
         "single_user": single,
@@ -641,8 +644,8 @@ def _morning_result(outcome: dict, sizes: LoadSizes, load: float):
     return Result(
         "morning_load",
         f"9. Load: worst page p95, {sizes.users} users vs 1",
-        max((mix[n]["p95_ms"] for n in ratios), default=0.0),
-        max((single[n]["p95_ms"] for n in ratios), default=0.0),
+        mix[worst_page]["p95_ms"] if worst_page else 0.0,
+        max(single[worst_page]["p95_ms"], 1.0) if worst_page else 0.0,
         worst,
         "<= 5 per page; 0 errors, 0 lost/doubled",
         met,
