@@ -15,15 +15,18 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from browser import chromium_page, require_chromium, serving
 
 from supportdesk.engine.desk import Desk
+from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import Base
 from supportdesk.engine.tickets import commands
 from supportdesk.engine.working_time.clock import clock
 from supportdesk.handlers import REGISTRY
+from supportdesk.web import create_app
 
-from web_client import desk_app, use_quick_password_hashes
+from web_client import PASSWORD, desk_app, use_quick_password_hashes
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
@@ -191,3 +194,18 @@ def any_store_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'desk.sqlite'}"
     return request.getfixturevalue("postgres_url")
+
+
+# --- a browser on the desk (tests/browser.py) -------------------------------------------------------
+
+
+@pytest.fixture
+def site(desk):
+    """The desk in a browser; any Content-Security-Policy violation fails the test."""
+    require_chromium()
+    ensure_demo_users(desk, password=PASSWORD)
+    with serving(create_app(desk)) as url, chromium_page() as page:
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
+        yield url, page
+        assert [text for text in console if "Content Security Policy" in text] == []

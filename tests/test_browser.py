@@ -6,28 +6,13 @@ Screenshots of the pages land in tests/artifacts/ (not committed).
 from __future__ import annotations
 
 import pytest
-from browser import chromium_page, require_chromium, screenshot, serving, sign_in
+from browser import screenshot, sign_in
 
-from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.engine.tickets import queries
-from supportdesk.web import create_app
 
 from helpers import open_task
-from web_client import PASSWORD
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def site(desk):
-    """The desk in a browser; any Content-Security-Policy violation fails the test."""
-    require_chromium()
-    ensure_demo_users(desk, password=PASSWORD)
-    with serving(create_app(desk)) as url, chromium_page() as page:
-        console: list[str] = []
-        page.on("console", lambda message: console.append(message.text))
-        yield url, page
-        assert [text for text in console if "Content Security Policy" in text] == []
 
 
 def sign_out(page) -> None:

@@ -8,31 +8,16 @@ auditor-replay.png, auditor-run.png."""
 from __future__ import annotations
 
 import pytest
-from browser import chromium_page, require_chromium, screenshot, serving, sign_in
+from browser import screenshot, sign_in
 from test_board import build_desk
 
 from supportdesk.engine.oversight.audit_runs import AuditRunner
-from supportdesk.engine.people.users import ensure_demo_users
 from supportdesk.engine.store.models import HistoryEvent
 from supportdesk.engine.tickets.instances import find_ticket
-from supportdesk.web import create_app
 
 from helpers import log_and_triage
-from web_client import PASSWORD
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def site(desk):
-    """The desk in a browser; any Content-Security-Policy violation fails the test."""
-    require_chromium()
-    ensure_demo_users(desk, password=PASSWORD)
-    with serving(create_app(desk)) as url, chromium_page() as page:
-        console: list[str] = []
-        page.on("console", lambda message: console.append(message.text))
-        yield url, page
-        assert [text for text in console if "Content Security Policy" in text] == []
 
 
 def test_C14_C31_the_manager_lands_on_the_board_and_its_figures_open_the_calls_behind_them(site, desk, frozen_clock):
