@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from supportdesk.cli import main
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.oversight import forecast, forecast_backtest, forecast_model, simulation
+from supportdesk.engine.oversight import forecast, forecast_backtest, forecast_diagrams, forecast_model, simulation
 from supportdesk.engine.oversight.reports import MONTH, WEEK
 from supportdesk.engine.people import users
 from supportdesk.engine.store.models import OutboxMail, SlaForecast, SlaForecastWarning
@@ -90,7 +90,7 @@ def test_C31_backtest_the_80_percent_interval_holds_the_weeks_actual_attainment_
         calls_per_week=25,
         weeks_of_history=3,
         forecast_after=tuple(timedelta(days=day, hours=11) for day in range(4)),
-        runs=200,
+        runs=10,
     )
     clock.use_system_time()
     assert len(result.comparisons) >= 30  # 2 seeds x 4 forecasts x the lines with an outcome
@@ -113,7 +113,7 @@ def surge(module_store_url):
     has answered by 15:00."""
     desk = with_history(module_store_url, "surge", until=SURGE_AT, behaviour=HEALTHY)
     add_manager(desk)
-    before, _ = forecast.compute(desk, period=WEEK, runs=200, seed=3, levers=False)
+    before, _ = forecast.compute(desk, period=WEEK, runs=10, seed=3, levers=False)
     for _ in range(14):
         reference = log_call(desk, "alice", replace(SURGE, campaign_at=clock.now() + timedelta(hours=20)))
         do(desk, reference, "Confirm priority", {})
@@ -128,12 +128,12 @@ def test_C31_C06_a_surge_of_high_calls_makes_the_forecast_warn_the_manager_once(
     services manager gets one mail with the forecast and its drivers; a second forecast warns no one again."""
     assert surge.before.line(RESOLUTION, "High").chance_of_miss <= 0.5  # before the surge: no warning due
     desk = surge.desk
-    first = forecast.make_forecast(desk, period=WEEK, runs=200, seed=3, made_by="test")
+    first = forecast.make_forecast(desk, period=WEEK, runs=10, seed=3, made_by="test")
     high = first.line(RESOLUTION, "High")
     assert high.chance_of_miss is not None
     assert high.chance_of_miss > 0.5
     assert "Resolution (High)" in first.warned
-    second = forecast.make_forecast(desk, period=WEEK, runs=200, seed=4, made_by="test")
+    second = forecast.make_forecast(desk, period=WEEK, runs=10, seed=4, made_by="test")
     assert second.warned == ()
     with desk.db.reading() as session:
         mails = session.scalars(select(OutboxMail).where(OutboxMail.template == "sla_forecast_warning")).all()
@@ -144,7 +144,7 @@ def test_C31_C06_a_surge_of_high_calls_makes_the_forecast_warn_the_manager_once(
     assert high_mails[0].to_address == "carl@desk.example"
     assert "likely to miss its 95% goal in the week of 19 Oct 2026" in high_mails[0].subject
     body = high_mails[0].body_text
-    assert f"Forecast {first.id} (200 runs, seed 3) is kept with its inputs." in body
+    assert f"Forecast {first.id} (10 runs, seed 3) is kept with its inputs." in body
     assert "80 % interval" in body
     assert "priority: High" in body
     assert "of the calls open now" in body
@@ -169,11 +169,11 @@ def test_C31_a_stored_forecast_keeps_what_it_knew(surge):
 
 def test_the_forecast_command_prints_the_goals_with_their_interval_and_json(surge):
     env = {"SUPPORTDESK_DATABASE_URL": str(surge.desk.settings.database_url)}
-    result = CliRunner().invoke(main, ["forecast", "--period", "week", "--runs", "50", "--seed", "2"], env=env)
+    result = CliRunner().invoke(main, ["forecast", "--period", "week", "--runs", "6", "--seed", "2"], env=env)
     assert result.exit_code == 0, result.output
     assert "Resolution (High)" in result.output
     assert "80 % interval" in result.output
-    shown = CliRunner().invoke(main, ["forecast", "--period", "week", "--runs", "50", "--format", "json"], env=env)
+    shown = CliRunner().invoke(main, ["forecast", "--period", "week", "--runs", "6", "--format", "json"], env=env)
     assert json.loads(shown.output)["period"] == "week"
     bad = CliRunner().invoke(main, ["forecast", "--runs", "0"], env=env)
     assert bad.exit_code != 0
@@ -197,7 +197,7 @@ def test_C31_C12_the_suggested_lever_applied_in_the_simulation_brings_first_resp
     """A first line slow to answer: the forecast's median first response attainment misses the 85 % goal, and
     the lever it names, played through the real diagrams over the same week and seed, meets it."""
     desk = with_history(module_store_url, "slow", until=WEEK_START, behaviour=SLOW_FIRST_LINE)
-    made, _ = forecast.compute(desk, period=WEEK, runs=200, seed=1, as_of=WEEK_START)
+    made, _ = forecast.compute(desk, period=WEEK, runs=10, seed=1, as_of=WEEK_START)
     first = made.line(FIRST_RESPONSE, "All")
     assert first.misses_goal
     assert first.lever is not None
@@ -211,7 +211,7 @@ def test_C31_C12_the_suggested_lever_applied_in_the_simulation_brings_first_resp
         played.close()
         return summary.first_response.share or 0.0
 
-    changed = forecast_backtest.behaviour_with(lever, SLOW_FIRST_LINE, hours_a_day=9.5)
+    changed = forecast_diagrams.behaviour_with(lever, SLOW_FIRST_LINE, hours_a_day=9.5)
     before, after = week_played("as-is", SLOW_FIRST_LINE), week_played("lever", changed)
     clock.use_system_time()
     assert before < 0.85 <= after, (before, after, lever)
@@ -311,16 +311,17 @@ def test_C31_the_board_shows_the_months_forecast_against_the_goals_and_day_by_da
     assert "No forecast yet this month" in client.get("/board").get_data(as_text=True)
     log_call(desk)  # a call nobody answers: its first response breaches
     frozen_clock.set(frozen_clock.now() + timedelta(hours=2))
-    forecast.make_forecast(desk, runs=50, seed=1, made_by="test")
+    forecast.make_forecast(desk, runs=5, seed=1, made_by="test")
     frozen_clock.set(frozen_clock.now() + timedelta(days=1))
-    newest = forecast.make_forecast(desk, runs=50, seed=2, made_by="test")
+    newest = forecast.make_forecast(desk, runs=5, seed=2, made_by="test")
     page = client.get("/board").get_data(as_text=True)
     assert 'data-section="forecast"' in page
     assert "Forecast for this month" in page
     first = newest.line(FIRST_RESPONSE, "All")
-    assert first.median == 0.0  # its one call breached, and nothing else is known
+    # Its one call breached; the calls still to come are drawn from a history of one call: a wide interval.
+    assert first.median is not None and first.median < 0.85
     assert 'data-forecast="first_response/All" class="alarm"' in page
-    assert "0.0 %" in page
+    assert f"{first.median * 100:.1f} %" in page
     assert "85.0 %" in page
     assert 'data-table="forecast-days"' in page
     assert "23 Nov" in page

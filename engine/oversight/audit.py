@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from supportdesk.engine.conversation import commands as conversation
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.process.deployment import deploy_files
+from supportdesk.engine.process.deployment import active_version, deploy_files
 from supportdesk.engine.process.spiff import HandlerRegistry
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import (
@@ -345,6 +345,50 @@ class Replayer:
             scratch.close()
             raise
         return scratch
+
+
+def carry_into(desk: Desk, scratch: Desk, reference: str, until: datetime) -> None:
+    """Give ``reference``'s recorded inputs dated up to ``until`` again on ``scratch``, a store that holds
+    other tickets too: the ticket there is as it stood at ``until`` (the forecast plays on from there). The
+    ticket's diagram version is deployed there if it is not yet (carry tickets in the order of their versions:
+    a call starts on the latest deployed). Raises ``LookupError`` for a ticket migrated between versions or
+    started on an older version than the scratch store's latest, and whatever the engine raises when an input
+    cannot be given again."""
+    stored = _stored(desk, reference)
+    if stored.migrated_to:
+        raise LookupError(f"{reference} was migrated between diagram versions")
+    with clock.at(stored.events[0]["at"]):
+        _deploy_numbered(scratch, stored.version_files, stored.version_number)
+    with scratch.db.reading() as session:
+        if active_version(session).number != stored.version_number:
+            raise LookupError(f"{reference} started on version {stored.version_number}, older than the latest")
+    _hand_out_next(scratch, reference)
+    for event in stored.events:
+        if event["at"] > until:
+            break
+        if event["kind"] in INPUTS:
+            with clock.at(event["at"]):
+                _give(scratch, stored, reference, event, catch_up=False)
+
+
+def deploy_active_version(desk: Desk, scratch: Desk, at: datetime) -> None:
+    """Deploy ``desk``'s active diagram version on ``scratch`` under its number, if it is not there yet."""
+    with desk.db.reading() as session:
+        version = active_version(session)
+        files, number = {f.name: f.content for f in version.files}, version.number
+    with clock.at(at):
+        _deploy_numbered(scratch, files, number)
+
+
+def _hand_out_next(scratch: Desk, reference: str) -> None:
+    """Make ``scratch`` hand out ``reference`` next (its counter one before), whatever it handed out before."""
+    prefix, year, number = reference.split("-")
+    with scratch.db.transaction() as session:
+        counter = session.get(ReferenceCounter, (prefix, int(year)))
+        if counter is None:
+            session.add(ReferenceCounter(prefix=prefix, year=int(year), last_number=int(number) - 1))
+        else:
+            counter.last_number = int(number) - 1
 
 
 # --- what is stored -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import html
 import json
 import logging
 import threading
+import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.errors import InvalidInput
+from supportdesk.engine.oversight import forecast_diagrams, forecast_learning
 from supportdesk.engine.oversight import forecast_model as model
 from supportdesk.engine.oversight.forecast_history import ALL, History, read_history
 from supportdesk.engine.oversight.reports import MONTH, PERIODS, london_midnight, periods_between
@@ -41,10 +43,15 @@ from supportdesk.engine.working_time.sla_policy import FIRST_RESPONSE
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RUNS = 200
-MAX_RUNS = 5000
-LEVER_RUNS = 100  # the levers are compared on the same draws, fewer of them
-METHOD = "Monte Carlo over a model of the working time still to go, learned from the history (bootstrap)"
+DEFAULT_RUNS = 40
+MAX_RUNS = 1000
+DEFAULT_SECONDS = 600.0  # the runs stop when this is spent (never below forecast_diagrams.MIN_RUNS)
+LEVER_RUNS = 100  # the model's runs per lever step, to find the step worth playing on the diagrams
+LEVER_STEPS_PLAYED = 3  # steps of a ladder played on the diagrams, from the model's choice up
+METHOD = (
+    "Monte Carlo on the real diagrams: the open calls carried onto scratch stores as they stand, new calls "
+    "and the people's working time drawn from the history (bootstrap), played by the simulator"
+)
 MANAGER = "customer_services_manager"
 FIRST_LOOK = timedelta(minutes=2)  # after a worker starts: its first timers come first
 CHECK_EVERY = timedelta(minutes=15)
@@ -66,7 +73,7 @@ class LineForecast:
     breaches_by_tier: dict[str, float]  # mean per run, of the calls open now, by the tier working them
     met_so_far: int
     breached_so_far: int
-    lever: dict | None = None  # the smallest lever that brings the median back to the goal
+    lever: dict | None = None  # the smallest lever that brings the median back to the goal, played on the diagrams
 
     @property
     def label(self) -> str:
@@ -97,6 +104,7 @@ class Forecast:
     id: int | None = None
     made_by: str = ""
     warned: tuple[str, ...] = field(default=())  # labels of the lines warned about by this forecast
+    notes: tuple[str, ...] = field(default=())  # what the runs could not do as asked (carried calls, time)
 
     def line(self, metric: str, line: str) -> LineForecast:
         return next(f for f in self.lines if f.metric == metric and f.line == line)
@@ -105,6 +113,7 @@ class Forecast:
         """Its fields as plain data (moments and dates as they are), each line with its label."""
         found = asdict(self)
         found["short_history"], found["warned"] = list(self.short_history), list(self.warned)
+        found["notes"] = list(self.notes)
         for line, shown in zip(found["lines"], self.lines, strict=True):
             line["label"], line["chance_of_miss_above_threshold"] = shown.label, _above(shown, self.threshold)
         return found
@@ -142,38 +151,57 @@ def compute(
     seed: int | None = None,
     as_of: datetime | None = None,
     levers: bool = True,
+    seconds: float | None = DEFAULT_SECONDS,
 ) -> tuple[Forecast, History]:
     """The forecast of the period holding ``as_of`` (default: the clock's now), from the store as it stood
-    then; nothing is written. The seed defaults to the London date, so a day's forecasts agree."""
+    then; nothing is written. Up to ``runs`` runs on the real diagrams, fewer when ``seconds`` run out. The
+    seed defaults to the London date, so a day's forecasts agree."""
     period, runs = check_request(period, runs)
     as_of = (as_of or clock.now()).astimezone(UTC)
     today = local(as_of).date()
     (shown,) = periods_between(period, today, today)
-    end = london_midnight(shown.last_day + timedelta(days=1))
+    start, end = london_midnight(shown.first_day), london_midnight(shown.last_day + timedelta(days=1))
     seed = int(today.strftime("%Y%m%d")) if seed is None else seed
-    history = read_history(desk, as_of, london_midnight(shown.first_day))
-    span = model.horizon(desk.calendar, as_of, end)
+    deadline = time.monotonic() + seconds if seconds else None
+    history = read_history(desk, as_of, start)
+    learned = forecast_learning.learn(desk, history.window_start, as_of)
     goals = dict(desk.sla_policy.goals)
     wanted = model.lines_of(history, goals, tuple(desk.sla_policy.resolution))
-    played = model.play(history, span, goals, wanted, runs=runs, seed=seed)
-    fixes = _levers(history, span, goals, wanted, played, seed) if levers else {}
-    lines = tuple(_line(played[key], history, fixes.get(key)) for key in wanted)
+    with forecast_diagrams.PeriodPlay(desk, history, learned, period_start=start, end=end) as play:
+        tallies = play.play(runs=runs, seed=seed, deadline=deadline)
+        played = model.line_runs(tallies, goals, wanted)
+        fixes = _levers(history, play, goals, wanted, played, seed, len(tallies)) if levers else {}
+        notes = _notes(play, runs, len(tallies))
     forecast = Forecast(
         made_at=as_of,
         period=period,
         first_day=shown.first_day,
         last_day=shown.last_day,
-        runs=runs,
+        runs=len(tallies),
         seed=seed,
         method=METHOD,
         threshold=desk.sla_policy.forecast_warning,
-        short_history=tuple(model.is_short(history)),
-        lines=lines,
+        short_history=(*model.is_short(history), *learned.short),
+        lines=tuple(_line(played[key], history, fixes.get(key)) for key in wanted),
+        notes=notes,
     )
     return forecast, history
 
 
-def _line(runs: model.LineRuns, history: History, lever: model.Lever | None) -> LineForecast:
+def _notes(play: forecast_diagrams.PeriodPlay, asked: int, made: int) -> tuple[str, ...]:
+    notes = []
+    if made < asked:
+        notes.append(f"{made} of the {asked} runs asked for were made in the time allowed")
+    if play.not_carried:
+        notes.append(
+            f"{len(play.not_carried)} of {len(play.not_carried) + len(play.carried)} open calls could not be "
+            f"carried onto the diagrams (migrated, or an input refused) and were played by the model: "
+            + ", ".join(play.not_carried[:10])
+        )
+    return tuple(notes)
+
+
+def _line(runs: model.LineRuns, history: History, lever: dict | None) -> LineForecast:
     low, high = runs.interval
     met, breached = _so_far(history, runs.metric, runs.line)
     return LineForecast(
@@ -190,7 +218,7 @@ def _line(runs: model.LineRuns, history: History, lever: model.Lever | None) -> 
         breaches_by_tier={tier: round(n, 2) for tier, n in sorted(runs.breaches_by_tier.items())},
         met_so_far=met,
         breached_so_far=breached,
-        lever=lever.as_dict() if lever else None,
+        lever=lever,
     )
 
 
@@ -204,23 +232,55 @@ def _so_far(history: History, metric: str, line: str) -> tuple[int, int]:
     return sum(history.decided[k][0] for k in keys), sum(history.decided[k][1] for k in keys)
 
 
-def _levers(history, span, goals, wanted, played, seed) -> dict[tuple[str, str], model.Lever]:
-    """Per line whose median misses its goal, the smallest lever step (by its rank on its ladder) that brings
-    it back. Each ladder is climbed from its smallest step, all missed lines at once, on the same draws."""
-    missed = [key for key, runs in played.items() if runs.median is not None and runs.median < runs.goal]
-    best: dict[tuple[str, str], tuple[float, model.Lever]] = {}
+# --- what would fix it ---------------------------------------------------------------------------------
+
+
+def _levers(history, play, goals, wanted, played, seed, runs) -> dict[tuple[str, str], dict]:
+    """Per line whose median misses its goal, the smallest lever that brings it back, played on the diagrams.
+
+    Playing every step of every ladder on the diagrams would cost hundreds of runs; so the learned model
+    (``forecast_model.play``, milliseconds a run) climbs each ladder first and names, per missed line, the
+    smallest step that brings its median back. That step is then played on the diagrams, on the forecast's
+    own draws; when the diagrams do not bring the median back, the next steps of its ladder are played
+    (``LEVER_STEPS_PLAYED`` at most). What is shown is the step the diagrams confirmed, with its median."""
+    missed = [key for key, runs_ in played.items() if runs_.median is not None and runs_.median < runs_.goal]
+    if not missed:
+        return {}
+    chosen = _model_choice(history, play.span, goals, missed, seed)
+    found: dict[tuple[str, str], dict] = {}
+    for key, (ladder, rank) in chosen.items():
+        for lever in ladder[rank : rank + LEVER_STEPS_PLAYED]:
+            median = _median_with(play, lever, goals, key, seed, runs)
+            if median is not None and median >= goals[key[0]]:
+                found[key] = {**lever.as_dict(), "median": median, "runs": runs, "played_on": "diagrams"}
+                break
+    return found
+
+
+def _median_with(play, lever: model.Lever, goals, key, seed: int, runs: int) -> float | None:
+    def changed(behaviour):
+        return forecast_diagrams.behaviour_with(lever, behaviour, play.span.hours_a_day)
+
+    tallies = play.play(runs=runs, seed=seed, lever=changed)
+    return model.line_runs(tallies, goals, [key])[key].median
+
+
+def _model_choice(history, span, goals, missed, seed) -> dict[tuple[str, str], tuple[tuple[model.Lever, ...], int]]:
+    """Per missed line, the ladder and the index of its step that the model finds smallest (by its rank on
+    its ladder). Each ladder is climbed from its smallest step, all missed lines at once, on the same draws."""
+    best: dict[tuple[str, str], tuple[float, tuple[model.Lever, ...], int]] = {}
     for ladder in model.LADDERS:
         waiting = set(missed)
-        for rank, lever in enumerate(ladder, start=1):
+        for index, lever in enumerate(ladder):
             if not waiting:
                 break
             tried = model.play(history, span, goals, sorted(waiting), runs=LEVER_RUNS, seed=seed, lever=lever)
             for key in [k for k in waiting if (tried[k].median or 0.0) >= goals[k[0]]]:
                 waiting.discard(key)
-                size = rank / len(ladder)
+                size = (index + 1) / len(ladder)
                 if key not in best or size < best[key][0]:
-                    best[key] = (size, lever)
-    return {key: lever for key, (_, lever) in best.items()}
+                    best[key] = (size, ladder, index)
+    return {key: (ladder, index) for key, (_, ladder, index) in best.items()}
 
 
 def make_forecast(
@@ -471,4 +531,5 @@ def from_json(text: str) -> Forecast:
         id=data.get("id"),
         made_by=data.get("made_by", ""),
         warned=tuple(data.get("warned", ())),
+        notes=tuple(data.get("notes", ())),
     )

@@ -18,11 +18,11 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from supportdesk.engine.desk import Desk
-from supportdesk.engine.oversight import forecast, forecast_model, reports, simulation
+from supportdesk.engine.oversight import forecast, reports, simulation
 from supportdesk.engine.working_time.clock import clock
 
 
@@ -117,38 +117,3 @@ def _compare(seed: int, made: forecast.Forecast, actual: dict) -> list[Compariso
             continue
         found.append(Comparison(seed, made.made_at, line.metric, line.line, truth, line.median, line.low, line.high))
     return found
-
-
-# --- a lever, as the simulated people would carry it out -------------------------------------------------
-
-# The simulator's tasks by the tier that does them (the lanes of support_call.bpmn).
-TIER_TASKS = {
-    "first_line": ("Confirm priority", "First level response"),
-    "second_line": ("Resolve call (second line)",),
-    "third_line": ("Advise second line", "Resolve call (third line)"),
-}
-
-
-def behaviour_with(lever: forecast_model.Lever, behaviour: simulation.Behaviour, hours_a_day: float):
-    """``behaviour`` changed as the lever says: a tier's pick-up delays shortened as its extra hours would
-    (capacity up by extra/hours), first responses picked up sooner, or fewer calls set Delayed."""
-    if lever.kind == forecast_model.FEWER_DELAYED:
-        return replace(behaviour, delayed=behaviour.delayed * (1 - lever.amount))
-    if lever.kind == forecast_model.FASTER_FIRST_RESPONSE:  # the first response clock runs through both tasks
-        titles, factor = TIER_TASKS["first_line"], 1 - lever.amount
-    else:
-        titles, factor = TIER_TASKS.get(lever.tier or "", ()), hours_a_day / (hours_a_day + lever.amount)
-    pick_up = {
-        title: _scaled(delay, factor) if title in titles else delay for title, delay in behaviour.pick_up.items()
-    }
-    return replace(behaviour, pick_up=pick_up)
-
-
-def _scaled(delay: simulation.Delay, factor: float) -> simulation.Delay:
-    return simulation.Delay(
-        delay.low * factor,
-        delay.mode * factor,
-        delay.high * factor,
-        delay.late_share,
-        (delay.late[0] * factor, delay.late[1] * factor),
-    )

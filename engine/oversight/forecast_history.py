@@ -148,7 +148,7 @@ def read_history(desk: Desk, as_of: datetime, period_start: datetime) -> History
         first = call.clocks.get(FIRST_RESPONSE)
         first_seconds = first[0].elapsed.total_seconds() if first else 0.0
         for metric, (figures, segments) in call.clocks.items():
-            line = ALL if metric == FIRST_RESPONSE else (figures.breached_priority or figures.priority or ALL)
+            line = _line_of(metric, figures)
             outcome = _outcome(figures)
             if call.created_at >= period_start and outcome is not None:
                 decided[(metric, line)][0 if outcome else 1] += 1
@@ -170,6 +170,32 @@ def read_history(desk: Desk, as_of: datetime, period_start: datetime) -> History
         window_calls=len(calls),
         window_days=days,
     )
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A clock with its outcome, as the C31 report counts it."""
+
+    reference: str
+    metric: str
+    line: str
+    met: bool
+
+
+def decided_clocks(desk: Desk, since: datetime, until: datetime) -> list[Decided]:
+    """Every clock of the calls logged from ``since`` that had its outcome by ``until`` (a forecast's run
+    reads its scratch store at the period's end this way)."""
+    found = []
+    for call in _calls(desk, since, until):
+        for metric, (figures, _) in call.clocks.items():
+            outcome = _outcome(figures)
+            if outcome is not None:
+                found.append(Decided(call.reference, metric, _line_of(metric, figures), outcome))
+    return found
+
+
+def _line_of(metric: str, figures: ClockFigures) -> str:
+    return ALL if metric == FIRST_RESPONSE else (figures.breached_priority or figures.priority or ALL)
 
 
 def _outcome(figures: ClockFigures) -> bool | None:

@@ -102,7 +102,7 @@ class Horizon:
 def horizon(calendar: WorkingCalendar, as_of: datetime, end: datetime) -> Horizon:
     slots, moment = [], as_of.astimezone(UTC)
     while moment < end:
-        following = min(_next_half_hour(moment), end)
+        following = min(next_half_hour(moment), end)
         there = local(moment)
         slots.append(
             Slot(
@@ -117,7 +117,7 @@ def horizon(calendar: WorkingCalendar, as_of: datetime, end: datetime) -> Horizo
     return Horizon(tuple(slots), calendar.between(as_of, end).total_seconds(), _hours_a_day(calendar, as_of))
 
 
-def _next_half_hour(moment: datetime) -> datetime:
+def next_half_hour(moment: datetime) -> datetime:
     base = moment.replace(second=0, microsecond=0, minute=0 if moment.minute < 30 else 30)
     return base + SLOT
 
@@ -193,8 +193,16 @@ def play(
     lever: Lever | None = None,
 ) -> dict[tuple[str, str], LineRuns]:
     """``runs`` runs of the rest of the period; per line, what each run ended with."""
-    pools = _Pools(history)
-    per_run: list[_Tally] = [_one_run(history, span, pools, Random(f"{seed}/{run}"), lever) for run in range(runs)]  # noqa: S311
+    pools = Pools(history)
+    per_run: list[Tally] = [_one_run(history, span, pools, Random(f"{seed}/{run}"), lever) for run in range(runs)]  # noqa: S311
+    return line_runs(per_run, goals, lines)
+
+
+def line_runs(
+    per_run: list[Tally], goals: dict[str, float], lines: list[tuple[str, str]]
+) -> dict[tuple[str, str], LineRuns]:
+    """Per line, what each run ended with."""
+    runs = len(per_run)
     found = {}
     for metric, line in lines:
         goal = goals[metric]
@@ -218,7 +226,7 @@ def play(
     return found
 
 
-class _Pools:
+class Pools:
     """The history's decided clocks by metric and starting priority."""
 
     def __init__(self, history: History):
@@ -228,7 +236,7 @@ class _Pools:
         self.by_line = {p: [s for s in history.stories if s.metric == RESOLUTION and s.line == p] for p in PRIORITIES}
 
 
-class _Tally:
+class Tally:
     def __init__(self, history: History):
         self.decided: Counter[tuple[str, str, bool]] = Counter()
         for (metric, line), (met, breached) in history.decided.items():
@@ -267,8 +275,8 @@ class _Tally:
         return found
 
 
-def _one_run(history: History, span: Horizon, pools: _Pools, rng: Random, lever: Lever | None) -> _Tally:
-    tally = _Tally(history)
+def _one_run(history: History, span: Horizon, pools: Pools, rng: Random, lever: Lever | None) -> Tally:
+    tally = Tally(history)
     resample = _Resampler(rng)
     for open_clock in history.open_clocks:
         candidates = (
@@ -280,7 +288,7 @@ def _one_run(history: History, span: Horizon, pools: _Pools, rng: Random, lever:
     weights = [history.arrival_mix[k] for k in kinds]
     for slot in span.slots:
         rate = history.rates.get((slot.weekday, slot.hour), 0.0) * slot.hours * volume
-        for _ in range(_poisson(rng, rate)):
+        for _ in range(poisson(rng, rate)):
             kind = rng.choices(kinds, weights)[0]
             start = slot.working_at + rng.random() * slot.open_seconds
             _play_new(FIRST_RESPONSE, resample(pools.first_response), start, span, rng, lever, tally)
@@ -303,7 +311,13 @@ class _Resampler:
         return self.drawn[key]
 
 
-def _play_open(clock: OpenClock, pool, span: Horizon, rng: Random, lever, tally: _Tally) -> None:
+def play_open(open_clock: OpenClock, pools: Pools, span: Horizon, rng: Random, tally: Tally) -> None:
+    """One open clock played by the model alone (a call the diagrams could not carry: see forecast_diagrams)."""
+    pool = pools.first_response if open_clock.metric == FIRST_RESPONSE else pools.by_line.get(open_clock.line, [])
+    _play_open(open_clock, pool, span, rng, None, tally)
+
+
+def _play_open(clock: OpenClock, pool, span: Horizon, rng: Random, lever, tally: Tally) -> None:
     """An open clock ends as a history clock that had run at least as long (share of its budget) ended."""
     done = clock.counted / clock.budget if clock.budget else 0.0
     longer = [s for s in pool if _base_share(s) > done]
@@ -314,7 +328,7 @@ def _play_open(clock: OpenClock, pool, span: Horizon, rng: Random, lever, tally:
         tally.add(clock.metric, clock.line, share <= 1, clock.tier)
 
 
-def _play_new(metric: str, pool, start: float, span: Horizon, rng: Random, lever, tally: _Tally) -> None:
+def _play_new(metric: str, pool, start: float, span: Horizon, rng: Random, lever, tally: Tally) -> None:
     if not pool:
         return
     story = rng.choice(pool)
@@ -349,7 +363,7 @@ def _share(story: ClockStory, lever: Lever | None, hours_a_day: float) -> float:
     return max(_base_share(story) - (saved / story.budget if story.budget else 0.0), 0.0)
 
 
-def _poisson(rng: Random, rate: float) -> int:
+def poisson(rng: Random, rate: float) -> int:
     """A Poisson draw (Knuth's method: the rates here are a few calls per half hour at most)."""
     if rate <= 0:
         return 0

@@ -21,20 +21,20 @@ change that alters one call's path leaves the other calls' draws alone, so two
 runs with the same seed compare like with like. The same seed on the same
 store state gives the same tickets and the same history.
 
-The simulation drives the process-wide clock: run it when nothing else in the
-process (a web server, a worker thread) is using the clock. The clock is put
-back as it was afterwards.
+The simulation drives the clock of its own thread only (``clock.at`` and
+``clock.move_here``): a worker's timers or a web request in another thread of
+the same process keep their own time, so a forecast can simulate inside the
+worker.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import heapq
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from random import Random
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 # SpiffWorkflow fires a timer strictly after its due moment: this long after.
 TIMER_LAG = timedelta(seconds=1)
 OPEN_TASKS_PAGE = 500
+BEYOND_TRIES = 50
 
 
 # --- how the simulated people behave -------------------------------------------------------------------
@@ -77,7 +78,33 @@ class Delay:
         return timedelta(seconds=round(minutes * 60))
 
 
-def _pick_up_delays() -> dict[str, Delay]:
+@dataclass(frozen=True)
+class Sampled:
+    """A working-time delay drawn from minutes seen (the forecast learns them from the store's history)."""
+
+    minutes: tuple[float, ...]
+
+    def draw(self, rng: Random) -> timedelta:
+        return timedelta(seconds=round(rng.choice(self.minutes) * 60))
+
+
+OVERDUE_PICK_UP = Delay(5, 30, 120)
+
+
+def draw_beyond(delay: Delay | Sampled, rng: Random, elapsed: timedelta) -> timedelta:
+    """A draw of ``delay`` longer than ``elapsed``: how long a task already open that long stays open in
+    all (a task picked up from a store as it stands has waited already). Older than every draw tried: it
+    is taken up within ``OVERDUE_PICK_UP`` more."""
+    if elapsed <= timedelta(0):
+        return delay.draw(rng)
+    for _ in range(BEYOND_TRIES):
+        drawn = delay.draw(rng)
+        if drawn > elapsed:
+            return drawn
+    return elapsed + OVERDUE_PICK_UP.draw(rng)
+
+
+def _pick_up_delays() -> dict[str, Delay | Sampled]:
     """How long after a task opens someone does it, by task title (working minutes)."""
     return {
         "Confirm priority": Delay(1, 3, 12),
@@ -124,17 +151,21 @@ class Behaviour:
     escalation: float = 0.05
     training: float = 0.05
     more_information: float = 0.3  # escalations whose investigation needs more information first
-    pick_up: dict[str, Delay] = field(default_factory=_pick_up_delays)
+    pick_up: dict[str, Delay | Sampled] = field(default_factory=_pick_up_delays)
     other_task: Delay = Delay(30, 120, 480)  # a task title the simulation does not know
     delay_starts: Delay = Delay(10, 45, 120)  # after the first level response
-    delayed_for: Delay = Delay(120, 570, 1140)  # up to two working days
+    delayed_for: Delay | Sampled = Delay(120, 570, 1140)  # up to two working days
     back_to_work: Delay = Delay(10, 30, 120)  # picking a task up again after a Delayed period
     feedback_after: Delay = Delay(30, 300, 1800)
     escalation_after: Delay = Delay(120, 600, 2400)
     training_after: Delay = Delay(5, 15, 60)
 
-    def pick_up_delay(self, title: str) -> Delay:
-        return self.pick_up.get(title, self.other_task)
+    # Learned per priority where the history holds enough of a task (the forecast's): (title, priority) -> delay.
+    pick_up_by_priority: dict[tuple[str, str], Delay | Sampled] = field(default_factory=dict)
+
+    def pick_up_delay(self, title: str, priority: str | None = None) -> Delay | Sampled:
+        found = self.pick_up_by_priority.get((title, priority or ""))
+        return found or self.pick_up.get(title, self.other_task)
 
 
 ADVISORS = {
@@ -515,7 +546,7 @@ def simulate(
         behaviour,
     )
     stories = [draw_story(seed, number, moment, closed, behaviour) for number, (moment, closed) in enumerate(calls)]
-    with _driving_the_clock():
+    with clock.at(start):  # this thread's time only: a worker or web thread beside it keeps its own
         run = _Run(desk, behaviour, end, progress)
         run.play(start, stories)
         return summarise(
@@ -528,17 +559,23 @@ def simulate(
         )
 
 
-@contextlib.contextmanager
-def _driving_the_clock() -> Iterator[None]:
-    """Let the simulation set the clock; afterwards, frozen where it was, or back to system time."""
-    frozen_at = clock.now() if clock.is_frozen else None
-    try:
-        yield
-    finally:
-        if frozen_at is None:
-            clock.use_system_time()
-        else:
-            clock.set(frozen_at)
+def play(
+    desk: Desk,
+    behaviour: Behaviour,
+    end: datetime,
+    stories: list[Story],
+    *,
+    adopted: Sequence[tuple[str, Story]] = (),
+) -> list[str]:
+    """Play ``stories`` (new calls) and the ``adopted`` calls already in the store, by reference, from the
+    clock's now to ``end``, under ``clock.at`` (the run moves this thread's clock only); what the desk refused.
+    An adopted story with ``delayed_until`` set is Delayed since then and resumes after a drawn period."""
+    run = _Run(desk, behaviour, end, None)
+    start = clock.now()
+    for reference, story in adopted:
+        run.adopt(reference, story)
+    run.play(start, stories)
+    return run.refused
 
 
 def arrivals(
@@ -589,9 +626,25 @@ class _Run:
         """``action`` after a working-time delay drawn from ``story``'s randomness."""
         self.at(self.calendar.add(clock.now(), delay.draw(story.rng)), action, *args)
 
+    def adopt(self, reference: str, story: Story) -> None:
+        """Play on a call already in the store (the forecast's scratch store holds the open calls as they
+        stand): its open tasks are picked up as if they had waited already; a Delayed call resumes after a
+        draw of the Delayed period longer than it has been Delayed (``story.delayed_until`` set by the caller
+        to when it went Delayed). Call before ``play``, with the clock at the start."""
+        story.reference = reference
+        self.stories[reference] = story
+        if story.delay is not None and story.delayed_until is not None:
+            waited = self.calendar.between(story.delayed_until, clock.now())
+            story.delayed_until = self.calendar.add(
+                story.delayed_until, draw_beyond(self.behaviour.delayed_for, story.rng, waited)
+            )
+            self.at(story.delayed_until, self._resume, story)
+
     def play(self, start: datetime, stories: list[Story]) -> None:
-        clock.set(start)
+        """Play ``stories`` from ``start`` to the end, under ``clock.at`` (the run moves this thread's clock)."""
+        clock.move_here(start)
         self.total = len(stories)
+        self._notice_new_tasks()  # the adopted calls' open tasks
         for story in stories:
             self.at(story.arrives, self._log_call, story)
         while self.queue and self.queue[0][0] <= self.end:
@@ -607,11 +660,11 @@ class _Run:
         """Fire each timer due before ``moment`` just after its own due moment (never moving the
         clock back: a job that was due earlier fires now), then stop at ``moment``."""
         while (due := self._next_timer_due()) is not None and due < moment:
-            clock.set(max(clock.now(), min(due + TIMER_LAG, moment)))
+            clock.move_here(max(clock.now(), min(due + TIMER_LAG, moment)))
             if not self._fire_due_timers():
                 break  # a job that cannot fire yet (it is kept, and retried, by the worker)
             self._notice_new_tasks()
-        clock.set(moment)
+        clock.move_here(moment)
         self._fire_due_timers()
 
     def _fire_due_timers(self) -> int:
@@ -635,8 +688,9 @@ class _Run:
         for row in sorted(new, key=lambda row: (row.created_at, row.reference, row.title)):
             self.seen_tasks.add(row.task_id)
             story = self.stories[row.reference]
-            delay = self.behaviour.pick_up_delay(row.title).draw(story.rng)
-            self.at(self.calendar.add(row.created_at, delay), self._pick_up, row)
+            delay = self.behaviour.pick_up_delay(row.title, row.priority)
+            waited = self.calendar.between(row.created_at, clock.now())
+            self.at(self.calendar.add(row.created_at, draw_beyond(delay, story.rng, waited)), self._pick_up, row)
 
     def _open_tasks(self) -> list[queries.TaskRow]:
         rows: list[queries.TaskRow] = []

@@ -78,6 +78,13 @@ class Clock:
         finally:
             _override.reset(token)
 
+    def move_here(self, moment: datetime) -> None:
+        """Move the moment of this thread's ``at`` block: a simulation drives its own time this way, and the
+        clock of every other thread (a worker's timers, a web request) is left alone."""
+        if _override.get() is None:
+            raise RuntimeError("clock.move_here is for a block under clock.at")
+        _override.set(_require_aware(moment))
+
 
 clock = Clock()
 

@@ -1,0 +1,310 @@
+"""The forecast's runs on the real diagrams: the rest of the period played by the simulator on scratch stores.
+
+``PeriodPlay`` makes one scratch SQLite store (``template``) holding the period's open calls as they stood at
+``as_of``: each call's recorded inputs dated up to then given again through the engine's commands
+(``audit.carry_into``), so its tasks, timers and SLA clocks are where they were. Each run then:
+
+1. copies the template into the run's own store (a file copy: the runs never see each other);
+2. draws its people from the history (``forecast_learning.Learned.behaviour``: a bootstrap of the working
+   time each task stays open and of each path's chance), and its new calls, Poisson in each half hour at
+   the history's rate for that weekday and hour (the volume itself drawn from its Gamma posterior), each a
+   call of the window drawn at random;
+3. lets the simulator play the open calls on and the new calls through the real diagrams to the period's
+   end, on its own thread's clock (``simulation.play``), firing timers as a worker would;
+4. reads which clocks were decided by the end, met or breached, as the C31 report counts them.
+
+A call the diagrams cannot carry (migrated between versions, or an input the scratch store refuses) is
+not lost: its open clocks are played by the learned model (``forecast_model.play_open``) and the forecast
+says how many were. Levers change the run's people (``forecast_backtest.behaviour_with``). Every draw of a
+run comes from ``Random(f"{seed}/{run}")``, so a lever is compared with the forecast on the same draws.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from random import Random
+
+from sqlalchemy import select
+
+from supportdesk.engine.desk import Desk
+from supportdesk.engine.oversight import audit, forecast_model, simulation
+from supportdesk.engine.oversight.forecast_history import History, OpenClock, decided_clocks
+from supportdesk.engine.oversight.forecast_learning import Learned, PastCall
+from supportdesk.engine.process.spiff import LiveInstances
+from supportdesk.engine.store.models import HistoryEvent, ReferenceCounter, Ticket
+from supportdesk.engine.tickets.calls import CallDetails
+from supportdesk.engine.working_time.clock import clock
+
+log = logging.getLogger(__name__)
+LeverFn = Callable[[simulation.Behaviour], simulation.Behaviour]
+MIN_RUNS = 5  # a time budget never cuts the runs below this
+
+
+@dataclass(frozen=True)
+class Carried:
+    reference: str
+    passed_on: bool  # passed to second line already
+    advised: bool  # third line has answered second line
+    delayed_since: datetime | None  # Delayed at as_of, since then
+    delay_reason: str | None
+
+
+class PeriodPlay:
+    """The scratch stores of one forecast: the template of the open calls, and the store each run plays on."""
+
+    def __init__(
+        self, desk: Desk, history: History, learned: Learned, *, period_start: datetime, end: datetime
+    ) -> None:
+        self.desk, self.history, self.learned = desk, history, learned
+        self.as_of, self.period_start, self.end = history.as_of, period_start, end
+        self.span = forecast_model.horizon(desk.calendar, self.as_of, end)
+        self.pools = forecast_model.Pools(history)
+        self._folder = tempfile.TemporaryDirectory(prefix="supportdesk-forecast-")
+        self.template_path = Path(self._folder.name) / "template.sqlite"
+        self.run_path = Path(self._folder.name) / "run.sqlite"
+        self.carried: list[Carried] = []
+        self.not_carried: list[str] = []
+        self._make_template()
+        self.scratch = self._new_store(self.run_path)
+
+    def close(self) -> None:
+        self.scratch.close()
+        self._folder.cleanup()
+
+    def __enter__(self) -> PeriodPlay:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- the template
+
+    def _new_store(self, path: Path) -> Desk:
+        settings = replace(
+            self.desk.settings, database_url=f"sqlite:///{path}", smtp_host="", sqlite_synchronous="off"
+        )  # thrown away after: no fsync
+        scratch = Desk(settings, self.desk.registry)
+        scratch.calendar, scratch.sla_policy = self.desk.calendar, self.desk.sla_policy
+        return scratch
+
+    def _make_template(self) -> None:
+        """Carry every open call; a call that cannot be carried whole is left to the model, and the template
+        made again without it (a half-carried call would play wrongly): rare, so simple."""
+        references = sorted({c.reference for c in self.history.open_clocks}, key=self._version_of)
+        while True:
+            self.template_path.unlink(missing_ok=True)
+            template = self._new_store(self.template_path)
+            try:
+                template.upgrade_schema()
+                failed = self._carry(template, [r for r in references if r not in self.not_carried])
+                if failed is None:
+                    audit.deploy_active_version(self.desk, template, self.as_of)
+                    _counters_as_in(self.desk, template)
+                    return
+                self.not_carried.append(failed)
+            finally:
+                template.close()
+
+    def _carry(self, template: Desk, references: list[str]) -> str | None:
+        """Carry ``references`` in order; the first that fails, if one does."""
+        self.carried = []
+        for reference in references:
+            try:
+                audit.carry_into(self.desk, template, reference, self.as_of)
+            except Exception:  # the model plays what the diagrams cannot carry
+                log.info("forecast: %s could not be carried to the scratch store", reference, exc_info=True)
+                return reference
+            self.carried.append(_where_it_stands(template, reference))
+        return None
+
+    def _version_of(self, reference: str) -> int:
+        with self.desk.db.reading() as session:
+            return session.scalar(select(Ticket.version_id).where(Ticket.reference == reference)) or 0
+
+    # -- the runs
+
+    def play(
+        self, *, runs: int, seed: int, lever: LeverFn | None = None, deadline: float | None = None
+    ) -> list[forecast_model.Tally]:
+        """Up to ``runs`` runs (fewer when ``deadline``, a ``time.monotonic()`` moment, passes; never fewer than
+        ``MIN_RUNS``); per run, the period's clocks as they end."""
+        tallies = []
+        for run in range(runs):
+            if deadline is not None and run >= MIN_RUNS and time.monotonic() > deadline:
+                break
+            tallies.append(self._one_run(Random(f"{seed}/{run}"), lever))  # noqa: S311  (a seeded simulation)
+        return tallies
+
+    def _one_run(self, rng: Random, lever: LeverFn | None) -> forecast_model.Tally:
+        self._restore()
+        behaviour = self.learned.behaviour(rng)
+        behaviour = lever(behaviour) if lever else behaviour
+        new_calls = self._arrivals(rng, behaviour)
+        adopted = [(c.reference, self._story_of(c, rng, behaviour, number)) for number, c in enumerate(self.carried)]
+        with clock.at(self.as_of):
+            simulation.play(self.scratch, behaviour, self.end, new_calls, adopted=adopted)
+        return self._tally(rng)
+
+    def _restore(self) -> None:
+        self.scratch.db.dispose()
+        shutil.copyfile(self.template_path, self.run_path)
+        self.scratch.process_engine.live = LiveInstances()  # the instances it kept are of the run before
+        self.scratch.stored_specs.clear()
+
+    def _arrivals(self, rng: Random, behaviour: simulation.Behaviour) -> list[simulation.Story]:
+        """New calls, Poisson in each half hour at the history's rate, each a call of the window drawn again."""
+        history, calls = self.history, self.learned.calls
+        if not calls:
+            return []
+        volume = rng.gammavariate(history.window_calls + 0.5, 1 / (history.window_calls + 0.5))
+        stories: list[simulation.Story] = []
+        for slot, moment in zip(self.span.slots, _slot_starts(self.as_of, len(self.span.slots)), strict=True):
+            rate = history.rates.get((slot.weekday, slot.hour), 0.0) * slot.hours * volume
+            for _ in range(forecast_model.poisson(rng, rate)):
+                arrives = moment + timedelta(seconds=round(rng.random() * slot.hours * 3600))
+                stories.append(self._new_story(rng.choice(calls), arrives, len(stories), rng, behaviour))
+        return sorted(stories, key=lambda story: story.arrives)
+
+    def _new_story(self, past: PastCall, arrives: datetime, number: int, rng: Random, behaviour) -> simulation.Story:
+        closed = not self.desk.calendar.is_open(arrives)
+        story = simulation.draw_story(rng.randrange(2**32), number, arrives, closed, behaviour)
+        details = _copied(past, arrives, closed)
+        story.details, story.override = details, past.override
+        story.path = _weighted_path(story.rng, self.learned.path_shares(past.priority))
+        return story
+
+    def _story_of(self, carried: Carried, rng: Random, behaviour, number: int) -> simulation.Story:
+        story = simulation.draw_story(rng.randrange(2**32), 10**6 + number, self.as_of, False, behaviour)
+        if carried.passed_on and story.path == "first_line":
+            story.path = "second_line"  # it is past the first line already
+        story.advised, story.delay, story.delayed_until = carried.advised, None, None
+        if carried.delayed_since is not None and carried.delay_reason in simulation.RESUME_MESSAGES:
+            story.delay, story.delayed_until = carried.delay_reason, carried.delayed_since
+        elif carried.passed_on:
+            story.delay = None  # its chance to go Delayed came after its first response, which is past
+        return story
+
+    def _tally(self, rng: Random) -> forecast_model.Tally:
+        tally = forecast_model.Tally(self.history)
+        open_now = {(c.reference, c.metric): c for c in self.history.open_clocks}
+        carried = {c.reference for c in self.carried}
+        for clock_ in decided_clocks(self.scratch, self.period_start, self.end + timedelta(seconds=1)):
+            if clock_.reference in carried:
+                was = open_now.get((clock_.reference, clock_.metric))
+                if was is not None:
+                    tally.add(clock_.metric, clock_.line, clock_.met, was.tier)
+            else:
+                tally.add(clock_.metric, clock_.line, clock_.met, None)
+        for open_clock in self._model_played():
+            forecast_model.play_open(open_clock, self.pools, self.span, rng, tally)
+        return tally
+
+    def _model_played(self) -> list[OpenClock]:
+        left = set(self.not_carried)
+        return [c for c in self.history.open_clocks if c.reference in left]
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _slot_starts(as_of: datetime, count: int) -> list[datetime]:
+    starts, moment = [], as_of
+    for _ in range(count):
+        starts.append(moment)
+        moment = forecast_model.next_half_hour(moment)
+    return starts
+
+
+def _copied(past: PastCall, arrives: datetime, closed: bool) -> CallDetails:
+    channel = "email" if closed else past.details.channel  # out of hours only mail comes in
+    campaign = arrives + past.campaign_ahead if past.campaign_ahead is not None else None
+    return replace(past.details, channel=channel, campaign_at=campaign)
+
+
+def _weighted_path(rng: Random, shares: dict[str, float]) -> str:
+    return rng.choices(list(shares), weights=list(shares.values()))[0]
+
+
+def _where_it_stands(template: Desk, reference: str) -> Carried:
+    with template.db.reading() as session:
+        ticket_id = session.scalar(select(Ticket.id).where(Ticket.reference == reference))
+        events = session.execute(
+            select(HistoryEvent.kind, HistoryEvent.at, HistoryEvent.payload)
+            .where(HistoryEvent.ticket_id == ticket_id)
+            .order_by(HistoryEvent.seq)
+        ).all()
+    titles = {json.loads(e.payload).get("task") for e in events if e.kind == "task_opened"}
+    delayed_since, reason = None, None
+    for kind, at, payload in events:
+        if kind == "call_delayed":
+            delayed_since, reason = at, json.loads(payload).get("reason")
+        elif kind == "sla_resumed":
+            delayed_since, reason = None, None
+    return Carried(
+        reference,
+        passed_on="Resolve call (second line)" in titles or "Resolve call (third line)" in titles,
+        advised=any(e.kind == "task_completed" and '"Advise second line"' in e.payload for e in events),
+        delayed_since=delayed_since,
+        delay_reason=reason,
+    )
+
+
+def _counters_as_in(desk: Desk, template: Desk) -> None:
+    """New calls of a run get references after every reference the real store has handed out."""
+    with desk.db.reading() as session:
+        counters = {(c.prefix, c.year): c.last_number for c in session.scalars(select(ReferenceCounter))}
+    with template.db.transaction() as session:
+        for (prefix, year), last in counters.items():
+            row = session.get(ReferenceCounter, (prefix, year))
+            if row is None:
+                session.add(ReferenceCounter(prefix=prefix, year=year, last_number=last))
+            else:
+                row.last_number = max(row.last_number, last)
+
+
+# --- a lever, as the simulated people would carry it out -------------------------------------------------
+
+# The simulator's tasks by the tier that does them (the lanes of support_call.bpmn).
+TIER_TASKS = {
+    "first_line": ("Confirm priority", "First level response"),
+    "second_line": ("Resolve call (second line)",),
+    "third_line": ("Advise second line", "Resolve call (third line)"),
+}
+
+
+def behaviour_with(
+    lever: forecast_model.Lever, behaviour: simulation.Behaviour, hours_a_day: float
+) -> simulation.Behaviour:
+    """``behaviour`` changed as the lever says: a tier's pick-up delays shortened as its extra hours would
+    (capacity up by extra/hours), first responses picked up sooner, or fewer calls set Delayed."""
+    if lever.kind == forecast_model.FEWER_DELAYED:
+        return replace(behaviour, delayed=behaviour.delayed * (1 - lever.amount))
+    if lever.kind == forecast_model.FASTER_FIRST_RESPONSE:  # the first response clock runs through both tasks
+        titles, factor = TIER_TASKS["first_line"], 1 - lever.amount
+    else:
+        titles, factor = TIER_TASKS.get(lever.tier or "", ()), hours_a_day / (hours_a_day + lever.amount)
+    pick_up = {title: _scaled(d, factor) if title in titles else d for title, d in behaviour.pick_up.items()}
+    by_priority = {
+        key: _scaled(d, factor) if key[0] in titles else d for key, d in behaviour.pick_up_by_priority.items()
+    }
+    return replace(behaviour, pick_up=pick_up, pick_up_by_priority=by_priority)
+
+
+def _scaled(delay: simulation.Delay | simulation.Sampled, factor: float) -> simulation.Delay | simulation.Sampled:
+    if isinstance(delay, simulation.Sampled):
+        return simulation.Sampled(tuple(minutes * factor for minutes in delay.minutes))
+    return simulation.Delay(
+        delay.low * factor,
+        delay.mode * factor,
+        delay.high * factor,
+        delay.late_share,
+        (delay.late[0] * factor, delay.late[1] * factor),
+    )
