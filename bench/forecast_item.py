@@ -35,8 +35,8 @@ class BacktestSize:
     runs: int
 
 
-FULL = BacktestSize(seeds=(11, 12, 13, 14, 15, 16), calls_per_week=40, weeks_of_history=4, runs=200)
-QUICK = BacktestSize(seeds=(11, 12), calls_per_week=30, weeks_of_history=3, runs=200)
+FULL = BacktestSize(seeds=(11, 12, 13, 14, 15, 16), calls_per_week=40, weeks_of_history=4, runs=20)
+QUICK = BacktestSize(seeds=(11, 12), calls_per_week=30, weeks_of_history=3, runs=10)
 
 
 def forecast_backtest_figures(quick: bool, folder: Path) -> list[Result]:

@@ -4,6 +4,7 @@ inputs, and the manager warned of a goal likely missed (once per period and goal
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -26,7 +27,14 @@ from .group import default_actor, main, open_desk, reports_desk_errors
     type=click.IntRange(1, foresight.MAX_RUNS),
     default=foresight.DEFAULT_RUNS,
     show_default=True,
-    help="Monte Carlo runs: more give steadier figures.",
+    help="Monte Carlo runs on the real diagrams: more give steadier figures, and take longer.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=1),
+    default=foresight.DEFAULT_SECONDS,
+    show_default=True,
+    help="Stop the runs when this time is spent (never below five runs); the forecast says how many were made.",
 )
 @click.option(
     "--seed",
@@ -36,10 +44,20 @@ from .group import default_actor, main, open_desk, reports_desk_errors
 )
 @click.option("--format", "shape", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @reports_desk_errors
-def forecast(period: str, runs: int, seed: int | None, shape: str) -> None:
+def forecast(period: str, runs: int, seconds: float, seed: int | None, shape: str) -> None:
     """Forecast this period's attainment (median and 80 % interval) per goal, warn the manager of a
     likely miss, and name the smallest change that would bring the median back to the goal."""
-    made = foresight.make_forecast(open_desk(), period=period, runs=runs, seed=seed, made_by=default_actor())
+    desk = open_desk()
+    with click.progressbar(length=runs, label="Runs on the diagrams", file=sys.stderr) as bar:
+        made = foresight.make_forecast(
+            desk,
+            period=period,
+            runs=runs,
+            seed=seed,
+            made_by=default_actor(),
+            seconds=seconds,
+            progress=lambda done, _total: bar.update(done - bar.pos),
+        )
     if shape == "json":
         click.echo(json.dumps(made.as_dict(), indent=2))
         return
@@ -63,6 +81,7 @@ def table_lines(made: foresight.Forecast) -> list[str]:
         )
     if made.short_history:
         lines.append("Short history, so the interval is wide: " + "; ".join(made.short_history))
+    lines += [f"Note: {note}" for note in made.notes]
     if made.warned:
         lines.append("Warned the customer services manager about: " + ", ".join(made.warned))
     return lines

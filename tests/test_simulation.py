@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
@@ -198,3 +200,28 @@ def test_serve_demo_fills_an_empty_store_and_leaves_one_with_tickets_alone(desk,
     assert fill_demo_store(desk, tickets=4, days=2) is None
     assert "nothing simulated" in capsys.readouterr().out
     assert len([t for t in all_tickets(desk) if t.kind == "call"]) == 4
+
+
+def test_a_simulation_moves_its_own_threads_clock_only(new_store_url, frozen_clock):
+    """The forecast simulates inside the worker, beside its timers: while a simulation runs in one thread,
+    another thread's clock stays where it was (C32: one clock, which tests and simulations set)."""
+    desk = open_test_desk(new_store_url("threaded"))
+    commands.deploy(desk, actor="test")
+    frozen_clock.set(MONDAY_10AM)
+    seen: list = []
+    summaries: list = []
+
+    def simulate() -> None:
+        start = MONDAY_10AM - timedelta(days=5)
+        summaries.append(simulation.simulate(desk, tickets=15, days=5, seed=3, start=start))
+
+    runner = threading.Thread(target=simulate)
+    runner.start()
+    while runner.is_alive():
+        seen.append(clock.now())
+        time.sleep(0.01)
+    runner.join()
+    desk.close()
+    assert len(seen) > 10
+    assert set(seen) == {MONDAY_10AM}
+    assert summaries[0].tickets == 15

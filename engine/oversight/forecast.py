@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RUNS = 40
 MAX_RUNS = 1000
 DEFAULT_SECONDS = 600.0  # the runs stop when this is spent (never below forecast_diagrams.MIN_RUNS)
+ON_DEMAND_SECONDS = 20.0  # a forecast made within a web request
 LEVER_RUNS = 100  # the model's runs per lever step, to find the step worth playing on the diagrams
 LEVER_STEPS_PLAYED = 3  # steps of a ladder played on the diagrams, from the model's choice up
 METHOD = (
@@ -152,6 +154,7 @@ def compute(
     as_of: datetime | None = None,
     levers: bool = True,
     seconds: float | None = DEFAULT_SECONDS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Forecast, History]:
     """The forecast of the period holding ``as_of`` (default: the clock's now), from the store as it stood
     then; nothing is written. Up to ``runs`` runs on the real diagrams, fewer when ``seconds`` run out. The
@@ -168,7 +171,7 @@ def compute(
     goals = dict(desk.sla_policy.goals)
     wanted = model.lines_of(history, goals, tuple(desk.sla_policy.resolution))
     with forecast_diagrams.PeriodPlay(desk, history, learned, period_start=start, end=end) as play:
-        tallies = play.play(runs=runs, seed=seed, deadline=deadline)
+        tallies = play.play(runs=runs, seed=seed, deadline=deadline, progress=progress)
         played = model.line_runs(tallies, goals, wanted)
         fixes = _levers(history, play, goals, wanted, played, seed, len(tallies)) if levers else {}
         notes = _notes(play, runs, len(tallies))
@@ -290,10 +293,12 @@ def make_forecast(
     runs: int = DEFAULT_RUNS,
     seed: int | None = None,
     made_by: str = WORKER,
+    seconds: float | None = DEFAULT_SECONDS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Forecast:
     """Make the forecast now, store it with its inputs, and warn the managers of a goal likely missed
     (once per period and goal): all in one transaction."""
-    forecast, history = compute(desk, period=period, runs=runs, seed=seed)
+    forecast, history = compute(desk, period=period, runs=runs, seed=seed, seconds=seconds, progress=progress)
     with desk.db.transaction() as session:
         row = SlaForecast(
             made_at=forecast.made_at,

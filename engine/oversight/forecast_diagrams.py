@@ -132,15 +132,23 @@ class PeriodPlay:
     # -- the runs
 
     def play(
-        self, *, runs: int, seed: int, lever: LeverFn | None = None, deadline: float | None = None
+        self,
+        *,
+        runs: int,
+        seed: int,
+        lever: LeverFn | None = None,
+        deadline: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> list[forecast_model.Tally]:
         """Up to ``runs`` runs (fewer when ``deadline``, a ``time.monotonic()`` moment, passes; never fewer than
-        ``MIN_RUNS``); per run, the period's clocks as they end."""
+        ``MIN_RUNS``); per run, the period's clocks as they end. ``progress(done, runs)`` after each."""
         tallies = []
         for run in range(runs):
             if deadline is not None and run >= MIN_RUNS and time.monotonic() > deadline:
                 break
             tallies.append(self._one_run(Random(f"{seed}/{run}"), lever))  # noqa: S311  (a seeded simulation)
+            if progress:
+                progress(run + 1, runs)
         return tallies
 
     def _one_run(self, rng: Random, lever: LeverFn | None) -> forecast_model.Tally:

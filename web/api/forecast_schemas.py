@@ -18,8 +18,9 @@ class ForecastQuery(ma.Schema):
     fresh = fields.Boolean(
         load_default=False,
         metadata={
-            "description": "Make a new forecast now (a Monte Carlo of a few seconds) rather than answer with "
-            "the newest one made today"
+            "description": "Make a new forecast now (runs on the real diagrams for up to 20 seconds; the "
+            "forecast's notes say when fewer runs than usual were made) rather than answer with the newest "
+            "one made today"
         },
     )
 
@@ -74,4 +75,12 @@ class Forecast(ma.Schema):
         },
     )
     warned = fields.List(fields.String(), required=True, metadata={"description": "Goals this forecast warned of"})
+    notes = fields.List(
+        fields.String(),
+        load_default=list,
+        metadata={
+            "description": "What the runs could not do as asked: fewer runs in the time allowed, open "
+            "calls played by the model because the diagrams could not carry them"
+        },
+    )
     lines = fields.List(fields.Nested(ForecastLine), required=True)
