@@ -171,6 +171,9 @@ def test_C31_a_stored_forecast_keeps_what_it_knew(surge):
     assert inputs["as_of"] == SIX_HOURS_LATER.isoformat()
     open_high = [c for c in inputs["open_clocks"] if c["metric"] == RESOLUTION and c["line"] == "High"]
     assert len(open_high) >= 14
+    assert {c["reference"] for c in open_high} <= set(inputs["carried_onto_the_diagrams"])
+    assert inputs["played_by_the_model"] == []
+    assert inputs["learned"]["task_samples"]["First level response"] >= 30  # three weeks of calls
     assert json.loads(row.result)["lines"][0]["label"] == "First response"
 
 
@@ -205,7 +208,7 @@ def test_C31_the_open_calls_are_carried_onto_the_diagrams_as_they_stood(surge):
         assert play.not_carried == []
         carried = {c.reference for c in play.carried}
         assert carried == {c.reference for c in history.open_clocks}
-        scratch = forecast_diagrams.PeriodPlay._new_store(play, play.template_path)
+        scratch = play.open_template()
         try:
             for reference in sorted(carried)[-14:]:  # the surge's calls
                 here, there = queries.ticket_view(desk, reference), queries.ticket_view(scratch, reference)

@@ -1,11 +1,12 @@
 """Foresight (issue 22, C31): this period's SLA attainment forecast, the early warning, and what would fix it.
 
-``make_forecast`` reads the store as it stands (``forecast_history``), plays the rest of the period
-``runs`` times (``forecast_model``: a stochastic model of the working time still to go, learned from the
-history; why not the diagrams, and how it is checked against them, is said there), and gives per line
-(first response; resolution per priority and overall) the median attainment, the 80 % interval, the
-chance of missing the goal and the calls likely to breach. For a line whose median misses its goal it
-tries a few levers and names the smallest that brings the median back (``forecast_model.LADDERS``).
+``make_forecast`` reads the store as it stands (``forecast_history``), learns its people from the history
+(``forecast_learning``), plays the rest of the period ``runs`` times through the real diagrams on scratch
+stores (``forecast_diagrams``: the open calls carried as they stood, new calls drawn from the history),
+and gives per line (first response; resolution per priority and overall) the median attainment, the 80 %
+interval, the chance of missing the goal and the calls likely to breach. For a line whose median misses
+its goal it names the smallest lever that brings the median back: the learned model (``forecast_model``)
+picks the step, the diagrams confirm it (``_levers``).
 
 It stores the forecast with its inputs (``sla_forecast``) and, when the chance of missing a goal passes
 the policy's ``forecast.warn_above`` (default 0.5), mails the customer services managers, once per period
@@ -128,6 +129,24 @@ class Forecast:
         return found
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What a forecast read and learned: stored with it, so an auditor sees what was known then."""
+
+    history: History
+    learned: forecast_learning.Learned
+    carried: tuple[str, ...]  # the open calls carried onto the diagrams
+    not_carried: tuple[str, ...]  # those played by the model instead
+
+    def summary(self) -> dict:
+        return {
+            **self.history.summary(),
+            "learned": self.learned.summary(),
+            "carried_onto_the_diagrams": list(self.carried),
+            "played_by_the_model": list(self.not_carried),
+        }
+
+
 def _above(line: LineForecast, threshold: float) -> bool:
     return line.chance_of_miss is not None and line.chance_of_miss > threshold
 
@@ -155,7 +174,7 @@ def compute(
     levers: bool = True,
     seconds: float | None = DEFAULT_SECONDS,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[Forecast, History]:
+) -> tuple[Forecast, Inputs]:
     """The forecast of the period holding ``as_of`` (default: the clock's now), from the store as it stood
     then; nothing is written. Up to ``runs`` runs on the real diagrams, fewer when ``seconds`` run out. The
     seed defaults to the London date, so a day's forecasts agree."""
@@ -175,6 +194,7 @@ def compute(
         played = model.line_runs(tallies, goals, wanted)
         fixes = _levers(history, play, goals, wanted, played, seed, len(tallies)) if levers else {}
         notes = _notes(play, runs, len(tallies))
+        inputs = Inputs(history, learned, tuple(c.reference for c in play.carried), tuple(play.not_carried))
     forecast = Forecast(
         made_at=as_of,
         period=period,
@@ -188,7 +208,7 @@ def compute(
         lines=tuple(_line(played[key], history, fixes.get(key)) for key in wanted),
         notes=notes,
     )
-    return forecast, history
+    return forecast, inputs
 
 
 def _notes(play: forecast_diagrams.PeriodPlay, asked: int, made: int) -> tuple[str, ...]:
@@ -298,7 +318,7 @@ def make_forecast(
 ) -> Forecast:
     """Make the forecast now, store it with its inputs, and warn the managers of a goal likely missed
     (once per period and goal): all in one transaction."""
-    forecast, history = compute(desk, period=period, runs=runs, seed=seed, seconds=seconds, progress=progress)
+    forecast, inputs = compute(desk, period=period, runs=runs, seed=seed, seconds=seconds, progress=progress)
     with desk.db.transaction() as session:
         row = SlaForecast(
             made_at=forecast.made_at,
@@ -311,7 +331,7 @@ def make_forecast(
             method=forecast.method,
             short_history=bool(forecast.short_history),
             inputs=json.dumps(
-                {**history.summary(), "goals": dict(desk.sla_policy.goals), "warn_above": forecast.threshold},
+                {**inputs.summary(), "goals": dict(desk.sla_policy.goals), "warn_above": forecast.threshold},
                 sort_keys=True,
             ),
             result="",

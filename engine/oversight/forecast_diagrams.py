@@ -85,6 +85,10 @@ class PeriodPlay:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
+    def open_template(self) -> Desk:
+        """The open calls as carried, on a desk of their own (to look at; close it after)."""
+        return self._new_store(self.template_path)
+
     # -- the template
 
     def _new_store(self, path: Path) -> Desk:

@@ -1,11 +1,9 @@
-"""The forecast's Monte Carlo: the rest of a period played many times from what the history says.
+"""A fast model of the rest of a period, learned from decided clocks: the forecast's lever finder and fallback.
 
-Why not the diagrams themselves: the simulator (``simulation.simulate``) drives the real diagrams at
-about 0.17 s per call (measured: 100 calls over 30 days in 16.7 s); a forecast of N = 200 runs of half a
-month of calls would take over an hour. So each run is a stochastic model of the working time still to
-go, learned from the history and evaluated in the calendar's working time (``forecast_history``), and
-the backtest (tests/test_forecast.py, bench item 11) checks it against months the simulator played
-through the real diagrams.
+The forecast itself runs on the real diagrams (``forecast_diagrams``), a few seconds a run. This model
+plays a run in milliseconds, so it serves where hundreds of runs are needed: climbing every lever's ladder
+to find the step worth playing on the diagrams (``forecast._levers``), and playing the open clocks of a
+call the diagrams could not carry onto the scratch store (``play_open``).
 
 One run:
 
@@ -19,7 +17,7 @@ One run:
 * a clock counts in the period's figures when it is decided by the period's end (met: stopped in time;
   breached: its budget ran out), as the C31 report would count it then.
 
-Simplifications, each small at a desk's volumes and checked by the backtest as a whole: a call's path
+Its simplifications, which the diagram runs do not make (why the forecast's figures come from them): a call's path
 (second line, third line, Delayed, re-graded) is not drawn step by step but comes with the decided clock
 it draws, which carries it; a clock paused now (Delayed) is taken to count on from now; the channel sets
 the mix of arrivals, but the decided clocks a call draws are matched on its priority only.
