@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from random import Random
 
 import pytest
 from click.testing import CliRunner
@@ -194,6 +195,32 @@ def test_the_forecast_command_prints_the_goals_with_their_interval_and_json(surg
     bad = CliRunner().invoke(main, ["forecast", "--runs", "0"], env=env)
     assert bad.exit_code != 0
     assert "--runs" in bad.output
+
+
+def test_C31_the_people_of_the_runs_are_learned_from_the_history_with_its_known_rates(module_store_url):
+    """Three weeks simulated with known behaviour: first level responses after 100-120 working minutes, every
+    problem call passed to second line, half of them Delayed. What the forecast learns from that store, as it
+    stood at its end, gives those rates back; and each run's people are a bootstrap of what it learned."""
+    known = replace(
+        simulation.Behaviour(),
+        paths={"second_line": 1.0},
+        delayed=0.5,
+        pick_up={**simulation.Behaviour().pick_up, "First level response": simulation.Delay(100, 110, 120)},
+    )
+    desk = with_history(module_store_url, "known-rates", until=WEEK_START, behaviour=known)
+    learned = forecast_learning.learn(desk, WEEK_START - timedelta(days=21), WEEK_START)
+    desk.close()
+    first = sorted(learned.pick_up["First level response"])
+    assert 100 <= first[len(first) // 2] <= 120
+    assert learned.path_shares("")["second_line"] == 1.0
+    delayed, passed = learned.delayed
+    assert passed >= 20
+    assert 0.3 <= delayed / passed <= 0.7
+    assert len(learned.delayed_for) >= 5
+    one_run = learned.behaviour(Random(1))
+    drawn = one_run.pick_up_delay("First level response")
+    assert isinstance(drawn, simulation.Sampled)
+    assert set(drawn.minutes) <= set(first)
 
 
 def test_C31_the_open_calls_are_carried_onto_the_diagrams_as_they_stood(surge):

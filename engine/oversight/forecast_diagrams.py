@@ -21,9 +21,10 @@ run comes from ``Random(f"{seed}/{run}")``, so a lever is compared with the fore
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -166,8 +167,14 @@ class PeriodPlay:
         return self._tally(rng)
 
     def _restore(self) -> None:
+        """The run's store made the template again: by SQLite's backup, which knows the write-ahead log
+        (a file copy of a store in WAL mode can miss pages or meet a stale log)."""
         self.scratch.db.dispose()
-        shutil.copyfile(self.template_path, self.run_path)
+        with (
+            contextlib.closing(sqlite3.connect(self.template_path)) as source,
+            contextlib.closing(sqlite3.connect(self.run_path)) as target,
+        ):
+            source.backup(target)
         self.scratch.process_engine.live = LiveInstances()  # the instances it kept are of the run before
         self.scratch.stored_specs.clear()
 

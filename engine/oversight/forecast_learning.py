@@ -89,7 +89,8 @@ class Learned:
     def path_shares(self, priority: str) -> dict[str, float]:
         counts = self.paths.get(priority) if sum(self.paths.get(priority, Counter()).values()) >= MIN_PATHS else None
         counts = counts or self.paths.get("") or Counter()
-        return {path: counts[path] for path in PATHS} if sum(counts.values()) else dict(Behaviour().paths)
+        total = sum(counts.values())
+        return {path: counts[path] / total for path in PATHS} if total else dict(Behaviour().paths)
 
     def summary(self) -> dict:
         """What was learned, as an auditor reads it (stored with the forecast)."""
