@@ -251,6 +251,15 @@ def test_C31_the_open_calls_are_carried_onto_the_diagrams_as_they_stood(surge):
             scratch.close()
 
 
+def test_C31_runs_shared_among_processes_give_the_same_forecast_as_one_process(surge):
+    """Run n draws from the seed and n wherever it is played: two processes, each with its own store, give
+    exactly what one gives (a worker shares a forecast's runs out among its CPUs)."""
+    alone, _ = forecast.compute(surge.desk, period=WEEK, runs=4, seed=8, levers=False, jobs=1)
+    shared, _ = forecast.compute(surge.desk, period=WEEK, runs=4, seed=8, levers=False, jobs=2)
+    assert shared.runs == alone.runs == 4
+    assert shared.lines == alone.lines
+
+
 # --- the lever -----------------------------------------------------------------------------------------
 
 SLOW_FIRST_LINE = replace(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -49,6 +50,7 @@ DEFAULT_RUNS = 40
 MAX_RUNS = 1000
 DEFAULT_SECONDS = 600.0  # the runs stop when this is spent (never below forecast_diagrams.MIN_RUNS)
 ON_DEMAND_SECONDS = 20.0  # a forecast made within a web request
+RUNS_PER_PROCESS = 10
 LEVER_RUNS = 100  # the model's runs per lever step, to find the step worth playing on the diagrams
 LEVER_STEPS_PLAYED = 3  # steps of a ladder played on the diagrams, from the model's choice up
 METHOD = (
@@ -174,10 +176,12 @@ def compute(
     levers: bool = True,
     seconds: float | None = DEFAULT_SECONDS,
     progress: Callable[[int, int], None] | None = None,
+    jobs: int | None = None,
 ) -> tuple[Forecast, Inputs]:
     """The forecast of the period holding ``as_of`` (default: the clock's now), from the store as it stood
-    then; nothing is written. Up to ``runs`` runs on the real diagrams, fewer when ``seconds`` run out. The
-    seed defaults to the London date, so a day's forecasts agree."""
+    then; nothing is written. Up to ``runs`` runs on the real diagrams, fewer when ``seconds`` run out, in
+    ``jobs`` processes (default: one per CPU, one per ``RUNS_PER_PROCESS`` runs). The seed defaults to the
+    London date, so a day's forecasts agree."""
     period, runs = check_request(period, runs)
     as_of = (as_of or clock.now()).astimezone(UTC)
     today = local(as_of).date()
@@ -189,7 +193,8 @@ def compute(
     learned = forecast_learning.learn(desk, history.window_start, as_of)
     goals = dict(desk.sla_policy.goals)
     wanted = model.lines_of(history, goals, tuple(desk.sla_policy.resolution))
-    with forecast_diagrams.PeriodPlay(desk, history, learned, period_start=start, end=end) as play:
+    jobs = default_jobs(runs) if jobs is None else jobs
+    with forecast_diagrams.PeriodPlay(desk, history, learned, period_start=start, end=end, jobs=jobs) as play:
         tallies = play.play(runs=runs, seed=seed, deadline=deadline, progress=progress)
         played = model.line_runs(tallies, goals, wanted)
         fixes = _levers(history, play, goals, wanted, played, seed, len(tallies)) if levers else {}
@@ -209,6 +214,12 @@ def compute(
         notes=notes,
     )
     return forecast, inputs
+
+
+def default_jobs(runs: int) -> int:
+    """Processes for ``runs`` runs: starting one costs about as much as a run or two, so one per ten runs,
+    and no more than the CPUs."""
+    return max(1, min(os.cpu_count() or 1, runs // RUNS_PER_PROCESS))
 
 
 def _notes(play: forecast_diagrams.PeriodPlay, asked: int, made: int) -> tuple[str, ...]:
@@ -281,10 +292,7 @@ def _levers(history, play, goals, wanted, played, seed, runs) -> dict[tuple[str,
 
 
 def _median_with(play, lever: model.Lever, goals, key, seed: int, runs: int) -> float | None:
-    def changed(behaviour):
-        return forecast_diagrams.behaviour_with(lever, behaviour, play.span.hours_a_day)
-
-    tallies = play.play(runs=runs, seed=seed, lever=changed)
+    tallies = play.play(runs=runs, seed=seed, lever=lever)
     return model.line_runs(tallies, goals, [key])[key].median
 
 

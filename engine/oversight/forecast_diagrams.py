@@ -4,7 +4,9 @@
 ``as_of``: each call's recorded inputs dated up to then given again through the engine's commands
 (``audit.carry_into``), so its tasks, timers and SLA clocks are where they were. Each run then:
 
-1. copies the template into the run's own store (a file copy: the runs never see each other);
+1. makes the run's own store the template again (SQLite's backup: the runs never see each other); the
+   runs are shared out among processes when there are many (each process with its own store), and run
+   ``n`` draws from ``Random(f"{seed}/{n}")`` wherever it is played;
 2. draws its people from the history (``forecast_learning.Learned.behaviour``: a bootstrap of the working
    time each task stays open and of each path's chance), and its new calls, Poisson in each half hour at
    the history's rate for that weekday and hour (the volume itself drawn from its Gamma posterior), each a
@@ -24,10 +26,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import multiprocessing
+import os
 import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,15 +42,15 @@ from sqlalchemy import select
 
 from supportdesk.engine.desk import Desk
 from supportdesk.engine.oversight import audit, forecast_model, simulation
-from supportdesk.engine.oversight.forecast_history import History, OpenClock, decided_clocks
+from supportdesk.engine.oversight.forecast_history import History, decided_clocks
 from supportdesk.engine.oversight.forecast_learning import Learned, PastCall
-from supportdesk.engine.process.spiff import LiveInstances
+from supportdesk.engine.process.spiff import HandlerRegistry, LiveInstances
+from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import HistoryEvent, ReferenceCounter, Ticket
 from supportdesk.engine.tickets.calls import CallDetails
 from supportdesk.engine.working_time.clock import clock
 
 log = logging.getLogger(__name__)
-LeverFn = Callable[[simulation.Behaviour], simulation.Behaviour]
 MIN_RUNS = 5  # a time budget never cuts the runs below this
 
 
@@ -58,26 +63,52 @@ class Carried:
     delay_reason: str | None
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What every run of one forecast starts from (sent to each process that plays runs)."""
+
+    history: History
+    learned: Learned
+    carried: tuple[Carried, ...]
+    not_carried: tuple[str, ...]
+    period_start: datetime
+    end: datetime
+    template_path: Path
+
+
 class PeriodPlay:
-    """The scratch stores of one forecast: the template of the open calls, and the store each run plays on."""
+    """The scratch stores of one forecast: the template of the open calls, and the stores the runs play on
+    (one in this process, or one in each of ``jobs`` processes)."""
 
     def __init__(
-        self, desk: Desk, history: History, learned: Learned, *, period_start: datetime, end: datetime
+        self,
+        desk: Desk,
+        history: History,
+        learned: Learned,
+        *,
+        period_start: datetime,
+        end: datetime,
+        jobs: int = 1,
     ) -> None:
-        self.desk, self.history, self.learned = desk, history, learned
-        self.as_of, self.period_start, self.end = history.as_of, period_start, end
+        self.desk, self.history, self.jobs = desk, history, jobs
+        self.as_of = history.as_of
         self.span = forecast_model.horizon(desk.calendar, self.as_of, end)
-        self.pools = forecast_model.Pools(history)
         self._folder = tempfile.TemporaryDirectory(prefix="supportdesk-forecast-")
         self.template_path = Path(self._folder.name) / "template.sqlite"
-        self.run_path = Path(self._folder.name) / "run.sqlite"
         self.carried: list[Carried] = []
         self.not_carried: list[str] = []
         self._make_template()
-        self.scratch = self._new_store(self.run_path)
+        self.setup = Setup(
+            history, learned, tuple(self.carried), tuple(self.not_carried), period_start, end, self.template_path
+        )
+        self._player: _Player | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def close(self) -> None:
-        self.scratch.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._player is not None:
+            self._player.close()
         self._folder.cleanup()
 
     def __enter__(self) -> PeriodPlay:
@@ -88,17 +119,9 @@ class PeriodPlay:
 
     def open_template(self) -> Desk:
         """The open calls as carried, on a desk of their own (to look at; close it after)."""
-        return self._new_store(self.template_path)
+        return scratch_desk(self.desk, self.template_path)
 
     # -- the template
-
-    def _new_store(self, path: Path) -> Desk:
-        settings = replace(
-            self.desk.settings, database_url=f"sqlite:///{path}", smtp_host="", sqlite_synchronous="off"
-        )  # thrown away after: no fsync
-        scratch = Desk(settings, self.desk.registry)
-        scratch.calendar, scratch.sla_policy = self.desk.calendar, self.desk.sla_policy
-        return scratch
 
     def _make_template(self) -> None:
         """Carry every open call; a call that cannot be carried whole is left to the model, and the template
@@ -106,7 +129,7 @@ class PeriodPlay:
         references = sorted({c.reference for c in self.history.open_clocks}, key=self._version_of)
         while True:
             self.template_path.unlink(missing_ok=True)
-            template = self._new_store(self.template_path)
+            template = scratch_desk(self.desk, self.template_path)
             try:
                 template.upgrade_schema()
                 failed = self._carry(template, [r for r in references if r not in self.not_carried])
@@ -141,27 +164,83 @@ class PeriodPlay:
         *,
         runs: int,
         seed: int,
-        lever: LeverFn | None = None,
+        lever: forecast_model.Lever | None = None,
         deadline: float | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> list[forecast_model.Tally]:
         """Up to ``runs`` runs (fewer when ``deadline``, a ``time.monotonic()`` moment, passes; never fewer than
-        ``MIN_RUNS``); per run, the period's clocks as they end. ``progress(done, runs)`` after each."""
+        ``MIN_RUNS``); per run, in the order of the runs, the period's clocks as they end. ``progress(done,
+        runs)`` after each. Run ``n`` draws from ``Random(f"{seed}/{n}")`` wherever it is played, so the same
+        seed gives the same forecast in one process or several."""
+        if self.jobs > 1 and runs > 1:
+            return self._play_in_processes(runs, seed, lever, deadline, progress)
+        if self._player is None:
+            self._player = _Player(self.desk, self.setup, Path(self._folder.name) / "run.sqlite")
         tallies = []
         for run in range(runs):
             if deadline is not None and run >= MIN_RUNS and time.monotonic() > deadline:
                 break
-            tallies.append(self._one_run(Random(f"{seed}/{run}"), lever))  # noqa: S311  (a seeded simulation)
+            tallies.append(self._player.one_run(seed, run, lever))
             if progress:
                 progress(run + 1, runs)
         return tallies
 
-    def _one_run(self, rng: Random, lever: LeverFn | None) -> forecast_model.Tally:
+    def _play_in_processes(self, runs, seed, lever, deadline, progress) -> list[forecast_model.Tally]:
+        if self._pool is None:
+            # Spawned, not forked: a child must not inherit the parent's open store connections or threads.
+            self._pool = ProcessPoolExecutor(
+                self.jobs,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_player,
+                initargs=(self.desk.settings, self.desk.registry, self.desk.calendar, self.desk.sla_policy, self.setup),
+            )
+        futures = {self._pool.submit(_run_here, seed, run, lever): run for run in range(runs)}
+        done: dict[int, forecast_model.Tally] = {}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            if progress:
+                progress(len(done), runs)
+            if deadline is not None and len(done) >= MIN_RUNS and time.monotonic() > deadline:
+                for waiting in futures:
+                    waiting.cancel()
+                break
+        return [done[run] for run in sorted(done)]
+
+
+def scratch_desk(desk: Desk, path: Path) -> Desk:
+    """A desk on a scratch SQLite store at ``path``, with ``desk``'s handlers, calendar and policy."""
+    settings = replace(
+        desk.settings, database_url=f"sqlite:///{path}", smtp_host="", sqlite_synchronous="off"
+    )  # thrown away after: no fsync
+    scratch = Desk(settings, desk.registry)
+    scratch.calendar, scratch.sla_policy = desk.calendar, desk.sla_policy
+    return scratch
+
+
+class _Player:
+    """Plays runs on a store of its own, made the template again before each run."""
+
+    def __init__(self, desk: Desk, setup: Setup, run_path: Path):
+        self.setup, self.run_path = setup, run_path
+        self.history, self.learned = setup.history, setup.learned
+        self.as_of, self.end = setup.history.as_of, setup.end
+        self.scratch = scratch_desk(desk, run_path)
+        self.span = forecast_model.horizon(desk.calendar, self.as_of, setup.end)
+        self.pools = forecast_model.Pools(setup.history)
+
+    def close(self) -> None:
+        self.scratch.close()
+
+    def one_run(self, seed: int, run: int, lever: forecast_model.Lever | None) -> forecast_model.Tally:
+        rng = Random(f"{seed}/{run}")  # noqa: S311  (a seeded simulation)
         self._restore()
         behaviour = self.learned.behaviour(rng)
-        behaviour = lever(behaviour) if lever else behaviour
+        if lever is not None:
+            behaviour = behaviour_with(lever, behaviour, self.span.hours_a_day)
         new_calls = self._arrivals(rng, behaviour)
-        adopted = [(c.reference, self._story_of(c, rng, behaviour, number)) for number, c in enumerate(self.carried)]
+        adopted = [
+            (c.reference, self._story_of(c, rng, behaviour, number)) for number, c in enumerate(self.setup.carried)
+        ]
         with clock.at(self.as_of):
             simulation.play(self.scratch, behaviour, self.end, new_calls, adopted=adopted)
         return self._tally(rng)
@@ -171,7 +250,7 @@ class PeriodPlay:
         (a file copy of a store in WAL mode can miss pages or meet a stale log)."""
         self.scratch.db.dispose()
         with (
-            contextlib.closing(sqlite3.connect(self.template_path)) as source,
+            contextlib.closing(sqlite3.connect(self.setup.template_path)) as source,
             contextlib.closing(sqlite3.connect(self.run_path)) as target,
         ):
             source.backup(target)
@@ -193,10 +272,9 @@ class PeriodPlay:
         return sorted(stories, key=lambda story: story.arrives)
 
     def _new_story(self, past: PastCall, arrives: datetime, number: int, rng: Random, behaviour) -> simulation.Story:
-        closed = not self.desk.calendar.is_open(arrives)
+        closed = not self.scratch.calendar.is_open(arrives)
         story = simulation.draw_story(rng.randrange(2**32), number, arrives, closed, behaviour)
-        details = _copied(past, arrives, closed)
-        story.details, story.override = details, past.override
+        story.details, story.override = _copied(past, arrives, closed), past.override
         story.path = _weighted_path(story.rng, self.learned.path_shares(past.priority))
         return story
 
@@ -204,7 +282,7 @@ class PeriodPlay:
         story = simulation.draw_story(rng.randrange(2**32), 10**6 + number, self.as_of, False, behaviour)
         if carried.passed_on and story.path == "first_line":
             story.path = "second_line"  # it is past the first line already
-        story.advised, story.delay, story.delayed_until = carried.advised, None, None
+        story.advised, story.delayed_until = carried.advised, None
         if carried.delayed_since is not None and carried.delay_reason in simulation.RESUME_MESSAGES:
             story.delay, story.delayed_until = carried.delay_reason, carried.delayed_since
         elif carried.passed_on:
@@ -214,21 +292,37 @@ class PeriodPlay:
     def _tally(self, rng: Random) -> forecast_model.Tally:
         tally = forecast_model.Tally(self.history)
         open_now = {(c.reference, c.metric): c for c in self.history.open_clocks}
-        carried = {c.reference for c in self.carried}
-        for clock_ in decided_clocks(self.scratch, self.period_start, self.end + timedelta(seconds=1)):
+        carried = {c.reference for c in self.setup.carried}
+        for clock_ in decided_clocks(self.scratch, self.setup.period_start, self.end + timedelta(seconds=1)):
             if clock_.reference in carried:
                 was = open_now.get((clock_.reference, clock_.metric))
                 if was is not None:
                     tally.add(clock_.metric, clock_.line, clock_.met, was.tier)
             else:
                 tally.add(clock_.metric, clock_.line, clock_.met, None)
-        for open_clock in self._model_played():
+        left = set(self.setup.not_carried)
+        for open_clock in (c for c in self.history.open_clocks if c.reference in left):
             forecast_model.play_open(open_clock, self.pools, self.span, rng, tally)
         return tally
 
-    def _model_played(self) -> list[OpenClock]:
-        left = set(self.not_carried)
-        return [c for c in self.history.open_clocks if c.reference in left]
+
+# --- the processes that play runs ----------------------------------------------------------------------
+
+_process_player: _Player | None = None  # the one player of a run process (see PeriodPlay); None elsewhere
+
+
+def _start_player(settings: Settings, registry: HandlerRegistry, calendar, policy, setup: Setup) -> None:
+    global _process_player
+    desk = Desk(settings, registry)
+    desk.calendar, desk.sla_policy = calendar, policy  # the parent's, even if not from its files
+    run_path = setup.template_path.with_name(f"run-{os.getpid()}.sqlite")
+    _process_player = _Player(desk, setup, run_path)
+
+
+def _run_here(seed: int, run: int, lever: forecast_model.Lever | None) -> forecast_model.Tally:
+    if _process_player is None:
+        raise RuntimeError("the forecast's run process was not initialised")
+    return _process_player.one_run(seed, run, lever)
 
 
 # --- helpers -------------------------------------------------------------------------------------------
