@@ -14,14 +14,17 @@ window (``forecast_history.WINDOW``) and nothing dated after ``as_of``:
   the history's, and the priority comes out of the real decision table.
 
 Each run draws its people by a bootstrap of these samples (``behaviour``), so a short history shows as a
-wider spread. A task title seen fewer than ``MIN_SAMPLES`` times keeps the simulator's default delay and
-the forecast says so. Not learned (the simulator's defaults): re-opened calls, escalations and training
-requests (they are tickets of their own, not counted in a call's clocks), and customers' feedback.
+wider spread. A task seen fewer than ``MIN_SAMPLES`` times is not guessed at: its few times are used, and
+each run scales them all up or down at random (log-normal, the spread shrinking with the square root of
+their number), so the interval widens; the forecast says which tasks had few. Only a task never seen
+done keeps the simulator's default time. Not played: escalations and training requests (tickets of their
+own, not counted in a call's clocks) and customers' feedback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -35,7 +38,8 @@ from supportdesk.engine.store.models import HistoryEvent, Ticket
 from supportdesk.engine.tickets.calls import CallDetails
 from supportdesk.engine.working_time.calendar import WorkingCalendar
 
-MIN_SAMPLES = 8  # of a task title, to use its own delays
+MIN_SAMPLES = 8  # of a task title: below this its times are widened at random in each run
+WIDEN = 0.5  # the log-normal spread of that scaling for one time seen (over the square root of the count)
 MIN_BY_PRIORITY = 20  # of a title under one priority, to use that priority's delays
 MIN_PATHS = 10  # decided problem calls of a priority, to use that priority's path shares
 PATHS = ("first_line", "second_line", "ask_third_line", "pass_third_line")
@@ -71,7 +75,7 @@ class Learned:
         """The simulated people of one run: every sample set resampled (a bootstrap)."""
         base = base or Behaviour()
         pick_up = dict(base.pick_up)
-        pick_up.update({title: _resampled(rng, minutes) for title, minutes in self.pick_up.items()})
+        pick_up.update({title: _resampled(rng, minutes, widened=True) for title, minutes in self.pick_up.items()})
         by_priority = {key: _resampled(rng, minutes) for key, minutes in self.pick_up_by_priority.items()}
         delayed, passed = self.delayed
         return replace(
@@ -104,8 +108,13 @@ class Learned:
         }
 
 
-def _resampled(rng: Random, minutes: tuple[float, ...]) -> Sampled:
-    return Sampled(tuple(rng.choices(minutes, k=len(minutes))))
+def _resampled(rng: Random, minutes: tuple[float, ...], *, widened: bool = False) -> Sampled:
+    """A bootstrap of ``minutes``; ``widened``: few of them, so all scaled by one random factor as well."""
+    drawn = rng.choices(minutes, k=len(minutes))
+    if widened and len(minutes) < MIN_SAMPLES:
+        factor = math.exp(rng.gauss(0.0, WIDEN / math.sqrt(len(minutes))))
+        drawn = [value * factor for value in drawn]
+    return Sampled(tuple(drawn))
 
 
 def _median(minutes: tuple[float, ...]) -> float:
@@ -163,7 +172,7 @@ def learn(desk: Desk, start: datetime, as_of: datetime) -> Learned:
                 passed += 1
                 delayed += bool(call.delayed_at)
     return Learned(
-        pick_up={title: tuple(m) for title, m in pick_up.items() if len(m) >= MIN_SAMPLES},
+        pick_up={title: tuple(m) for title, m in pick_up.items() if m},
         pick_up_by_priority={key: tuple(m) for key, m in by_priority.items() if key[1] and len(m) >= MIN_BY_PRIORITY},
         paths=dict(paths),
         delayed=(delayed, passed),
@@ -175,7 +184,7 @@ def learn(desk: Desk, start: datetime, as_of: datetime) -> Learned:
 
 def _short(pick_up: dict[str, list[float]]) -> list[str]:
     return [
-        f"{len(minutes)} completions of {title!r} to learn from (its delays are the simulator's defaults)"
+        f"{len(minutes)} completions of {title!r} to learn from (its times are widened at random)"
         for title, minutes in sorted(pick_up.items())
         if len(minutes) < MIN_SAMPLES
     ]
