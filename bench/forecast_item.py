@@ -3,7 +3,9 @@
 Simulated months through the real diagrams with known arrival and handling rates (``simulation.Behaviour``'s
 defaults, ``calls_per_week`` calls spread over the working time), several seeds; forecasts made at noon on
 days 5, 10, 15 and 20 of the month from the store as it stood then, against the month's C31 report read at
-its end (``engine/oversight/forecast_backtest.py``). Two figures, against the targets of bench/README.md:
+its end (``engine/oversight/forecast_backtest.py``). Each forecast is the product's own: ``runs`` runs on the
+real diagrams, the open calls carried onto scratch stores as they stood, new calls and the people's times
+learned from the store before the forecast's moment. Two figures, against the targets of bench/README.md:
 calibration (how often the 80 % interval holds the actual attainment; 70-90 %) and the median absolute
 error of the median (percentage points; at most 5).
 """
