@@ -260,6 +260,15 @@ def test_C31_runs_shared_among_processes_give_the_same_forecast_as_one_process(s
     assert shared.lines == alone.lines
 
 
+def test_C31_a_bank_holiday_takes_the_arrival_rates_of_a_sunday(desk):
+    """Christmas Day 2026 is a Friday and a bank holiday in England (C04): the line is closed, so its new
+    calls come at a Sunday's rate (mail only), not a Friday's."""
+    christmas, eve = datetime(2026, 12, 25, 11, tzinfo=UTC), datetime(2026, 12, 24, 11, tzinfo=UTC)
+    assert forecast_diagrams.arrival_weekday(desk.calendar, christmas) == 6
+    assert forecast_diagrams.arrival_weekday(desk.calendar, eve) == 3
+    assert forecast_diagrams.arrival_weekday(desk.calendar, datetime(2026, 12, 26, 11, tzinfo=UTC)) == 5
+
+
 # --- the lever -----------------------------------------------------------------------------------------
 
 SLOW_FIRST_LINE = replace(

@@ -48,10 +48,12 @@ from supportdesk.engine.process.spiff import HandlerRegistry, LiveInstances
 from supportdesk.engine.settings import Settings
 from supportdesk.engine.store.models import HistoryEvent, ReferenceCounter, Ticket
 from supportdesk.engine.tickets.calls import CallDetails
-from supportdesk.engine.working_time.clock import clock
+from supportdesk.engine.working_time.calendar import WorkingCalendar
+from supportdesk.engine.working_time.clock import clock, local
 
 log = logging.getLogger(__name__)
 MIN_RUNS = 5  # a time budget never cuts the runs below this
+SATURDAY, SUNDAY = 5, 6
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,8 @@ class _Player:
         volume = rng.gammavariate(history.window_calls + 0.5, 1 / (history.window_calls + 0.5))
         stories: list[simulation.Story] = []
         for slot, moment in zip(self.span.slots, _slot_starts(self.as_of, len(self.span.slots)), strict=True):
-            rate = history.rates.get((slot.weekday, slot.hour), 0.0) * slot.hours * volume
+            weekday = arrival_weekday(self.scratch.calendar, moment)
+            rate = history.rates.get((weekday, slot.hour), 0.0) * slot.hours * volume
             for _ in range(forecast_model.poisson(rng, rate)):
                 arrives = moment + timedelta(seconds=round(rng.random() * slot.hours * 3600))
                 stories.append(self._new_story(rng.choice(calls), arrives, len(stories), rng, behaviour))
@@ -326,6 +329,15 @@ def _run_here(seed: int, run: int, lever: forecast_model.Lever | None) -> foreca
 
 
 # --- helpers -------------------------------------------------------------------------------------------
+
+
+def arrival_weekday(calendar: WorkingCalendar, moment: datetime) -> int:
+    """The weekday whose arrival rates ``moment``'s day has (London): its own, but a bank holiday on a
+    weekday comes in like a Sunday (the line is closed; only mail arrives)."""
+    day = local(moment)
+    if day.weekday() < SATURDAY and not calendar.is_working_day(day.date()):
+        return SUNDAY
+    return day.weekday()
 
 
 def _slot_starts(as_of: datetime, count: int) -> list[datetime]:
