@@ -164,9 +164,10 @@ def test_C32_figures_recomputed_from_the_stored_segments_equal_the_cached_ones(c
         c.regrade("Medium", london(2026, 11, 23, 9, 0))
         c.resume(london(2026, 11, 23, 11, 0))
         clock = c.clock(RESOLUTION)
-        return clock.id, clock.due_at, clock.state, clock.priority
+        return clock, clock.due_at, clock.state, clock.priority
 
-    clock_id, cached_due, cached_state, cached_priority = clocks_of(scenario)
+    clock, cached_due, cached_state, cached_priority = clocks_of(scenario)
+    clock_id = clock.id  # given by the commit's flush: starting a clock does not flush
     with clocks_of.desk.db.reading() as session:  # a new session: only what was stored
         from supportdesk.engine.store.models import SlaSegment
 

@@ -357,6 +357,7 @@ def _queue_reply_mail(uow: UnitOfWork, entry: Message, files: list[Attachment], 
         in_reply_to=in_reply_to,
         references=references,
     )
+    session.flush()  # the reply's entry names the mail by its id
     queued = {"template": REPLY_TEMPLATE, "to": mail.to_address, "subject": mail.subject, "message_id": mail.message_id}
     uow.record("mail_queued", {**queued, **({"cc": list(cc)} if cc else {})}, actor="desk")
     uow.jobs_written = True  # wake an in-process worker: the reply goes out now

@@ -266,6 +266,10 @@ class SlaSegment(Base):
     budget_seconds: Mapped[int | None] = mapped_column(Integer)  # working time allowed (start, regrade)
     reason: Mapped[str] = mapped_column(String(500), default="")
 
+    # A new clock's first segment names the clock itself: the flush writes both, in that order, so
+    # starting a clock needs no flush of its own to learn the clock's id.
+    clock: Mapped[SlaClock] = relationship()
+
 
 class OutboxMail(Base):
     """A mail to send, written in the same transaction as the change that caused it:

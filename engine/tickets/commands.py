@@ -271,10 +271,10 @@ def complete_task(desk: Desk, command: CompleteTask, actor: str) -> str:
     task_id, roles = command.task_id, command.roles
     with UnitOfWork(desk, actor) as uow:
         session = uow.session
-        row = _open_task_for(session, task_id, actor, roles)
+        row, ticket = _open_task_for(session, task_id, actor, roles)
         if roles is not None and row.claimed_by not in (None, actor):
             raise ConflictError(f"{row.title} is claimed by {row.claimed_by}; ask them, or have it released")
-        ticket = uow.ticket = row.ticket
+        uow.ticket = ticket
         if command.expected_revision is not None and ticket.revision != command.expected_revision:
             raise ConflictError(f"ticket {ticket.reference} changed since you opened it; reload and try again")
         uow.attempting(f'complete "{row.title}" ({row.element_id})', f"complete:{row.element_id}")
@@ -297,13 +297,13 @@ def claim_task(desk: Desk, command: ClaimTask, actor: str) -> None:
     command = command.validated()
     task_id, roles = command.task_id, command.roles
     with UnitOfWork(desk, actor) as uow:
-        row = _open_task_for(uow.session, task_id, actor, roles)
+        row, ticket = _open_task_for(uow.session, task_id, actor, roles)
         if row.claimed_by not in (None, actor):
-            raise ConflictError(f"{row.title} on {row.ticket.reference} is already claimed by {row.claimed_by}")
+            raise ConflictError(f"{row.title} on {ticket.reference} is already claimed by {row.claimed_by}")
         if row.claimed_by == actor:
             return
         row.claimed_by = actor
-        uow.ticket = row.ticket
+        uow.ticket = ticket
         uow.record("task_claimed", {"task": row.title, "task_id": task_id})
 
 
@@ -312,24 +312,28 @@ def release_task(desk: Desk, command: ReleaseTask, actor: str) -> None:
     command = command.validated()
     task_id, roles = command.task_id, command.roles
     with UnitOfWork(desk, actor) as uow:
-        row = _open_task_for(uow.session, task_id, actor, roles)
+        row, ticket = _open_task_for(uow.session, task_id, actor, roles)
         if row.claimed_by is None:
             return
         if roles is not None and row.claimed_by != actor:
             raise Forbidden(f"{row.title} is claimed by {row.claimed_by}; only they or an admin can release it")
-        uow.ticket = row.ticket
+        uow.ticket = ticket
         uow.record("task_released", {"task": row.title, "task_id": task_id, "was_claimed_by": row.claimed_by})
         row.claimed_by = None
 
 
-def _open_task_for(session: Session, task_id: str, actor: str, roles: Collection[str] | None) -> WorkTask:
+def _open_task_for(
+    session: Session, task_id: str, actor: str, roles: Collection[str] | None
+) -> tuple[WorkTask, Ticket]:
+    """The open task and its ticket, locked. The ticket is the one the lock read: ``row.ticket`` would
+    read it a second time."""
     row = session.get(WorkTask, task_id)
     if row is None:
         raise _gone_task_error(session, task_id)
-    lock_ticket(session, row.ticket_id)
+    ticket = lock_ticket(session, row.ticket_id)
     if roles is not None and row.role not in roles:
         raise Forbidden(f"{row.title} is a task for {ROLES.get(row.role, row.role)}; {actor} does not have that role")
-    return row
+    return row, ticket
 
 
 def _gone_task_error(session: Session, task_id: str) -> Exception:

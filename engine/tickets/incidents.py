@@ -137,8 +137,10 @@ def _open_same(session: Session, failure: StepError, failed: FailedCommand, erro
 
 def resolve(session: Session, ticket_id: int, key: str, at: datetime, actor: str, words: str) -> None:
     """In a command's transaction, as it succeeds: its ticket's open incidents of the same command are
-    resolved (the step that failed went on, on the version the ticket runs on now)."""
-    session.execute(
+    resolved (the step that failed went on, on the version the ticket runs on now). Sent on the session's
+    connection, not through the ORM: no autoflush of the command's writes before it (they go in the one
+    flush at the commit, and no incident is among them: one is kept in a transaction of its own)."""
+    session.connection().execute(
         update(StepIncident)
         .where(
             StepIncident.ticket_id == ticket_id,

@@ -5,6 +5,7 @@ waiting timers, all in the command's transaction; ``find_ticket`` and ``lock_tic
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -186,6 +187,15 @@ def save(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
         uow.close_for_customer(ticket.outcome or "completed")
 
 
+def _unflushed(session: Session, model: type) -> AbstractContextManager:
+    """Reading ``model``'s rows of the ticket without the autoflush, which would write everything the
+    command did so far (the ticket's row among it) and leave the commit a second flush: the command's
+    writes go in one flush, at the commit. Only when no row of ``model`` waits to be inserted or deleted
+    (a save earlier in the transaction): the store would not show those yet."""
+    pending = any(isinstance(row, model) for row in (*session.new, *session.deleted))
+    return nullcontext() if pending else session.no_autoflush
+
+
 def _nearest_due(uow: UnitOfWork) -> datetime | None:
     """The earliest due moment among the ticket's running SLA clocks (the inbox's urgency), from the
     command's own SLA clocks object (it has read them and keeps their figures current): no query, so no
@@ -201,7 +211,10 @@ def ready_user_tasks(workflow: BpmnWorkflow):
 def _project_tasks(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """Keep the work_task rows equal to the instance's ready user tasks."""
     ready = {str(task.id): task for task in ready_user_tasks(workflow)}
-    stored = {row.id: row for row in uow.session.scalars(select(WorkTask).where(WorkTask.ticket_id == uow.ticket.id))}
+    with _unflushed(uow.session, WorkTask):
+        stored = {
+            row.id: row for row in uow.session.scalars(select(WorkTask).where(WorkTask.ticket_id == uow.ticket.id))
+        }
     for task_id, row in stored.items():
         if task_id not in ready:
             uow.session.delete(row)
@@ -241,10 +254,11 @@ def _schedule_timers(uow: UnitOfWork, workflow: BpmnWorkflow) -> None:
     """One job per waiting timer, due when the timer is, for the worker to fire (none for one that
     waits for ``NEVER``: it gets its job when its clock runs and it is re-armed)."""
     wanted = {str(task.id): due for task, due in waiting_timers(workflow) if due < NEVER}
-    jobs = {
-        job.task_id: job
-        for job in uow.session.scalars(select(Job).where(Job.ticket_id == uow.ticket.id, Job.kind == "timer"))
-    }
+    with _unflushed(uow.session, Job):
+        jobs = {
+            job.task_id: job
+            for job in uow.session.scalars(select(Job).where(Job.ticket_id == uow.ticket.id, Job.kind == "timer"))
+        }
     for task_id, job in jobs.items():
         if task_id not in wanted:
             uow.session.delete(job)

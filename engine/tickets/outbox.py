@@ -66,7 +66,8 @@ def queue_mail(
     references: tuple[str, ...] = (),
 ) -> OutboxMail:
     """``cc``, ``in_reply_to`` and ``references``: a reply in the call's conversation, copied to other
-    contacts and threaded onto the call's earlier mails (engine/conversation)."""
+    contacts and threaded onto the call's earlier mails (engine/conversation). The mail is added to the
+    session, not flushed: a caller that needs its id flushes."""
     context = {"ticket": ticket, **context}
     subject, text, html = render(template, context)
     mail = OutboxMail(
@@ -85,8 +86,7 @@ def queue_mail(
         in_reply_to=in_reply_to,
         thread_references=" ".join(references),
     )
-    session.add(mail)
-    session.flush()
+    session.add(mail)  # written by the command's one flush: nothing here needs its id
     return mail
 
 

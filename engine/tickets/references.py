@@ -36,12 +36,15 @@ def next_reference(session: Session, now: datetime, kind: str = "call") -> str:
 
 
 def _increment(session: Session, prefix: str, year: int) -> int | None:
-    result = session.execute(
-        update(ReferenceCounter)
-        .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
-        .values(last_number=ReferenceCounter.last_number + 1)
-        .returning(ReferenceCounter.last_number)
-    )
+    # No autoflush: the counter's row is never pending in the session (a new one is flushed where it is
+    # made), so the command's other writes wait for its one flush.
+    with session.no_autoflush:
+        result = session.execute(
+            update(ReferenceCounter)
+            .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+            .values(last_number=ReferenceCounter.last_number + 1)
+            .returning(ReferenceCounter.last_number)
+        )
     return result.scalar_one_or_none()
 
 

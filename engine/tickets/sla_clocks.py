@@ -31,7 +31,7 @@ class SlaClocks:
 
     def __init__(self, session: Session, ticket: Ticket, calendar: WorkingCalendar, policy: SlaPolicy):
         self.session, self.ticket, self.calendar, self.policy = session, ticket, calendar, policy
-        self._segments: dict[int, list[Segment]] = {}  # per clock, read once, then kept as they grow
+        self._segments: dict[str, list[Segment]] = {}  # per clock's metric, read once, then kept as they grow
         # The ticket's clocks by metric, read once: a command asks for them a dozen times, and
         # only this object makes clocks (the caller holds the ticket's lock).
         self._clocks: dict[str, SlaClock] | None = None
@@ -66,10 +66,10 @@ class SlaClocks:
             priority=priority,
             target=str(target),
         )
+        # Not flushed here: the command's one flush writes it, with the rest (its segments name it).
         self.session.add(clock)
-        self.session.flush()
         self._by_metric()[metric] = clock
-        self._segments[clock.id] = []  # a new clock: nothing to read
+        self._segments[metric] = []  # a new clock: nothing to read
         self._append(clock, Segment(START, at, priority, budget_for(target, at, self.calendar)))
         return clock
 
@@ -119,13 +119,13 @@ class SlaClocks:
         return True
 
     def segments(self, clock: SlaClock) -> list[Segment]:
-        if clock.id not in self._segments:
+        if clock.metric not in self._segments:  # a clock read from the store (a new one has its list)
             with self.session.no_autoflush:
                 rows = self.session.scalars(
                     select(SlaSegment).where(SlaSegment.clock_id == clock.id).order_by(SlaSegment.seq)
                 )
-                self._segments[clock.id] = [_segment(row) for row in rows]
-        return list(self._segments[clock.id])
+                self._segments[clock.metric] = [_segment(row) for row in rows]
+        return list(self._segments[clock.metric])
 
     def figures(self, metric: str, now: datetime) -> ClockFigures | None:
         clock = self.clock(metric)
@@ -141,7 +141,7 @@ class SlaClocks:
         seq = len(earlier) + 1
         self.session.add(
             SlaSegment(
-                clock_id=clock.id,
+                clock=clock,
                 seq=seq,
                 kind=segment.kind,
                 at=segment.at,
@@ -150,7 +150,7 @@ class SlaClocks:
                 reason=reason,
             )
         )
-        self._segments[clock.id] = [*earlier, _stored_form(segment)]
+        self._segments[clock.metric] = [*earlier, _stored_form(segment)]
         self._cache_figures(clock, segment.at)
         return clock
 
