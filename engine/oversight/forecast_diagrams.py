@@ -17,7 +17,7 @@
 
 A call the diagrams cannot carry (migrated between versions, or an input the scratch store refuses) is
 not lost: its open clocks are played by the learned model (``forecast_model.play_open``) and the forecast
-says how many were. Levers change the run's people (``forecast_backtest.behaviour_with``). Every draw of a
+says how many were. Levers change the run's people (``behaviour_with``, below). Every draw of a
 run comes from ``Random(f"{seed}/{run}")``, so a lever is compared with the forecast on the same draws.
 """
 
