@@ -53,6 +53,7 @@ ON_DEMAND_SECONDS = 20.0  # a forecast made within a web request
 RUNS_PER_PROCESS = 10
 LEVER_RUNS = 100  # the model's runs per lever step, to find the step worth playing on the diagrams
 LEVER_STEPS_PLAYED = 3  # steps of a ladder played on the diagrams, from the model's choice up
+LEVER_DIAGRAM_RUNS = 20  # the forecast's first runs, played again with a lever
 METHOD = (
     "Monte Carlo on the real diagrams: the open calls carried onto scratch stores as they stand, new calls "
     "and the people's working time drawn from the history (bootstrap), played by the simulator"
@@ -197,8 +198,11 @@ def compute(
     with forecast_diagrams.PeriodPlay(desk, history, learned, period_start=start, end=end, jobs=jobs) as play:
         tallies = play.play(runs=runs, seed=seed, deadline=deadline, progress=progress)
         played = model.line_runs(tallies, goals, wanted)
-        fixes = _levers(history, play, goals, wanted, played, seed, len(tallies)) if levers else {}
-        notes = _notes(play, runs, len(tallies))
+        fixes: dict[tuple[str, str], dict] = {}
+        all_levers = True
+        if levers:
+            fixes, all_levers = _levers(history, play, goals, played, seed, len(tallies), deadline)
+        notes = _notes(play, runs, len(tallies), all_levers)
         inputs = Inputs(history, learned, tuple(c.reference for c in play.carried), tuple(play.not_carried))
     forecast = Forecast(
         made_at=as_of,
@@ -222,8 +226,10 @@ def default_jobs(runs: int) -> int:
     return max(1, min(os.cpu_count() or 1, runs // RUNS_PER_PROCESS))
 
 
-def _notes(play: forecast_diagrams.PeriodPlay, asked: int, made: int) -> tuple[str, ...]:
+def _notes(play: forecast_diagrams.PeriodPlay, asked: int, made: int, all_levers: bool) -> tuple[str, ...]:
     notes = []
+    if not all_levers:
+        notes.append("not every lever could be played on the diagrams in the time allowed")
     if made < asked:
         notes.append(f"{made} of the {asked} runs asked for were made in the time allowed")
     if play.not_carried:
@@ -269,31 +275,34 @@ def _so_far(history: History, metric: str, line: str) -> tuple[int, int]:
 # --- what would fix it ---------------------------------------------------------------------------------
 
 
-def _levers(history, play, goals, wanted, played, seed, runs) -> dict[tuple[str, str], dict]:
+def _levers(history, play, goals, played, seed, runs, deadline) -> tuple[dict[tuple[str, str], dict], bool]:
     """Per line whose median misses its goal, the smallest lever that brings it back, played on the diagrams.
 
     Playing every step of every ladder on the diagrams would cost hundreds of runs; so the learned model
     (``forecast_model.play``, milliseconds a run) climbs each ladder first and names, per missed line, the
     smallest step that brings its median back. That step is then played on the diagrams, on the forecast's
-    own draws; when the diagrams do not bring the median back, the next steps of its ladder are played
-    (``LEVER_STEPS_PLAYED`` at most). What is shown is the step the diagrams confirmed, with its median."""
+    own first draws (``LEVER_DIAGRAM_RUNS`` at most, each lever once for every line); when the diagrams do
+    not bring the median back, the next steps of its ladder are played (``LEVER_STEPS_PLAYED`` at most).
+    What is shown is the step the diagrams confirmed, with its median. No lever is played once the
+    forecast's time is spent (``deadline``): the second value says whether every lever wanted was played."""
     missed = [key for key, runs_ in played.items() if runs_.median is not None and runs_.median < runs_.goal]
     if not missed:
-        return {}
+        return {}, True
     chosen = _model_choice(history, play.span, goals, missed, seed)
+    runs = min(runs, LEVER_DIAGRAM_RUNS)
+    tried: dict[model.Lever, list[model.Tally]] = {}
     found: dict[tuple[str, str], dict] = {}
     for key, (ladder, rank) in chosen.items():
         for lever in ladder[rank : rank + LEVER_STEPS_PLAYED]:
-            median = _median_with(play, lever, goals, key, seed, runs)
+            if lever not in tried:
+                if deadline is not None and time.monotonic() > deadline:
+                    return found, False
+                tried[lever] = play.play(runs=runs, seed=seed, lever=lever)
+            median = model.line_runs(tried[lever], goals, [key])[key].median
             if median is not None and median >= goals[key[0]]:
                 found[key] = {**lever.as_dict(), "median": median, "runs": runs, "played_on": "diagrams"}
                 break
-    return found
-
-
-def _median_with(play, lever: model.Lever, goals, key, seed: int, runs: int) -> float | None:
-    tallies = play.play(runs=runs, seed=seed, lever=lever)
-    return model.line_runs(tallies, goals, [key])[key].median
+    return found, True
 
 
 def _model_choice(history, span, goals, missed, seed) -> dict[tuple[str, str], tuple[tuple[model.Lever, ...], int]]:
