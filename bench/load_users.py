@@ -104,6 +104,30 @@ def forms_of(html: str) -> dict[str, dict[str, str]]:
     return parser.forms
 
 
+# Where each kind of written entry is posted, under the call's page, and the name locust reports it by.
+WRITTEN = {
+    "reply": ("/calls/{reference}/reply", "/calls/<ref>/reply", "reply-body"),
+    "portal_message": ("/portal/calls/{reference}/messages", "/portal/calls/<ref>/messages", "message-body"),
+}
+
+
+def write_and_acknowledge(client, page_html: str, kind: str, reference: str, text: str) -> None:
+    """Fill the page's form of ``kind`` with ``text`` (its ``{token}`` a fresh one) and send it; a redirect
+    is the desk's acknowledgement, recorded for the store check at the end."""
+    action_end, name, default_field = WRITTEN[kind]
+    found = form_ending(page_html, action_end.format(reference=reference))
+    if found is None:
+        return
+    token = uuid.uuid4().hex
+    fields = {**found[1]}
+    body_field = next((field for field in fields if field.endswith("body")), default_field)
+    fields[body_field] = text.format(token=token)
+    with client.post(found[0], data=fields, name=name, catch_response=True, allow_redirects=False) as answer:
+        if answer.status_code in (302, 303):
+            acknowledge(kind, token=token, reference=reference)
+            answer.success()
+
+
 def form_ending(html: str, action_end: str) -> tuple[str, dict[str, str]] | None:
     """The form whose action ends with ``action_end``: (its action, its fields)."""
     return next(((a, f) for a, f in forms_of(html).items() if a.endswith(action_end)), None)
@@ -176,21 +200,9 @@ class Advisor(HttpUser):
 
     @task(1)
     def reply(self):
-        customer = random.choice(FIXTURE["customers"])
-        page = self.client.get(f"/calls/{customer['reference']}", name="/calls/<ref> [ticket page]")
-        found = form_ending(page.text, f"/calls/{customer['reference']}/reply")
-        if found is None:
-            return
-        token = uuid.uuid4().hex
-        fields = {**found[1]}
-        body_field = next((name for name in fields if name.endswith("body")), "reply-body")
-        fields[body_field] = f"We are on it (reply {token})."
-        with self.client.post(
-            found[0], data=fields, name="/calls/<ref>/reply", catch_response=True, allow_redirects=False
-        ) as answer:
-            if answer.status_code in (302, 303):
-                acknowledge("reply", token=token, reference=customer["reference"])
-                answer.success()
+        reference = random.choice(FIXTURE["customers"])["reference"]
+        page = self.client.get(f"/calls/{reference}", name="/calls/<ref> [ticket page]")
+        write_and_acknowledge(self.client, page.text, "reply", reference, "We are on it (reply {token}).")
 
 
 class ApiClient(HttpUser):
@@ -244,20 +256,9 @@ class Customer(HttpUser):
 
     @task(1)
     def write(self):
-        page = self.client.get(f"/portal/calls/{self.me['reference']}", name="/portal/calls/<ref>")
-        found = form_ending(page.text, f"/portal/calls/{self.me['reference']}/messages")
-        if found is None:
-            return
-        token = uuid.uuid4().hex
-        fields = {**found[1]}
-        body_field = next((name for name in fields if name.endswith("body")), "message-body")
-        fields[body_field] = f"Any news? ({token})"
-        with self.client.post(
-            found[0], data=fields, name="/portal/calls/<ref>/messages", catch_response=True, allow_redirects=False
-        ) as answer:
-            if answer.status_code in (302, 303):
-                acknowledge("portal_message", token=token, reference=self.me["reference"])
-                answer.success()
+        reference = self.me["reference"]
+        page = self.client.get(f"/portal/calls/{reference}", name="/portal/calls/<ref>")
+        write_and_acknowledge(self.client, page.text, "portal_message", reference, "Any news? ({token})")
 
 
 class MailSender(User):
