@@ -124,3 +124,12 @@ def with_condition(bpmn: str, flow_id: str, condition: str) -> str:
     expression.set("{http://www.w3.org/2001/XMLSchema-instance}type", "bpmn:tFormalExpression")
     expression.text = condition
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode("utf-8")
+
+
+def edited(text: str, *changes: tuple[str, str]) -> str:
+    """``text`` (a shipped diagram) with each (old, new) replaced; old must be there exactly once, so a test
+    cannot go stale or edit the wrong place."""
+    for old, new in changes:
+        assert text.count(old) == 1, f"the shipped diagram should contain {old!r} once"
+        text = text.replace(old, new)
+    return text

@@ -27,6 +27,7 @@ from helpers import (
     RESOLVED_STRAIGHT_AWAY,
     delay_for_information,
     do,
+    edited,
     events,
     log_and_triage,
     log_call,
@@ -37,13 +38,6 @@ from web_client import desk_app, text, token, use_quick_password_hashes
 from web_client import signed_in as signed_in_client
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
-
-
-def edited(text: str, *changes: tuple[str, str]) -> str:
-    for old, new in changes:
-        assert text.count(old) == 1, f"the shipped diagram should contain {old!r} once"
-        text = text.replace(old, new)
-    return text
 
 
 def cut(text: str, pattern: str) -> str:

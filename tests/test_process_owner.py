@@ -21,19 +21,12 @@ from supportdesk.engine.people import users
 from supportdesk.engine.tickets import migration, queries
 
 from conftest import WORKFLOWS
-from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, log_and_triage, log_call
+from helpers import ANN, RESOLVED_STRAIGHT_AWAY, do, edited, log_and_triage, log_call
 from web_client import PASSWORD, desk_app, signed_in, text, token
 
 pytestmark = pytest.mark.usefixtures("quick_password_hashes")
 
 SHIPPED = (WORKFLOWS / "support_call.bpmn").read_text()
-
-
-def edited(diagram: str, *changes: tuple[str, str]) -> str:
-    for old, new in changes:
-        assert diagram.count(old) == 1, f"the shipped diagram should hold {old!r} once"
-        diagram = diagram.replace(old, new)
-    return diagram
 
 
 # Two mistakes at once: a flow to an element that does not exist, and a condition written the Camunda way.
