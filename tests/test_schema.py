@@ -120,3 +120,63 @@ def test_C14_migration_0008_gives_old_breaches_their_priority_then_and_keeps_the
     assert report.line("resolution", "High").total.breached == 1
     assert isinstance(row.breached_at, datetime)
     again.close()
+
+
+def test_migration_0019_moves_the_instance_to_the_end_of_the_ticket_row_and_every_ticket_works_on(
+    tmp_path, frozen_clock
+):
+    """A SQLite store written at 0018 (the instance in the middle of the row): after the upgrade every
+    ticket reads as before with ``state`` last, references between tables are enforced again, and the
+    calls go on; the calls list's queue of a priority by deadline has its index."""
+    import sqlite3
+
+    import pytest
+    from alembic import command
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from supportdesk.engine.desk import Desk
+    from supportdesk.engine.settings import Settings
+    from supportdesk.engine.store.models import WorkTask
+    from supportdesk.engine.tickets import commands, queries
+    from supportdesk.handlers import REGISTRY
+
+    from conftest import WORKFLOWS
+    from helpers import FIRST_RESPONSE, do, log_and_triage, open_titles
+
+    path = tmp_path / "desk.sqlite"
+    settings = Settings(database_url=f"sqlite:///{path}", workflows_dir=WORKFLOWS, secret_key="test-secret")
+    old = Desk(settings, REGISTRY)
+    config = schema._alembic_config(old.db)
+    with old.db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0018")
+    commands.deploy(old, actor="test")
+    calls = [log_and_triage(old) for _ in range(3)]
+    do(old, calls[0], "First level response", FIRST_RESPONSE)
+    before = {reference: queries.ticket_view(old, reference) for reference in calls}
+    old.close()
+
+    def columns() -> list[str]:
+        with sqlite3.connect(path) as raw:
+            return [row[1] for row in raw.execute("PRAGMA table_info(ticket)")]
+
+    assert columns().index("state") < columns().index("created_at")
+    desk = Desk(settings, REGISTRY)
+    desk.upgrade_schema()
+    assert columns()[-1] == "state"
+    assert len(columns()) == 21
+    assert schema.is_current(desk.db)
+    assert {reference: queries.ticket_view(desk, reference) for reference in calls} == before
+    orphan = {"id": "orphan", "ticket_id": 999_999, "element_id": "x", "title": "x", "role": "x"}
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"), desk.db.transaction() as session:  # enforced again
+        session.execute(insert(WorkTask).values(**orphan, created_at=frozen_clock.now()))
+    do(desk, calls[1], "First level response", FIRST_RESPONSE)
+    assert open_titles(desk, calls[1]) == ["Resolve call (second line)"]
+    with sqlite3.connect(path) as raw:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM ticket WHERE status = 'open' AND priority = 'High'"
+            " ORDER BY next_due_at, id LIMIT 50"
+        ).fetchall()
+    assert "ix_ticket_status_priority_next_due_at_id" in str(plan)
+    desk.close()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from supportdesk.engine.store.db import Database
 
@@ -22,11 +27,38 @@ def _alembic_config(db: Database) -> Config:
 
 
 def upgrade(db: Database) -> None:
-    """Bring the store to the newest schema; a no-op when it is there already."""
+    """Bring the store to the newest schema; a no-op when it is there already. The migrations still
+    to run commit together, or none does."""
     config = _alembic_config(db)
-    with db.engine.begin() as connection:
+    with db.engine.connect() as connection, _foreign_keys_unenforced(connection, db.is_sqlite), connection.begin():
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        if db.is_sqlite and MigrationContext.configure(connection).get_current_revision() != before:
+            _check_foreign_keys(connection)
+
+
+@contextlib.contextmanager
+def _foreign_keys_unenforced(connection: Connection, is_sqlite: bool) -> Iterator[None]:
+    """On SQLite, foreign keys unenforced for the block: a migration that rebuilds a table others refer to
+    (copy, drop, rename) must run so (https://sqlite.org/lang_altertable.html). The pragma takes effect
+    only outside a transaction, so it is set before the block begins one."""
+    if not is_sqlite:
+        yield
+        return
+    raw = cast(sqlite3.Connection, connection.connection.driver_connection)
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Every reference still finds its row, or the migrations roll back."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows referring to none (table, rowid, parent): {broken[:10]}")
 
 
 def is_current(db: Database) -> bool:
