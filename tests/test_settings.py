@@ -83,3 +83,17 @@ def test_sqlite_commits_wait_for_the_disk_as_configured(tmp_path, chosen, pragma
             assert session.execute(text("PRAGMA synchronous")).scalar() == pragma
     finally:
         db.dispose()
+
+
+def test_sqlite_reading_connections_cache_a_calls_lists_pages_and_commands_keep_the_default(tmp_path):
+    """Lists and reports read hundreds of tickets' pages: their connections cache 16 MiB (issue 23)."""
+    from supportdesk.engine.store.db import SQLITE_READ_CACHE_KIB
+
+    db = Database(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    try:
+        with db.reading() as session:
+            assert session.execute(text("PRAGMA cache_size")).scalar() == -SQLITE_READ_CACHE_KIB == -16_384
+        with db.transaction() as session:
+            assert session.execute(text("PRAGMA cache_size")).scalar() == -2000  # SQLite's own default
+    finally:
+        db.dispose()

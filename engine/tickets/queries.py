@@ -678,7 +678,7 @@ class _Plan:
         one by one (the list then reads those tickets and sorts them). More: the same select, read once
         and looked up as each ticket of the sort order is walked ("ticket.id + 0" is no column the planner
         could start from, so it walks the order's index and stops once a page is full)."""
-        found = self.session.scalars(ticket_ids.limit(self.few + 1)).all()
+        found = self.session.connection().scalars(ticket_ids.limit(self.few + 1)).all()  # no ORM: plain ids
         if len(found) > self.few:
             return (Ticket.id + literal_column("0")).in_(ticket_ids)
         if self.dialect == "postgresql":
