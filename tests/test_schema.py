@@ -179,4 +179,9 @@ def test_migration_0019_moves_the_instance_to_the_end_of_the_ticket_row_and_ever
             " ORDER BY next_due_at, id LIMIT 50"
         ).fetchall()
     assert "ix_ticket_status_priority_next_due_at_id" in str(plan)
+    with sqlite3.connect(path) as raw:  # the reports' range holds what they list of each call
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT reference, priority FROM ticket WHERE kind = 'call' AND created_at >= '2026'"
+        ).fetchall()
+    assert "COVERING INDEX ix_ticket_kind_created_priority_reference" in str(plan)
     desk.close()

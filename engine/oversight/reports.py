@@ -189,7 +189,7 @@ def data_range(desk: Desk, period: str, today: date) -> tuple[date, date]:
     """The last ``DEFAULT_PERIODS`` periods that hold calls, up to the newest call logged by today: a
     report opened with no dates shows the weeks with data, not empty ones before or after them. Periods
     without calls between them are skipped in the count (each step back is one index lookup, on
-    ``ix_ticket_kind_created``); with no call at all, ``default_range``."""
+    ``ix_ticket_kind_created_priority_reference``); with no call at all, ``default_range``."""
     with desk.db.reading() as session:
         newest = _newest_call_before(session, london_midnight(today + timedelta(days=1)))
         if newest is None:

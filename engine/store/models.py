@@ -112,7 +112,12 @@ class Ticket(Base):
     linked to one (``parent_id``), each with its own reference and history."""
 
     __tablename__ = "ticket"
-    __table_args__ = (Index("ix_ticket_kind_created", "kind", "created_at"),)
+    # The reports' range (calls logged between two days), holding what they read of each call besides its
+    # clocks: its priority and reference, so the breaches of 100 000 tickets are listed off this index
+    # instead of from tens of thousands of rows (migration 0019).
+    __table_args__ = (
+        Index("ix_ticket_kind_created_priority_reference", "kind", "created_at", "priority", "reference"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str | None] = mapped_column(String(32), unique=True)
