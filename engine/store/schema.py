@@ -30,7 +30,7 @@ def upgrade(db: Database) -> None:
     """Bring the store to the newest schema; a no-op when it is there already. The migrations still
     to run commit together, or none does."""
     config = _alembic_config(db)
-    with db.engine.connect() as connection, _foreign_keys_unenforced(connection, db.is_sqlite), connection.begin():
+    with db.engine.connect() as connection, _foreign_keys_unenforced(connection), connection.begin():
         before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -39,11 +39,11 @@ def upgrade(db: Database) -> None:
 
 
 @contextlib.contextmanager
-def _foreign_keys_unenforced(connection: Connection, is_sqlite: bool) -> Iterator[None]:
+def _foreign_keys_unenforced(connection: Connection) -> Iterator[None]:
     """On SQLite, foreign keys unenforced for the block: a migration that rebuilds a table others refer to
     (copy, drop, rename) must run so (https://sqlite.org/lang_altertable.html). The pragma takes effect
     only outside a transaction, so it is set before the block begins one."""
-    if not is_sqlite:
+    if connection.dialect.name != "sqlite":
         yield
         return
     raw = cast(sqlite3.Connection, connection.connection.driver_connection)
