@@ -133,6 +133,15 @@ class Period(NamedTuple):
         return self.end.astimezone(UTC) - self.start.astimezone(UTC)
 
 
+class _RunningTotals(NamedTuple):
+    """Working time of whole days: ``totals[i]`` is that of the days from ``first`` to the day
+    before ``first + i``, for the days from ``first`` up to (not including) ``after``."""
+
+    first: date
+    after: date
+    totals: tuple[timedelta, ...]
+
+
 # --- parsing the configuration ---------------------------------------------------------
 
 
@@ -333,7 +342,7 @@ class WorkingCalendar:
         # days before first + i), grown on demand: between() is two look-ups however far apart its
         # moments are (a report works out the lateness of thousands of breaches, some weeks long).
         # Replaced whole, never changed in place, so threads may read it without a lock.
-        self._running_totals: tuple[date, tuple[timedelta, ...]] | None = None
+        self._running_totals: _RunningTotals | None = None
 
     def __getstate__(self) -> dict:
         # For another process (a parallel audit replay): the rules travel, the caches and their lock do not.
@@ -496,6 +505,8 @@ class WorkingCalendar:
     # --- instants ---
 
     def _utc(self, moment: datetime, name: str = "t") -> datetime:
+        if moment.__class__ is datetime and moment.tzinfo is UTC:
+            return moment  # the store's moments, and most others: aware and in UTC already
         if not isinstance(moment, datetime):
             raise TypeError(f"{name} must be a datetime, got {type(moment).__name__}")
         if moment.tzinfo is None or moment.utcoffset() is None:
@@ -579,32 +590,29 @@ class WorkingCalendar:
         """Working time from the start of the running totals' first day to ``moment`` (UTC). A day's
         periods lie within its own midnights, so the days before ``moment``'s date are whole."""
         day = moment.astimezone(self._zone).date()
-        today = sum(
-            (min(period.end, moment) - period.start for period in self._periods(day) if period.start < moment),
-            timedelta(0),
-        )
+        today = timedelta(0)
+        for period in self._periods(day):  # in order and apart
+            if period.start >= moment:
+                break
+            today += min(period.end, moment) - period.start
         return self._working_before_day(day) + today
 
     def _working_before_day(self, day: date) -> timedelta:
-        first, totals = self._running_totals_covering(day)
-        return totals[(day - first).days]
-
-    def _running_totals_covering(self, day: date) -> tuple[date, tuple[timedelta, ...]]:
         current = self._running_totals
-        if current is not None and current[0] <= day < current[0] + timedelta(days=len(current[1])):
-            return current
-        # Grow to cover ``day`` and a year either side of it, from scratch: growing is rare.
-        first = day - timedelta(days=366) if current is None else min(current[0], day - timedelta(days=366))
-        last = (
-            day + timedelta(days=366)
-            if current is None
-            else max(current[0] + timedelta(days=len(current[1])), day + timedelta(days=366))
-        )
+        if current is None or not current.first <= day < current.after:
+            current = self._grow_running_totals(day)
+        return current.totals[(day - current.first).days]
+
+    def _grow_running_totals(self, day: date) -> _RunningTotals:
+        """Cover ``day`` and a year either side of it, from scratch: growing is rare."""
+        current = self._running_totals
+        first = day - timedelta(days=366) if current is None else min(current.first, day - timedelta(days=366))
+        last = day + timedelta(days=366) if current is None else max(current.after, day + timedelta(days=366))
         totals, running = [], timedelta(0)
         for offset in range((last - first).days + 1):
             totals.append(running)
             running += sum((p.duration for p in self._periods(first + timedelta(days=offset))), timedelta(0))
-        self._running_totals = (first, tuple(totals))
+        self._running_totals = _RunningTotals(first, first + timedelta(days=len(totals)), tuple(totals))
         return self._running_totals
 
     def periods_between(self, a: datetime, b: datetime) -> list[Period]:
