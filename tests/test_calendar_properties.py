@@ -129,6 +129,15 @@ def test_C13_between_is_additive(cal: WorkingCalendar, a: datetime, b: datetime,
 
 
 @calendar_settings
+@given(calendars, instants, st.lists(instants, min_size=1, max_size=5))
+def test_C13_working_time_to_one_end_is_between_each_start_and_it(
+    cal: WorkingCalendar, end: datetime, starts: list[datetime]
+) -> None:
+    to_end = cal.working_time_to(end)
+    assert [to_end(a) for a in starts] == [cal.between(a, end) for a in starts]
+
+
+@calendar_settings
 @given(calendars, instants, instants)
 def test_C13_periods_between_add_up_and_are_open(cal: WorkingCalendar, a: datetime, b: datetime) -> None:
     periods = cal.periods_between(a, b)

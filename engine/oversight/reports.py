@@ -31,7 +31,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
@@ -396,17 +396,18 @@ def _breaches(desk: Desk, session, query, limit: int | None, now: datetime) -> t
     outlives the collector's young generations beside the breaches: that list doubled the full
     collections a report set off, each over every object of the process."""
     rows = session.connection().execute(query.limit(limit)) if limit != 0 else ()
-    found = tuple(_breach(desk, row, now) for row in rows)
+    late_by_now = desk.calendar.working_time_to(now)
+    found = tuple(_breach(desk, row, late_by_now) for row in rows)
     if limit is None or len(found) < limit:
         return found, len(found)
     return found, session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
-def _breach(desk: Desk, row, now: datetime) -> Breach:
+def _breach(desk: Desk, row, late_by_now: Callable[[datetime], timedelta]) -> Breach:
+    """The row as a breach, with how late it was: to its stop, or (an open one) to the report's now."""
     reference, metric, priority, due_at, stopped_at = row
-    return Breach(
-        reference or "", metric, priority, due_at, stopped_at, desk.calendar.between(due_at, stopped_at or now)
-    )
+    late = desk.calendar.between(due_at, stopped_at) if stopped_at is not None else late_by_now(due_at)
+    return Breach(reference or "", metric, priority, due_at, stopped_at, late)
 
 
 # --- volume, backlog and satisfaction -------------------------------------------------------------------

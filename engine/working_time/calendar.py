@@ -59,7 +59,7 @@ from __future__ import annotations
 import re
 import threading
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -585,6 +585,12 @@ class WorkingCalendar:
     def between(self, a: datetime, b: datetime) -> timedelta:
         """Working time from ``a`` to ``b``; negative when ``b`` is before ``a``."""
         return self._working_before(self._utc(b, "b")) - self._working_before(self._utc(a, "a"))
+
+    def working_time_to(self, end: datetime) -> Callable[[datetime], timedelta]:
+        """``between(a, end)`` for many ``a``, with ``end``'s running total found once: a report works
+        out how late each of thousands of open breaches is at its one moment."""
+        before_end = self._working_before(self._utc(end, "end"))
+        return lambda a: before_end - self._working_before(self._utc(a, "a"))
 
     def _working_before(self, moment: datetime) -> timedelta:
         """Working time from the start of the running totals' first day to ``moment`` (UTC). A day's
