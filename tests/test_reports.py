@@ -172,6 +172,17 @@ def test_C31_the_range_bounds_the_calls_by_the_day_they_were_logged(scenario):
     assert report.breaches == ()
 
 
+def test_C31_a_range_that_cuts_its_first_and_last_weeks_counts_only_the_calls_logged_within_it(scenario):
+    # Tue 24 Nov to Mon 30 Nov: A and B (Mon 23) fall before it, D (Tue 1 Dec) after it; C alone is in.
+    desk, _ = scenario
+    report = sla_report(desk, period="week", start=WEEK_1 + timedelta(days=1), end=WEEK_2)
+    assert [p.first_day for p in report.periods] == [WEEK_1, WEEK_2]
+    assert figures(report, FIRST_RESPONSE, ALL) == [(0, 0, 0), (1, 1, 0), (1, 1, 0)]
+    assert figures(report, RESOLUTION, "Medium") == [(0, 0, 0), (1, 1, 0), (1, 1, 0)]
+    assert figures(report, RESOLUTION, "High") == [(0, 0, 0), (0, 0, 0), (0, 0, 0)]
+    assert report.breaches == ()
+
+
 def test_C31_an_open_breach_appears_once_its_due_moment_passes(scenario):
     desk, refs = scenario
     clock.set(london(2026, 12, 1, 10, 45))  # D's first response was due 10:30
