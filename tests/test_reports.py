@@ -242,6 +242,15 @@ def test_C31_the_range_asked_for_is_checked_field_by_field():
     assert "at most" in refused.value.fields["from"]
 
 
+def test_C31_the_report_itself_refuses_more_periods_than_a_page_shows(scenario):
+    # Its figures are one query per period, joined into one statement: the cap keeps it one a store runs.
+    desk, _ = scenario
+    assert len(sla_report(desk, period="week", start=date(2024, 8, 19), end=WEEK_2).periods) == reports.MAX_PERIODS
+    with pytest.raises(InvalidInput) as refused:
+        sla_report(desk, period="week", start=date(2024, 8, 12), end=WEEK_2)
+    assert refused.value.fields == {"from": f"Ask for at most {reports.MAX_PERIODS} weeks at once"}
+
+
 # --- the CSV and the CLI -----------------------------------------------------------------------------------
 
 
