@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 
 from supportdesk.engine.settings import Settings
-from supportdesk.engine.store.db import Database
+from supportdesk.engine.store.db import SQLITE_READ_CACHE_KIB, Database
 
 
 def test_unset_variables_keep_the_defaults():
@@ -87,8 +87,6 @@ def test_sqlite_commits_wait_for_the_disk_as_configured(tmp_path, chosen, pragma
 
 def test_sqlite_reading_connections_cache_a_calls_lists_pages_and_commands_keep_the_default(tmp_path):
     """Lists and reports read hundreds of tickets' pages: their connections cache 16 MiB (issue 23)."""
-    from supportdesk.engine.store.db import SQLITE_READ_CACHE_KIB
-
     db = Database(f"sqlite:///{tmp_path / 'store.sqlite'}")
     try:
         with db.reading() as session:

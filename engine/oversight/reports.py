@@ -117,7 +117,7 @@ class Line:
 
 class Breach(NamedTuple):
     """One breached clock of the report. A named tuple, not a frozen dataclass: a CSV of a busy year
-    makes tens of thousands, and a frozen dataclass takes five times as long to make each."""
+    makes tens of thousands, and a frozen dataclass of these six fields takes 0.69 µs to make, this 0.25."""
 
     reference: str
     metric: str
@@ -345,7 +345,7 @@ def _counts_query(periods: list[Period], met, breached, start: date, end: date):
     """Met and breached clocks per period, metric and priority line, as one statement of one grouped
     query per period: grouping the whole range at once sorted every clock of it (a CASE over the
     periods' boundaries gave each its period), where each period's query sorts only its own clocks,
-    found by a range of the reports' index on ``ticket``. At 100,000 calls: 260 -> 160 ms on SQLite."""
+    found by a range of the reports' index on ``ticket``. At 100,000 calls: 250 -> 161 ms on SQLite."""
     priority = case((SlaClock.metric == FIRST_RESPONSE, literal(ALL)), else_=COUNTED_PRIORITY)
     per_period = [
         select(
